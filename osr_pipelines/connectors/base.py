@@ -1,0 +1,140 @@
+"""The connector protocol: what every ERP client offers the layers above it.
+
+Connectors know nothing of Dagster or of the warehouse. They yield canonical
+rows as plain tuples in the column order fixed below, in batches, so that the
+loader can stream them into COPY without building dicts or objects per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Protocol, runtime_checkable
+
+#: Canonical posting columns, in the order connectors yield them.
+#: ``voucher_date`` is an ISO ``YYYY-MM-DD`` string, ``period`` an int ``YYYYMM``,
+#: amounts are floats rounded to cents (debit positive) or Decimals.
+POSTING_COLUMNS: tuple[str, ...] = (
+    "posting_id",
+    "voucher_number",
+    "voucher_date",
+    "period",
+    "account",
+    "amount",
+    "currency",
+    "amount_currency",
+    "description",
+    "department",
+    "project",
+    "customer",
+    "supplier",
+    "free_dimension_1",
+    "free_dimension_2",
+    "free_dimension_3",
+    "source_changed_at",
+)
+
+#: Canonical dimension columns per dimension, in the order connectors yield them.
+DIMENSION_COLUMNS: dict[str, tuple[str, ...]] = {
+    "accounts": ("id", "number", "name", "account_type", "account_group"),
+    "departments": ("id", "code", "name"),
+    "projects": ("id", "code", "name"),
+    "customers": ("id", "code", "name", "organization_number"),
+    "suppliers": ("id", "code", "name", "organization_number"),
+}
+DIMENSIONS: tuple[str, ...] = tuple(DIMENSION_COLUMNS)
+
+Row = tuple
+Batch = list[Row]
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open date window ``[start, end)``, the unit of every posting import."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError(f"empty window: end {self.end} is not after start {self.start}")
+
+    @classmethod
+    def last_days(cls, days: int, today: date) -> Window:
+        """The last ``days`` days up to and including ``today``."""
+        return cls(today - timedelta(days=days - 1), today + timedelta(days=1))
+
+    def __str__(self) -> str:
+        return f"[{self.start.isoformat()}, {self.end.isoformat()})"
+
+
+@dataclass(frozen=True)
+class CompanyInfo:
+    """A company the connection can reach, as the ERP names it."""
+
+    erp_id: str
+    name: str
+    organization_number: str | None = None
+
+
+class ConnectorError(Exception):
+    """An error from a source, naming where it happened so that users can act on it.
+
+    Messages never contain secrets: connectors pass names of credentials
+    (environment variable names), never their values.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        connection: str,
+        company: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.connection = connection
+        self.company = company
+        self.field = field
+        self.reason = message
+        where = [f"connection '{connection}'"]
+        if company is not None:
+            where.append(f"company '{company}'")
+        if field is not None:
+            where.append(f"field '{field}'")
+        super().__init__(f"{', '.join(where)}: {message}")
+
+
+class CredentialsRejected(ConnectorError):
+    """The ERP rejected the credentials; retrying will not help."""
+
+
+class SourceUnavailable(ConnectorError):
+    """The ERP could not be reached or kept failing after retries."""
+
+
+class MalformedResponse(ConnectorError):
+    """The ERP answered with data that does not fit its published API."""
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """One ERP login. Implementations stream; none collects history in memory."""
+
+    connection: str
+
+    def list_companies(self) -> list[CompanyInfo]:
+        """Companies reachable through this connection."""
+        ...
+
+    def stream_dimension(self, company_id: str, dimension: str) -> Iterator[Batch]:
+        """Batches of rows shaped as ``DIMENSION_COLUMNS[dimension]``."""
+        ...
+
+    def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
+        """Batches of rows shaped as ``POSTING_COLUMNS``, dated inside ``window``."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and sessions."""
+        ...

@@ -1,0 +1,71 @@
+"""The in-process synthetic ERP: the generator's books behind the connector protocol.
+
+It makes the whole platform runnable and testable without any server, and its
+``fail_after_rows`` option simulates a source that breaks halfway through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import date
+from pathlib import Path
+
+from osr_pipelines.connectors.base import (
+    Batch,
+    CompanyInfo,
+    ConnectorError,
+    CredentialsRejected,
+    SourceUnavailable,
+    Window,
+)
+from osr_pipelines.sandbox.generator import SyntheticBooks
+
+
+def books_from_options(options: Mapping[str, str]) -> SyntheticBooks:
+    """Build the generator from a connection's (string) options."""
+    return SyntheticBooks(
+        seed=int(options.get("seed", 42)),
+        company_ids=tuple(str(options.get("companies", "1001,1002,1003")).split(",")),
+        postings=int(options.get("postings", 20_000)),
+        years=int(options.get("years", 3)),
+        end=date.fromisoformat(options["end"]) if options.get("end") else date.today(),
+        mutations_path=Path(options["state"]) if options.get("state") else None,
+    )
+
+
+class SyntheticConnector:
+    """Connector over :class:`SyntheticBooks`; the ``api_key`` must equal ``expected_key`` if set."""
+
+    def __init__(self, connection: str, options: Mapping[str, str], credentials: Mapping[str, str]) -> None:
+        self.connection = connection
+        self.books = books_from_options(options)
+        self.batch_size = int(options.get("batch_size", 10_000))
+        self.fail_after_rows = int(options["fail_after_rows"]) if options.get("fail_after_rows") else None
+        expected = options.get("expected_key")
+        if expected is not None and credentials.get("api_key") != expected:
+            raise CredentialsRejected("the API key (credential 'api_key') was rejected", connection=connection)
+
+    def list_companies(self) -> list[CompanyInfo]:
+        return self.books.companies()
+
+    def _check(self, company_id: str) -> None:
+        if not self.books.has_company(company_id):
+            raise ConnectorError("no such company in the source", connection=self.connection, company=company_id)
+
+    def stream_dimension(self, company_id: str, dimension: str) -> Iterator[Batch]:
+        self._check(company_id)
+        yield self.books.dimension(dimension)
+
+    def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
+        self._check(company_id)
+        sent = 0
+        for batch in self.books.postings_in(company_id, window, self.batch_size):
+            if self.fail_after_rows is not None and sent + len(batch) > self.fail_after_rows:
+                raise SourceUnavailable(
+                    f"source failed after {sent} rows (simulated outage)",
+                    connection=self.connection, company=company_id)
+            sent += len(batch)
+            yield batch
+
+    def close(self) -> None:
+        pass
