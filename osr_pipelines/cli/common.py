@@ -1,0 +1,94 @@
+"""What every ``osr`` command shares: registry editing, the warehouse, errors and confirmation."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from osr_pipelines import settings
+from osr_pipelines.connectors.base import Connector, ConnectorError
+from osr_pipelines.connectors.catalog import connector_type
+from osr_pipelines.registry import Connection, Registry, RegistryError, load_registry, save_registry
+from osr_pipelines.warehouse.loader import Warehouse
+
+
+def fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def read_registry(*, check_env: bool = False) -> Registry:
+    path = settings.registry_path()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            registry = load_registry(path, check_env=check_env)
+        for w in caught:
+            click.secho(f"warning: {w.message}", fg="yellow", err=True)
+        return registry
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def edit_registry() -> Iterator[Registry]:
+    """Load, let the caller change, validate and save atomically; nothing is written on error."""
+    registry = read_registry()
+    yield registry
+    try:
+        save_registry(registry, settings.registry_path())
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def warehouse() -> Warehouse:
+    return Warehouse(settings.warehouse_url())
+
+
+def get_connection(registry: Registry, name: str) -> Connection:
+    try:
+        return registry.connection(name)
+    except KeyError as exc:
+        raise click.ClickException(str(exc).strip("'\"")) from None
+
+
+def open_connector(connection: Connection) -> Connector:
+    """A connector built from the environment; a missing variable is named, its value never shown."""
+    values = connection.secret_values()
+    missing = [f"{field} ({var})" for field, var in connection.credentials.items() if field not in values]
+    if missing:
+        fail(f"connection '{connection.name}': environment variable(s) not set: {', '.join(missing)}")
+    try:
+        return connector_type(connection.type).build(connection.name, connection.options, values)
+    except ConnectorError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def confirm(question: str, yes: bool) -> None:
+    if not yes and not click.confirm(question, default=False):
+        raise click.Abort()
+
+
+def parse_pairs(pairs: tuple[str, ...], what: str) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            fail(f"{what} '{pair}': expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def purge_companies(keys: list[str]) -> None:
+    """Delete companies' data and partitions (the registry entries are the caller's)."""
+    from osr_pipelines.instance import get_instance
+    from osr_pipelines.partitions import company_partitions
+
+    wh = warehouse()
+    instance = get_instance()
+    for key in keys:
+        wh.delete_company(key)
+        if instance.has_dynamic_partition(company_partitions.name, key):
+            instance.delete_dynamic_partition(company_partitions.name, key)

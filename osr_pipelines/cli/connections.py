@@ -1,0 +1,171 @@
+"""``osr connection ...``: add, inspect, rename, test and delete ERP connections."""
+
+from __future__ import annotations
+
+import click
+
+from osr_pipelines.cli.common import (
+    confirm,
+    edit_registry,
+    fail,
+    get_connection,
+    open_connector,
+    parse_pairs,
+    purge_companies,
+    read_registry,
+    warehouse,
+)
+from osr_pipelines.connectors.base import ConnectorError
+from osr_pipelines.connectors.catalog import CONNECTOR_TYPES
+from osr_pipelines.instance import get_instance
+from osr_pipelines.partitions import company_partitions
+from osr_pipelines.registry import LEVELS, MODES, Connection
+
+
+@click.group("connection")
+def connection() -> None:
+    """ERP connections: one login each, with credentials named by environment variable."""
+
+
+@connection.command("add")
+@click.argument("name")
+@click.option("--type", "erp_type", required=True, type=click.Choice(sorted(CONNECTOR_TYPES)))
+@click.option("--mode", type=click.Choice(MODES), default="import", show_default=True)
+@click.option("--level", type=click.Choice(LEVELS), default="customer", show_default=True)
+@click.option("--parent", default="", help="The customer, group or client it sits on.")
+@click.option("--private", is_flag=True, help="Only the owner and customer-level admins may edit it.")
+@click.option("--owner", default="")
+@click.option("--credential", "credentials", multiple=True, metavar="FIELD=ENV_VAR",
+              help="A credential and the environment variable holding it (never the secret itself).")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="A type-specific setting.")
+@click.option("--nightly-days", type=click.IntRange(1, 366), default=5, show_default=True)
+@click.option("--history-start", default="2000-01-01", show_default=True, help="First day a full import reads.")
+def add(name: str, erp_type: str, mode: str, level: str, parent: str, private: bool, owner: str,
+        credentials: tuple[str, ...], options: tuple[str, ...], nightly_days: int, history_start: str) -> None:
+    """Register a connection NAME."""
+    with edit_registry() as reg:
+        if any(c.name == name for c in reg.connections):
+            fail(f"connection '{name}' already exists")
+        if not parent and reg.customers:
+            parent = {"customer": reg.customers[0].name}.get(level, "")
+        reg.connections.append(Connection(
+            name=name, type=erp_type, mode=mode, level=level, parent=parent, private=private, owner=owner,
+            credentials=parse_pairs(credentials, "--credential"), options=parse_pairs(options, "--option"),
+            nightly_days=nightly_days, history_start=history_start))
+    click.echo(f"added {mode} connection '{name}' ({erp_type}); next: osr company available {name}")
+
+
+@connection.command("list")
+def list_() -> None:
+    """All connections with their mode and company count."""
+    reg = read_registry()
+    if not reg.connections:
+        click.echo("no connections; add one with `osr connection add`")
+    for c in reg.connections:
+        flags = " private" if c.private else ""
+        click.echo(f"{c.name:24} {c.type:14} {c.mode:7} {c.level}:{c.parent or '-'}{flags}  "
+                   f"companies={len(reg.companies_of(c.name))} nightly={c.nightly_days}d")
+
+
+@connection.command("show")
+@click.argument("name")
+def show(name: str) -> None:
+    """One connection's settings (credentials by variable name only)."""
+    reg = read_registry()
+    c = get_connection(reg, name)
+    for label, value in (("name", c.name), ("type", c.type), ("mode", c.mode), ("level", f"{c.level}:{c.parent}"),
+                         ("private", c.private), ("owner", c.owner or "-"),
+                         ("nightly window", f"{c.nightly_days} days"), ("history start", c.history_start)):
+        click.echo(f"{label:15} {value}")
+    for field, var in c.credentials.items():
+        state = "set" if field in c.secret_values() else "NOT SET"
+        click.echo(f"{'credential':15} {field} <- ${var} ({state})")
+    for key, value in c.options.items():
+        click.echo(f"{'option':15} {key} = {value}")
+    for co in reg.companies_of(c.name):
+        click.echo(f"{'company':15} {co.key}  {co.name}  client={co.client}{'  (not updated)' if co.detached else ''}")
+
+
+@connection.command("rename")
+@click.argument("old")
+@click.argument("new")
+def rename(old: str, new: str) -> None:
+    """Rename a connection, moving its companies' keys, partitions and data with it."""
+    with edit_registry() as reg:
+        c = get_connection(reg, old)
+        if any(x.name == new for x in reg.connections):
+            fail(f"connection '{new}' already exists")
+        c.name = new
+        moved = []
+        for co in reg.companies_of(old):
+            before = co.key
+            co.connection = new
+            moved.append((before, co.key))
+    wh = warehouse()
+    for before, after in moved:
+        wh.rename_company(before, after, connection=new)
+    instance = get_instance()
+    if moved:
+        # Add the new keys before the sensor runs, so it does not start a second full import.
+        instance.add_dynamic_partitions(company_partitions.name, [after for _, after in moved])
+        for before, _ in moved:
+            if instance.has_dynamic_partition(company_partitions.name, before):
+                instance.delete_dynamic_partition(company_partitions.name, before)
+    click.echo(f"renamed '{old}' to '{new}' ({len(moved)} companies moved)")
+
+
+@connection.command("set-private")
+@click.argument("name")
+@click.option("--off", is_flag=True, help="Make the connection public again.")
+def set_private(name: str, off: bool) -> None:
+    """Mark a connection private (or public with --off)."""
+    with edit_registry() as reg:
+        get_connection(reg, name).private = not off
+    click.echo(f"connection '{name}' is now {'public' if off else 'private'}")
+
+
+@connection.command("test")
+@click.argument("name")
+def test(name: str) -> None:
+    """Check the credentials and list the companies the connection reaches."""
+    c = get_connection(read_registry(), name)
+    connector = open_connector(c)
+    try:
+        companies = connector.list_companies()
+    except ConnectorError as exc:
+        fail(str(exc))
+    finally:
+        connector.close()
+    click.secho(f"connection '{name}': credentials accepted, {len(companies)} companies reachable", fg="green")
+    for info in companies:
+        click.echo(f"  {info.erp_id:12} {info.name}")
+
+
+@connection.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete(name: str, yes: bool) -> None:
+    """Delete a connection. Direct: with its companies and data. Import: its companies stay, not updated."""
+    reg = read_registry()
+    c = get_connection(reg, name)
+    companies = reg.companies_of(name)
+    if c.mode == "direct":
+        confirm(f"Delete direct connection '{name}' with its {len(companies)} companies and their data?", yes)
+    else:
+        confirm(f"Delete import connection '{name}'? Its {len(companies)} companies keep their data "
+                "but are no longer updated.", yes)
+    with edit_registry() as reg:
+        reg.connections = [x for x in reg.connections if x.name != name]
+        if c.mode == "direct":
+            reg.companies = [co for co in reg.companies if co.connection != name]
+        else:
+            for co in reg.companies_of(name):
+                co.detached = True
+    keys = [co.key for co in companies]
+    if c.mode == "direct":
+        purge_companies(keys)
+        click.echo(f"deleted connection '{name}', {len(keys)} companies and their data")
+    else:
+        warehouse().mark_not_updated(keys)
+        click.echo(f"deleted connection '{name}'; {len(keys)} companies keep their data, no longer updated")
+

@@ -1,0 +1,122 @@
+"""``osr import`` and ``osr status``: run imports through Dagster and report on them."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime, timedelta
+
+import click
+from dagster import DagsterRunStatus, RunsFilter
+
+from osr_pipelines.cli.common import fail, read_registry, warehouse
+from osr_pipelines.connectors.base import Window
+from osr_pipelines.instance import get_instance
+from osr_pipelines.registry import Registry
+from osr_pipelines.runner import PARTITION_TAG, RunOutcome, run_failure_reason, run_imports
+
+
+def _progress(key: str, text: str) -> None:
+    if sys.stdout.isatty():
+        click.echo(f"\r  {key:28} {text[:60]:60}", nl=False)
+
+
+def run_and_report(registry: Registry, kind: str, keys: list[str], window: Window | None) -> list[RunOutcome]:
+    """Run imports one company at a time, printing a line per finished run."""
+    instance = get_instance()
+    click.echo(f"{kind} import of {len(keys)} companies" + (f" for {window}" if window else "")
+               + f" (Dagster home {instance.root_directory})")
+    outcomes = []
+    for n, key in enumerate(keys, 1):
+        [outcome] = run_imports(instance, registry, kind, [key], window, on_update=_progress)
+        outcomes.append(outcome)
+        if sys.stdout.isatty():
+            click.echo("\r", nl=False)
+        rows = f"{outcome.rows:>10,} postings" if outcome.rows is not None else " " * 19
+        color = "green" if outcome.status == DagsterRunStatus.SUCCESS.value else "red"
+        click.secho(f"  [{n}/{len(keys)}] {key:28} {outcome.status:8} {rows} {outcome.seconds:7.1f}s  "
+                    f"run {outcome.run_id or '-'}", fg=color)
+        if outcome.error:
+            click.secho(f"        {outcome.error}", fg="red")
+    return outcomes
+
+
+@click.command("import")
+@click.argument("kind", type=click.Choice(["full", "nightly", "ytd"]))
+@click.option("--company", "companies", multiple=True, metavar="KEY", help="Company key (repeatable).")
+@click.option("--all", "all_companies", is_flag=True, help="Every import-mode company.")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="First day (inclusive).")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Last day (inclusive).")
+def import_(kind: str, companies: tuple[str, ...], all_companies: bool, date_from: datetime | None,
+            date_to: datetime | None) -> None:
+    """Run KIND imports through Dagster (the runs show in the UI), waiting for each."""
+    reg = read_registry(check_env=False)
+    if all_companies:
+        keys = [co.key for co in reg.importable_companies()]
+    elif companies:
+        keys = list(companies)
+        importable = {co.key for co in reg.importable_companies()}
+        for key in keys:
+            if key not in {co.key for co in reg.companies}:
+                fail(f"no such company: {key} (see `osr company list`)")
+            if key not in importable:
+                fail(f"company '{key}' is not imported: its connection is direct or was deleted")
+    else:
+        fail("name companies with --company KEY, or --all")
+    window = None
+    if date_from or date_to:
+        if not (date_from and date_to):
+            fail("--from and --to go together")
+        window = Window(date_from.date(), date_to.date() + timedelta(days=1))
+    if not keys:
+        click.echo("no companies to import")
+        return
+    outcomes = run_and_report(reg, kind, keys, window)
+    failed = [o for o in outcomes if o.status != DagsterRunStatus.SUCCESS.value]
+    if failed:
+        fail(f"{len(failed)} of {len(outcomes)} imports did not succeed")
+
+
+@click.command("status")
+def status() -> None:
+    """Per connection and company: health, last import, rows, and why the last run failed."""
+    reg = read_registry()
+    instance = get_instance()
+    wh = warehouse()
+    loads = wh.last_loads()
+    rows = wh.company_rows()
+    by_connection: dict[str, list] = {c.name: [] for c in reg.connections}
+    detached = []
+    for co in reg.companies:
+        runs = instance.get_runs(RunsFilter(tags={PARTITION_TAG: co.key}), limit=1)
+        last = runs[0] if runs else None
+        reason = run_failure_reason(instance, last.run_id) if last and last.status == DagsterRunStatus.FAILURE \
+            else None
+        entry = (co, last, reason)
+        by_connection.get(co.connection, detached).append(entry)
+    for c in reg.connections:
+        entries = by_connection[c.name]
+        failing = [e for e in entries if e[2]]
+        health = "no imports yet" if not any(e[1] for e in entries) else (
+            f"failing ({len(failing)} of {len(entries)} companies)" if failing else "healthy")
+        if c.mode == "direct":
+            health = "direct (queried live)"
+        click.secho(f"{c.name} ({c.type}, {c.mode}): {health}", bold=True,
+                    fg="red" if failing else "green")
+        for co, last, reason in entries:
+            _company_line(co.key, co.name, loads.get((co.key, "gl_postings")), rows.get(co.key, 0), last, reason)
+    if detached:
+        click.secho("companies of deleted connections (kept, no longer updated):", bold=True)
+        for co, last, reason in detached:
+            _company_line(co.key, co.name, loads.get((co.key, "gl_postings")), rows.get(co.key, 0), last, reason)
+
+
+def _company_line(key: str, name: str, load: dict | None, rows: int, last, reason: str | None) -> None:
+    when = load["finished_at"].strftime("%Y-%m-%d %H:%M") if load and load["finished_at"] else "never"
+    window = ""
+    if load and load["window_start"]:
+        end = load["window_end"] - timedelta(days=1) if isinstance(load["window_end"], date) else load["window_end"]
+        window = f" {load['window_start']}..{end}"
+    state = last.status.value if last else "-"
+    click.echo(f"  {key:28} {name[:28]:28} rows={rows:<9,} last import {when}{window}  last run {state}")
+    if reason:
+        click.secho(f"      failure: {reason}", fg="red")

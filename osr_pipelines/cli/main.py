@@ -1,0 +1,78 @@
+"""The ``osr`` command."""
+
+from __future__ import annotations
+
+import click
+
+from osr_pipelines import settings
+from osr_pipelines.cli.common import edit_registry, read_registry, warehouse
+from osr_pipelines.cli.companies import company
+from osr_pipelines.cli.connections import connection
+from osr_pipelines.cli.imports import import_, run_and_report, status
+from osr_pipelines.connectors.base import DIMENSIONS
+from osr_pipelines.connectors.catalog import connector_type
+from osr_pipelines.instance import ensure_dagster_home
+from osr_pipelines.registry import Company, Connection, Customer, Group, Registry, save_registry
+
+DEMO_CONNECTION = "demo"
+
+
+@click.group()
+def cli() -> None:
+    """osr-pipelines: import Nordic ERP ledgers into a reporting database, orchestrated by Dagster."""
+
+
+@cli.command()
+@click.option("--customer", default="Default", show_default=True, help="The top-level customer to create.")
+def init(customer: str) -> None:
+    """Create the home: registry, warehouse and Dagster instance (embedded defaults)."""
+    home = settings.osr_home()
+    home.mkdir(parents=True, exist_ok=True)
+    path = settings.registry_path()
+    if path.exists():
+        click.echo(f"registry exists: {path}")
+    else:
+        save_registry(Registry(customers=[Customer(name=customer, groups=[Group(name=customer)])]), path)
+        click.echo(f"created registry {path}")
+    warehouse()
+    click.echo(f"warehouse {settings.warehouse_url()}")
+    click.echo(f"Dagster home {ensure_dagster_home()}")
+
+
+@cli.command()
+@click.option("--postings", default=100_000, show_default=True, help="Postings per company.")
+def demo(postings: int) -> None:
+    """Register a synthetic connection with three companies, import them through Dagster, summarise."""
+    click.get_current_context().invoke(init, customer="Demo Accounting")
+    with edit_registry() as reg:
+        if not any(c.name == DEMO_CONNECTION for c in reg.connections):
+            conn = Connection(name=DEMO_CONNECTION, type="synthetic", parent=reg.customers[0].name,
+                              options={"companies": "1001,1002,1003", "postings": str(postings), "years": "3",
+                                       "state": str(settings.osr_home() / "demo-books.json")})
+            reg.connections.append(conn)
+            for info in connector_type(conn.type).build(conn.name, conn.options, {}).list_companies():
+                reg.ensure_client(info.name, conn)
+                reg.companies.append(Company(connection=conn.name, erp_id=info.erp_id, name=info.name,
+                                             client=info.name))
+    reg = read_registry()
+    companies = reg.companies_of(DEMO_CONNECTION)
+    outcomes = run_and_report(reg, "full", [co.key for co in companies], None)
+    wh = warehouse()
+    loads = wh.last_loads()
+    click.echo("\nsummary")
+    click.echo(f"  {'company':16} {'name':24} {'postings':>10} {'unbalanced':>10}  "
+               + " ".join(f"{d:>11}" for d in DIMENSIONS))
+    for co in companies:
+        dims = " ".join(f"{loads.get((co.key, d), {}).get('rows_written', 0):>11}" for d in DIMENSIONS)
+        click.echo(f"  {co.key:16} {co.name[:24]:24} {wh.count_postings(co.key):>10,} "
+                   f"{len(wh.unbalanced_vouchers(co.key)):>10}  {dims}")
+    if any(o.status != "SUCCESS" for o in outcomes):
+        raise click.ClickException("some demo imports failed; see above")
+    click.secho("\nall imports succeeded. Open the Dagster UI with `make dev` (http://127.0.0.1:3000); "
+                "see `osr status` for health.", fg="green")
+
+
+cli.add_command(connection)
+cli.add_command(company)
+cli.add_command(import_)
+cli.add_command(status)

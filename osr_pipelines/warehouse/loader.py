@@ -1,0 +1,233 @@
+"""Atomic, streaming loads into the canonical schema.
+
+Every load runs in one transaction: delete the company's rows in scope (all of
+them for a full import, those dated inside the window otherwise), stream the new
+rows in, log the load, commit. A failure anywhere rolls back to the previous
+data; re-running a load yields the same rows. PostgreSQL loads through
+``COPY FROM STDIN`` (psycopg 3); SQLite through the driver's ``executemany``.
+Rows are passed to the driver as they arrive, so memory stays flat however long
+the history is.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.engine import make_url
+
+from osr_pipelines.connectors.base import DIMENSION_COLUMNS, POSTING_COLUMNS, Batch, Window
+from osr_pipelines.warehouse.schema import companies, dimension_tables, gl_postings, import_log, metadata
+
+ProgressCallback = Callable[[int], None]
+
+
+class LoadError(Exception):
+    """Rows from a source that cannot be loaded; the transaction was rolled back."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    rows_written: int
+    rows_deleted: int
+    seconds: float
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the warehouse URL; PostgreSQL always goes through psycopg 3 (for COPY)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_pre_ping=True)
+    engine = create_engine(parsed, connect_args={"timeout": 300})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+class Warehouse:
+    """The reporting database: canonical tables plus the load log."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+        metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- loads ---------------------------------------------------------------------
+
+    def load_postings(
+        self,
+        company: str,
+        batches: Iterable[Batch],
+        *,
+        window: Window | None,
+        run_id: str,
+        on_progress: ProgressCallback | None = None,
+    ) -> LoadResult:
+        """Replace the company's postings: all of them (``window=None``) or those inside ``window``."""
+        started = time.perf_counter()
+        checked = batches if window is None else _inside(company, window, batches)
+        with self.engine.begin() as conn:
+            scope = gl_postings.c.company == company
+            if window is not None:
+                scope &= (gl_postings.c.voucher_date >= window.start) & (gl_postings.c.voucher_date < window.end)
+            deleted = conn.execute(delete(gl_postings).where(scope)).rowcount
+            written = self._stream(conn, "gl_postings", POSTING_COLUMNS, company, run_id, checked, on_progress)
+            result = LoadResult(written, deleted, time.perf_counter() - started)
+            self._log(conn, company, "gl_postings", run_id, window, result)
+        return result
+
+    def load_dimension(self, company: str, dimension: str, batches: Iterable[Batch], *, run_id: str) -> LoadResult:
+        """Replace all of the company's rows of one dimension."""
+        started = time.perf_counter()
+        table = dimension_tables[dimension]
+        with self.engine.begin() as conn:
+            deleted = conn.execute(delete(table).where(table.c.company == company)).rowcount
+            written = self._stream(conn, dimension, DIMENSION_COLUMNS[dimension], company, run_id, batches, None)
+            result = LoadResult(written, deleted, time.perf_counter() - started)
+            self._log(conn, company, dimension, run_id, None, result)
+        return result
+
+    def _stream(
+        self,
+        conn: Connection,
+        table: str,
+        columns: tuple[str, ...],
+        company: str,
+        run_id: str,
+        batches: Iterable[Batch],
+        on_progress: ProgressCallback | None,
+    ) -> int:
+        names = ("company", *columns, "import_run_id")
+        written = 0
+        try:
+            if self.is_postgres:
+                cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+                    write = copy.write_row
+                    for batch in batches:
+                        for row in batch:
+                            write((company, *row, run_id))
+                        written += len(batch)
+                        if on_progress:
+                            on_progress(written)
+            else:
+                sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+                for batch in batches:
+                    conn.exec_driver_sql(sql, [(company, *row, run_id) for row in batch])
+                    written += len(batch)
+                    if on_progress:
+                        on_progress(written)
+        except Exception as exc:
+            if _is_integrity_error(exc):
+                raise LoadError(f"company '{company}': table {table}: the source sent the same id twice "
+                                f"({_first_line(exc)}); nothing was changed") from exc
+            raise
+        return written
+
+    def _log(self, conn: Connection, company: str, dataset: str, run_id: str, window: Window | None,
+             result: LoadResult) -> None:
+        conn.execute(insert(import_log).values(
+            company=company, dataset=dataset, run_id=run_id, mode="full" if window is None else "window",
+            window_start=window.start if window else None, window_end=window.end if window else None,
+            rows_deleted=result.rows_deleted, rows_written=result.rows_written, seconds=round(result.seconds, 3)))
+
+    # -- companies -----------------------------------------------------------------
+
+    def upsert_company(self, key: str, *, connection: str, erp_id: str, name: str, client: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(companies).where(companies.c.company == key))
+            conn.execute(insert(companies).values(company=key, connection=connection, erp_id=erp_id,
+                                                  name=name, client=client, updated="yes"))
+
+    def mark_not_updated(self, keys: Iterable[str]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(companies).where(companies.c.company.in_(list(keys))).values(updated="no"))
+
+    def delete_company(self, key: str) -> int:
+        """Remove every row of a company, in one transaction; returns postings removed."""
+        with self.engine.begin() as conn:
+            removed = conn.execute(delete(gl_postings).where(gl_postings.c.company == key)).rowcount
+            for table in (*dimension_tables.values(), companies, import_log):
+                conn.execute(delete(table).where(table.c.company == key))
+        return removed
+
+    def rename_company(self, old: str, new: str, *, connection: str) -> None:
+        with self.engine.begin() as conn:
+            for table in (gl_postings, *dimension_tables.values(), import_log):
+                conn.execute(update(table).where(table.c.company == old).values(company=new))
+            conn.execute(update(companies).where(companies.c.company == old)
+                         .values(company=new, connection=connection))
+
+    # -- reading, for checks and status -----------------------------------------------
+
+    def count_postings(self, company: str, window: Window | None = None) -> int:
+        query = select(func.count()).select_from(gl_postings).where(gl_postings.c.company == company)
+        if window is not None:
+            query = query.where(gl_postings.c.voucher_date >= window.start, gl_postings.c.voucher_date < window.end)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def unbalanced_vouchers(self, company: str, window: Window | None = None, limit: int = 20) -> list[tuple]:
+        """Vouchers whose postings do not sum to zero (to the cent)."""
+        total = func.sum(gl_postings.c.amount)
+        query = (select(gl_postings.c.voucher_number, gl_postings.c.voucher_date, total)
+                 .where(gl_postings.c.company == company)
+                 .group_by(gl_postings.c.voucher_number, gl_postings.c.voucher_date)
+                 .having(func.abs(total) > 0.005).limit(limit))
+        if window is not None:
+            query = query.where(gl_postings.c.voucher_date >= window.start, gl_postings.c.voucher_date < window.end)
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(query)]
+
+    def last_loads(self) -> dict[tuple[str, str], dict]:
+        """The latest load per (company, dataset)."""
+        latest = (select(import_log.c.company, import_log.c.dataset, func.max(import_log.c.id).label("id"))
+                  .group_by(import_log.c.company, import_log.c.dataset).subquery())
+        query = select(import_log).join(latest, import_log.c.id == latest.c.id)
+        with self.engine.connect() as conn:
+            return {(r.company, r.dataset): dict(r._mapping) for r in conn.execute(query)}
+
+    def company_rows(self) -> dict[str, int]:
+        query = select(gl_postings.c.company, func.count()).group_by(gl_postings.c.company)
+        with self.engine.connect() as conn:
+            return {company: int(n) for company, n in conn.execute(query)}
+
+
+def _inside(company: str, window: Window, batches: Iterable[Batch]) -> Iterator[Batch]:
+    """Refuse rows dated outside the window: they would escape the window's replace."""
+    start, end = window.start.isoformat(), window.end.isoformat()
+    for batch in batches:
+        if batch:
+            dates = [row[2] for row in batch]
+            low, high = min(dates), max(dates)
+            if low < start or high >= end:
+                bad = low if low < start else high
+                raise LoadError(f"company '{company}': field 'voucher_date': the source returned a posting "
+                                f"dated {bad}, outside the requested window {window}; nothing was changed")
+        yield batch
+
+
+def _is_integrity_error(exc: Exception) -> bool:
+    name = type(exc).__name__
+    return name in ("IntegrityError", "UniqueViolation") or "UNIQUE constraint failed" in str(exc)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
+def parse_date(value: str | date) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)

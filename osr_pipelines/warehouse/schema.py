@@ -1,0 +1,98 @@
+"""The canonical reporting schema, in SQLAlchemy Core so one definition serves SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    func,
+)
+
+from osr_pipelines.connectors.base import DIMENSION_COLUMNS
+
+metadata = MetaData()
+
+Amount = Numeric(18, 2, asdecimal=True)
+# SQLite keeps ISO text as it came; SQLAlchemy's SQLite DateTime parser would drop the 'T' form's time.
+Timestamp = DateTime().with_variant(String(32), "sqlite")
+
+gl_postings = Table(
+    "gl_postings",
+    metadata,
+    Column("company", String(120), primary_key=True),
+    Column("posting_id", String(64), primary_key=True),
+    Column("voucher_number", String(64)),
+    Column("voucher_date", Date, nullable=False),
+    Column("period", Integer, nullable=False),
+    Column("account", String(32), nullable=False),
+    Column("amount", Amount, nullable=False),
+    Column("currency", String(3)),
+    Column("amount_currency", Amount),
+    Column("description", Text),
+    Column("department", String(64)),
+    Column("project", String(64)),
+    Column("customer", String(64)),
+    Column("supplier", String(64)),
+    Column("free_dimension_1", String(64)),
+    Column("free_dimension_2", String(64)),
+    Column("free_dimension_3", String(64)),
+    Column("source_changed_at", Timestamp),
+    Column("import_run_id", String(64)),
+    Index("ix_gl_postings_company_date", "company", "voucher_date"),
+)
+
+_DIMENSION_TYPES = {
+    "id": String(64),
+    "number": String(32),
+    "code": String(64),
+    "name": Text,
+    "account_type": String(16),
+    "account_group": Text,
+    "organization_number": String(32),
+}
+
+dimension_tables: dict[str, Table] = {
+    name: Table(
+        name,
+        metadata,
+        Column("company", String(120), primary_key=True),
+        *(Column(col, _DIMENSION_TYPES[col], primary_key=col == "id") for col in columns),
+        Column("import_run_id", String(64)),
+    )
+    for name, columns in DIMENSION_COLUMNS.items()
+}
+
+companies = Table(
+    "companies",
+    metadata,
+    Column("company", String(120), primary_key=True),
+    Column("connection", String(64), nullable=False),
+    Column("erp_id", String(64), nullable=False),
+    Column("name", Text),
+    Column("client", Text),
+    Column("updated", String(8), nullable=False, server_default="yes"),
+)
+
+import_log = Table(
+    "import_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("company", String(120), nullable=False, index=True),
+    Column("dataset", String(32), nullable=False),
+    Column("run_id", String(64)),
+    Column("mode", String(16), nullable=False),
+    Column("window_start", Date),
+    Column("window_end", Date),
+    Column("rows_deleted", Integer, nullable=False),
+    Column("rows_written", Integer, nullable=False),
+    Column("seconds", Numeric(12, 3)),
+    Column("finished_at", DateTime(timezone=True), server_default=func.now()),
+)
