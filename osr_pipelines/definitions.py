@@ -36,14 +36,15 @@ def build_definitions(registry_path: Path | None = None, warehouse_url: str | No
 defs = build_definitions()
 
 
-# Module-level job factories, so `reconstructable` can rebuild them in run workers.
+# Module-level job factories, so `reconstructable` can rebuild a job in any process.
+# They build from the current environment, not from `defs`, which froze it at import.
 def full_import_job() -> JobDefinition:
-    return defs.resolve_job_def("full_import")
+    return build_definitions().resolve_job_def("full_import")
 
 
 def nightly_import_job() -> JobDefinition:
-    return defs.resolve_job_def("nightly_import")
+    return build_definitions().resolve_job_def("nightly_import")
 
 
 def ytd_import_job() -> JobDefinition:
-    return defs.resolve_job_def("ytd_import")
+    return build_definitions().resolve_job_def("ytd_import")

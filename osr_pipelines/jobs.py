@@ -5,7 +5,6 @@ from __future__ import annotations
 from dagster import AssetSelection, define_asset_job
 
 from osr_pipelines.assets.imports import GROUP
-from osr_pipelines.partitions import company_partitions
 
 CONNECTION_TAG = "osr/connection"
 IMPORT_ASSETS = AssetSelection.groups(GROUP)
@@ -15,7 +14,6 @@ def _import_job(name: str, mode: str, description: str):
     return define_asset_job(
         name=name,
         selection=IMPORT_ASSETS,
-        partitions_def=company_partitions,
         config={"ops": {"gl_postings": {"config": {"mode": mode}}}},
         tags={"osr/import": mode},
         description=description,

@@ -123,7 +123,7 @@ def _gl_postings(connection_keys: set[str]) -> AssetsDefinition:
                 src.company.key,
                 src.connector.stream_postings(src.company.erp_id, window),
                 window=None if full else window,
-                run_id=context.run_id,
+                run_id=context.run.run_id,
                 on_progress=progress,
             )
         seconds = time.perf_counter() - started
@@ -174,7 +174,7 @@ def _dimension_asset(dimension: str, connection_keys: set[str]) -> AssetsDefinit
         with open_source(context, context.resources.registry) as src:
             result = context.resources.warehouse.warehouse.load_dimension(
                 src.company.key, dimension, src.connector.stream_dimension(src.company.erp_id, dimension),
-                run_id=context.run_id)
+                run_id=context.run.run_id)
         return MaterializeResult(metadata={
             "rows_written": result.rows_written,
             "rows_deleted": result.rows_deleted,

@@ -1,0 +1,29 @@
+# Two commands set everything up: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export OSR_HOME ?= $(CURDIR)/.osr
+
+.PHONY: demo test dev lint bench clean
+
+$(BIN)/osr: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(BIN)/osr
+
+demo: $(BIN)/osr  ## embedded home, synthetic connection, three full imports through Dagster
+	$(BIN)/osr demo
+
+test: $(BIN)/osr  ## the whole suite (PostgreSQL at OSR_TEST_PG_URL, default 127.0.0.1:5432)
+	$(BIN)/ruff check osr_pipelines tests bench
+	$(BIN)/pytest
+
+dev: $(BIN)/osr  ## the Dagster UI and daemon on the embedded home
+	DAGSTER_HOME=$(OSR_HOME)/dagster $(BIN)/dagster dev -m osr_pipelines.definitions
+
+bench: $(BIN)/osr
+	$(BIN)/python bench/bench_import.py
+
+clean:
+	rm -rf $(VENV) .osr

@@ -1,0 +1,305 @@
+"""Shared HTTP machinery for every REST and GraphQL connector.
+
+ERPs fail in the same few ways: 5xx answers, dropped connections, truncated
+JSON on a 200, and 429s that name when the budget resets. One client handles
+all of them, so each connector only speaks its ERP's paths and envelopes.
+Error messages name the connection, company, method and path, never headers,
+tokens or query strings (some ERPs take tokens as query parameters).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import httpx
+import orjson
+
+from osr_pipelines.connectors.base import ConnectorError, MalformedResponse, SourceUnavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class _RedactQueryStrings(logging.Filter):
+    """httpx logs full URLs at INFO; strip their query strings, which may carry tokens."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(a.copy_with(query=None) if isinstance(a, httpx.URL) else a for a in record.args)
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactQueryStrings())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try before giving up on one request."""
+
+    attempts: int = 6  # tries for 5xx answers and transport errors
+    malformed_attempts: int = 3  # tries for 200s whose JSON does not parse
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    rate_limit_waits: int = 20  # 429s in a row before giving up
+    max_rate_limit_sleep: float = 900.0
+
+
+@dataclass(frozen=True)
+class RateLimitHeaders:
+    """Where an ERP announces its request budget.
+
+    ``reset`` holds seconds until the budget resets (Tripletex's
+    ``X-Rate-Limit-Reset``); ``Retry-After`` (seconds or an HTTP date) is read
+    as a fallback on 429s.
+    """
+
+    remaining: str | None = "X-Rate-Limit-Remaining"
+    reset: str | None = "X-Rate-Limit-Reset"
+    retry_after: str = "Retry-After"
+
+
+class RateLimiter(Protocol):
+    """Client-side throttle consulted around every request (also from prefetch threads)."""
+
+    def before_request(self) -> None: ...
+
+    def after_response(self, status: int, headers: httpx.Headers) -> None: ...
+
+
+class RateBudget:
+    """Spends the budget the ERP announces and waits for its reset instead of provoking 429s.
+
+    ``reserve`` requests are left for other clients of the same login.
+    """
+
+    def __init__(self, headers: RateLimitHeaders, sleep: Callable[[float], None], reserve: int = 0) -> None:
+        self._headers = headers
+        self._sleep = sleep
+        self._reserve = reserve
+        self._lock = threading.Lock()
+        self._remaining: int | None = None
+        self._reset: float = 0.0
+
+    def before_request(self) -> None:
+        with self._lock:
+            if self._remaining is not None and self._remaining <= self._reserve:
+                self._sleep(self._reset)
+                self._remaining = None
+            elif self._remaining is not None:
+                self._remaining -= 1
+
+    def after_response(self, status: int, headers: httpx.Headers) -> None:
+        remaining = _number(headers.get(self._headers.remaining)) if self._headers.remaining else None
+        reset = _number(headers.get(self._headers.reset)) if self._headers.reset else None
+        if remaining is None:
+            return
+        with self._lock:
+            self._remaining = int(remaining)
+            self._reset = max(reset or 0.0, 0.0)
+
+
+class HttpStatusError(ConnectorError):
+    """A 4xx answer that retrying cannot fix; connectors translate it into their own terms."""
+
+    def __init__(self, message: str, *, status: int, payload: Any, connection: str, company: str | None) -> None:
+        super().__init__(message, connection=connection, company=company)
+        self.status = status
+        self.payload = payload
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class HttpClient:
+    """One keep-alive connection pool per connector, with retries, backoff and rate limiting."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connection: str,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 120.0,
+        retry: RetryPolicy | None = None,
+        rate_headers: RateLimitHeaders | None = None,
+        limiter: RateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        max_connections: int = 4,
+    ) -> None:
+        self.connection = connection
+        self.retry = retry or RetryPolicy()
+        self.rate_headers = rate_headers or RateLimitHeaders()
+        self.limiter = limiter
+        self.sleep = sleep
+        self._rng = rng or random.Random()
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Accept": "application/json", **(headers or {})},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        )
+
+    def backoff(self, failures: int) -> float:
+        """Capped exponential backoff with jitter, so that many clients do not retry in step."""
+        ceiling = min(self.retry.max_delay, self.retry.base_delay * 2 ** (failures - 1))
+        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+
+    def rate_limit_delay(self, response: httpx.Response, waits: int) -> float:
+        """Seconds until the reset the ERP names; backoff if it names none."""
+        seconds = _number(response.headers.get(self.rate_headers.reset)) if self.rate_headers.reset else None
+        if seconds is None:
+            retry_after = response.headers.get(self.rate_headers.retry_after)
+            seconds = _number(retry_after)
+            if seconds is None and retry_after:
+                when = email.utils.parsedate_to_datetime(retry_after)
+                seconds = when.timestamp() - time.time() if when else None
+        if seconds is None:
+            seconds = self.backoff(waits)
+        return min(max(seconds, 0.0), self.retry.max_rate_limit_sleep)
+
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        auth: tuple[str, str] | None = None,
+        company: str | None = None,
+        json: Any = None,
+    ) -> Any:
+        """Send one request and return its decoded JSON body (``None`` when empty).
+
+        Retries 5xx, transport errors and unparsable 200 bodies with backoff,
+        sleeps through 429s, and raises :class:`HttpStatusError` on other 4xx.
+        """
+        what = f"{method} {path}"
+        failures = malformed = waits = 0
+        content = orjson.dumps(json) if json is not None else None
+        while True:
+            if self.limiter is not None:
+                self.limiter.before_request()
+            try:
+                response = self._client.request(
+                    method, path, params=params, auth=auth, content=content,
+                    headers={"Content-Type": "application/json"} if content is not None else None)
+            except httpx.TransportError as exc:
+                failures += 1
+                if failures >= self.retry.attempts:
+                    raise SourceUnavailable(f"{what} failed after {failures} attempts ({type(exc).__name__})",
+                                            connection=self.connection, company=company) from None
+                delay = self.backoff(failures)
+                log.info("%s: %s, retry %d in %.1fs", what, type(exc).__name__, failures, delay)
+                self.sleep(delay)
+                continue
+            if self.limiter is not None:
+                self.limiter.after_response(response.status_code, response.headers)
+            status = response.status_code
+            if status == 429:
+                waits += 1
+                if waits > self.retry.rate_limit_waits:
+                    raise SourceUnavailable(f"{what} still rate limited after {waits - 1} waits",
+                                            connection=self.connection, company=company)
+                delay = self.rate_limit_delay(response, waits)
+                log.info("%s: rate limited, sleeping %.1fs until the reset", what, delay)
+                self.sleep(delay)
+                continue
+            if status >= 500:
+                failures += 1
+                if failures >= self.retry.attempts:
+                    raise SourceUnavailable(f"{what} answered HTTP {status} {failures} times",
+                                            connection=self.connection, company=company)
+                delay = self.backoff(failures)
+                log.info("%s: HTTP %d, retry %d in %.1fs", what, status, failures, delay)
+                self.sleep(delay)
+                continue
+            if status >= 400:
+                raise HttpStatusError(f"{what} answered HTTP {status}", status=status,
+                                      payload=_try_decode(response.content),
+                                      connection=self.connection, company=company)
+            if not response.content:
+                return None
+            try:
+                return orjson.loads(response.content)
+            except orjson.JSONDecodeError:
+                malformed += 1
+                if malformed >= self.retry.malformed_attempts:
+                    raise MalformedResponse(f"{what} answered invalid JSON {malformed} times",
+                                            connection=self.connection, company=company) from None
+                delay = self.backoff(malformed)
+                log.info("%s: invalid JSON body, retry %d in %.1fs", what, malformed, delay)
+                self.sleep(delay)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _try_decode(content: bytes) -> Any:
+    try:
+        return orjson.loads(content) if content else None
+    except orjson.JSONDecodeError:
+        return None
+
+
+_DONE = object()
+
+
+def prefetch(items: Iterator[T]) -> Iterator[T]:
+    """Produce ``items`` one step ahead in a background thread.
+
+    While the caller maps page *n*, page *n+1* is being fetched and decoded.
+    Exceptions reach the caller in order; closing the returned generator stops
+    the producer after the item it is working on.
+    """
+    slots: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        slots.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put((_DONE, None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            slots.put((_DONE, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = slots.get()
+            if item is _DONE:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                slots.get_nowait()
+            except queue.Empty:
+                worker.join(timeout=0.05)

@@ -1,0 +1,496 @@
+"""A Tripletex API v2 emulator over the synthetic books.
+
+It answers the paths the connector uses with the spec's envelopes
+(``ListResponse*``, ``ResponseWrapper*``, ``ApiError``), its session-token
+auth (Basic ``0:<token>`` for the employee's own company, ``<client id>:<token>``
+for an accountant's clients), its ``X-Rate-Limit-*`` budget and its 422 code
+23000 for result sets that are too large, so that the connector meets the
+behaviour of the real service without a Tripletex account.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from osr_pipelines.connectors.base import CompanyInfo, Window
+from osr_pipelines.sandbox.generator import SyntheticBooks
+from osr_pipelines.sandbox.server import FaultInjector, FaultStyle, Headers, LiveMutations
+
+HOST = "sandbox.tripletex.local"  # Tripletex urls carry the host without a scheme
+CURRENCIES = {"NOK": 1, "EUR": 2}
+ACCOUNTANT_OFFICE_ID = 9_999_001
+EMPLOYEE_ID = 1
+
+
+class ApiFailure(Exception):
+    """An ``ApiError`` answer."""
+
+    def __init__(self, status: int, code: int, message: str, validation: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.validation = status, code, message, validation or []
+
+
+def api_error_body(status: int, code: int, message: str, request_id: str,
+                   validation: list[dict] | None = None) -> bytes:
+    return orjson.dumps({
+        "status": status, "code": code, "message": message,
+        "link": "https://tripletex.no/v2-docs/", "developerMessage": message,
+        "validationMessages": validation or [], "requestId": request_id,
+    })
+
+
+_FAULT_CODES = {429: 0, 500: 1000, 502: 1000, 503: 1000}
+
+FAULT_STYLE = FaultStyle(
+    error_body=lambda status, message: api_error_body(status, _FAULT_CODES.get(status, 1000), message, "fault"),
+    rate_limit_headers=lambda reset: [(b"x-rate-limit-limit", b"1000"), (b"x-rate-limit-remaining", b"0"),
+                                      (b"x-rate-limit-reset", str(reset).encode())],
+)
+
+
+# -- the ``fields`` selector ---------------------------------------------------------
+
+FieldTree = dict[str, "FieldTree | None"]
+
+
+def parse_fields(text: str) -> FieldTree | None:
+    """Parse ``"*,account(number),voucher(number,date)"``; ``None`` means the default selection."""
+    text = text.replace(" ", "")
+    if not text:
+        return None
+    tree, rest = _parse_level(text, 0)
+    if rest != len(text):
+        raise ApiFailure(400, 11000, f"Illegal field filter: {text}")
+    return tree
+
+
+def _parse_level(text: str, pos: int) -> tuple[FieldTree, int]:
+    tree: FieldTree = {}
+    while pos < len(text) and text[pos] != ")":
+        end = pos
+        while end < len(text) and text[end] not in ",()":
+            end += 1
+        name = text[pos:end]
+        if not name:
+            raise ApiFailure(400, 11000, f"Illegal field filter: {text}")
+        pos = end
+        sub = None
+        if pos < len(text) and text[pos] == "(":
+            sub, pos = _parse_level(text, pos + 1)
+            if pos >= len(text) or text[pos] != ")":
+                raise ApiFailure(400, 11000, f"Illegal field filter: {text}")
+            pos += 1
+        tree[name] = sub
+        if pos < len(text) and text[pos] == ",":
+            pos += 1
+    return tree, pos
+
+
+@dataclass
+class Entity:
+    """A Tripletex object type: scalar getters and references to other entities, per source object."""
+
+    path: str
+    scalars: dict[str, Callable[[Any], Any]]
+    refs: dict[str, tuple[Callable[[Any], Any], str]]
+
+
+Builder = Callable[[Any], dict]
+
+
+class Schema:
+    """Compiles ``fields`` selections into functions from source objects to JSON dicts."""
+
+    def __init__(self, entities: dict[str, Entity]) -> None:
+        self.entities = entities
+
+    def compile(self, name: str, tree: FieldTree | None) -> Builder:
+        entity = self.entities[name]
+        if tree is None or "*" in tree:
+            selected: FieldTree = {key: None for key in (*entity.scalars, *entity.refs)}
+            selected.update({k: v for k, v in (tree or {}).items() if k != "*"})
+        else:
+            selected = tree
+        parts: list[tuple[str, Callable[[Any], Any]]] = []
+        for key, sub in selected.items():
+            if key in entity.scalars:
+                parts.append((key, entity.scalars[key]))
+            elif key in entity.refs:
+                getter, target = entity.refs[key]
+                parts.append((key, self._ref(getter, self.compile(target, sub or {"id": None, "url": None}))))
+            else:
+                raise ApiFailure(400, 11000, f"Illegal field filter: {name} has no field '{key}'")
+
+        def build(source: Any) -> dict:
+            out = {}
+            for key, get in parts:
+                value = get(source)
+                if value is not None:
+                    out[key] = value
+            return out
+
+        return build
+
+    @staticmethod
+    def _ref(getter: Callable[[Any], Any], build: Builder) -> Callable[[Any], Any]:
+        """Nested objects repeat (accounts, currencies); build each once per request."""
+        memo: dict[Any, dict] = {}
+
+        def get(source: Any) -> dict | None:
+            target = getter(source)
+            if target is None:
+                return None
+            key = target if isinstance(target, str | int) else target[0]
+            built = memo.get(key)
+            if built is None:
+                built = memo[key] = build(target)
+            return built
+
+        return get
+
+
+def _url(path: str) -> Callable[[Any], str]:
+    return lambda s: f"{HOST}/v2/{path}/{s[0]}"
+
+
+def _account_type(number: int) -> str:
+    if number < 2000:
+        return "ASSETS"
+    if number < 2100:
+        return "EQUITY"
+    if number < 3000:
+        return "LIABILITIES"
+    if number < 4000:
+        return "OPERATING_REVENUES"
+    if number < 8000:
+        return "OPERATING_EXPENSES"
+    return "INVESTMENT_INCOME" if number < 8100 else "COST_OF_CAPITAL"
+
+
+def _changes(row: tuple) -> list[dict]:
+    created = f"{row[2]}T12:00:00"
+    changes = [{"employeeId": EMPLOYEE_ID, "timestamp": created, "changeType": "CREATE"}]
+    if row[16] != created:
+        changes.append({"employeeId": EMPLOYEE_ID, "timestamp": row[16], "changeType": "UPDATE"})
+    return changes
+
+
+def build_schema(books: SyntheticBooks) -> Schema:
+    """Entity tables over the books' tuples: dimension rows, posting rows and companies."""
+    dims = {d: {row[0]: row for row in books.dimension(d)} for d in ("departments", "projects", "customers",
+                                                                       "suppliers")}
+    accounts = {row[1]: row for row in books.dimension("accounts")}
+    base = {"id": lambda s: int(s[0]), "version": lambda s: 1}
+
+    def voucher(row: tuple) -> tuple:
+        number = int(row[1])
+        return (number, number // 1_000_000, number % 1_000_000, row[2])
+
+    return Schema({
+        "Posting": Entity("ledger/posting", {
+            **base, "url": _url("ledger/posting"), "date": lambda r: r[2], "description": lambda r: r[8],
+            "amount": lambda r: r[5], "amountCurrency": lambda r: r[7], "amountGross": lambda r: r[5],
+            "amountGrossCurrency": lambda r: r[7], "row": lambda r: int(r[0]) % 10 + 1,
+            "changes": _changes,
+        }, {
+            "voucher": (voucher, "Voucher"), "account": (lambda r: accounts[r[4]], "Account"),
+            "currency": (lambda r: (CURRENCIES[r[6]], r[6]), "Currency"),
+            "department": (lambda r: dims["departments"].get(r[9]), "Department"),
+            "project": (lambda r: dims["projects"].get(r[10]), "Project"),
+            "customer": (lambda r: dims["customers"].get(r[11]), "Customer"),
+            "supplier": (lambda r: dims["suppliers"].get(r[12]), "Supplier"),
+        }),
+        "Voucher": Entity("ledger/voucher", {
+            **base, "url": _url("ledger/voucher"), "year": lambda v: v[1], "number": lambda v: v[2],
+            "date": lambda v: v[3], "numberAsString": lambda v: str(v[2]),
+        }, {}),
+        "Account": Entity("ledger/account", {
+            **base, "url": _url("ledger/account"), "number": lambda a: int(a[1]), "numberPretty": lambda a: a[1],
+            "name": lambda a: a[2], "type": lambda a: _account_type(int(a[1])), "balanceGroup": lambda a: a[4],
+            "ledgerType": lambda a: "GENERAL", "isInactive": lambda a: False,
+            "displayName": lambda a: f"{a[1]} {a[2]}",
+        }, {}),
+        "Currency": Entity("currency", {**base, "url": _url("currency"), "code": lambda c: c[1]}, {}),
+        "Department": Entity("department", {
+            **base, "url": _url("department"), "departmentNumber": lambda d: d[1], "name": lambda d: d[2],
+            "displayName": lambda d: d[2], "isInactive": lambda d: False,
+        }, {}),
+        "Project": Entity("project", {
+            **base, "url": _url("project"), "number": lambda p: p[1], "name": lambda p: p[2],
+            "displayName": lambda p: f"{p[1]} {p[2]}", "isClosed": lambda p: False,
+        }, {}),
+        "Customer": Entity("customer", {
+            **base, "url": _url("customer"), "customerNumber": lambda c: int(c[1]), "name": lambda c: c[2],
+            "organizationNumber": lambda c: c[3], "isCustomer": lambda c: True, "isSupplier": lambda c: False,
+            "isInactive": lambda c: False, "displayName": lambda c: c[2],
+        }, {}),
+        "Supplier": Entity("supplier", {
+            **base, "url": _url("supplier"), "supplierNumber": lambda c: int(c[1]), "name": lambda c: c[2],
+            "organizationNumber": lambda c: c[3], "isCustomer": lambda c: False, "isSupplier": lambda c: True,
+            "isInactive": lambda c: False, "displayName": lambda c: c[2],
+        }, {}),
+        "Company": Entity("company", {
+            **base, "url": _url("company"), "name": lambda c: c[1], "displayName": lambda c: c[1],
+            "organizationNumber": lambda c: c[2], "type": lambda c: "AS",
+        }, {}),
+        "Client": Entity("company", {
+            **base, "url": _url("company"), "name": lambda c: c[1], "displayName": lambda c: c[1],
+            "organizationNumber": lambda c: c[2], "type": lambda c: "AS",
+        }, {}),
+        "LoggedInUserInfo": Entity("token/session/>whoAmI", {
+            "employeeId": lambda w: EMPLOYEE_ID, "actualEmployeeId": lambda w: EMPLOYEE_ID,
+            "companyId": lambda w: int(w[0]), "language": lambda w: "no", "loggedInWithConnect": lambda w: False,
+            "employeeIsProxy": lambda w: False,
+        }, {"company": (lambda w: w, "Company")}),
+        "SessionToken": Entity("token/session", {
+            **base, "url": _url("token/session"), "expirationDate": lambda t: t[1], "token": lambda t: t[2],
+        }, {}),
+    })
+
+
+# -- the app -------------------------------------------------------------------------------
+
+
+@dataclass
+class Session:
+    token: str
+    expires: date
+
+
+class RateWindow:
+    """Tripletex's per-consumer-and-employee request budget, reset every ``period`` seconds."""
+
+    def __init__(self, limit: int, period: float, clock: Callable[[], float]) -> None:
+        self.limit, self.period, self.clock = limit, period, clock
+        self.started = clock()
+        self.used = 0
+        self.rejected = 0
+
+    def take(self) -> tuple[bool, Headers]:
+        now = self.clock()
+        if now - self.started >= self.period:
+            self.started, self.used = now, 0
+        allowed = self.used < self.limit
+        self.used += allowed
+        self.rejected += not allowed
+        reset = max(0, round(self.period - (now - self.started) + 0.4999))
+        return allowed, [(b"x-rate-limit-limit", str(self.limit).encode()),
+                         (b"x-rate-limit-remaining", str(self.limit - self.used).encode()),
+                         (b"x-rate-limit-reset", str(reset).encode())]
+
+
+class TripletexSandbox:
+    """The state behind the app: books, sessions, rate budget and a cache of posting windows."""
+
+    def __init__(self, books: SyntheticBooks, *, consumer_token: str, employee_token: str, accountant: bool,
+                 max_result_size: int, rate_limit: int, rate_period: float, clock: Callable[[], float],
+                 today: Callable[[], date]) -> None:
+        self.books = books
+        self.live = LiveMutations(books)
+        self.consumer_token = consumer_token
+        self.employee_token = employee_token
+        self.accountant = accountant
+        self.max_result_size = max_result_size
+        self.rate = RateWindow(rate_limit, rate_period, clock)
+        self.today = today
+        self.schema = build_schema(books)
+        self.sessions: dict[str, Session] = {}
+        self.companies = {c.erp_id: c for c in books.companies()}
+        self.own_company = (CompanyInfo(str(ACCOUNTANT_OFFICE_ID), "Regnskapskontoret AS", "999000111")
+                            if accountant else books.companies()[0])
+        self.windows: OrderedDict[tuple, list[tuple]] = OrderedDict()
+        self.requests = itertools.count(1)
+
+    def expire_sessions(self) -> None:
+        """Invalidate every session token, as midnight of the expiration date does."""
+        self.sessions.clear()
+
+    # -- auth ---------------------------------------------------------------------------
+
+    def create_session(self, params: dict[str, str]) -> tuple:
+        missing = [{"field": name, "message": "Feltet må fylles ut."}
+                   for name in ("consumerToken", "employeeToken", "expirationDate") if not params.get(name)]
+        if missing:
+            raise ApiFailure(422, 21000, "Validering feilet.", missing)
+        if params["consumerToken"] != self.consumer_token:
+            raise ApiFailure(401, 3000, "Invalid consumer token",
+                             [{"field": "consumerToken", "message": "Ugyldig token."}])
+        if params["employeeToken"] != self.employee_token:
+            raise ApiFailure(401, 3000, "Invalid employee token",
+                             [{"field": "employeeToken", "message": "Ugyldig token."}])
+        try:
+            expires = date.fromisoformat(params["expirationDate"])
+        except ValueError:
+            expires = None
+        if expires is None or expires <= self.today():
+            raise ApiFailure(422, 15000, "Validering feilet.",
+                             [{"field": "expirationDate", "message": "Datoen må være etter i dag."}])
+        token = f"eyJ0b2tlbklkIjo{secrets.token_hex(8)}-{secrets.token_hex(8)}"
+        self.sessions[token] = Session(token, expires)
+        return (len(self.sessions), expires.isoformat(), token)
+
+    def authorize(self, request: Request, *, login_only: bool) -> str:
+        """The company id the request acts for, after checking its Basic credentials."""
+        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        try:
+            user, _, token = base64.b64decode(encoded).decode().partition(":")
+        except ValueError:
+            raise ApiFailure(401, 3000, "Unauthorized") from None
+        if scheme.lower() != "basic":
+            raise ApiFailure(401, 3000, "Unauthorized")
+        session = self.sessions.get(token)
+        if session is None or session.expires <= self.today():
+            raise ApiFailure(401, 3000, "Unauthorized")
+        if user in ("", "0"):
+            if self.accountant and not login_only:
+                raise ApiFailure(403, 9000, "An accountant's session with company 0 may only list clients")
+            return self.own_company.erp_id
+        if not self.accountant or user not in self.companies:
+            raise ApiFailure(403, 9000, f"No access to company {user}")
+        return user
+
+    # -- postings -----------------------------------------------------------------------
+
+    def window_postings(self, company: str, date_from: date, date_to: date) -> list[tuple]:
+        """The postings of a window, kept for the pages that follow; 23000 when there are too many."""
+        key = (company, date_from, date_to, self.live.version())
+        rows = self.windows.get(key)
+        if rows is None:
+            rows = []
+            if date_to > date_from:
+                for batch in self.books.postings_in(company, Window(date_from, date_to)):
+                    rows.extend(batch)
+                    if len(rows) > self.max_result_size:
+                        raise ApiFailure(422, 23000, "Result Set Too Large")
+            self.windows[key] = rows
+            while len(self.windows) > 2:
+                self.windows.popitem(last=False)
+        self.windows.move_to_end(key)
+        return rows
+
+
+def _int_param(params: dict[str, str], name: str, default: int) -> int:
+    try:
+        value = int(params.get(name, default))
+    except ValueError:
+        raise ApiFailure(422, 21000, f"Illegal value for parameter {name}") from None
+    if value < 0:
+        raise ApiFailure(422, 21000, f"Illegal value for parameter {name}")
+    return value
+
+
+def _date_param(params: dict[str, str], name: str) -> date:
+    try:
+        return date.fromisoformat(params[name])
+    except (KeyError, ValueError):
+        raise ApiFailure(422, 21000, "Validering feilet.",
+                         [{"field": name, "message": "Feltet må fylles ut med en gyldig dato."}]) from None
+
+
+def _list(schema: Schema, entity: str, items: list, params: dict[str, str]) -> dict:
+    start = _int_param(params, "from", 0)
+    count = _int_param(params, "count", 1000)
+    build = schema.compile(entity, parse_fields(params.get("fields", "")))
+    values = [build(item) for item in items[start:start + count]]
+    return {"fullResultSize": len(items), "from": start, "count": len(values),
+            "versionDigest": "'If-None-Match' header not specified", "values": values}
+
+
+def tripletex_app(books: SyntheticBooks, *, consumer_token: str, employee_token: str, accountant: bool,
+                  faults: str | None = None, fault_seed: int = 7, max_result_size: int = 500_000,
+                  rate_limit: int = 100_000, rate_period: float = 60.0, clock: Callable[[], float] = time.monotonic,
+                  today: Callable[[], date] = date.today) -> Starlette | FaultInjector:
+    """The Tripletex sandbox over ``books``; ``app.state.sandbox`` holds its state.
+
+    With ``accountant`` the employee token belongs to an accounting office
+    whose clients are the books' companies; otherwise it belongs to the
+    first company. ``clock`` drives the rate budget so that tests can share
+    a fake clock with the client's sleep.
+    """
+    sandbox = TripletexSandbox(books, consumer_token=consumer_token, employee_token=employee_token,
+                               accountant=accountant, max_result_size=max_result_size, rate_limit=rate_limit,
+                               rate_period=rate_period, clock=clock, today=today)
+    schema = sandbox.schema
+
+    def endpoint(handler: Callable[[Request, dict[str, str]], Any], *, auth: str = "data") -> Callable:
+        async def respond(request: Request) -> Response:
+            request_id = f"sandbox-{next(sandbox.requests)}"
+            allowed, headers = sandbox.rate.take()
+            head = {"x-tlx-request-id": request_id, **{k.decode(): v.decode() for k, v in headers}}
+            if not allowed:
+                return Response(api_error_body(429, 0, "Too Many Requests", request_id), 429, head,
+                                media_type="application/json")
+            params = dict(request.query_params)
+            try:
+                company = None if auth == "none" else sandbox.authorize(request, login_only=auth == "login")
+                body = handler(company, params)
+            except ApiFailure as failure:
+                return Response(api_error_body(failure.status, failure.code, failure.message, request_id,
+                                               failure.validation), failure.status, head,
+                                media_type="application/json")
+            return Response(orjson.dumps(body), 200, head, media_type="application/json")
+
+        return respond
+
+    def session_create(_company: None, params: dict[str, str]) -> dict:
+        return {"value": schema.compile("SessionToken", parse_fields(params.get("fields", "")))(
+            sandbox.create_session(params))}
+
+    def who_am_i(company: str, params: dict[str, str]) -> dict:
+        info = sandbox.own_company if company == sandbox.own_company.erp_id else sandbox.companies[company]
+        build = schema.compile("LoggedInUserInfo", parse_fields(params.get("fields", "")))
+        return {"value": build((info.erp_id, info.name, info.organization_number))}
+
+    def with_login_access(company: str, params: dict[str, str]) -> dict:
+        clients = [(c.erp_id, c.name, c.organization_number) for c in sandbox.companies.values()]
+        return _list(schema, "Client", clients if sandbox.accountant else [], params)
+
+    def postings(company: str, params: dict[str, str]) -> dict:
+        date_from, date_to = _date_param(params, "dateFrom"), _date_param(params, "dateTo")
+        return _list(schema, "Posting", sandbox.window_postings(company, date_from, date_to), params)
+
+    def dimension(name: str, entity: str, changed_since: bool = False) -> Callable:
+        def handler(company: str, params: dict[str, str]) -> dict:
+            rows = books.dimension(name)
+            if changed_since and params.get("changedSince"):
+                # The synthetic master data was last changed when the books begin.
+                since = params["changedSince"].rstrip("Z")
+                try:
+                    changed = date.fromisoformat(since[:10]) <= books.start
+                except ValueError:
+                    raise ApiFailure(422, 21000, "Illegal value for parameter changedSince") from None
+                rows = rows if changed else []
+            return _list(schema, entity, rows, params)
+
+        return handler
+
+    routes = [
+        Route("/v2/token/session/:create", endpoint(session_create, auth="none"), methods=["PUT"]),
+        Route("/v2/token/session/>whoAmI", endpoint(who_am_i, auth="login"), methods=["GET"]),
+        Route("/v2/company/>withLoginAccess", endpoint(with_login_access, auth="login"), methods=["GET"]),
+        Route("/v2/ledger/posting", endpoint(postings), methods=["GET"]),
+        Route("/v2/ledger/account", endpoint(dimension("accounts", "Account")), methods=["GET"]),
+        Route("/v2/department", endpoint(dimension("departments", "Department")), methods=["GET"]),
+        Route("/v2/project", endpoint(dimension("projects", "Project")), methods=["GET"]),
+        Route("/v2/customer", endpoint(dimension("customers", "Customer", changed_since=True)), methods=["GET"]),
+        Route("/v2/supplier", endpoint(dimension("suppliers", "Supplier", changed_since=True)), methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.sandbox = sandbox
+    if faults:
+        return FaultInjector(app, faults, FAULT_STYLE, seed=fault_seed)
+    return app

@@ -1,0 +1,68 @@
+"""Comparisons shared by the tests: what the source holds against what the warehouse holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context, execute_job, reconstructable
+from sqlalchemy import select
+
+from osr_pipelines.connectors.base import Window
+from osr_pipelines.definitions import build_definitions, full_import_job, nightly_import_job, ytd_import_job
+from osr_pipelines.resources import RegistryResource
+from osr_pipelines.sandbox.generator import SyntheticBooks
+from osr_pipelines.warehouse.loader import Warehouse
+from osr_pipelines.warehouse.schema import gl_postings
+
+JOBS = {"full_import": full_import_job, "nightly_import": nightly_import_job, "ytd_import": ytd_import_job}
+
+
+def normalise(posting_id: str, voucher: str, day: object, account: str, amount: object, text: str | None) -> tuple:
+    return (posting_id, voucher, str(day), account, f"{float(amount):.2f}", text)
+
+
+def source_rows(books: SyntheticBooks, erp_id: str, window: Window) -> set[tuple]:
+    return {normalise(r[0], r[1], r[2], r[4], r[5], r[8])
+            for batch in books.postings_in(erp_id, window) for r in batch}
+
+
+def warehouse_rows(wh: Warehouse, company: str, window: Window | None = None) -> set[tuple]:
+    c = gl_postings.c
+    query = select(c.posting_id, c.voucher_number, c.voucher_date, c.account, c.amount, c.description).where(
+        c.company == company)
+    if window is not None:
+        query = query.where(c.voucher_date >= window.start, c.voucher_date < window.end)
+    with wh.engine.connect() as conn:
+        return {normalise(*row) for row in conn.execute(query)}
+
+
+def all_rows_with_run(wh: Warehouse, company: str) -> set[tuple]:
+    """Every column, including the run id: proves whether a load touched a row."""
+    with wh.engine.connect() as conn:
+        return {tuple(map(str, r)) for r in conn.execute(select(gl_postings).where(gl_postings.c.company == company))}
+
+
+def run_request(instance: DagsterInstance, job_name: str, request: RunRequest) -> tuple[bool, str]:
+    """Execute a run request the way the daemon would: same job, partition, tags and config."""
+    tags = {**request.tags, "dagster/partition": request.partition_key}
+    run_config = dict(request.run_config or {})
+    run_config["execution"] = {"config": {"in_process": {}}}
+    with execute_job(reconstructable(JOBS[job_name]), instance=instance, tags=tags,
+                     run_config=run_config, raise_on_error=False) as result:
+        return result.success, result.run_id
+
+
+def tick(instance: DagsterInstance, registry: Path, warehouse_url: str) -> SensorResult:
+    """One sensor tick, with its partition requests applied as the daemon applies them."""
+    defs = build_definitions(registry, warehouse_url)
+    sensor = defs.resolve_sensor_def("registry_sync")
+    context = build_sensor_context(instance=instance, instance_ref=instance.get_ref(), definitions=defs,
+                                   resources={"registry": RegistryResource(path=str(registry))})
+    result = sensor.evaluate_tick(context)
+    for request in result.dynamic_partitions_requests or []:
+        if type(request).__name__ == "AddDynamicPartitionsRequest":
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)
+    return result
