@@ -26,11 +26,19 @@ def _synthetic(connection: str, options: Mapping[str, str], credentials: Mapping
     return SyntheticConnector(connection, options, credentials)
 
 
+def _tripletex(connection: str, options: Mapping[str, str], credentials: Mapping[str, str]) -> Connector:
+    from osr_pipelines.connectors.tripletex import TripletexConnector
+
+    return TripletexConnector(connection, options, credentials)
+
+
 CONNECTOR_TYPES: dict[str, ConnectorType] = {
     t.name: t
     for t in (
         ConnectorType("synthetic", credentials=(), optional_credentials=("api_key",), build=_synthetic,
                       modes=("import", "direct")),
+        ConnectorType("tripletex", credentials=("consumer_token", "employee_token"), optional_credentials=(),
+                      build=_tripletex),
     )
 }
 
