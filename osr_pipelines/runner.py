@@ -45,9 +45,19 @@ class RunOutcome:
     error: str | None = None
 
 
-def _job(kind: str):  # returns a ReconstructableJob
+def import_job(kind: str):  # returns a ReconstructableJob
+    """The job, reconstructable so runs record their origin like daemon-launched ones.
+
+    Dagster caches the last reconstructed definition process-wide; clear it so a
+    run always sees the registry as it is now (a long-lived process may have
+    edited it since the previous run).
+    """
+    from dagster._core.definitions.reconstruct import ReconstructableJob
+
     from osr_pipelines import definitions
 
+    ReconstructableJob.get_definition.cache_clear()
+    ReconstructableJob.get_repository_definition.cache_clear()
     return reconstructable({"full": definitions.full_import_job, "nightly": definitions.nightly_import_job,
                             "ytd": definitions.ytd_import_job}[kind])
 
@@ -101,7 +111,7 @@ def _run_one(instance: DagsterInstance, registry: Registry, kind: str, key: str,
 
     def target() -> None:
         try:
-            with execute_job(_job(kind), instance=instance, run_config=run_config, tags=tags,
+            with execute_job(import_job(kind), instance=instance, run_config=run_config, tags=tags,
                              raise_on_error=False) as result:
                 holder["run_id"] = result.run_id
         except Exception as exc:  # run config or definitions errors before the run starts
@@ -148,5 +158,7 @@ def run_failure_reason(instance: DagsterInstance, run_id: str) -> str:
             data = event.event_specific_data
             error = getattr(data, "error", None)
             if error is not None:
-                return error.message.strip().splitlines()[-1] if error.message else str(error)
+                message = error.message.strip().splitlines()[-1]
+                # "dagster._core.definitions.events.Failure: <our message>" -> "<our message>"
+                return message.split(": ", 1)[1] if error.cls_name == "Failure" and ": " in message else message
     return "run failed (see the Dagster UI)"

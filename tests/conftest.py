@@ -107,11 +107,3 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse_url: str) ->
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     return tmp_path
 
-
-@pytest.fixture(autouse=True)
-def _fresh_reconstructed_jobs() -> None:
-    """Dagster caches the last reconstructed job process-wide; each test has its own registry and warehouse."""
-    from dagster._core.definitions.reconstruct import ReconstructableJob
-
-    ReconstructableJob.get_definition.cache_clear()
-    ReconstructableJob.get_repository_definition.cache_clear()

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context, execute_job, reconstructable
+from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context, execute_job
 from sqlalchemy import select
 
 from osr_pipelines.connectors.base import Window
-from osr_pipelines.definitions import build_definitions, full_import_job, nightly_import_job, ytd_import_job
+from osr_pipelines.definitions import build_definitions
 from osr_pipelines.resources import RegistryResource
+from osr_pipelines.runner import import_job
 from osr_pipelines.sandbox.generator import SyntheticBooks
 from osr_pipelines.warehouse.loader import Warehouse
 from osr_pipelines.warehouse.schema import gl_postings
-
-JOBS = {"full_import": full_import_job, "nightly_import": nightly_import_job, "ytd_import": ytd_import_job}
 
 
 def normalise(posting_id: str, voucher: str, day: object, account: str, amount: object, text: str | None) -> tuple:
@@ -47,7 +46,7 @@ def run_request(instance: DagsterInstance, job_name: str, request: RunRequest) -
     tags = {**request.tags, "dagster/partition": request.partition_key}
     run_config = dict(request.run_config or {})
     run_config["execution"] = {"config": {"in_process": {}}}
-    with execute_job(reconstructable(JOBS[job_name]), instance=instance, tags=tags,
+    with execute_job(import_job(job_name.removesuffix("_import")), instance=instance, tags=tags,
                      run_config=run_config, raise_on_error=False) as result:
         return result.success, result.run_id
 
