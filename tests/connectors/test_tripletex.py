@@ -1,0 +1,220 @@
+"""The Tripletex connector against the Tripletex sandbox, over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+
+import httpx
+import pytest
+
+from osr_pipelines.connectors.base import CredentialsRejected, Window
+from osr_pipelines.connectors.catalog import connector_type
+from osr_pipelines.connectors.tripletex import TripletexConnector
+from osr_pipelines.connectors.tripletex.client import split_by_year
+from tests.connectors.conftest import CONSUMER, EMPLOYEE, END, TOKENS
+
+FULL = Window(date(2000, 1, 1), date(2030, 1, 1))
+DIMENSIONS = ("accounts", "departments", "projects", "customers", "suppliers")
+
+
+def flat(batches) -> list[tuple]:
+    return [row for batch in batches for row in batch]
+
+
+def expected(books, company: str, window: Window) -> list[tuple]:
+    return flat(books.postings_in(company, window))
+
+
+def test_full_and_window_reads_stream_exactly_the_generators_rows(sandbox, books):
+    windows = [FULL, Window(date(2024, 11, 15), date(2025, 2, 3)), Window(date(2024, 3, 1), date(2024, 3, 2))]
+    with sandbox() as sb:
+        connector = sb.connector(page_size=400)
+        assert [c.erp_id for c in connector.list_companies()] == ["1001", "1002"]
+        for company in ("1001", "1002"):
+            for window in windows:
+                assert flat(connector.stream_postings(company, window)) == expected(books, company, window)
+            for dimension in DIMENSIONS:
+                assert flat(connector.stream_dimension(company, dimension)) == books.dimension(dimension)
+        connector.close()
+    # Clients act for each client company in the Basic username.
+    assert {e.basic_user for e in sb.recorder.to("/ledger/posting")} == {"1001", "1002"}
+
+
+def test_every_exchange_is_defined_by_the_spec(sandbox, spec_checker):
+    with sandbox(faults="429=0.05,500=0.05,drop=0.03,malformed=0.03", max_result_size=900) as sb:
+        connector = sb.connector(page_size=300, sleep=lambda s: None)
+        connector.list_companies()
+        flat(connector.stream_postings("1001", FULL))
+        for dimension in DIMENSIONS:
+            flat(connector.stream_dimension("1002", dimension))
+        flat(connector.stream_dimension_since("1002", "customers", datetime(2020, 1, 1)))
+        connector.close()
+    statuses = {e.status for e in sb.recorder.exchanges}
+    assert {200, 422, 429} <= statuses and statuses & {500, 502, 503}
+    for exchange in sb.recorder.exchanges:
+        spec_checker.check(exchange)
+
+
+def test_own_company_token_uses_username_zero(sandbox, books):
+    with sandbox(accountant=False) as sb:
+        connector = sb.connector()
+        companies = connector.list_companies()
+        assert [(c.erp_id, c.name) for c in companies] == [(books.companies()[0].erp_id, books.companies()[0].name)]
+        window = Window(date(2025, 1, 1), date(2025, 7, 1))
+        assert flat(connector.stream_postings("1001", window)) == expected(books, "1001", window)
+        connector.close()
+    assert {e.basic_user for e in sb.recorder.to("/ledger/posting")} == {"0"}
+
+
+def test_accountant_session_with_company_zero_only_lists_clients(sandbox):
+    with sandbox() as sb:
+        token = httpx.put(sb.url + "/v2/token/session/:create", params={
+            "consumerToken": CONSUMER, "employeeToken": EMPLOYEE,
+            "expirationDate": (date.today() + timedelta(days=1)).isoformat()}).json()["value"]["token"]
+        auth = ("0", token)
+        assert httpx.get(sb.url + "/v2/company/>withLoginAccess", auth=auth).status_code == 200
+        answer = httpx.get(sb.url + "/v2/ledger/posting", auth=auth,
+                           params={"dateFrom": "2025-01-01", "dateTo": "2025-02-01"})
+        assert (answer.status_code, answer.json()["code"]) == (403, 9000)
+        assert httpx.get(sb.url + "/v2/ledger/posting", auth=("1001", "wrong"),
+                         params={"dateFrom": "2025-01-01", "dateTo": "2025-02-01"}).status_code == 401
+
+
+@pytest.mark.parametrize("field", ["consumer_token", "employee_token"])
+def test_a_bad_token_is_named_by_field_and_env_var_never_by_value(sandbox, field, caplog):
+    caplog.set_level(logging.DEBUG)
+    credentials = {**TOKENS, field: "not-the-token-4242"}
+    env = {"consumer_token": "TRIPLETEX_CONSUMER_TOKEN", "employee_token": "ACME_TRIPLETEX_EMPLOYEE_TOKEN"}
+    with sandbox() as sb:
+        connector = sb.connector(credentials=credentials, credential_env=env)
+        with pytest.raises(CredentialsRejected) as caught:
+            connector.list_companies()
+        connector.close()
+    message = str(caught.value)
+    assert caught.value.field == field
+    assert message == (f"connection 'tx-test', field '{field}': Tripletex rejected the {field.replace('_', ' ')} "
+                       f"(credential '{field}', env {env[field]}) when creating a session (HTTP 401)")
+    for secret in (CONSUMER, EMPLOYEE, "not-the-token-4242"):
+        assert secret not in message
+        assert secret not in caplog.text
+        assert caught.value.__cause__ is None
+
+
+def test_session_is_renewed_once_after_a_401(sandbox, books):
+    with sandbox() as sb:
+        connector = sb.connector(page_size=200)
+        window = Window(date(2024, 1, 1), date(2025, 1, 1))
+        batches = connector.stream_postings("1001", window)
+        got = list(next(batches))
+        sb.state.expire_sessions()
+        got += flat(batches)
+        connector.close()
+    assert got == expected(books, "1001", window)
+    assert len(sb.recorder.to("/token/session/:create")) == 2
+    assert 401 in {e.status for e in sb.recorder.to("/ledger/posting")}
+
+
+def test_session_is_renewed_before_it_expires(sandbox):
+    today = [date.today()]
+    with sandbox(today=lambda: today[0]) as sb:
+        connector = sb.connector(today=lambda: today[0])
+        connector.list_companies()
+        today[0] += timedelta(days=1)  # the session expires tomorrow at midnight
+        connector.list_companies()
+        connector.close()
+    creates = sb.recorder.to("/token/session/:create")
+    assert len(creates) == 2 and not any(e.status == 401 for e in sb.recorder.exchanges)
+
+
+def test_result_set_too_large_splits_the_window_in_halves(sandbox, books):
+    with sandbox(max_result_size=250) as sb:
+        connector = sb.connector(page_size=100)
+        window = Window(date(2024, 1, 1), date(2025, 1, 1))
+        assert flat(connector.stream_postings("1002", window)) == expected(books, "1002", window)
+        connector.close()
+    refused = [e for e in sb.recorder.to("/ledger/posting") if e.status == 422]
+    assert refused and all(b'"code":23000' in e.body for e in refused)
+    served = {(e.params["dateFrom"], e.params["dateTo"]) for e in sb.recorder.to("/ledger/posting")
+              if e.status == 200}
+    assert ("2024-01-01", "2024-07-01") not in served and len(served) > 2
+
+
+def test_reads_are_identical_under_every_fault(sandbox, books):
+    sleeps: list[float] = []
+    faults = "429=0.05,500=0.05,slow=0.02,drop=0.04,malformed=0.04"
+    with sandbox(faults=faults, max_result_size=1200) as sb:
+        connector = sb.connector(page_size=150, sleep=sleeps.append)
+        assert [c.erp_id for c in connector.list_companies()] == ["1001", "1002"]
+        for company in ("1001", "1002"):
+            assert flat(connector.stream_postings(company, FULL)) == expected(books, company, FULL)
+            for dimension in DIMENSIONS:
+                assert flat(connector.stream_dimension(company, dimension)) == books.dimension(dimension)
+        connector.close()
+        counts = sb.app.counts
+    assert all(counts[kind] > 0 for kind in ("429", "500", "slow", "drop", "malformed")), counts
+    assert 2.0 in sleeps  # the injected 429s name a 2-second reset
+
+
+def test_rate_budget_waits_for_the_reset_instead_of_hitting_429(sandbox, books):
+    now = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    with sandbox(rate_limit=5, rate_period=30, clock=lambda: now[0]) as sb:
+        connector = sb.connector(page_size=300, sleep=sleep)
+        window = Window(date(2024, 1, 1), date(2025, 1, 1))
+        assert flat(connector.stream_postings("1001", window)) == expected(books, "1001", window)
+        connector.close()
+        assert sb.state.rate.rejected == 0
+    assert sleeps and all(s == 30 for s in sleeps)
+
+
+def test_a_429_is_slept_through_until_the_named_reset(sandbox, books):
+    now = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    with sandbox(rate_limit=3, rate_period=20, clock=lambda: now[0]) as sb:
+        # Another client of the same login spends the budget; ours only learns it from the 429.
+        for _ in range(3):
+            httpx.get(sb.url + "/v2/ledger/posting")
+        connector = sb.connector(sleep=sleep, rate_reserve=0)
+        window = Window(date(2025, 1, 1), date(2025, 2, 1))
+        assert flat(connector.stream_postings("1001", window)) == expected(books, "1001", window)
+        connector.close()
+    assert sb.state.rate.rejected >= 1
+    assert sleeps[0] == 20
+
+
+def test_changed_since_filters_customers_and_suppliers(sandbox, books):
+    with sandbox() as sb:
+        connector = sb.connector()
+        later = datetime.combine(END, datetime.min.time())
+        assert flat(connector.stream_dimension_since("1001", "customers", later)) == []
+        assert flat(connector.stream_dimension_since("1001", "suppliers", datetime(2000, 1, 1))) == \
+            books.dimension("suppliers")
+        assert flat(connector.stream_dimension_since("1001", "projects", later)) == books.dimension("projects")
+        connector.close()
+    assert [e.params.get("changedSince") for e in sb.recorder.to("/customer")] == ["2025-06-30T00:00:00"]
+    assert "changedSince" not in sb.recorder.to("/project")[0].params
+
+
+def test_catalog_builds_tripletex_connectors():
+    kind = connector_type("tripletex")
+    assert kind.credentials == ("consumer_token", "employee_token")
+    connector = kind.build("tx", {"base_url": "http://127.0.0.1:9/v2"}, TOKENS)
+    assert isinstance(connector, TripletexConnector)
+    connector.close()
+
+
+def test_long_windows_split_by_calendar_year():
+    parts = split_by_year(Window(date(2022, 6, 1), date(2024, 3, 1)))
+    assert [str(p) for p in parts] == ["[2022-06-01, 2023-01-01)", "[2023-01-01, 2024-01-01)",
+                                       "[2024-01-01, 2024-03-01)"]
