@@ -1,0 +1,123 @@
+"""The shared HTTP client and sandbox server, against small ASGI apps on loopback."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from osr_pipelines.connectors.base import MalformedResponse, SourceUnavailable
+from osr_pipelines.connectors.http import HttpClient, HttpStatusError, RateLimitHeaders, RetryPolicy, prefetch
+from osr_pipelines.sandbox.server import FaultInjector, FaultStyle, parse_faults, running
+
+SECRET = "tok-9c1e5d"
+
+
+def scripted(*answers: tuple[int, bytes, dict[str, str]]) -> Starlette:
+    """An app answering each request with the next scripted answer, the last one repeating."""
+    script = itertools.chain(answers, itertools.repeat(answers[-1]))
+
+    async def handle(request: Request) -> Response:
+        status, body, headers = next(script)
+        return Response(body, status, headers, media_type="application/json")
+
+    return Starlette(routes=[Route("/thing", handle, methods=["GET", "PUT"])])
+
+
+def client(url: str, sleeps: list[float], **kwargs) -> HttpClient:
+    return HttpClient(url, connection="conn-x", sleep=sleeps.append, **kwargs)
+
+
+def test_retry_after_is_honoured_when_configured_instead_of_x_rate_limit_reset():
+    sleeps: list[float] = []
+    app = scripted((429, b"{}", {"Retry-After": "7"}), (200, b'{"ok": true}', {}))
+    with running(app) as url:
+        http = client(url, sleeps, rate_headers=RateLimitHeaders(remaining=None, reset=None))
+        assert http.request_json("GET", "/thing") == {"ok": True}
+        http.close()
+    assert sleeps == [7.0]
+
+
+def test_5xx_exhaustion_names_connection_and_company_but_no_secret(caplog):
+    caplog.set_level(logging.DEBUG)
+    sleeps: list[float] = []
+    with running(scripted((503, b"{}", {}))) as url:
+        http = client(url, sleeps, retry=RetryPolicy(attempts=4, base_delay=1, max_delay=3))
+        with pytest.raises(SourceUnavailable) as caught:
+            http.request_json("PUT", "/thing", params={"token": SECRET}, auth=("0", SECRET), company="1001")
+        http.close()
+    assert str(caught.value) == "connection 'conn-x', company '1001': PUT /thing answered HTTP 503 4 times"
+    assert len(sleeps) == 3 and all(0.5 <= s <= 3 for s in sleeps)  # capped, jittered backoff
+    assert SECRET not in caplog.text and "/thing" in caplog.text
+
+
+def test_invalid_json_on_a_200_is_retried_then_malformed():
+    sleeps: list[float] = []
+    with running(scripted((200, b'{"values": [1, 2', {}))) as url:
+        http = client(url, sleeps)
+        with pytest.raises(MalformedResponse, match="invalid JSON 3 times"):
+            http.request_json("GET", "/thing")
+        http.close()
+    assert len(sleeps) == 2
+
+
+def test_a_connection_dropped_mid_body_is_retried():
+    style = FaultStyle(error_body=lambda status, message: b"{}", rate_limit_headers=lambda reset: [])
+    injector = FaultInjector(scripted((200, b'{"values": [' + b"1," * 5000 + b"1]}", {})), "drop=0.5", style,
+                             seed=3)
+    sleeps: list[float] = []
+    with running(injector) as url:
+        http = client(url, sleeps)
+        for _ in range(6):
+            assert len(http.request_json("GET", "/thing")["values"]) == 5001
+        http.close()
+    assert injector.counts["drop"] > 0 and len(sleeps) == injector.counts["drop"]
+
+
+def test_other_4xx_are_not_retried():
+    sleeps: list[float] = []
+    with running(scripted((422, b'{"code": 23000}', {}))) as url:
+        http = client(url, sleeps)
+        with pytest.raises(HttpStatusError) as caught:
+            http.request_json("GET", "/thing")
+        http.close()
+    assert (caught.value.status, caught.value.payload, sleeps) == (422, {"code": 23000}, [])
+
+
+def test_prefetch_runs_one_item_ahead_and_passes_errors_on():
+    produced: list[int] = []
+
+    def items():
+        for i in range(3):
+            produced.append(i)
+            yield i
+        raise ValueError("boom")
+
+    stream = prefetch(items())
+    assert next(stream) == 0
+    with pytest.raises(ValueError, match="boom"):
+        list(stream)
+    assert produced == [0, 1, 2]
+
+
+def test_closing_prefetch_stops_its_thread():
+    before = threading.active_count()
+    stream = prefetch(iter(range(1000)))
+    assert next(stream) == 0
+    stream.close()
+    assert threading.active_count() == before
+
+
+def test_fault_specs_are_parsed_and_checked():
+    assert parse_faults("429=0.05,500=0.05,slow=0.02,drop=0.02,malformed=0.02")["drop"] == 0.02
+    assert parse_faults(None) == {}
+    with pytest.raises(ValueError, match="unknown fault"):
+        parse_faults("teapot=0.1")
+    with pytest.raises(ValueError, match="more than 1"):
+        parse_faults("500=0.7,drop=0.7")
