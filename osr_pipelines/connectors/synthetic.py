@@ -6,6 +6,7 @@ It makes the whole platform runnable and testable without any server, and its
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
@@ -34,15 +35,20 @@ def books_from_options(options: Mapping[str, str]) -> SyntheticBooks:
 
 
 class SyntheticConnector:
-    """Connector over :class:`SyntheticBooks`; the ``api_key`` must equal ``expected_key`` if set."""
+    """Connector over :class:`SyntheticBooks`.
+
+    With option ``accepted_key_sha256`` set, the ``api_key`` credential must hash to it:
+    the source can reject credentials without the registry ever holding a secret.
+    """
 
     def __init__(self, connection: str, options: Mapping[str, str], credentials: Mapping[str, str]) -> None:
         self.connection = connection
         self.books = books_from_options(options)
         self.batch_size = int(options.get("batch_size", 10_000))
         self.fail_after_rows = int(options["fail_after_rows"]) if options.get("fail_after_rows") else None
-        expected = options.get("expected_key")
-        if expected is not None and credentials.get("api_key") != expected:
+        accepted = options.get("accepted_key_sha256")
+        key = credentials.get("api_key", "")
+        if accepted is not None and hashlib.sha256(key.encode()).hexdigest() != accepted:
             raise CredentialsRejected("the API key (credential 'api_key') was rejected", connection=connection)
 
     def list_companies(self) -> list[CompanyInfo]:

@@ -1,0 +1,154 @@
+"""Full-import read throughput through the Tripletex HTTP sandbox, beside the in-process connector.
+
+Each measurement runs in its own process so that peak RSS is its own; the
+sandbox server runs in another, as a real ERP would. A sequential pass then
+splits the HTTP path's time into HTTP (request, server and transfer), JSON
+decoding and mapping.
+
+    .venv/bin/python bench/bench_http.py --postings 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import resource
+import socket
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date, timedelta
+
+import httpx
+import orjson
+
+from osr_pipelines.connectors.base import Window
+from osr_pipelines.connectors.synthetic import SyntheticConnector
+from osr_pipelines.connectors.tripletex import TripletexConnector
+from osr_pipelines.connectors.tripletex.client import split_by_year
+from osr_pipelines.connectors.tripletex.mapping import POSTING_FIELDS, map_postings
+
+COMPANY = "1001"
+END = "2025-12-31"
+FULL = Window(date(2000, 1, 1), date(2030, 1, 1))
+TOKENS = {"consumer_token": "bench-consumer", "employee_token": "bench-employee"}
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def read_in_process(postings: int, page_size: int) -> dict:
+    connector = SyntheticConnector("bench", {"companies": COMPANY, "postings": str(postings), "end": END,
+                                             "batch_size": str(page_size)}, {})
+    started = time.perf_counter()
+    rows = batches = 0
+    for batch in connector.stream_postings(COMPANY, FULL):
+        rows += len(batch)
+        batches += 1
+    return {"rows": rows, "pages": batches, "seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
+
+
+def read_over_http(base_url: str, page_size: int) -> dict:
+    connector = TripletexConnector("bench", {"base_url": base_url, "page_size": str(page_size)}, TOKENS)
+    started = time.perf_counter()
+    rows = batches = 0
+    for batch in connector.stream_postings(COMPANY, FULL):
+        rows += len(batch)
+        batches += 1
+    seconds = time.perf_counter() - started
+    connector.close()
+    return {"rows": rows, "pages": batches, "seconds": seconds, "peak_mb": _peak_mb()}
+
+
+def breakdown(base_url: str, page_size: int) -> dict:
+    """The same pages fetched, decoded and mapped one after another, each step timed."""
+    spent = {"http": 0.0, "json": 0.0, "mapping": 0.0}
+    with httpx.Client(base_url=base_url, timeout=600) as http:
+        token = http.put("/token/session/:create", params={
+            "consumerToken": TOKENS["consumer_token"], "employeeToken": TOKENS["employee_token"],
+            "expirationDate": (date.today() + timedelta(days=2)).isoformat()}).json()["value"]["token"]
+        for window in split_by_year(FULL):
+            start = 0
+            while True:
+                t0 = time.perf_counter()
+                content = http.get("/ledger/posting", auth=("0", token), params={
+                    "dateFrom": window.start.isoformat(), "dateTo": window.end.isoformat(),
+                    "fields": POSTING_FIELDS, "from": start, "count": page_size}).content
+                t1 = time.perf_counter()
+                values = orjson.loads(content)["values"]
+                t2 = time.perf_counter()
+                map_postings(values)
+                t3 = time.perf_counter()
+                spent["http"] += t1 - t0
+                spent["json"] += t2 - t1
+                spent["mapping"] += t3 - t2
+                start += len(values)
+                if len(values) < page_size:
+                    break
+    return spent
+
+
+def serve(port: int, postings: int) -> None:
+    from osr_pipelines.sandbox.server import serve_sandbox
+
+    serve_sandbox("tripletex", port, companies=COMPANY, postings=postings, options={
+        "end": END, "accountant": "false", "consumer_token": TOKENS["consumer_token"],
+        "employee_token": TOKENS["employee_token"], "max_result_size": str(max(postings, 500_000))})
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(port: int, server: multiprocessing.Process) -> None:
+    while True:
+        if not server.is_alive():
+            raise SystemExit("sandbox server died")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+
+
+def _line(name: str, result: dict) -> str:
+    rate = result["rows"] / result["seconds"]
+    return (f"{name:<22} {result['rows']:>10,} rows {result['seconds']:>7.2f} s {rate:>10,.0f} postings/s "
+            f"{result['pages'] / result['seconds']:>7.1f} pages/s  peak RSS {result['peak_mb']:>6.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postings", type=int, default=1_000_000, help="postings in the company's books")
+    parser.add_argument("--page-size", type=int, default=10_000)
+    args = parser.parse_args()
+
+    context = multiprocessing.get_context("spawn")
+    port = _free_port()
+    server = context.Process(target=serve, args=(port, args.postings), daemon=True)
+    server.start()
+    try:
+        _wait_for(port, server)
+        base_url = f"http://127.0.0.1:{port}/v2"
+        with ProcessPoolExecutor(1, mp_context=context) as pool:
+            local = pool.submit(read_in_process, args.postings, args.page_size).result()
+        with ProcessPoolExecutor(1, mp_context=context) as pool:
+            remote = pool.submit(read_over_http, base_url, args.page_size).result()
+        spent = breakdown(base_url, args.page_size)
+    finally:
+        server.terminate()
+        server.join()
+
+    print(_line("in-process synthetic", local))
+    print(_line("tripletex over HTTP", remote))
+    ratio = (remote["rows"] / remote["seconds"]) / (local["rows"] / local["seconds"])
+    print(f"HTTP path reaches {ratio:.0%} of in-process throughput (rows equal: {remote['rows'] == local['rows']})")
+    total = sum(spent.values())
+    print("sequential breakdown of the HTTP path: " + ", ".join(
+        f"{name} {seconds:.2f} s ({seconds / total:.0%})" for name, seconds in spent.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""The `osr` command end to end on a real home: registry edits, imports through Dagster, delete rules."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from dagster import DagsterInstance
+
+from osr_pipelines.cli.main import cli
+from osr_pipelines.partitions import company_partitions
+from osr_pipelines.registry import load_registry
+from osr_pipelines.warehouse.loader import Warehouse
+
+SECRET = "sk-live-5ecret-value-9f2c"
+
+
+def osr(*args: str, ok: bool = True, input: str | None = None) -> Result:
+    result = CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture
+def with_connection(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("OSR_TEST_KEY", SECRET)
+    osr("init", "--customer", "Acme")
+    osr("connection", "add", "acme", "--type", "synthetic", "--credential", "api_key=OSR_TEST_KEY",
+        "--option", "companies=1001,1002", "--option", "postings=1500", "--option", "years=1",
+        "--option", f"accepted_key_sha256={hashlib.sha256(SECRET.encode()).hexdigest()}",
+        "--option", f"state={home / 'books.json'}")
+    return home
+
+
+def instance(home: Path) -> DagsterInstance:
+    return DagsterInstance.from_config(str(home / "dagster"))
+
+
+def test_connection_lifecycle_and_import(with_connection: Path, warehouse_url: str) -> None:
+    home = with_connection
+    listed = osr("connection", "list").output
+    assert "acme" in listed and "synthetic" in listed and "import" in listed
+    tested = osr("connection", "test", "acme").output
+    assert "credentials accepted, 2 companies reachable" in tested
+    assert "1001" in osr("company", "available", "acme").output
+
+    osr("company", "add", "acme", "1001")
+    osr("company", "add", "acme", "1002", "--client", "Acme Group")
+    reg = load_registry(home / "registry.yaml")
+    assert [(c.key, c.client) for c in reg.companies] == [("acme.1001", reg.companies[0].name),
+                                                           ("acme.1002", "Acme Group")]
+
+    out = osr("import", "full", "--all").output
+    assert out.count("SUCCESS") == 2
+    wh = Warehouse(warehouse_url)
+    rows = wh.count_postings("acme.1001")
+    assert rows > 1000
+    assert sorted(instance(home).get_dynamic_partitions(company_partitions.name)) == ["acme.1001", "acme.1002"]
+
+    status = osr("status").output
+    assert "acme (synthetic, import): healthy" in status
+    assert f"rows={rows:,}" in status
+
+    # A window backfill through the CLI: inclusive --to.
+    out = osr("import", "ytd", "--company", "acme.1001", "--from", "2026-01-01", "--to", "2026-01-31").output
+    assert "for [2026-01-01, 2026-02-01)" in out and "SUCCESS" in out
+
+    shown = osr("connection", "show", "acme").output
+    assert "api_key <- $OSR_TEST_KEY (set)" in shown
+
+    osr("connection", "rename", "acme", "books")
+    assert wh.count_postings("books.1001") == rows and wh.count_postings("acme.1001") == 0
+    assert sorted(instance(home).get_dynamic_partitions(company_partitions.name)) == ["books.1001", "books.1002"]
+    osr("connection", "set-private", "books")
+    assert load_registry(home / "registry.yaml").connection("books").private is True
+
+
+def test_deleting_import_connection_keeps_companies_and_data(with_connection: Path, warehouse_url: str) -> None:
+    home = with_connection
+    osr("company", "add", "acme", "--all")
+    osr("import", "full", "--all")
+    wh = Warehouse(warehouse_url)
+    rows = wh.count_postings("acme.1001")
+
+    refused = osr("connection", "delete", "acme", ok=False, input="n\n")
+    assert refused.exit_code != 0 and load_registry(home / "registry.yaml").connections
+
+    osr("connection", "delete", "acme", "--yes")
+    reg = load_registry(home / "registry.yaml")
+    assert reg.connections == [] and all(c.detached for c in reg.companies) and len(reg.companies) == 2
+    assert wh.count_postings("acme.1001") == rows
+    assert "acme.1001" in instance(home).get_dynamic_partitions(company_partitions.name)
+    assert "no longer updated" in osr("status").output
+    assert "no companies to import" in osr("import", "nightly", "--all").output
+
+    osr("company", "remove", "acme.1001", "--yes")
+    assert wh.count_postings("acme.1001") == 0
+    assert wh.count_postings("acme.1002") > 0
+    assert "acme.1001" not in instance(home).get_dynamic_partitions(company_partitions.name)
+    assert [c.key for c in load_registry(home / "registry.yaml").companies] == ["acme.1002"]
+
+
+def test_deleting_direct_connection_removes_companies_partitions_and_data(home: Path, warehouse_url: str) -> None:
+    osr("init")
+    osr("connection", "add", "live", "--type", "synthetic", "--mode", "direct", "--option", "companies=5")
+    osr("company", "add", "live", "5")
+    refused = osr("import", "full", "--company", "live.5", ok=False)
+    assert "is not imported: its connection is direct" in refused.output
+    # Whatever a direct company has stored (rendered output, a cache) goes with it.
+    wh = Warehouse(warehouse_url)
+    wh.load_postings("live.5", [[("p1", "v1", "2026-01-02", 202601, "1920", 10.0, "NOK", 10.0, "x",
+                                  None, None, None, None, None, None, None, None)]], window=None, run_id="r")
+    instance(home).add_dynamic_partitions(company_partitions.name, ["live.5"])
+
+    osr("connection", "delete", "live", "--yes")
+    assert load_registry(home / "registry.yaml").companies == []
+    assert wh.count_postings("live.5") == 0
+    assert instance(home).get_dynamic_partitions(company_partitions.name) == []
+
+
+def test_secrets_never_reach_event_log_or_output(with_connection: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = with_connection
+    osr("company", "add", "acme", "1001")
+    outputs = [osr("import", "full", "--all").output, osr("connection", "show", "acme").output]
+    monkeypatch.setenv("OSR_TEST_KEY", "wrong-key-also-secret")
+    failed = osr("import", "nightly", "--all", ok=False)
+    outputs.append(failed.output)
+    assert "connection 'acme': the API key (credential 'api_key') was rejected" in failed.output
+    tested = osr("connection", "test", "acme", ok=False)
+    assert "credential 'api_key'" in tested.output
+    outputs.append(tested.output)
+
+    inst = instance(home)
+    logs = [str(entry) for run in inst.get_runs() for entry in inst.all_logs(run.run_id)]
+    logs += [str(run.run_config) + str(run.tags) for run in inst.get_runs()]
+    assert len(logs) > 20
+    for text in logs + outputs:
+        assert SECRET not in text
+        assert "wrong-key-also-secret" not in text
+
+
+def test_missing_credential_variable_is_named(with_connection: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OSR_TEST_KEY")
+    out = osr("connection", "test", "acme", ok=False).output
+    assert "connection 'acme': environment variable(s) not set: api_key (OSR_TEST_KEY)" in out
