@@ -128,7 +128,8 @@ class Schema:
         parts: list[tuple[str, Callable[[Any], Any]]] = []
         for key, sub in selected.items():
             if key in entity.scalars:
-                parts.append((key, entity.scalars[key]))
+                get = entity.scalars[key]
+                parts.append((key, get if not sub or "*" in sub else _objects_with(get, tuple(sub))))
             elif key in entity.refs:
                 getter, target = entity.refs[key]
                 parts.append((key, self._ref(getter, self.compile(target, sub or {"id": None, "url": None}))))
@@ -161,6 +162,11 @@ class Schema:
             return built
 
         return get
+
+
+def _objects_with(get: Callable[[Any], Any], keys: tuple[str, ...]) -> Callable[[Any], Any]:
+    """Select ``keys`` of a list of plain objects such as ``changes(timestamp)``."""
+    return lambda source: [{k: o[k] for k in keys if k in o} for o in get(source) or ()]
 
 
 def _url(path: str) -> Callable[[Any], str]:

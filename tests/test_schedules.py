@@ -1,0 +1,78 @@
+"""Nightly and year-to-date schedules: one run per import-mode company, window pinned in the run config."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+from dagster import DagsterInstance, build_schedule_context
+
+from osr_pipelines.assets.windows import OSLO
+from osr_pipelines.definitions import build_definitions
+from osr_pipelines.instance import RUN_QUEUE
+from osr_pipelines.partitions import company_partitions
+from osr_pipelines.resources import RegistryResource
+from tests.conftest import synthetic_connection, write_registry
+
+
+def evaluate(instance: DagsterInstance, registry: Path, name: str, when: datetime) -> list:
+    defs = build_definitions(registry, "sqlite://")
+    context = build_schedule_context(instance=instance, instance_ref=instance.get_ref(), scheduled_execution_time=when,
+                                     repository_def=defs.get_repository_def(),
+                                     resources={"registry": RegistryResource(path=str(registry))})
+    return list(defs.resolve_schedule_def(name).evaluate_tick(context).run_requests)
+
+
+def registry_with_modes(tmp_path: Path) -> Path:
+    conns = [synthetic_connection("books", companies="1,2"), {**synthetic_connection("weekly"), "nightly_days": 10},
+             synthetic_connection("live", mode="direct", companies="9")]
+    path = write_registry(tmp_path / "r.yaml", conns,
+                          [("books", "1"), ("books", "2"), ("weekly", "1"), ("live", "9"), ("old", "3")])
+    data = yaml.safe_load(path.read_text())
+    data["companies"][-1]["detached"] = True  # its import connection was deleted
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_nightly_covers_import_companies_with_their_window(tmp_path: Path, pg_instance) -> None:
+    registry = registry_with_modes(tmp_path)
+    pg_instance.add_dynamic_partitions(company_partitions.name, ["books.1", "books.2", "weekly.1", "live.9", "old.3"])
+    requests = evaluate(pg_instance, registry, "nightly_imports", datetime(2026, 3, 10, 2, 0, tzinfo=OSLO))
+
+    windows = {r.partition_key: r.run_config["ops"]["gl_postings"]["config"] for r in requests}
+    assert set(windows) == {"books.1", "books.2", "weekly.1"}  # no direct, no detached company
+    assert windows["books.1"] == {"mode": "nightly", "start": "2026-03-06", "end": "2026-03-11"}
+    assert windows["weekly.1"] == {"mode": "nightly", "start": "2026-03-01", "end": "2026-03-11"}
+    assert {r.tags["osr/connection"] for r in requests} == {"books", "weekly"}
+    assert len({r.run_key for r in requests}) == 3
+
+
+def test_company_without_partition_waits_for_the_sensor(tmp_path: Path, pg_instance) -> None:
+    registry = registry_with_modes(tmp_path)
+    pg_instance.add_dynamic_partitions(company_partitions.name, ["books.1"])
+    requests = evaluate(pg_instance, registry, "nightly_imports", datetime(2026, 3, 10, 2, 0, tzinfo=OSLO))
+    assert [r.partition_key for r in requests] == ["books.1"]
+
+
+def test_weekly_ytd_window(tmp_path: Path, pg_instance) -> None:
+    registry = registry_with_modes(tmp_path)
+    pg_instance.add_dynamic_partitions(company_partitions.name, ["books.1"])
+    [request] = evaluate(pg_instance, registry, "weekly_ytd_imports", datetime(2026, 3, 8, 4, 0, tzinfo=OSLO))
+    assert request.run_config["ops"]["gl_postings"]["config"] == {
+        "mode": "ytd", "start": "2026-01-01", "end": "2026-03-09"}
+
+
+def test_schedule_times() -> None:
+    from osr_pipelines.schedules import nightly_imports as nightly
+    from osr_pipelines.schedules import weekly_ytd_imports as weekly
+
+    assert (nightly.cron_schedule, nightly.execution_timezone) == ("0 2 * * *", "Europe/Oslo")
+    assert (weekly.cron_schedule, weekly.execution_timezone) == ("0 4 * * 0", "Europe/Oslo")
+
+
+def test_production_instance_config_carries_the_run_queue() -> None:
+    config = yaml.safe_load((Path(__file__).parents[1] / "dagster.yaml").read_text())
+    assert config["run_coordinator"] == RUN_QUEUE
+    assert config["run_monitoring"]["free_slots_after_run_end_seconds"] > 0
+    assert "postgres" in config["storage"]
