@@ -11,6 +11,7 @@ behaviour of the real service without a Tripletex account.
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
 import secrets
 import time
@@ -18,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -102,11 +104,12 @@ def _parse_level(text: str, pos: int) -> tuple[FieldTree, int]:
 
 @dataclass
 class Entity:
-    """A Tripletex object type: scalar getters and references to other entities, per source object."""
+    """A Tripletex object type, per source object: scalar getters, and references to other entities
+    as (key of the referenced object or None, the object for a key, its entity name)."""
 
     path: str
     scalars: dict[str, Callable[[Any], Any]]
-    refs: dict[str, tuple[Callable[[Any], Any], str]]
+    refs: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any], str]]
 
 
 Builder = Callable[[Any], dict]
@@ -131,8 +134,8 @@ class Schema:
                 get = entity.scalars[key]
                 parts.append((key, get if not sub or "*" in sub else _objects_with(get, tuple(sub))))
             elif key in entity.refs:
-                getter, target = entity.refs[key]
-                parts.append((key, self._ref(getter, self.compile(target, sub or {"id": None, "url": None}))))
+                key_of, resolve, target = entity.refs[key]
+                parts.append((key, self._ref(key_of, resolve, self.compile(target, sub or {"id": None, "url": None}))))
             else:
                 raise ApiFailure(400, 11000, f"Illegal field filter: {name} has no field '{key}'")
 
@@ -147,26 +150,36 @@ class Schema:
         return build
 
     @staticmethod
-    def _ref(getter: Callable[[Any], Any], build: Builder) -> Callable[[Any], Any]:
-        """Nested objects repeat (accounts, currencies); build each once per request."""
-        memo: dict[Any, dict] = {}
+    def _ref(key_of: Callable[[Any], Any], resolve: Callable[[Any], Any], build: Builder) -> Callable[[Any], Any]:
+        """Nested objects repeat (accounts, vouchers, currencies); build each once per request."""
+        memo: dict[Any, dict | None] = {None: None}
 
         def get(source: Any) -> dict | None:
-            target = getter(source)
-            if target is None:
-                return None
-            key = target if isinstance(target, str | int) else target[0]
-            built = memo.get(key)
-            if built is None:
-                built = memo[key] = build(target)
-            return built
+            key = key_of(source)
+            try:
+                return memo[key]
+            except KeyError:
+                target = resolve(key)
+                built = memo[key] = build(target) if target is not None else None
+                return built
 
         return get
 
 
 def _objects_with(get: Callable[[Any], Any], keys: tuple[str, ...]) -> Callable[[Any], Any]:
-    """Select ``keys`` of a list of plain objects such as ``changes(timestamp)``."""
-    return lambda source: [{k: o[k] for k in keys if k in o} for o in get(source) or ()]
+    """Select ``keys`` of a shared list of plain objects such as ``changes(timestamp)``, once per list."""
+    memo: dict[int, tuple[Any, list[dict]]] = {}
+
+    def select(source: Any) -> list[dict] | None:
+        objects = get(source)
+        if objects is None:
+            return None
+        hit = memo.get(id(objects))
+        if hit is None or hit[0] is not objects:
+            hit = memo[id(objects)] = (objects, [{k: o[k] for k in keys if k in o} for o in objects])
+        return hit[1]
+
+    return select
 
 
 def _url(path: str) -> Callable[[Any], str]:
@@ -187,11 +200,13 @@ def _account_type(number: int) -> str:
     return "INVESTMENT_INCOME" if number < 8100 else "COST_OF_CAPITAL"
 
 
-def _changes(row: tuple) -> list[dict]:
-    created = f"{row[2]}T12:00:00"
+@functools.lru_cache(maxsize=8192)
+def _changes(day: str, changed: str) -> list[dict]:
+    """A posting's change log: created at noon, updated when the generator revised its day (shared, never mutated)."""
+    created = f"{day}T12:00:00"
     changes = [{"employeeId": EMPLOYEE_ID, "timestamp": created, "changeType": "CREATE"}]
-    if row[16] != created:
-        changes.append({"employeeId": EMPLOYEE_ID, "timestamp": row[16], "changeType": "UPDATE"})
+    if changed != created:
+        changes.append({"employeeId": EMPLOYEE_ID, "timestamp": changed, "changeType": "UPDATE"})
     return changes
 
 
@@ -202,23 +217,24 @@ def build_schema(books: SyntheticBooks) -> Schema:
     accounts = {row[1]: row for row in books.dimension("accounts")}
     base = {"id": lambda s: int(s[0]), "version": lambda s: 1}
 
-    def voucher(row: tuple) -> tuple:
-        number = int(row[1])
-        return (number, number // 1_000_000, number % 1_000_000, row[2])
+    def voucher(key: tuple[str, str]) -> tuple:
+        number = int(key[0])
+        return (number, number // 1_000_000, number % 1_000_000, key[1])
 
     return Schema({
         "Posting": Entity("ledger/posting", {
-            **base, "url": _url("ledger/posting"), "date": lambda r: r[2], "description": lambda r: r[8],
-            "amount": lambda r: r[5], "amountCurrency": lambda r: r[7], "amountGross": lambda r: r[5],
-            "amountGrossCurrency": lambda r: r[7], "row": lambda r: int(r[0]) % 10 + 1,
-            "changes": _changes,
+            **base, "url": _url("ledger/posting"), "date": itemgetter(2), "description": itemgetter(8),
+            "amount": itemgetter(5), "amountCurrency": itemgetter(7), "amountGross": itemgetter(5),
+            "amountGrossCurrency": itemgetter(7), "row": lambda r: int(r[0]) % 10 + 1,
+            "changes": lambda r: _changes(r[2], r[16]),
         }, {
-            "voucher": (voucher, "Voucher"), "account": (lambda r: accounts[r[4]], "Account"),
-            "currency": (lambda r: (CURRENCIES[r[6]], r[6]), "Currency"),
-            "department": (lambda r: dims["departments"].get(r[9]), "Department"),
-            "project": (lambda r: dims["projects"].get(r[10]), "Project"),
-            "customer": (lambda r: dims["customers"].get(r[11]), "Customer"),
-            "supplier": (lambda r: dims["suppliers"].get(r[12]), "Supplier"),
+            "voucher": (itemgetter(1, 2), voucher, "Voucher"),
+            "account": (itemgetter(4), accounts.get, "Account"),
+            "currency": (itemgetter(6), lambda code: (CURRENCIES[code], code), "Currency"),
+            "department": (itemgetter(9), dims["departments"].get, "Department"),
+            "project": (itemgetter(10), dims["projects"].get, "Project"),
+            "customer": (itemgetter(11), dims["customers"].get, "Customer"),
+            "supplier": (itemgetter(12), dims["suppliers"].get, "Supplier"),
         }),
         "Voucher": Entity("ledger/voucher", {
             **base, "url": _url("ledger/voucher"), "year": lambda v: v[1], "number": lambda v: v[2],
@@ -261,7 +277,7 @@ def build_schema(books: SyntheticBooks) -> Schema:
             "employeeId": lambda w: EMPLOYEE_ID, "actualEmployeeId": lambda w: EMPLOYEE_ID,
             "companyId": lambda w: int(w[0]), "language": lambda w: "no", "loggedInWithConnect": lambda w: False,
             "employeeIsProxy": lambda w: False,
-        }, {"company": (lambda w: w, "Company")}),
+        }, {"company": (lambda w: w, lambda w: w, "Company")}),
         "SessionToken": Entity("token/session", {
             **base, "url": _url("token/session"), "expirationDate": lambda t: t[1], "token": lambda t: t[2],
         }, {}),
