@@ -1,12 +1,14 @@
 """The in-process synthetic ERP: the generator's books behind the connector protocol.
 
-It makes the whole platform runnable and testable without any server, and its
-``fail_after_rows`` option simulates a source that breaks halfway through.
+It makes the whole platform runnable and testable without any server. Its
+``fail_after_rows`` option simulates a source that breaks halfway through, and
+``batch_delay`` a slow one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
@@ -46,6 +48,7 @@ class SyntheticConnector:
         self.books = books_from_options(options)
         self.batch_size = int(options.get("batch_size", 10_000))
         self.fail_after_rows = int(options["fail_after_rows"]) if options.get("fail_after_rows") else None
+        self.batch_delay = float(options.get("batch_delay", 0))  # seconds: a slow source
         accepted = options.get("accepted_key_sha256")
         key = credentials.get("api_key", "")
         if accepted is not None and hashlib.sha256(key.encode()).hexdigest() != accepted:
@@ -71,6 +74,8 @@ class SyntheticConnector:
                     f"source failed after {sent} rows (simulated outage)",
                     connection=self.connection, company=company_id)
             sent += len(batch)
+            if self.batch_delay:
+                time.sleep(self.batch_delay)
             yield batch
 
     def close(self) -> None:
