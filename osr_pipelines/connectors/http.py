@@ -10,6 +10,7 @@ tokens or query strings (some ERPs take tokens as query parameters).
 from __future__ import annotations
 
 import email.utils
+import gc
 import logging
 import queue
 import random
@@ -233,7 +234,7 @@ class HttpClient:
             if not response.content:
                 return None
             try:
-                return orjson.loads(response.content)
+                return decode(response.content)
             except orjson.JSONDecodeError:
                 malformed += 1
                 if malformed >= self.retry.malformed_attempts:
@@ -245,6 +246,18 @@ class HttpClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+def decode(content: bytes) -> Any:
+    """orjson decoding with the cyclic GC paused: a page of 10 000 objects otherwise
+    triggers collections that scan the whole heap and double the decoding time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return orjson.loads(content)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _try_decode(content: bytes) -> Any:
