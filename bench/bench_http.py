@@ -19,9 +19,9 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
 
 import httpx
-import orjson
 
 from osr_pipelines.connectors.base import Window
+from osr_pipelines.connectors.http import decode
 from osr_pipelines.connectors.synthetic import SyntheticConnector
 from osr_pipelines.connectors.tripletex import TripletexConnector
 from osr_pipelines.connectors.tripletex.client import split_by_year
@@ -75,7 +75,7 @@ def breakdown(base_url: str, page_size: int) -> dict:
                     "dateFrom": window.start.isoformat(), "dateTo": window.end.isoformat(),
                     "fields": POSTING_FIELDS, "from": start, "count": page_size}).content
                 t1 = time.perf_counter()
-                values = orjson.loads(content)["values"]
+                values = decode(content)["values"]
                 t2 = time.perf_counter()
                 map_postings(values)
                 t3 = time.perf_counter()
