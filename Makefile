@@ -19,7 +19,10 @@ test: $(BIN)/osr  ## the whole suite (PostgreSQL at OSR_TEST_PG_URL, default 127
 	$(BIN)/ruff check osr_pipelines tests bench
 	$(BIN)/pytest
 
-dev: $(BIN)/osr  ## the Dagster UI and daemon on the embedded home
+dev: $(BIN)/osr  ## the Dagster UI and daemon on the embedded home, beside the demo's Tripletex sandbox
+	$(BIN)/osr sandbox serve tripletex --port 8765 --option state=$(OSR_HOME)/demo-books.json --option years=3 & \
+	trap 'kill $$!' EXIT; \
+	OSR_DEMO_CONSUMER_TOKEN=sandbox-consumer-token OSR_DEMO_EMPLOYEE_TOKEN=sandbox-employee-token \
 	DAGSTER_HOME=$(OSR_HOME)/dagster $(BIN)/dagster dev -m osr_pipelines.definitions
 
 bench: $(BIN)/osr

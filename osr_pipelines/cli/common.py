@@ -61,7 +61,8 @@ def open_connector(connection: Connection) -> Connector:
     if missing:
         fail(f"connection '{connection.name}': environment variable(s) not set: {', '.join(missing)}")
     try:
-        return connector_type(connection.type).build(connection.name, connection.options, values)
+        return connector_type(connection.type).build(connection.name, connection.options, values,
+                                                     connection.credentials)
     except ConnectorError as exc:
         raise click.ClickException(str(exc)) from None
 

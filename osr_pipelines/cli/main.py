@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import ExitStack, closing
+
 import click
 
 from osr_pipelines import settings
-from osr_pipelines.cli.common import edit_registry, read_registry, warehouse
+from osr_pipelines.cli.common import edit_registry, open_connector, read_registry, warehouse
 from osr_pipelines.cli.companies import company
 from osr_pipelines.cli.connections import connection
 from osr_pipelines.cli.imports import import_, run_and_report, status
+from osr_pipelines.cli.sandbox import sandbox
 from osr_pipelines.connectors.base import DIMENSIONS
-from osr_pipelines.connectors.catalog import connector_type
+from osr_pipelines.connectors.synthetic import books_from_options
 from osr_pipelines.instance import ensure_dagster_home
 from osr_pipelines.registry import Company, Connection, Customer, Group, Registry, save_registry
+from osr_pipelines.sandbox.server import running, sandbox_app
 
 DEMO_CONNECTION = "demo"
+DEMO_PORT = 8765
+#: The sandbox's own (public, made-up) tokens; real connections name their own variables.
+DEMO_TOKENS = {"OSR_DEMO_CONSUMER_TOKEN": "sandbox-consumer-token",
+               "OSR_DEMO_EMPLOYEE_TOKEN": "sandbox-employee-token"}
 
 
 @click.group()
@@ -41,22 +50,37 @@ def init(customer: str) -> None:
 
 @cli.command()
 @click.option("--postings", default=100_000, show_default=True, help="Postings per company.")
-def demo(postings: int) -> None:
-    """Register a synthetic connection with three companies, import them through Dagster, summarise."""
+@click.option("--port", default=DEMO_PORT, show_default=True, help="Port of the Tripletex sandbox.")
+def demo(postings: int, port: int) -> None:
+    """Import three companies from a Tripletex sandbox over HTTP, through Dagster, and summarise."""
     click.get_current_context().invoke(init, customer="Demo Accounting")
-    with edit_registry() as reg:
-        if not any(c.name == DEMO_CONNECTION for c in reg.connections):
-            conn = Connection(name=DEMO_CONNECTION, type="synthetic", parent=reg.customers[0].name,
-                              options={"companies": "1001,1002,1003", "postings": str(postings), "years": "3",
-                                       "state": str(settings.osr_home() / "demo-books.json")})
-            reg.connections.append(conn)
-            for info in connector_type(conn.type).build(conn.name, conn.options, {}).list_companies():
-                reg.ensure_client(info.name, conn)
-                reg.companies.append(Company(connection=conn.name, erp_id=info.erp_id, name=info.name,
-                                             client=info.name))
-    reg = read_registry()
-    companies = reg.companies_of(DEMO_CONNECTION)
-    outcomes = run_and_report(reg, "full", [co.key for co in companies], None)
+    for var, value in DEMO_TOKENS.items():
+        os.environ.setdefault(var, value)
+    books_options = {"companies": "1001,1002,1003", "postings": str(postings), "years": "3",
+                     "state": str(settings.osr_home() / "demo-books.json")}
+    app = sandbox_app("tripletex", books_from_options(books_options), None, books_options)
+    with ExitStack() as stack:
+        try:
+            base = stack.enter_context(running(app, port=port))
+            click.echo(f"Tripletex sandbox serving on {base}")
+        except OSError:
+            click.echo(f"port {port} is taken: using the sandbox already serving there")
+        with edit_registry() as reg:
+            if not any(c.name == DEMO_CONNECTION for c in reg.connections):
+                conn = Connection(name=DEMO_CONNECTION, type="tripletex", parent=reg.customers[0].name,
+                                  credentials={"consumer_token": "OSR_DEMO_CONSUMER_TOKEN",
+                                               "employee_token": "OSR_DEMO_EMPLOYEE_TOKEN"},
+                                  options={"base_url": f"http://127.0.0.1:{port}/v2"})
+                reg.connections.append(conn)
+                with closing(open_connector(conn)) as connector:
+                    found = connector.list_companies()
+                for info in found:
+                    reg.ensure_client(info.name, conn)
+                    reg.companies.append(Company(connection=conn.name, erp_id=info.erp_id, name=info.name,
+                                                 client=info.name))
+        reg = read_registry()
+        companies = reg.companies_of(DEMO_CONNECTION)
+        outcomes = run_and_report(reg, "full", [co.key for co in companies], None)
     wh = warehouse()
     loads = wh.last_loads()
     click.echo("\nsummary")
@@ -68,11 +92,12 @@ def demo(postings: int) -> None:
                    f"{len(wh.unbalanced_vouchers(co.key)):>10}  {dims}")
     if any(o.status != "SUCCESS" for o in outcomes):
         raise click.ClickException("some demo imports failed; see above")
-    click.secho("\nall imports succeeded. Open the Dagster UI with `make dev` (http://127.0.0.1:3000); "
-                "see `osr status` for health.", fg="green")
+    click.secho("\nall imports succeeded. Open the Dagster UI with `make dev` (http://127.0.0.1:3000; it also "
+                f"serves the sandbox on port {port}); see `osr status` for health.", fg="green")
 
 
 cli.add_command(connection)
 cli.add_command(company)
 cli.add_command(import_)
 cli.add_command(status)
+cli.add_command(sandbox)

@@ -15,21 +15,24 @@ class ConnectorType:
     name: str
     credentials: tuple[str, ...]
     optional_credentials: tuple[str, ...]
-    build: Callable[[str, Mapping[str, str], Mapping[str, str]], Connector]
+    #: build(connection, options, credential values, credential -> env var name for messages)
+    build: Callable[[str, Mapping[str, str], Mapping[str, str], Mapping[str, str]], Connector]
     #: ``direct`` types are queried live by reports; nothing is imported.
     modes: tuple[str, ...] = ("import",)
 
 
-def _synthetic(connection: str, options: Mapping[str, str], credentials: Mapping[str, str]) -> Connector:
+def _synthetic(connection: str, options: Mapping[str, str], credentials: Mapping[str, str],
+               credential_env: Mapping[str, str] | None = None) -> Connector:
     from osr_pipelines.connectors.synthetic import SyntheticConnector
 
     return SyntheticConnector(connection, options, credentials)
 
 
-def _tripletex(connection: str, options: Mapping[str, str], credentials: Mapping[str, str]) -> Connector:
+def _tripletex(connection: str, options: Mapping[str, str], credentials: Mapping[str, str],
+               credential_env: Mapping[str, str] | None = None) -> Connector:
     from osr_pipelines.connectors.tripletex import TripletexConnector
 
-    return TripletexConnector(connection, options, credentials)
+    return TripletexConnector(connection, options, credentials, credential_env=credential_env)
 
 
 CONNECTOR_TYPES: dict[str, ConnectorType] = {

@@ -39,9 +39,12 @@ class ErpConnection(ConfigurableResource):
     erp_type: str
     options: dict[str, str]
     credentials: dict[str, str]
+    #: credential -> environment variable name, so errors can say which one was rejected
+    credential_env: dict[str, str]
 
     def connector(self) -> Connector:
-        return connector_type(self.erp_type).build(self.connection, self.options, self.credentials)
+        return connector_type(self.erp_type).build(self.connection, self.options, self.credentials,
+                                                   self.credential_env)
 
 
 def connection_resources(registry: Registry) -> dict[str, ErpConnection]:
@@ -52,6 +55,7 @@ def connection_resources(registry: Registry) -> dict[str, ErpConnection]:
             erp_type=c.type,
             options=dict(c.options),
             credentials={field: EnvVar(var) for field, var in c.credentials.items()},
+            credential_env=dict(c.credentials),
         )
         for c in registry.connections
     }
