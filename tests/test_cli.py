@@ -146,3 +146,14 @@ def test_missing_credential_variable_is_named(with_connection: Path, monkeypatch
     monkeypatch.delenv("OSR_TEST_KEY")
     out = osr("connection", "test", "acme", ok=False).output
     assert "connection 'acme': environment variable(s) not set: api_key (OSR_TEST_KEY)" in out
+
+
+def test_demo_imports_three_companies_over_http(home: Path, warehouse_url: str) -> None:
+    out = osr("demo", "--postings", "2000", "--port", "0").output
+    assert out.count("SUCCESS") == 3 and "all imports succeeded" in out
+    reg = load_registry(home / "registry.yaml")
+    assert reg.connection("demo").type == "tripletex"
+    wh = Warehouse(warehouse_url)
+    for co in reg.companies:
+        assert wh.count_postings(co.key) > 1500
+        assert wh.unbalanced_vouchers(co.key) == []

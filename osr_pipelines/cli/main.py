@@ -59,6 +59,7 @@ def demo(postings: int, port: int) -> None:
     books_options = {"companies": "1001,1002,1003", "postings": str(postings), "years": "3",
                      "state": str(settings.osr_home() / "demo-books.json")}
     app = sandbox_app("tripletex", books_from_options(books_options), None, books_options)
+    base = f"http://127.0.0.1:{port}"
     with ExitStack() as stack:
         try:
             base = stack.enter_context(running(app, port=port))
@@ -70,7 +71,7 @@ def demo(postings: int, port: int) -> None:
                 conn = Connection(name=DEMO_CONNECTION, type="tripletex", parent=reg.customers[0].name,
                                   credentials={"consumer_token": "OSR_DEMO_CONSUMER_TOKEN",
                                                "employee_token": "OSR_DEMO_EMPLOYEE_TOKEN"},
-                                  options={"base_url": f"http://127.0.0.1:{port}/v2"})
+                                  options={"base_url": f"{base}/v2"})
                 reg.connections.append(conn)
                 with closing(open_connector(conn)) as connector:
                     found = connector.list_companies()
