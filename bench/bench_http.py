@@ -21,11 +21,10 @@ from datetime import date, timedelta
 import httpx
 
 from osr_pipelines.connectors.base import Window
-from osr_pipelines.connectors.http import decode
 from osr_pipelines.connectors.synthetic import SyntheticConnector
 from osr_pipelines.connectors.tripletex import TripletexConnector
 from osr_pipelines.connectors.tripletex.client import split_by_year
-from osr_pipelines.connectors.tripletex.mapping import POSTING_FIELDS, map_postings
+from osr_pipelines.connectors.tripletex.mapping import POSTING_FIELDS, decode_postings, map_postings
 
 COMPANY = "1001"
 END = "2025-12-31"
@@ -75,7 +74,7 @@ def breakdown(base_url: str, page_size: int) -> dict:
                     "dateFrom": window.start.isoformat(), "dateTo": window.end.isoformat(),
                     "fields": POSTING_FIELDS, "from": start, "count": page_size}).content
                 t1 = time.perf_counter()
-                values = decode(content)["values"]
+                values = decode_postings(content).values
                 t2 = time.perf_counter()
                 map_postings(values)
                 t3 = time.perf_counter()

@@ -181,11 +181,14 @@ class HttpClient:
         auth: tuple[str, str] | None = None,
         company: str | None = None,
         json: Any = None,
+        decoder: Callable[[bytes], Any] | None = None,
     ) -> Any:
         """Send one request and return its decoded JSON body (``None`` when empty).
 
         Retries 5xx, transport errors and unparsable 200 bodies with backoff,
         sleeps through 429s, and raises :class:`HttpStatusError` on other 4xx.
+        ``decoder`` replaces :func:`decode` for 200 bodies (a typed decoder, say);
+        it raises :class:`InvalidJson` for bodies that do not parse.
         """
         what = f"{method} {path}"
         failures = malformed = waits = 0
@@ -234,8 +237,8 @@ class HttpClient:
             if not response.content:
                 return None
             try:
-                return decode(response.content)
-            except orjson.JSONDecodeError:
+                return (decoder or decode)(response.content)
+            except (orjson.JSONDecodeError, InvalidJson):
                 malformed += 1
                 if malformed >= self.retry.malformed_attempts:
                     raise MalformedResponse(f"{what} answered invalid JSON {malformed} times",
@@ -246,6 +249,10 @@ class HttpClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+class InvalidJson(ValueError):
+    """A body that is not JSON at all (as opposed to JSON of an unexpected shape)."""
 
 
 def decode(content: bytes) -> Any:
@@ -270,14 +277,14 @@ def _try_decode(content: bytes) -> Any:
 _DONE = object()
 
 
-def prefetch(items: Iterator[T]) -> Iterator[T]:
-    """Produce ``items`` one step ahead in a background thread.
+def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """Produce ``items`` up to ``depth`` steps ahead in a background thread.
 
-    While the caller maps page *n*, page *n+1* is being fetched and decoded.
+    While the caller maps page *n*, pages *n+1* to *n+depth* are being fetched and decoded.
     Exceptions reach the caller in order; closing the returned generator stops
     the producer after the item it is working on.
     """
-    slots: queue.Queue = queue.Queue(maxsize=1)
+    slots: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def produce() -> None:

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from osr_pipelines.connectors.base import (
     DIMENSION_COLUMNS,
     Batch,
@@ -30,7 +32,13 @@ from osr_pipelines.connectors.base import (
     Window,
 )
 from osr_pipelines.connectors.http import HttpClient, HttpStatusError, RateBudget, RateLimitHeaders, prefetch
-from osr_pipelines.connectors.tripletex.mapping import DIMENSION_SOURCES, POSTING_FIELDS, map_postings
+from osr_pipelines.connectors.tripletex.mapping import (
+    DIMENSION_SOURCES,
+    POSTING_FIELDS,
+    Posting,
+    decode_postings,
+    map_postings,
+)
 
 DEFAULT_BASE_URL = "https://tripletex.no/v2"
 CREDENTIALS = ("consumer_token", "employee_token")
@@ -139,17 +147,24 @@ class TripletexConnector:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def _call(self, path: str, params: Mapping[str, Any], company: str | None) -> Any:
+    def _call(self, path: str, params: Mapping[str, Any], company: str | None,
+              decoder: Callable[[bytes], Any] | None = None) -> Any:
         """GET with the session, renewing it once on 401; other 4xx stay :class:`HttpStatusError`."""
         user = self._user(company)
         token = self._session()
         try:
-            return self._http.request_json("GET", path, params=params, auth=(user, token), company=company)
-        except HttpStatusError as err:
-            if err.status != 401:
-                raise
-        token = self._session(stale=token)
-        return self._http.request_json("GET", path, params=params, auth=(user, token), company=company)
+            try:
+                return self._http.request_json("GET", path, params=params, auth=(user, token), company=company,
+                                               decoder=decoder)
+            except HttpStatusError as err:
+                if err.status != 401:
+                    raise
+            token = self._session(stale=token)
+            return self._http.request_json("GET", path, params=params, auth=(user, token), company=company,
+                                           decoder=decoder)
+        except msgspec.ValidationError as exc:
+            raise MalformedResponse(f"GET {path} answered an unexpected object shape ({exc})",
+                                    connection=self.connection, company=company) from None
 
     def _get(self, path: str, params: Mapping[str, Any], company: str | None) -> Any:
         try:
@@ -167,11 +182,17 @@ class TripletexConnector:
         return ConnectorError(f"{what} answered HTTP {err.status} (Tripletex code {code})",
                               connection=self.connection, company=err.company)
 
-    def _pages(self, path: str, params: Mapping[str, Any], company: str | None) -> Iterator[list[dict]]:
-        """``values`` of each page, walking ``from``/``count`` until the list is exhausted."""
+    def _pages(self, path: str, params: Mapping[str, Any], company: str | None,
+               decoder: Callable[[bytes], Any] | None = None) -> Iterator[list]:
+        """``values`` of each page, walking ``from``/``count`` until the list is exhausted.
+
+        Pages are dicts, or with ``decoder`` objects with ``values`` and ``fullResultSize`` attributes.
+        """
         start = 0
         while True:
-            body = self._call(path, {**params, "from": start, "count": self.page_size}, company)
+            body = self._call(path, {**params, "from": start, "count": self.page_size}, company, decoder)
+            if decoder is not None:
+                body = {"values": body.values, "fullResultSize": body.fullResultSize}
             try:
                 values = body["values"]
             except (KeyError, TypeError):
@@ -235,23 +256,23 @@ class TripletexConnector:
 
     def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
         """Postings of ``window``, a year per request series, next page fetched while this one maps."""
-        pages = prefetch(self._posting_pages(company_id, window))
+        pages = prefetch(self._posting_pages(company_id, window), depth=2)
         try:
             for page in pages:
                 yield self._mapped(page, None, company_id)
         finally:
             pages.close()
 
-    def _posting_pages(self, company_id: str, window: Window) -> Iterator[list[dict]]:
+    def _posting_pages(self, company_id: str, window: Window) -> Iterator[list[Posting]]:
         for part in split_by_year(window):
             yield from self._window_pages(company_id, part)
 
-    def _window_pages(self, company_id: str, window: Window) -> Iterator[list[dict]]:
+    def _window_pages(self, company_id: str, window: Window) -> Iterator[list[Posting]]:
         """Pages of one window; a window Tripletex finds too large is fetched as two halves."""
         params = {"dateFrom": window.start.isoformat(), "dateTo": window.end.isoformat(), "fields": POSTING_FIELDS}
         started = False
         try:
-            for page in self._pages("/ledger/posting", params, company_id):
+            for page in self._pages("/ledger/posting", params, company_id, decode_postings):
                 started = True
                 yield page
         except HttpStatusError as err:
@@ -263,7 +284,7 @@ class TripletexConnector:
             for half in halves(window):
                 yield from self._window_pages(company_id, half)
 
-    def _mapped(self, page: list[dict], mapper: Callable[[dict], tuple] | None, company_id: str) -> Batch:
+    def _mapped(self, page: list, mapper: Callable[[dict], tuple] | None, company_id: str) -> Batch:
         try:
             return map_postings(page) if mapper is None else [mapper(item) for item in page]
         except (KeyError, TypeError, ValueError) as exc:
