@@ -15,9 +15,11 @@ import functools
 import gc
 import itertools
 import secrets
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from operator import itemgetter
@@ -188,7 +190,7 @@ class Schema:
             if kind == "ref":
                 key_of, resolve, build = how
                 namespace[f"k{i}"] = key_of
-                namespace[f"m{i}"] = _Pieces(lambda k, p=prefix, r=resolve, b=build: _piece(p, _resolved(r, k, b)))
+                namespace[f"m{i}"] = _RefPieces(prefix, resolve, build)
             elif kind == "keyed":
                 _, key_of, value_of, keys = how
                 namespace[f"k{i}"] = key_of
@@ -244,11 +246,17 @@ def _piece(prefix: bytes, value: Any) -> bytes:
     return b"" if value is None else prefix + orjson.dumps(value)
 
 
-def _resolved(resolve: Callable[[Any], Any], key: Any, build: Builder) -> dict | None:
-    if key is None:
-        return None
-    target = resolve(key)
-    return build(target) if target is not None else None
+class _RefPieces(dict):
+    """A memo of the JSON pieces of referenced objects by their key."""
+
+    def __init__(self, prefix: bytes, resolve: Callable[[Any], Any], build: Builder) -> None:
+        super().__init__()
+        self.prefix, self.resolve, self.build = prefix, resolve, build
+
+    def __missing__(self, key: Any) -> bytes:
+        target = None if key is None else self.resolve(key)
+        piece = self[key] = b"" if target is None else self.prefix + orjson.dumps(self.build(target))
+        return piece
 
 
 def _with(objects: list[dict] | None, keys: tuple[str, ...] | None) -> list[dict] | None:
@@ -315,6 +323,10 @@ def _changes(day: str, changed: str) -> list[dict]:
     return changes
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
 def build_schema(books: SyntheticBooks) -> Schema:
     """Entity tables over the books' tuples: dimension rows, posting rows and companies."""
     dims = {d: {row[0]: row for row in books.dimension(d)} for d in ("departments", "projects", "customers",
@@ -340,7 +352,7 @@ def build_schema(books: SyntheticBooks) -> Schema:
             "project": (itemgetter(10), dims["projects"].get, "Project"),
             "customer": (itemgetter(11), dims["customers"].get, "Customer"),
             "supplier": (itemgetter(12), dims["suppliers"].get, "Supplier"),
-        }, {"changes": (itemgetter(2, 16), lambda key: _changes(*key))}),
+        }, {"changes": (itemgetter(2, 16), lambda key: _changes(*key)), "date": (itemgetter(2), _same)}),
         "Voucher": Entity("ledger/voucher", {
             **base, "url": _url("ledger/voucher"), "year": lambda v: v[1], "number": lambda v: v[2],
             "date": lambda v: v[3], "numberAsString": lambda v: str(v[2]),
@@ -439,7 +451,9 @@ class TripletexSandbox:
         self.companies = {c.erp_id: c for c in books.companies()}
         self.own_company = (CompanyInfo(str(ACCOUNTANT_OFFICE_ID), "Regnskapskontoret AS", "999000111")
                             if accountant else books.companies()[0])
-        self.windows: OrderedDict[tuple, list[tuple]] = OrderedDict()
+        self.windows: OrderedDict[tuple, Future] = OrderedDict()
+        self.windows_lock = threading.Lock()
+        self.ahead = ThreadPoolExecutor(1, thread_name_prefix="sandbox-window")
         self.requests = itertools.count(1)
 
     def expire_sessions(self) -> None:
@@ -493,27 +507,50 @@ class TripletexSandbox:
     # -- postings -----------------------------------------------------------------------
 
     def window_postings(self, company: str, date_from: date, date_to: date) -> list[tuple]:
-        """The postings of a window, kept for the pages that follow; 23000 when there are too many."""
+        """The postings of a window, kept for the pages that follow; 23000 when there are too many.
+
+        Clients walk a history a year at a time, so once a calendar year is asked
+        for, the next one is generated in the background while its pages are served.
+        """
         key = (company, date_from, date_to, self.live.version())
-        rows = self.windows.get(key)
-        if rows is None:
-            rows = []
-            enabled = gc.isenabled()
-            gc.disable()  # a window's tuples would otherwise trigger collections scanning the whole books
-            try:
-                if date_to > date_from:
-                    for batch in self.books.postings_in(company, Window(date_from, date_to)):
-                        rows.extend(batch)
-                        if len(rows) > self.max_result_size:
-                            raise ApiFailure(422, 23000, "Result Set Too Large")
-            finally:
-                if enabled:
-                    gc.enable()
-            self.windows[key] = rows
-            while len(self.windows) > 2:
+        with self.windows_lock:
+            window = self.windows.get(key)
+            if window is None:
+                window = self.windows[key] = Future()
+                owner = True
+            else:
+                owner = False
+            self.windows.move_to_end(key)
+            while len(self.windows) > 3:
                 self.windows.popitem(last=False)
-        self.windows.move_to_end(key)
-        return rows
+        if owner:
+            self._generate(window, company, date_from, date_to)
+        if date_from.month == date_from.day == 1 and date_to == date(date_from.year + 1, 1, 1):
+            following = (company, date_to, date(date_to.year + 1, 1, 1), key[3])
+            with self.windows_lock:
+                if following not in self.windows and date_to <= self.books.end:
+                    self.windows[following] = Future()
+                    self.windows.move_to_end(key)
+                    self.ahead.submit(self._generate, self.windows[following], company, *following[1:3])
+        return window.result()
+
+    def _generate(self, window: Future, company: str, date_from: date, date_to: date) -> None:
+        rows: list[tuple] = []
+        enabled = gc.isenabled()
+        gc.disable()  # a window's tuples would otherwise trigger collections scanning the whole books
+        try:
+            if date_to > date_from:
+                for batch in self.books.postings_in(company, Window(date_from, date_to)):
+                    rows.extend(batch)
+                    if len(rows) > self.max_result_size:
+                        raise ApiFailure(422, 23000, "Result Set Too Large")
+        except BaseException as exc:
+            window.set_exception(exc)
+        else:
+            window.set_result(rows)
+        finally:
+            if enabled:
+                gc.enable()
 
 
 def _int_param(params: dict[str, str], name: str, default: int) -> int:

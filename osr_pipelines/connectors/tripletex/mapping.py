@@ -93,6 +93,16 @@ def map_postings(values: list[Posting]) -> Batch:
     ``"2024000017"``. The loop avoids per-row helper calls and works out
     the year and period once per run of equal dates: it is the hot path.
     """
+    enabled = gc.isenabled()
+    gc.disable()  # 10 000 new tuples would otherwise trigger collections that scan the whole heap
+    try:
+        return _map_postings(values)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _map_postings(values: list[Posting]) -> Batch:
     rows: Batch = []
     append = rows.append
     last = None
