@@ -76,3 +76,16 @@ def test_production_instance_config_carries_the_run_queue() -> None:
     assert config["run_coordinator"] == RUN_QUEUE
     assert config["run_monitoring"]["free_slots_after_run_end_seconds"] > 0
     assert "postgres" in config["storage"]
+
+
+def test_dagster_validates_the_definitions(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    registry = write_registry(tmp_path / "r.yaml", [synthetic_connection()], [("demo", "1001")])
+    env = {**os.environ, "OSR_REGISTRY": str(registry), "OSR_HOME": str(tmp_path),
+           "DAGSTER_HOME": str(tmp_path), "OSR_WAREHOUSE_URL": f"sqlite:///{tmp_path / 'w.db'}"}
+    result = subprocess.run([Path(sys.executable).parent / "dagster", "definitions", "validate",
+                             "-m", "osr_pipelines.definitions"], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
