@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
 
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import make_url
@@ -228,6 +227,3 @@ def _is_integrity_error(exc: Exception) -> bool:
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0]
 
-
-def parse_date(value: str | date) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
