@@ -157,6 +157,26 @@ class Sandbox:
                                   credentials, **kwargs)
 
 
+class FakeClock:
+    """Time that moves only when the client sleeps, shared by the sandbox's rate budget and the client."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
 @pytest.fixture
 def sandbox(books: SyntheticBooks) -> Callable[..., Any]:
     """Factory: ``with sandbox(**tripletex_app_kwargs) as sb`` serves the Tripletex sandbox."""

@@ -156,41 +156,27 @@ def test_reads_are_identical_under_every_fault(sandbox, books):
     assert 2.0 in sleeps  # the injected 429s name a 2-second reset
 
 
-def test_rate_budget_waits_for_the_reset_instead_of_hitting_429(sandbox, books):
-    now = [0.0]
-    sleeps: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        now[0] += seconds
-
-    with sandbox(rate_limit=5, rate_period=30, clock=lambda: now[0]) as sb:
-        connector = sb.connector(page_size=300, sleep=sleep)
+def test_rate_budget_waits_for_the_reset_instead_of_hitting_429(sandbox, books, clock):
+    with sandbox(rate_limit=5, rate_period=30, clock=clock) as sb:
+        connector = sb.connector(page_size=300, sleep=clock.sleep)
         window = Window(date(2024, 1, 1), date(2025, 1, 1))
         assert flat(connector.stream_postings("1001", window)) == expected(books, "1001", window)
         connector.close()
         assert sb.state.rate.rejected == 0
-    assert sleeps and all(s == 30 for s in sleeps)
+    assert clock.sleeps and all(s == 30 for s in clock.sleeps)
 
 
-def test_a_429_is_slept_through_until_the_named_reset(sandbox, books):
-    now = [0.0]
-    sleeps: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        now[0] += seconds
-
-    with sandbox(rate_limit=3, rate_period=20, clock=lambda: now[0]) as sb:
+def test_a_429_is_slept_through_until_the_named_reset(sandbox, books, clock):
+    with sandbox(rate_limit=3, rate_period=20, clock=clock) as sb:
         # Another client of the same login spends the budget; ours only learns it from the 429.
         for _ in range(3):
             httpx.get(sb.url + "/v2/ledger/posting")
-        connector = sb.connector(sleep=sleep, rate_reserve=0)
+        connector = sb.connector(sleep=clock.sleep, rate_reserve=0)
         window = Window(date(2025, 1, 1), date(2025, 2, 1))
         assert flat(connector.stream_postings("1001", window)) == expected(books, "1001", window)
         connector.close()
     assert sb.state.rate.rejected >= 1
-    assert sleeps[0] == 20
+    assert clock.sleeps[0] == 20
 
 
 def test_changed_since_filters_customers_and_suppliers(sandbox, books):
