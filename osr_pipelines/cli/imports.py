@@ -54,9 +54,10 @@ def import_(kind: str, companies: tuple[str, ...], all_companies: bool, date_fro
         keys = [co.key for co in reg.importable_companies()]
     elif companies:
         keys = list(companies)
+        known = {co.key for co in reg.companies}
         importable = {co.key for co in reg.importable_companies()}
         for key in keys:
-            if key not in {co.key for co in reg.companies}:
+            if key not in known:
                 fail(f"no such company: {key} (see `osr company list`)")
             if key not in importable:
                 fail(f"company '{key}' is not imported: its connection is direct or was deleted")
