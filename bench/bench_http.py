@@ -88,7 +88,7 @@ def breakdown(base_url: str, page_size: int) -> dict:
 
 
 def serve(port: int, postings: int) -> None:
-    from osr_pipelines.sandbox.server import serve_sandbox
+    from osr_pipelines.sandbox.erps import serve_sandbox
 
     serve_sandbox("tripletex", port, companies=COMPANY, postings=postings, options={
         "end": END, "accountant": "false", "consumer_token": TOKENS["consumer_token"],

@@ -17,7 +17,8 @@ from osr_pipelines.connectors.base import DIMENSIONS
 from osr_pipelines.connectors.synthetic import books_from_options
 from osr_pipelines.instance import ensure_dagster_home
 from osr_pipelines.registry import Company, Connection, Customer, Group, Registry, save_registry
-from osr_pipelines.sandbox.server import running, sandbox_app
+from osr_pipelines.sandbox.erps import sandbox_app
+from osr_pipelines.sandbox.server import running
 
 DEMO_CONNECTION = "demo"
 DEMO_PORT = 8765

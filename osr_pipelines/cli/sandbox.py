@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from osr_pipelines.cli.common import parse_pairs
-from osr_pipelines.sandbox.server import SANDBOXES, serve_sandbox
+from osr_pipelines.sandbox.erps import SANDBOXES, serve_sandbox
 
 
 @click.group("sandbox")

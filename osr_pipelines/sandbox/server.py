@@ -14,14 +14,13 @@ import logging
 import random
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
 
-from osr_pipelines.connectors.synthetic import books_from_options
 from osr_pipelines.sandbox.generator import Mutations, SyntheticBooks
 
 ASGIApp = Callable[..., Any]
@@ -47,6 +46,22 @@ def parse_faults(spec: str | None) -> dict[str, float]:
     if sum(rates.values()) > 1:
         raise ValueError(f"fault rates add up to more than 1: {spec}")
     return rates
+
+
+@dataclass(frozen=True)
+class SandboxErp:
+    """An emulated ERP: how to build its app, and a connection that logs into it.
+
+    ``login`` is what lets tests, the benchmark and the demo drive every
+    sandbox the same way: it returns the connection options and credential
+    values this sandbox accepts. Each sandbox uses the books' company ids as
+    the ERP's own company ids, so imported rows compare with the books.
+    """
+
+    #: (books, fault spec, string options) -> ASGI app
+    app: Callable[[SyntheticBooks, str | None, Mapping[str, str]], ASGIApp]
+    #: (base URL, books, the same options) -> (connection options, credential values)
+    login: Callable[[str, SyntheticBooks, Mapping[str, str]], tuple[dict[str, str], dict[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -215,51 +230,3 @@ def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 8080, log_level:
     """Serve ``app`` until interrupted (the CLI's ``osr sandbox serve``)."""
     sock = _bound_socket(host, port)
     _server(app, log_level).run(sockets=[sock])
-
-
-def _tripletex(books: SyntheticBooks, faults: str | None, options: Mapping[str, str]) -> ASGIApp:
-    from osr_pipelines.sandbox.tripletex import tripletex_app
-
-    return tripletex_app(
-        books,
-        consumer_token=options.get("consumer_token", "sandbox-consumer-token"),
-        employee_token=options.get("employee_token", "sandbox-employee-token"),
-        accountant=options.get("accountant", "true").lower() == "true",
-        faults=faults,
-        max_result_size=int(options.get("max_result_size", 500_000)),
-    )
-
-
-#: Sandbox ERPs by connection type, each built from books, a fault spec and string options.
-SANDBOXES: dict[str, Callable[[SyntheticBooks, str | None, Mapping[str, str]], ASGIApp]] = {
-    "tripletex": _tripletex,
-}
-
-
-def sandbox_app(erp: str, books: SyntheticBooks, faults: str | None = None,
-                options: Mapping[str, str] | None = None) -> ASGIApp:
-    """The sandbox app of ``erp`` over ``books``."""
-    try:
-        build = SANDBOXES[erp]
-    except KeyError:
-        raise ValueError(f"no sandbox for '{erp}' (known: {', '.join(sorted(SANDBOXES))})") from None
-    return build(books, faults, options or {})
-
-
-def serve_sandbox(erp: str, port: int, companies: str | Sequence[str] | None = None, postings: int | None = None,
-                  faults: str | None = None, *, host: str = "127.0.0.1",
-                  options: Mapping[str, str] | None = None) -> None:
-    """Serve the sandbox of ``erp`` until interrupted.
-
-    ``companies`` (comma list or sequence) and ``postings`` (per company) shape
-    the books; ``options`` take the generator's other options (``seed``,
-    ``years``, ``end``, ``state``) and the ERP's (tokens, ``accountant``,
-    ``max_result_size``).
-    """
-    merged = dict(options or {})
-    if companies:
-        merged["companies"] = companies if isinstance(companies, str) else ",".join(companies)
-    if postings is not None:
-        merged["postings"] = str(postings)
-    app = sandbox_app(erp, books_from_options(merged), faults, merged)
-    serve(app, host=host, port=port)

@@ -18,7 +18,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from osr_pipelines.connectors.base import CompanyInfo, Window
 from osr_pipelines.sandbox.generator import SyntheticBooks
-from osr_pipelines.sandbox.server import FaultInjector, FaultStyle, Headers, LiveMutations
+from osr_pipelines.sandbox.server import FaultInjector, FaultStyle, Headers, LiveMutations, SandboxErp
 
 HOST = "sandbox.tripletex.local"  # Tripletex urls carry the host without a scheme
 CURRENCIES = {"NOK": 1, "EUR": 2}
@@ -673,3 +673,28 @@ def tripletex_app(books: SyntheticBooks, *, consumer_token: str, employee_token:
     if faults:
         return FaultInjector(app, faults, FAULT_STYLE, seed=fault_seed)
     return app
+
+
+#: The made-up tokens a sandbox accepts unless given others.
+DEFAULT_CONSUMER_TOKEN = "sandbox-consumer-token"
+DEFAULT_EMPLOYEE_TOKEN = "sandbox-employee-token"
+
+
+def _app(books: SyntheticBooks, faults: str | None, options: Mapping[str, str]) -> Starlette | FaultInjector:
+    return tripletex_app(
+        books,
+        consumer_token=options.get("consumer_token", DEFAULT_CONSUMER_TOKEN),
+        employee_token=options.get("employee_token", DEFAULT_EMPLOYEE_TOKEN),
+        accountant=options.get("accountant", "true").lower() == "true",
+        faults=faults,
+        max_result_size=int(options.get("max_result_size", 500_000)),
+    )
+
+
+def _login(base_url: str, books: SyntheticBooks, options: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    return ({"base_url": f"{base_url}/v2"},
+            {"consumer_token": options.get("consumer_token", DEFAULT_CONSUMER_TOKEN),
+             "employee_token": options.get("employee_token", DEFAULT_EMPLOYEE_TOKEN)})
+
+
+SANDBOX = SandboxErp(app=_app, login=_login)

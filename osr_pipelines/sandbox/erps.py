@@ -1,0 +1,45 @@
+"""The sandbox ERPs by connection type, and serving one of them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from osr_pipelines.connectors.synthetic import books_from_options
+from osr_pipelines.sandbox import tripletex
+from osr_pipelines.sandbox.generator import SyntheticBooks
+from osr_pipelines.sandbox.server import ASGIApp, SandboxErp, serve
+
+SANDBOXES: dict[str, SandboxErp] = {
+    "tripletex": tripletex.SANDBOX,
+}
+
+
+def sandbox_erp(erp: str) -> SandboxErp:
+    try:
+        return SANDBOXES[erp]
+    except KeyError:
+        raise ValueError(f"no sandbox for '{erp}' (known: {', '.join(sorted(SANDBOXES))})") from None
+
+
+def sandbox_app(erp: str, books: SyntheticBooks, faults: str | None = None,
+                options: Mapping[str, str] | None = None) -> ASGIApp:
+    """The sandbox app of ``erp`` over ``books``."""
+    return sandbox_erp(erp).app(books, faults, options or {})
+
+
+def serve_sandbox(erp: str, port: int, companies: str | Sequence[str] | None = None, postings: int | None = None,
+                  faults: str | None = None, *, host: str = "127.0.0.1",
+                  options: Mapping[str, str] | None = None) -> None:
+    """Serve the sandbox of ``erp`` until interrupted.
+
+    ``companies`` (comma list or sequence) and ``postings`` (per company) shape
+    the books; ``options`` take the generator's other options (``seed``,
+    ``years``, ``end``, ``state``) and the ERP's own (tokens, limits).
+    """
+    merged = dict(options or {})
+    if companies:
+        merged["companies"] = companies if isinstance(companies, str) else ",".join(companies)
+    if postings is not None:
+        merged["postings"] = str(postings)
+    app = sandbox_app(erp, books_from_options(merged), faults, merged)
+    serve(app, host=host, port=port)
