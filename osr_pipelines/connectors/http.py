@@ -181,6 +181,8 @@ class HttpClient:
         auth: tuple[str, str] | None = None,
         company: str | None = None,
         json: Any = None,
+        form: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         decoder: Callable[[bytes], Any] | None = None,
     ) -> Any:
         """Send one request and return its decoded JSON body (``None`` when empty).
@@ -193,13 +195,15 @@ class HttpClient:
         what = f"{method} {path}"
         failures = malformed = waits = 0
         content = orjson.dumps(json) if json is not None else None
+        sent_headers = dict(headers or {})
+        if content is not None:
+            sent_headers["Content-Type"] = "application/json"
         while True:
             if self.limiter is not None:
                 self.limiter.before_request()
             try:
-                response = self._client.request(
-                    method, path, params=params, auth=auth, content=content,
-                    headers={"Content-Type": "application/json"} if content is not None else None)
+                response = self._client.request(method, path, params=params, auth=auth, content=content,
+                                                data=form, headers=sent_headers)
             except httpx.TransportError as exc:
                 failures += 1
                 if failures >= self.retry.attempts:
