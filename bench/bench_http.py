@@ -1,11 +1,13 @@
-"""Full-import read throughput through the Tripletex HTTP sandbox, beside the in-process connector.
+"""Full-import read throughput through each ERP's HTTP sandbox, beside the in-process connector.
 
-Each measurement runs in its own process so that peak RSS is its own; the
-sandbox server runs in another, as a real ERP would. A sequential pass then
-splits the HTTP path's time into HTTP (request, server and transfer), JSON
-decoding and mapping.
+Each measurement runs in its own process so that peak RSS is its own; each
+sandbox server runs in another, as a real ERP would, and the connector logs in
+with the connection the sandbox declares (``SandboxErp.login``). For Tripletex
+a sequential pass then splits the HTTP path's time into HTTP (request, server
+and transfer), JSON decoding and mapping.
 
     .venv/bin/python bench/bench_http.py --postings 1000000
+    .venv/bin/python bench/bench_http.py --postings 300000 --erp tripletex --erp xledger
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from datetime import date, timedelta
 import httpx
 
 from osr_pipelines.connectors.base import Window
-from osr_pipelines.connectors.synthetic import SyntheticConnector
-from osr_pipelines.connectors.tripletex import TripletexConnector
+from osr_pipelines.connectors.catalog import connector_type
+from osr_pipelines.connectors.synthetic import SyntheticConnector, books_from_options
 from osr_pipelines.connectors.tripletex.client import split_by_year
 from osr_pipelines.connectors.tripletex.mapping import POSTING_FIELDS, decode_postings, map_postings
 
@@ -47,8 +49,12 @@ def read_in_process(postings: int, page_size: int) -> dict:
     return {"rows": rows, "pages": batches, "seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
 
 
-def read_over_http(base_url: str, page_size: int) -> dict:
-    connector = TripletexConnector("bench", {"base_url": base_url, "page_size": str(page_size)}, TOKENS)
+def read_over_http(erp: str, base_url: str, postings: int, page_size: int) -> dict:
+    from osr_pipelines.sandbox.erps import sandbox_erp
+
+    books_options = _books_options(postings)
+    options, credentials = sandbox_erp(erp).login(base_url, books_from_options(books_options), books_options)
+    connector = connector_type(erp).build("bench", {**options, "page_size": str(page_size)}, credentials, {})
     started = time.perf_counter()
     rows = batches = 0
     for batch in connector.stream_postings(COMPANY, FULL):
@@ -59,10 +65,10 @@ def read_over_http(base_url: str, page_size: int) -> dict:
     return {"rows": rows, "pages": batches, "seconds": seconds, "peak_mb": _peak_mb()}
 
 
-def breakdown(base_url: str, page_size: int) -> dict:
-    """The same pages fetched, decoded and mapped one after another, each step timed."""
+def tripletex_breakdown(base_url: str, page_size: int) -> dict:
+    """The same Tripletex pages fetched, decoded and mapped one after another, each step timed."""
     spent = {"http": 0.0, "json": 0.0, "mapping": 0.0}
-    with httpx.Client(base_url=base_url, timeout=600) as http:
+    with httpx.Client(base_url=f"{base_url}/v2", timeout=600) as http:
         token = http.put("/token/session/:create", params={
             "consumerToken": TOKENS["consumer_token"], "employeeToken": TOKENS["employee_token"],
             "expirationDate": (date.today() + timedelta(days=2)).isoformat()}).json()["value"]["token"]
@@ -70,7 +76,7 @@ def breakdown(base_url: str, page_size: int) -> dict:
             start = 0
             while True:
                 t0 = time.perf_counter()
-                content = http.get("/ledger/posting", auth=("0", token), params={
+                content = http.get("/ledger/posting", auth=(COMPANY, token), params={
                     "dateFrom": window.start.isoformat(), "dateTo": window.end.isoformat(),
                     "fields": POSTING_FIELDS, "from": start, "count": page_size}).content
                 t1 = time.perf_counter()
@@ -87,12 +93,15 @@ def breakdown(base_url: str, page_size: int) -> dict:
     return spent
 
 
-def serve(port: int, postings: int) -> None:
+def _books_options(postings: int) -> dict[str, str]:
+    return {"companies": COMPANY, "postings": str(postings), "end": END, **TOKENS,
+            "max_result_size": str(max(postings, 500_000))}
+
+
+def serve(erp: str, port: int, postings: int) -> None:
     from osr_pipelines.sandbox.erps import serve_sandbox
 
-    serve_sandbox("tripletex", port, companies=COMPANY, postings=postings, options={
-        "end": END, "accountant": "false", "consumer_token": TOKENS["consumer_token"],
-        "employee_token": TOKENS["employee_token"], "max_result_size": str(max(postings, 500_000))})
+    serve_sandbox(erp, port, options=_books_options(postings))
 
 
 def _free_port() -> int:
@@ -118,35 +127,48 @@ def _line(name: str, result: dict) -> str:
             f"{result['pages'] / result['seconds']:>7.1f} pages/s  peak RSS {result['peak_mb']:>6.0f} MB")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--postings", type=int, default=1_000_000, help="postings in the company's books")
-    parser.add_argument("--page-size", type=int, default=10_000)
-    args = parser.parse_args()
-
-    context = multiprocessing.get_context("spawn")
+def measure(erp: str, postings: int, page_size: int, context: multiprocessing.context.BaseContext) -> dict:
     port = _free_port()
-    server = context.Process(target=serve, args=(port, args.postings), daemon=True)
+    server = context.Process(target=serve, args=(erp, port, postings), daemon=True)
     server.start()
     try:
         _wait_for(port, server)
-        base_url = f"http://127.0.0.1:{port}/v2"
+        base_url = f"http://127.0.0.1:{port}"
         with ProcessPoolExecutor(1, mp_context=context) as pool:
-            local = pool.submit(read_in_process, args.postings, args.page_size).result()
-        with ProcessPoolExecutor(1, mp_context=context) as pool:
-            remote = pool.submit(read_over_http, base_url, args.page_size).result()
-        spent = breakdown(base_url, args.page_size)
+            result = pool.submit(read_over_http, erp, base_url, postings, page_size).result()
+        if erp == "tripletex":
+            result["breakdown"] = tripletex_breakdown(base_url, page_size)
+        return result
     finally:
         server.terminate()
         server.join()
 
-    print(_line("in-process synthetic", local))
-    print(_line("tripletex over HTTP", remote))
-    ratio = (remote["rows"] / remote["seconds"]) / (local["rows"] / local["seconds"])
-    print(f"HTTP path reaches {ratio:.0%} of in-process throughput (rows equal: {remote['rows'] == local['rows']})")
-    total = sum(spent.values())
-    print("sequential breakdown of the HTTP path: " + ", ".join(
-        f"{name} {seconds:.2f} s ({seconds / total:.0%})" for name, seconds in spent.items()))
+
+def main() -> None:
+    from osr_pipelines.sandbox.erps import SANDBOXES
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postings", type=int, default=1_000_000, help="postings in the company's books")
+    parser.add_argument("--page-size", type=int, default=10_000)
+    parser.add_argument("--erp", action="append", choices=sorted(SANDBOXES),
+                        help="sandbox ERP to read from (repeatable; default: all)")
+    args = parser.parse_args()
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        local = pool.submit(read_in_process, args.postings, args.page_size).result()
+    print(_line("in-process synthetic", local), flush=True)
+    local_rate = local["rows"] / local["seconds"]
+    for erp in args.erp or sorted(SANDBOXES):
+        remote = measure(erp, args.postings, args.page_size, context)
+        ratio = (remote["rows"] / remote["seconds"]) / local_rate
+        print(f"{_line(f'{erp} over HTTP', remote)}  {ratio:>4.0%} of in-process"
+              f"{'' if remote['rows'] == local['rows'] else '  ROW COUNT DIFFERS'}", flush=True)
+        if "breakdown" in remote:
+            spent = remote["breakdown"]
+            total = sum(spent.values())
+            print("  sequential breakdown: " + ", ".join(
+                f"{name} {seconds:.2f} s ({seconds / total:.0%})" for name, seconds in spent.items()))
 
 
 if __name__ == "__main__":
