@@ -161,7 +161,12 @@ class VismaNetConnector:
             if page:
                 meta = page[0].metadata if decoder is not None else page[0].get("metadata")
                 if isinstance(meta, dict):
-                    meta = msgspec.convert(meta, type=Metadata)
+                    try:
+                        meta = msgspec.convert(meta, type=Metadata)
+                    except msgspec.ValidationError as exc:
+                        raise MalformedResponse(f"GET {path} answered unusable metadata ({exc})",
+                                                connection=self.connection, company=company,
+                                                field="metadata") from None
                 if meta is not None:
                     total = meta.totalCount
                 if number == 1:
