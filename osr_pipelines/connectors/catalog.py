@@ -35,6 +35,13 @@ def _tripletex(connection: str, options: Mapping[str, str], credentials: Mapping
     return TripletexConnector(connection, options, credentials, credential_env=credential_env)
 
 
+def _vismanet(connection: str, options: Mapping[str, str], credentials: Mapping[str, str],
+              credential_env: Mapping[str, str] | None = None) -> Connector:
+    from osr_pipelines.connectors.vismanet import VismaNetConnector
+
+    return VismaNetConnector(connection, options, credentials, credential_env=credential_env)
+
+
 CONNECTOR_TYPES: dict[str, ConnectorType] = {
     t.name: t
     for t in (
@@ -42,6 +49,8 @@ CONNECTOR_TYPES: dict[str, ConnectorType] = {
                       modes=("import", "direct")),
         ConnectorType("tripletex", credentials=("consumer_token", "employee_token"), optional_credentials=(),
                       build=_tripletex),
+        ConnectorType("visma-net", credentials=("client_id", "client_secret"), optional_credentials=(),
+                      build=_vismanet),
     )
 }
 
