@@ -19,6 +19,14 @@ class ConnectorType:
     build: Callable[[str, Mapping[str, str], Mapping[str, str], Mapping[str, str]], Connector]
     #: ``direct`` types are queried live by reports; nothing is imported.
     modes: tuple[str, ...] = ("import",)
+    #: Credential families: a family ``client_key`` accepts ``client_key`` and ``client_key_<label>``
+    #: fields (one secret per company, say), at least one of them required.
+    credential_families: tuple[str, ...] = ()
+
+    def family_of(self, credential: str) -> str | None:
+        """The family ``credential`` belongs to, if any."""
+        return next((f for f in self.credential_families
+                     if credential == f or (credential.startswith(f + "_") and len(credential) > len(f) + 1)), None)
 
 
 def _synthetic(connection: str, options: Mapping[str, str], credentials: Mapping[str, str],
@@ -35,6 +43,13 @@ def _tripletex(connection: str, options: Mapping[str, str], credentials: Mapping
     return TripletexConnector(connection, options, credentials, credential_env=credential_env)
 
 
+def _poweroffice(connection: str, options: Mapping[str, str], credentials: Mapping[str, str],
+                 credential_env: Mapping[str, str] | None = None) -> Connector:
+    from osr_pipelines.connectors.poweroffice import PowerOfficeConnector
+
+    return PowerOfficeConnector(connection, options, credentials, credential_env=credential_env)
+
+
 CONNECTOR_TYPES: dict[str, ConnectorType] = {
     t.name: t
     for t in (
@@ -42,6 +57,8 @@ CONNECTOR_TYPES: dict[str, ConnectorType] = {
                       modes=("import", "direct")),
         ConnectorType("tripletex", credentials=("consumer_token", "employee_token"), optional_credentials=(),
                       build=_tripletex),
+        ConnectorType("poweroffice-go", credentials=("application_key", "subscription_key"), optional_credentials=(),
+                      build=_poweroffice, credential_families=("client_key",)),
     )
 }
 
