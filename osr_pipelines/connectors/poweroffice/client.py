@@ -147,13 +147,17 @@ class PowerOfficeConnector:
         if err.status not in (400, 401, 403):
             return ConnectorError(f"the token endpoint answered {what} for the {self._label(field)}",
                                   connection=self.connection, field=field)
+        return self._pair_refused(field, what)
+
+    def _pair_refused(self, field: str, what: str) -> PairRefused:
+        """Blames the client key alone once another key proved the application key good."""
         if self._proven:
-            return CredentialsRejected(f"PowerOffice refused the {self._label(field)} {what}; the application key "
-                                       "is valid (another client key got a token)",
-                                       connection=self.connection, field=field)
-        return CredentialsRejected(f"PowerOffice refused the {self._label(field)} or the "
-                                   f"{self._label('application_key')} when issuing a token {what}",
-                                   connection=self.connection, field=field)
+            message = (f"PowerOffice refused the {self._label(field)} {what}; the application key is valid "
+                       "(another client key got a token)")
+        else:
+            message = (f"PowerOffice refused the {self._label(field)} or the {self._label('application_key')} "
+                       f"when issuing a token {what}")
+        return PairRefused(message, what, connection=self.connection, field=field)
 
     def _failure(self, err: HttpStatusError, field: str, what: str) -> ConnectorError:
         if _subscription_refused(err):
@@ -252,6 +256,8 @@ class PowerOfficeConnector:
             companies.append(CompanyInfo(client_id, info.get("ClientName") or client_id,
                                          self._organization_number(field, client_id)))
         if refused:
+            refused = [self._pair_refused(err.field or CLIENT_KEY, err.status) if isinstance(err, PairRefused)
+                       else err for err in refused]
             if len(refused) == 1:
                 raise refused[0]
             raise CredentialsRejected("; ".join(err.reason for err in refused), connection=self.connection,
@@ -309,6 +315,14 @@ class PowerOfficeConnector:
 
     def close(self) -> None:
         self._http.close()
+
+
+class PairRefused(CredentialsRejected):
+    """The token endpoint refused an application key / client key pair; ``status`` says how."""
+
+    def __init__(self, message: str, status: str, *, connection: str, field: str) -> None:
+        super().__init__(message, connection=connection, field=field)
+        self.status = status
 
 
 def _subscription_refused(err: HttpStatusError) -> bool:
