@@ -22,7 +22,6 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
-from operator import itemgetter
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -91,6 +90,50 @@ class SlidingWindow:
             return times[0] + self.period - now
 
 
+#: ``AccountTransactionDto`` fields as Python expressions over a books posting tuple ``r``
+#: (posting_id, voucher, date, period, account, amount, currency, amount_currency, description,
+#: department, project, customer, supplier, dim1, dim2, dim3, changed).
+TRANSACTION_FIELDS: dict[str, str] = {
+    "Id": "int(r[0])",
+    "AccountId": "account_ids[r[4]]",
+    "AccountNo": "int(r[4])",
+    "Amount": "r[5]",
+    "CurrencyAmount": "r[7]",
+    "CurrencyCode": "r[6]",
+    "Description": "r[8]",
+    "PostingDate": "r[2]",
+    "VoucherDate": "r[2]",
+    "VoucherNo": "int(r[1])",
+    "VoucherId": "voucher_ids[r[1]]",
+    "VoucherType": "voucher_type(r[8])",
+    "DepartmentId": "None if r[9] is None else int(r[9])",
+    "DepartmentCode": "department_codes.get(r[9])",
+    "ProjectId": "None if r[10] is None else int(r[10])",
+    "ProjectCode": "project_codes.get(r[10])",
+    "ContactId": "int(r[11]) if r[11] is not None else None if r[12] is None else int(r[12])",
+    "CustomerAccountNo": "None if r[11] is None else int(r[11])",
+    "SupplierAccountNo": "None if r[12] is None else int(r[12])",
+    "Dim1Code": "r[13]",
+    "Dim2Code": "r[14]",
+    "Dim3Code": "r[15]",
+    "IsReversed": "False",
+    "CreatedDateTimeOffset": "created[r[2]]",
+    "LastChangedDateTimeOffset": "changed[r[16]]",
+}
+
+
+class _Memo(dict):
+    """Values computed once per key, on first use."""
+
+    def __init__(self, make: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: Any) -> Any:
+        value = self[key] = self.make(key)
+        return value
+
+
 def _voucher_type(description: str) -> str:
     if description.startswith("Faktura"):
         return "OutgoingInvoice"
@@ -127,7 +170,7 @@ class PowerOfficeSandbox:
         self.account_ids = {row[1]: int(row[0]) for row in accounts}
         codes = {d: {row[0]: row[1] for row in books.dimension(d)} for d in ("departments", "projects")}
         self.department_codes, self.project_codes = codes["departments"], codes["projects"]
-        self.transaction_fields = self._transaction_fields()
+        self.builders: dict[tuple[str, ...], Callable[[list[tuple]], list[dict]]] = {}
 
     def expire_tokens(self) -> None:
         """Invalidate every token, as if 20 minutes had passed."""
@@ -194,55 +237,37 @@ class PowerOfficeSandbox:
                 self.windows.popitem(last=False)
         return rows
 
-    def _transaction_fields(self) -> dict[str, Callable[[tuple], Any]]:
-        """``AccountTransactionDto`` fields as getters over the books' posting tuples."""
-        department, project, customer, supplier = itemgetter(9), itemgetter(10), itemgetter(11), itemgetter(12)
+    def _transaction_namespace(self) -> dict[str, Any]:
+        """Lookups the field expressions of :data:`TRANSACTION_FIELDS` use; per-value strings are memoized."""
+        return {"account_ids": self.account_ids, "department_codes": self.department_codes,
+                "project_codes": self.project_codes, "voucher_type": _voucher_type,
+                "voucher_ids": _Memo(lambda number: str(uuid.UUID(int=int(number)))),
+                "created": _Memo(lambda day: _offset(f"{day}T12:00:00")), "changed": _Memo(_offset)}
 
-        def number(get: Callable[[tuple], Any]) -> Callable[[tuple], Any]:
-            return lambda r: None if get(r) is None else int(get(r))
+    def page_builder(self, fields: str | None) -> Callable[[list[tuple]], list[dict]]:
+        """A compiled function from posting tuples to ``AccountTransactionDto`` dicts with ``fields`` (all if empty).
 
-        return {
-            "Id": lambda r: int(r[0]),
-            "AccountId": lambda r: self.account_ids[r[4]],
-            "AccountNo": lambda r: int(r[4]),
-            "Amount": itemgetter(5),
-            "CurrencyAmount": itemgetter(7),
-            "CurrencyCode": itemgetter(6),
-            "Description": itemgetter(8),
-            "PostingDate": itemgetter(2),
-            "VoucherDate": itemgetter(2),
-            "VoucherNo": lambda r: int(r[1]),
-            "VoucherId": lambda r: str(uuid.UUID(int=int(r[1]))),
-            "VoucherType": lambda r: _voucher_type(r[8]),
-            "DepartmentId": number(department),
-            "DepartmentCode": lambda r: self.department_codes.get(r[9]),
-            "ProjectId": number(project),
-            "ProjectCode": lambda r: self.project_codes.get(r[10]),
-            "ContactId": lambda r: int(r[11] or r[12]) if r[11] or r[12] else None,
-            "CustomerAccountNo": number(customer),
-            "SupplierAccountNo": number(supplier),
-            "Dim1Code": itemgetter(13),
-            "Dim2Code": itemgetter(14),
-            "Dim3Code": itemgetter(15),
-            "IsReversed": lambda r: False,
-            "CreatedDateTimeOffset": lambda r: _offset(f"{r[2]}T12:00:00"),
-            "LastChangedDateTimeOffset": lambda r: _offset(r[16]),
-        }
+        Compiled once per selection, so that a page is one comprehension of dict displays.
+        """
+        names = tuple(f.strip() for f in (fields or "").split(",") if f.strip()) or tuple(TRANSACTION_FIELDS)
+        builder = self.builders.get(names)
+        if builder is None:
+            unknown = [f for f in names if f not in TRANSACTION_FIELDS]
+            if unknown:
+                raise Problem(400, "Invalid fields", f"Unknown field(s): {', '.join(unknown)}")
+            members = ", ".join(f"{name!r}: {TRANSACTION_FIELDS[name]}" for name in names)
+            namespace = self._transaction_namespace()
+            exec(f"def build(rows):\n    return [{{{members}}} for r in rows]", namespace)  # names checked above
+            builder = self.builders[names] = namespace["build"]
+        return builder
 
     def transactions(self, rows: list[tuple], fields: str | None) -> bytes:
         """A page of ``AccountTransactionDto`` objects, only ``fields`` (comma list) when given."""
-        getters = self.transaction_fields
-        if fields:
-            names = [f.strip() for f in fields.split(",") if f.strip()]
-            unknown = [f for f in names if f not in getters]
-            if unknown:
-                raise Problem(400, "Invalid fields", f"Unknown field(s): {', '.join(unknown)}")
-            getters = {f: self.transaction_fields[f] for f in names}
-        selected = tuple(getters.items())
+        build = self.page_builder(fields)
         enabled = gc.isenabled()
         gc.disable()
         try:
-            return orjson.dumps([{k: get(r) for k, get in selected} for r in rows])
+            return orjson.dumps(build(rows))
         finally:
             if enabled:
                 gc.enable()
