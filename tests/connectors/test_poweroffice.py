@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,11 @@ from osr_pipelines.connectors.poweroffice import PowerOfficeConnector
 from osr_pipelines.connectors.poweroffice.client import next_page, token_url
 from osr_pipelines.connectors.ratelimit import SharedRateLimiter, state_path
 from osr_pipelines.registry import RegistryError, load_registry
+from osr_pipelines.runner import run_imports
 from osr_pipelines.sandbox.generator import SyntheticBooks
-from osr_pipelines.sandbox.poweroffice import client_key, poweroffice_app
+from osr_pipelines.sandbox.poweroffice import SANDBOX, client_key, poweroffice_app
 from osr_pipelines.sandbox.server import FAULT_HEADER, running
+from osr_pipelines.warehouse.loader import Warehouse
 from tests.conftest import write_registry
 from tests.connectors.conftest import END, Exchange, Recorder
 
@@ -478,3 +480,29 @@ def test_registry_names_bad_client_key_fields(tmp_path, creds, problem):
     with pytest.raises(RegistryError) as err:
         load_registry(_registry(tmp_path, creds))
     assert problem in err.value.problems, err.value.problems
+
+
+# -- through Dagster --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
+def test_one_refused_client_key_fails_only_its_company_and_writes_nothing(home, warehouse_url, pg_instance,
+                                                                           monkeypatch):
+    books = SyntheticBooks(company_ids=("2001", "2002"), postings=400, years=1, mutations_path=home / "books.json")
+    with running(SANDBOX.app(books, None, {})) as base:
+        options, creds = SANDBOX.login(base, books, {})
+        creds["client_key_2002"] = "revoked-client-key-9"
+        env = {field: f"PO_{field.upper()}" for field in creds}
+        for field, var in env.items():
+            monkeypatch.setenv(var, creds[field])
+        conn = {"name": "src", "type": "poweroffice-go", "level": "customer", "parent": "Acme", "options": options,
+                "credentials": env}
+        registry = load_registry(write_registry(home / "registry.yaml", [conn], [("src", "2001"), ("src", "2002")]))
+        outcomes = run_imports(pg_instance, registry, "full", ["src.2001", "src.2002"])
+    assert [o.status for o in outcomes] == ["SUCCESS", "FAILURE"]
+    error = outcomes[1].error
+    assert error.startswith("connection 'src', field 'client_key_2002'") and "PO_CLIENT_KEY_2002" in error, error
+    assert not any(value in error for value in creds.values())
+    wh = Warehouse(warehouse_url)
+    assert wh.count_postings("src.2001") == books.count_in("2001", Window(books.start, books.end + timedelta(days=1)))
+    assert wh.count_postings("src.2002") == 0
