@@ -53,6 +53,8 @@ CLIENT_KEY = "client_key"
 SUBSCRIPTION_HEADER = "Ocp-Apim-Subscription-Key"
 #: PowerOffice's documented limit: 10 requests per second per subscription key.
 RATE_LIMIT = 10
+#: ``ResourceParameters.MaxPageSize``'s default, the largest ``PageSize`` PowerOffice accepts.
+MAX_PAGE_SIZE = 20_000
 
 
 def token_url(base_url: str) -> str:
@@ -105,7 +107,8 @@ class PowerOfficeConnector:
             raise ConnectorError("no client key: name one in 'client_key' or 'client_key_<label>'",
                                  connection=connection, field=CLIENT_KEY)
         self._application_key = credentials["application_key"]
-        self.page_size = int(options.get("page_size", 10_000))
+        # MaxPageSize by default: with 10 requests per second, the page size caps the read rate.
+        self.page_size = int(options.get("page_size", MAX_PAGE_SIZE))
         base_url = options.get("base_url", DEFAULT_BASE_URL)
         self._token_url = options.get("token_url") or token_url(base_url)
         self._renew_before = float(options.get("renew_before", 120))
