@@ -25,8 +25,12 @@ class ConnectorType:
 
     def family_of(self, credential: str) -> str | None:
         """The family ``credential`` belongs to, if any."""
-        return next((f for f in self.credential_families
-                     if credential == f or (credential.startswith(f + "_") and len(credential) > len(f) + 1)), None)
+        return next((f for f in self.credential_families if in_family(credential, f)), None)
+
+
+def in_family(credential: str, family: str) -> bool:
+    """``client_key`` and ``client_key_<label>`` (a non-empty label) are in the family ``client_key``."""
+    return credential == family or (credential.startswith(family + "_") and len(credential) > len(family) + 1)
 
 
 def _synthetic(connection: str, options: Mapping[str, str], credentials: Mapping[str, str],

@@ -37,6 +37,7 @@ from osr_pipelines.connectors.base import (
     MalformedResponse,
     Window,
 )
+from osr_pipelines.connectors.catalog import in_family
 from osr_pipelines.connectors.http import HttpClient, HttpStatusError, RateLimitHeaders, prefetch
 from osr_pipelines.connectors.oauth import ClientCredentials
 from osr_pipelines.connectors.poweroffice.mapping import (
@@ -61,10 +62,6 @@ def token_url(base_url: str) -> str:
     """The token endpoint beside the API: ``.../Demo/v2`` -> ``.../Demo/OAuth/Token``."""
     root = base_url.rstrip("/")
     return root.removesuffix("/v2") + "/OAuth/Token"
-
-
-def is_client_key(field: str) -> bool:
-    return field == CLIENT_KEY or (field.startswith(CLIENT_KEY + "_") and len(field) > len(CLIENT_KEY) + 1)
 
 
 def next_page(header: str | None, page: int, size: int, page_size: int) -> int | None:
@@ -102,7 +99,7 @@ class PowerOfficeConnector:
         for name in REQUIRED:
             if not credentials.get(name):
                 raise ConnectorError(f"the {self._label(name)} is missing", connection=connection, field=name)
-        self._client_keys = {f: v for f, v in sorted(credentials.items()) if is_client_key(f) and v}
+        self._client_keys = {f: v for f, v in sorted(credentials.items()) if in_family(f, CLIENT_KEY) and v}
         if not self._client_keys:
             raise ConnectorError("no client key: name one in 'client_key' or 'client_key_<label>'",
                                  connection=connection, field=CLIENT_KEY)
