@@ -428,6 +428,7 @@ def test_a_rejected_key_is_named_by_field_and_env_var_never_by_value(sandbox, ca
         for secret in (bad, APP_KEY, SUBSCRIPTION, client_key("1001"), client_key("1002")):
             assert secret not in message and secret not in caplog.text
     assert not sb.to("/v2/AccountTransactions") or all(e.status == 401 for e in sb.to("/v2/AccountTransactions"))
+    assert streaming.value.company == "1001"
     if wrong == "client_key_1001":  # the other key got a token, so the application key is known to be good
         assert "the application key is valid" in str(caught.value)
 
@@ -501,7 +502,8 @@ def test_one_refused_client_key_fails_only_its_company_and_writes_nothing(home, 
         outcomes = run_imports(pg_instance, registry, "full", ["src.2001", "src.2002"])
     assert [o.status for o in outcomes] == ["SUCCESS", "FAILURE"]
     error = outcomes[1].error
-    assert error.startswith("connection 'src', field 'client_key_2002'") and "PO_CLIENT_KEY_2002" in error, error
+    assert error.startswith("connection 'src', company '2002', field 'client_key_2002': PowerOffice refused the "
+                            "client key 2002 (credential 'client_key_2002', env PO_CLIENT_KEY_2002)"), error
     assert not any(value in error for value in creds.values())
     wh = Warehouse(warehouse_url)
     assert wh.count_postings("src.2001") == books.count_in("2001", Window(books.start, books.end + timedelta(days=1)))

@@ -233,8 +233,15 @@ class PowerOfficeConnector:
                 return field
         guess = f"{CLIENT_KEY}_{company_id}"
         for field in sorted(self._client_keys, key=lambda f: f != guess):
-            if field not in self._company_of and self._client_id(field) == company_id:
-                return field
+            try:
+                if field not in self._company_of and self._client_id(field) == company_id:
+                    return field
+            except ConnectorError as err:
+                if err.company is not None:
+                    raise
+                # Token refusals know no company; the import that failed does.
+                kind = CredentialsRejected if isinstance(err, CredentialsRejected) else type(err)
+                raise kind(err.reason, connection=self.connection, company=company_id, field=err.field) from None
         raise ConnectorError("none of the connection's client keys reaches this company", connection=self.connection,
                              company=company_id, field=CLIENT_KEY)
 
