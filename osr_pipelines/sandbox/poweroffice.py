@@ -186,7 +186,7 @@ class PowerOfficeSandbox:
                 "statusCode": 401, "message": MISSING_SUBSCRIPTION if key is None else INVALID_SUBSCRIPTION})
         wait = self.rate.take(key)
         if wait is not None:
-            raise Problem(429, "Too Many Requests", "Rate limit is exceeded: 10 requests per second.",
+            raise Problem(429, "Too Many Requests", f"Rate limit is exceeded: {self.rate.limit} requests per second.",
                           headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
     def issue_token(self, authorization: str, form: dict[str, str]) -> dict:
@@ -194,10 +194,10 @@ class PowerOfficeSandbox:
             raise Problem(400, "unsupported_grant_type", body={"error": "unsupported_grant_type"})
         scheme, _, encoded = authorization.partition(" ")
         try:
-            app_key, _, client_key = base64.b64decode(encoded).decode().partition(":")
+            app_key, _, key = base64.b64decode(encoded).decode().partition(":")
         except ValueError:
-            app_key = client_key = ""
-        company = self.client_keys.get(client_key)
+            app_key = key = ""
+        company = self.client_keys.get(key)
         if scheme.lower() != "basic" or app_key != self.application_key or company is None:
             raise Problem(401, "invalid_client", body={"error": "invalid_client"})
         token = secrets.token_urlsafe(32)
