@@ -196,8 +196,12 @@ class Registry:
                 for cred in ctype.credentials:
                     if cred not in c.credentials:
                         out.append(f"{where}: field 'credentials.{cred}': missing (name an environment variable)")
+                for family in ctype.credential_families:
+                    if not any(ctype.family_of(cred) == family for cred in c.credentials):
+                        out.append(f"{where}: field 'credentials.{family}': missing (name an environment variable "
+                                   f"in '{family}' or one or more '{family}_<label>' fields)")
                 for cred, var in c.credentials.items():
-                    if cred not in known:
+                    if cred not in known and ctype.family_of(cred) is None:
                         out.append(f"{where}: field 'credentials.{cred}': not a credential of type '{c.type}'")
                     elif not isinstance(var, str) or not _ENV_NAME.match(var):
                         out.append(f"{where}: field 'credentials.{cred}': must name an environment variable")

@@ -19,6 +19,18 @@ class ConnectorType:
     build: Callable[[str, Mapping[str, str], Mapping[str, str], Mapping[str, str]], Connector]
     #: ``direct`` types are queried live by reports; nothing is imported.
     modes: tuple[str, ...] = ("import",)
+    #: Credential families: a family ``client_key`` accepts ``client_key`` and ``client_key_<label>``
+    #: fields (one secret per company, say), at least one of them required.
+    credential_families: tuple[str, ...] = ()
+
+    def family_of(self, credential: str) -> str | None:
+        """The family ``credential`` belongs to, if any."""
+        return next((f for f in self.credential_families if in_family(credential, f)), None)
+
+
+def in_family(credential: str, family: str) -> bool:
+    """``client_key`` and ``client_key_<label>`` (a non-empty label) are in the family ``client_key``."""
+    return credential == family or (credential.startswith(family + "_") and len(credential) > len(family) + 1)
 
 
 def _synthetic(connection: str, options: Mapping[str, str], credentials: Mapping[str, str],
@@ -42,6 +54,13 @@ def _vismanet(connection: str, options: Mapping[str, str], credentials: Mapping[
     return VismaNetConnector(connection, options, credentials, credential_env=credential_env)
 
 
+def _poweroffice(connection: str, options: Mapping[str, str], credentials: Mapping[str, str],
+                 credential_env: Mapping[str, str] | None = None) -> Connector:
+    from osr_pipelines.connectors.poweroffice import PowerOfficeConnector
+
+    return PowerOfficeConnector(connection, options, credentials, credential_env=credential_env)
+
+
 CONNECTOR_TYPES: dict[str, ConnectorType] = {
     t.name: t
     for t in (
@@ -51,6 +70,8 @@ CONNECTOR_TYPES: dict[str, ConnectorType] = {
                       build=_tripletex),
         ConnectorType("visma-net", credentials=("client_id", "client_secret"), optional_credentials=(),
                       build=_vismanet),
+        ConnectorType("poweroffice-go", credentials=("application_key", "subscription_key"), optional_credentials=(),
+                      build=_poweroffice, credential_families=("client_key",)),
     )
 }
 

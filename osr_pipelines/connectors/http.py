@@ -184,13 +184,15 @@ class HttpClient:
         form: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         decoder: Callable[[bytes], Any] | None = None,
+        with_headers: bool = False,
     ) -> Any:
         """Send one request and return its decoded JSON body (``None`` when empty).
 
         Retries 5xx, transport errors and unparsable 200 bodies with backoff,
         sleeps through 429s, and raises :class:`HttpStatusError` on other 4xx.
         ``decoder`` replaces :func:`decode` for 200 bodies (a typed decoder, say);
-        it raises :class:`InvalidJson` for bodies that do not parse.
+        it raises :class:`InvalidJson` for bodies that do not parse. ``with_headers``
+        returns ``(body, response headers)`` instead, for ERPs that page in headers.
         """
         what = f"{method} {path}"
         failures = malformed = waits = 0
@@ -239,9 +241,10 @@ class HttpClient:
                                       payload=_try_decode(response.content),
                                       connection=self.connection, company=company)
             if not response.content:
-                return None
+                return (None, response.headers) if with_headers else None
             try:
-                return (decoder or decode)(response.content)
+                body = (decoder or decode)(response.content)
+                return (body, response.headers) if with_headers else body
             except (orjson.JSONDecodeError, InvalidJson):
                 malformed += 1
                 if malformed >= self.retry.malformed_attempts:

@@ -1,0 +1,346 @@
+"""The PowerOffice Go API v2 connector.
+
+Auth: OAuth 2 client credentials at ``/OAuth/Token`` beside ``/v2``, with
+Basic ``application key : client key``; every call (token and API) carries the
+``Ocp-Apim-Subscription-Key`` header. One client key reaches one Go client
+(company), so a connection holds one or more keys (``client_key`` or
+``client_key_<label>`` credentials), each with its own 20-minute token,
+renewed ahead of expiry. ``GET /ClientIntegrationInformation`` tells which
+company a key reaches; its ``ClientId`` is the company's ``erp_id``.
+
+PowerOffice throttles at 10 requests per second per subscription key, however
+many clients and processes use it, so requests pass a
+:class:`~osr_pipelines.connectors.ratelimit.SharedRateLimiter` whose state
+file every run of the connection on this machine shares.
+
+Rejected keys raise :class:`CredentialsRejected` naming the credential field
+and its environment variable, never a key's value.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import msgspec
+import orjson
+
+from osr_pipelines.connectors.base import (
+    DIMENSION_COLUMNS,
+    Batch,
+    CompanyInfo,
+    ConnectorError,
+    CredentialsRejected,
+    MalformedResponse,
+    Window,
+)
+from osr_pipelines.connectors.catalog import in_family
+from osr_pipelines.connectors.http import HttpClient, HttpStatusError, RateLimitHeaders, prefetch
+from osr_pipelines.connectors.oauth import ClientCredentials
+from osr_pipelines.connectors.poweroffice.mapping import (
+    DIMENSION_SOURCES,
+    TRANSACTION_FIELDS,
+    decode_transactions,
+    map_transactions,
+)
+from osr_pipelines.connectors.ratelimit import SharedRateLimiter, state_path
+
+DEFAULT_BASE_URL = "https://goapi.poweroffice.net/v2"
+REQUIRED = ("application_key", "subscription_key")
+CLIENT_KEY = "client_key"
+SUBSCRIPTION_HEADER = "Ocp-Apim-Subscription-Key"
+#: PowerOffice's documented limit: 10 requests per second per subscription key.
+RATE_LIMIT = 10
+#: ``ResourceParameters.MaxPageSize``'s default, the largest ``PageSize`` PowerOffice accepts.
+MAX_PAGE_SIZE = 20_000
+
+
+def token_url(base_url: str) -> str:
+    """The token endpoint beside the API: ``.../Demo/v2`` -> ``.../Demo/OAuth/Token``."""
+    root = base_url.rstrip("/")
+    return root.removesuffix("/v2") + "/OAuth/Token"
+
+
+def next_page(header: str | None, page: int, size: int, page_size: int) -> int | None:
+    """The page after ``page`` from ``X-Pagination``'s ``nextPageLink``, or ``None`` on the last page.
+
+    The link's ``PageNumber`` is used when it has one; the request is rebuilt
+    from our own path and parameters, so a link naming an internal host does
+    not matter. Without the header, a full page means there may be more.
+    """
+    if header is None:
+        return page + 1 if size >= page_size else None
+    try:
+        link = orjson.loads(header).get("nextPageLink")
+    except (orjson.JSONDecodeError, AttributeError):
+        return page + 1 if size >= page_size else None
+    if not link:
+        return None
+    numbers = [v for k, v in parse_qsl(urlsplit(str(link)).query) if k.lower() == "pagenumber"]
+    return int(numbers[0]) if numbers and numbers[0].isdigit() else page + 1
+
+
+class PowerOfficeConnector:
+    """One PowerOffice Go integration: an application key, a subscription key and client keys.
+
+    ``credentials`` maps ``application_key``, ``subscription_key`` and each
+    ``client_key``/``client_key_<label>`` to values; ``credential_env`` maps
+    them to the environment variables they came from, for messages.
+    """
+
+    def __init__(self, connection: str, options: Mapping[str, str], credentials: Mapping[str, str], *,
+                 credential_env: Mapping[str, str] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic, rate_clock: Callable[[], float] = time.time) -> None:
+        self.connection = connection
+        self._credential_env = dict(credential_env or {})
+        for name in REQUIRED:
+            if not credentials.get(name):
+                raise ConnectorError(f"the {self._label(name)} is missing", connection=connection, field=name)
+        self._client_keys = {f: v for f, v in sorted(credentials.items()) if in_family(f, CLIENT_KEY) and v}
+        if not self._client_keys:
+            raise ConnectorError("no client key: name one in 'client_key' or 'client_key_<label>'",
+                                 connection=connection, field=CLIENT_KEY)
+        self._application_key = credentials["application_key"]
+        # MaxPageSize by default: with 10 requests per second, the page size caps the read rate.
+        self.page_size = int(options.get("page_size", MAX_PAGE_SIZE))
+        base_url = options.get("base_url", DEFAULT_BASE_URL)
+        self._token_url = options.get("token_url") or token_url(base_url)
+        self._renew_before = float(options.get("renew_before", 120))
+        self._clock = clock
+        subscription = credentials["subscription_key"]
+        limiter = SharedRateLimiter(
+            state_path(options.get("rate_state_dir"), "poweroffice", subscription),
+            limit=int(options.get("rate_limit", RATE_LIMIT)), period=float(options.get("rate_period", 1.1)),
+            sleep=sleep, clock=rate_clock)
+        self._http = HttpClient(base_url, connection=connection, headers={SUBSCRIPTION_HEADER: subscription},
+                                rate_headers=RateLimitHeaders(remaining=None, reset=None), limiter=limiter,
+                                sleep=sleep, timeout=float(options.get("timeout", 120)))
+        self._auth: dict[str, ClientCredentials] = {}
+        self._company_of: dict[str, str] = {}  # client key field -> ClientId
+        self._proven: set[str] = set()  # client key fields that got a token: the application key is good
+
+    # -- credentials and errors ----------------------------------------------------------------
+
+    def _label(self, field: str) -> str:
+        env = self._credential_env.get(field)
+        return f"{field.replace('_', ' ')} (credential '{field}'{f', env {env}' if env else ''})"
+
+    def _auth_for(self, field: str) -> ClientCredentials:
+        auth = self._auth.get(field)
+        if auth is None:
+            auth = self._auth[field] = ClientCredentials(
+                self._http, self._token_url, basic=(self._application_key, self._client_keys[field]),
+                rejected=lambda err: self._token_refused(field, err), renew_before=self._renew_before,
+                clock=self._clock)
+        return auth
+
+    def _token_refused(self, field: str, err: HttpStatusError) -> ConnectorError:
+        """Tell a bad subscription key (the API gateway's 401) from a refused application/client key pair."""
+        if _subscription_refused(err):
+            return CredentialsRejected(f"PowerOffice rejected the {self._label('subscription_key')} "
+                                       f"(HTTP {err.status})", connection=self.connection, field="subscription_key")
+        reason = _oauth_error(err.payload)
+        what = f"(HTTP {err.status}{f': {reason}' if reason else ''})"
+        if err.status not in (400, 401, 403):
+            return ConnectorError(f"the token endpoint answered {what} for the {self._label(field)}",
+                                  connection=self.connection, field=field)
+        return self._pair_refused(field, what)
+
+    def _pair_refused(self, field: str, what: str) -> PairRefused:
+        """Blames the client key alone once another key proved the application key good."""
+        if self._proven:
+            message = (f"PowerOffice refused the {self._label(field)} {what}; the application key is valid "
+                       "(another client key got a token)")
+        else:
+            message = (f"PowerOffice refused the {self._label(field)} or the {self._label('application_key')} "
+                       f"when issuing a token {what}")
+        return PairRefused(message, what, connection=self.connection, field=field)
+
+    def _failure(self, err: HttpStatusError, field: str, what: str) -> ConnectorError:
+        if _subscription_refused(err):
+            return CredentialsRejected(f"PowerOffice rejected the {self._label('subscription_key')} on {what} "
+                                       f"(HTTP {err.status})", connection=self.connection, company=err.company,
+                                       field="subscription_key")
+        if err.status == 401:
+            return CredentialsRejected(f"a fresh token of the {self._label(field)} was refused on {what} (HTTP 401)",
+                                       connection=self.connection, company=err.company, field=field)
+        if err.status == 403:
+            return CredentialsRejected(f"the integration of the {self._label(field)} lacks the privilege for {what} "
+                                       "(HTTP 403; GET /ClientIntegrationInformation lists InvalidPrivileges)",
+                                       connection=self.connection, company=err.company, field=field)
+        detail = err.payload.get("Detail") or err.payload.get("Title") if isinstance(err.payload, dict) else None
+        return ConnectorError(f"{what} answered HTTP {err.status}{f' ({detail})' if detail else ''}",
+                              connection=self.connection, company=err.company)
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def _get(self, field: str, path: str, params: Mapping[str, Any] | None, company: str | None, *,
+             decoder: Callable[[bytes], Any] | None = None, with_headers: bool = False) -> Any:
+        auth = self._auth_for(field)
+        try:
+            answer = auth.request_json("GET", path, params=params, company=company, decoder=decoder,
+                                       with_headers=with_headers)
+        except HttpStatusError as err:
+            raise self._failure(err, field, f"GET {path}") from None
+        except msgspec.ValidationError as exc:
+            raise MalformedResponse(f"GET {path} answered an unexpected object shape ({exc})",
+                                    connection=self.connection, company=company) from None
+        self._proven.add(field)
+        return answer
+
+    def _pages(self, field: str, path: str, params: Mapping[str, Any], company: str,
+               decoder: Callable[[bytes], Any] | None = None) -> Iterator[list]:
+        """Each page's array, following ``X-Pagination``; a 204 is an empty page."""
+        page = 1
+        while True:
+            body, headers = self._get(field, path, {**params, "PageNumber": page, "PageSize": self.page_size},
+                                      company, decoder=decoder, with_headers=True)
+            if body is None:
+                return
+            if not isinstance(body, list):
+                raise MalformedResponse(f"GET {path} answered {type(body).__name__}, not an array",
+                                        connection=self.connection, company=company)
+            if not body:
+                return
+            yield body
+            following = next_page(headers.get("X-Pagination"), page, len(body), self.page_size)
+            if following is None or following <= page:
+                return
+            page = following
+
+    def _client_info(self, field: str) -> dict:
+        """``GET /ClientIntegrationInformation`` of a key; remembers the ``ClientId`` it reaches."""
+        info = self._get(field, "/ClientIntegrationInformation", None, None)
+        client_id = info.get("ClientId") if isinstance(info, dict) else None
+        if not client_id:
+            raise MalformedResponse("GET /ClientIntegrationInformation answered without ClientId",
+                                    connection=self.connection, field=field)
+        self._company_of[field] = str(client_id)
+        return info
+
+    def _client_id(self, field: str) -> str:
+        if field not in self._company_of:
+            self._client_info(field)
+        return self._company_of[field]
+
+    def _key_for(self, company_id: str) -> str:
+        """The client key field that reaches ``company_id``; ``client_key_<company_id>`` is tried first."""
+        for field, client_id in self._company_of.items():
+            if client_id == company_id:
+                return field
+        guess = f"{CLIENT_KEY}_{company_id}"
+        for field in sorted(self._client_keys, key=lambda f: f != guess):
+            try:
+                if field not in self._company_of and self._client_id(field) == company_id:
+                    return field
+            except ConnectorError as err:
+                if err.company is not None:
+                    raise
+                # Token refusals know no company; the import that failed does.
+                kind = CredentialsRejected if isinstance(err, CredentialsRejected) else type(err)
+                raise kind(err.reason, connection=self.connection, company=company_id, field=err.field) from None
+        raise ConnectorError("none of the connection's client keys reaches this company", connection=self.connection,
+                             company=company_id, field=CLIENT_KEY)
+
+    # -- the connector protocol ---------------------------------------------------------------
+
+    def list_companies(self) -> list[CompanyInfo]:
+        """The company of every client key; every key is checked, and all refused ones are named."""
+        companies: list[CompanyInfo] = []
+        refused: list[CredentialsRejected] = []
+        for field in self._client_keys:
+            try:
+                info = self._client_info(field)
+            except CredentialsRejected as err:
+                if err.field == "subscription_key":
+                    raise
+                refused.append(err)
+                continue
+            client_id = self._company_of[field]
+            companies.append(CompanyInfo(client_id, info.get("ClientName") or client_id,
+                                         self._organization_number(field, client_id)))
+        if refused:
+            refused = [self._pair_refused(err.field or CLIENT_KEY, err.status) if isinstance(err, PairRefused)
+                       else err for err in refused]
+            if len(refused) == 1:
+                raise refused[0]
+            raise CredentialsRejected("; ".join(err.reason for err in refused), connection=self.connection,
+                                      field=refused[0].field)
+        return companies
+
+    def _organization_number(self, field: str, company_id: str) -> str | None:
+        """From ``GET /OrganizationSettings``, when the integration may read it."""
+        try:
+            settings = self._get(field, "/OrganizationSettings", None, company_id)
+        except CredentialsRejected as err:
+            if err.field == "subscription_key":
+                raise
+            return None
+        return (settings.get("OrganizationNumber") or None) if isinstance(settings, dict) else None
+
+    def stream_dimension(self, company_id: str, dimension: str) -> Iterator[Batch]:
+        return self.stream_dimension_since(company_id, dimension, None)
+
+    def stream_dimension_since(self, company_id: str, dimension: str,
+                               changed_since: datetime | None) -> Iterator[Batch]:
+        """Like :meth:`stream_dimension`, only objects changed after ``changed_since`` (naive means UTC)."""
+        if dimension not in DIMENSION_COLUMNS:
+            raise ValueError(f"unknown dimension '{dimension}'")
+        path, mapper = DIMENSION_SOURCES[dimension]
+        params: dict[str, Any] = {}
+        if changed_since is not None:
+            aware = changed_since if changed_since.tzinfo else changed_since.replace(tzinfo=UTC)
+            params["lastChangedDateTimeOffsetGreaterThan"] = aware.isoformat()
+        field = self._key_for(company_id)
+        for page in self._pages(field, path, params, company_id):
+            yield self._mapped(page, mapper, company_id)
+
+    def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
+        """Transactions posted inside ``window``, the next page fetched while this one maps.
+
+        ``fromDate`` and ``toDate`` are both inclusive: the half-open window ends the day before ``end``.
+        """
+        field = self._key_for(company_id)
+        params = {"fromDate": window.start.isoformat(), "toDate": (window.end - timedelta(days=1)).isoformat(),
+                  "Fields": TRANSACTION_FIELDS}
+        pages = prefetch(self._pages(field, "/AccountTransactions", params, company_id, decode_transactions), depth=2)
+        try:
+            for page in pages:
+                yield self._mapped(page, None, company_id)
+        finally:
+            pages.close()
+
+    def _mapped(self, page: list, mapper: Callable[[dict], tuple] | None, company_id: str) -> Batch:
+        try:
+            return map_transactions(page) if mapper is None else [mapper(item) for item in page]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedResponse(f"unexpected object shape ({type(exc).__name__}: {exc})",
+                                    connection=self.connection, company=company_id) from None
+
+    def close(self) -> None:
+        self._http.close()
+
+
+class PairRefused(CredentialsRejected):
+    """The token endpoint refused an application key / client key pair; ``status`` says how."""
+
+    def __init__(self, message: str, status: str, *, connection: str, field: str) -> None:
+        super().__init__(message, connection=connection, field=field)
+        self.status = status
+
+
+def _subscription_refused(err: HttpStatusError) -> bool:
+    """The API gateway's own 401 (Azure API Management), before PowerOffice sees the request:
+    ``{"statusCode": 401, "message": "Access denied due to invalid subscription key. ..."}``."""
+    message = err.payload.get("message") if isinstance(err.payload, dict) else None
+    return err.status == 401 and isinstance(message, str) and "subscription key" in message.lower()
+
+
+def _oauth_error(payload: Any) -> str | None:
+    """The OAuth ``error`` code (``invalid_client``): a fixed word, never an echo of the key."""
+    error = payload.get("error") if isinstance(payload, dict) else None
+    return error if isinstance(error, str) and error.replace("_", "").isalnum() and len(error) < 40 else None
+

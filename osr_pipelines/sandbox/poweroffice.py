@@ -1,0 +1,461 @@
+"""A PowerOffice Go API v2 emulator over the synthetic books.
+
+It answers the paths the connector uses as the published v2 spec defines
+them: PascalCase fields, bare JSON arrays, ``PageNumber``/``PageSize`` paging
+announced in the ``X-Pagination`` header, 204 for empty pages and
+``ProblemDetails`` error bodies. In front of it sit what PowerOffice's API
+gateway does: the ``Ocp-Apim-Subscription-Key`` check (its own 401 wording),
+10 requests per second per subscription key (429 with ``Retry-After``), and
+the OAuth client-credentials endpoint at ``/OAuth/Token`` issuing 20-minute
+bearer tokens, one client key per books company.
+"""
+
+from __future__ import annotations
+
+import base64
+import gc
+import math
+import secrets
+import threading
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from osr_pipelines.connectors.base import Window
+from osr_pipelines.sandbox.generator import SyntheticBooks
+from osr_pipelines.sandbox.server import FaultInjector, FaultStyle, LiveMutations, SandboxErp
+
+SUBSCRIPTION_HEADER = "ocp-apim-subscription-key"
+TOKEN_LIFETIME = 1200  # seconds: v2 tokens live 20 minutes
+MAX_PAGE_SIZE = 20_000
+DEFAULT_PAGE_SIZE = 5_000
+#: The gateway's wording, which clients use to tell a bad subscription key from a bad client key.
+INVALID_SUBSCRIPTION = ("Access denied due to invalid subscription key. "
+                        "Make sure to provide a valid key for an active subscription.")
+MISSING_SUBSCRIPTION = ("Access denied due to missing subscription key. "
+                        "Make sure to include subscription key when making requests to an API.")
+
+
+class Problem(Exception):
+    """An error answer: ``ProblemDetails`` unless ``body`` is given (the gateway's and OAuth's own shapes)."""
+
+    def __init__(self, status: int, title: str, detail: str | None = None, *, body: dict | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(title)
+        self.status, self.title, self.detail, self.body, self.headers = status, title, detail, body, headers or {}
+
+
+def problem_body(status: int, title: str, detail: str | None = None, instance: str | None = None) -> bytes:
+    return orjson.dumps({"Type": f"https://httpstatuses.io/{status}", "Title": title, "Status": status,
+                         "Detail": detail, "Instance": instance})
+
+
+FAULT_STYLE = FaultStyle(
+    error_body=lambda status, message: problem_body(status, "Too Many Requests" if status == 429 else "Server Error",
+                                                    message),
+    rate_limit_headers=lambda reset: [(b"retry-after", str(reset).encode())],
+)
+
+
+class SlidingWindow:
+    """At most ``limit`` accepted requests per key in any ``period`` seconds, as the gateway counts them."""
+
+    def __init__(self, limit: int, period: float, clock: Callable[[], float]) -> None:
+        self.limit, self.period, self.clock = limit, period, clock
+        self.accepted: dict[str, deque[float]] = {}
+        self.rejected = 0
+        self.lock = threading.Lock()
+
+    def take(self, key: str) -> float | None:
+        """``None`` if the request may pass, else the seconds to wait (``Retry-After``)."""
+        with self.lock:
+            now = self.clock()
+            times = self.accepted.setdefault(key, deque())
+            while times and times[0] <= now - self.period:
+                times.popleft()
+            if len(times) < self.limit:
+                times.append(now)
+                return None
+            self.rejected += 1
+            return times[0] + self.period - now
+
+
+#: ``AccountTransactionDto`` fields as Python expressions over a books posting tuple ``r``
+#: (posting_id, voucher, date, period, account, amount, currency, amount_currency, description,
+#: department, project, customer, supplier, dim1, dim2, dim3, changed).
+TRANSACTION_FIELDS: dict[str, str] = {
+    "Id": "int(r[0])",
+    "AccountId": "account_ids[r[4]]",
+    "AccountNo": "int(r[4])",
+    "Amount": "r[5]",
+    "CurrencyAmount": "r[7]",
+    "CurrencyCode": "r[6]",
+    "Description": "r[8]",
+    "PostingDate": "r[2]",
+    "VoucherDate": "r[2]",
+    "VoucherNo": "int(r[1])",
+    "VoucherId": "voucher_ids[r[1]]",
+    "VoucherType": "voucher_type(r[8])",
+    "DepartmentId": "None if r[9] is None else int(r[9])",
+    "DepartmentCode": "department_codes.get(r[9])",
+    "ProjectId": "None if r[10] is None else int(r[10])",
+    "ProjectCode": "project_codes.get(r[10])",
+    "ContactId": "int(r[11]) if r[11] is not None else None if r[12] is None else int(r[12])",
+    "CustomerAccountNo": "None if r[11] is None else int(r[11])",
+    "SupplierAccountNo": "None if r[12] is None else int(r[12])",
+    "Dim1Code": "r[13]",
+    "Dim2Code": "r[14]",
+    "Dim3Code": "r[15]",
+    "IsReversed": "False",
+    "CreatedDateTimeOffset": "created[r[2]]",
+    "LastChangedDateTimeOffset": "changed[r[16]]",
+}
+
+
+class _Memo(dict):
+    """Values computed once per key, on first use."""
+
+    def __init__(self, make: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: Any) -> Any:
+        value = self[key] = self.make(key)
+        return value
+
+
+def _voucher_type(description: str) -> str:
+    if description.startswith("Faktura"):
+        return "OutgoingInvoice"
+    if description.startswith("Inngående"):
+        return "IncomingInvoice"
+    return "IncomingPayments"
+
+
+def _offset(stamp: str) -> str:
+    return stamp + "+00:00"
+
+
+class PowerOfficeSandbox:
+    """The state behind the app: keys, tokens, the rate window, dimensions and cached posting windows."""
+
+    def __init__(self, books: SyntheticBooks, *, application_key: str, subscription_key: str,
+                 client_keys: Mapping[str, str], rate_limit: int, token_lifetime: float,
+                 clock: Callable[[], float]) -> None:
+        self.books = books
+        self.live = LiveMutations(books)
+        self.application_key = application_key
+        self.subscription_key = subscription_key
+        self.client_keys = dict(client_keys)  # client key -> company id
+        self.rate = SlidingWindow(rate_limit, 1.0, clock)
+        self.token_lifetime = token_lifetime
+        self.clock = clock
+        self.tokens: dict[str, tuple[str, float]] = {}  # token -> (company, expiry on clock)
+        self.windows: OrderedDict[tuple, list[tuple]] = OrderedDict()
+        self.windows_lock = threading.Lock()
+        changed = _offset(datetime.combine(books.start, datetime.min.time()).isoformat())
+        self.master_changed = changed
+        self.master_stamp = datetime.fromisoformat(changed)
+        accounts = books.dimension("accounts")
+        self.account_ids = {row[1]: int(row[0]) for row in accounts}
+        codes = {d: {row[0]: row[1] for row in books.dimension(d)} for d in ("departments", "projects")}
+        self.department_codes, self.project_codes = codes["departments"], codes["projects"]
+        self.builders: dict[tuple[str, ...], Callable[[list[tuple]], list[dict]]] = {}
+
+    def expire_tokens(self) -> None:
+        """Invalidate every token, as if 20 minutes had passed."""
+        self.tokens.clear()
+
+    # -- the gateway and OAuth ------------------------------------------------------------
+
+    def gateway(self, request: Request) -> None:
+        """The subscription key check and the rate limit, which come before anything else."""
+        key = request.headers.get(SUBSCRIPTION_HEADER)
+        if key != self.subscription_key:
+            raise Problem(401, "Unauthorized", body={
+                "statusCode": 401, "message": MISSING_SUBSCRIPTION if key is None else INVALID_SUBSCRIPTION})
+        wait = self.rate.take(key)
+        if wait is not None:
+            raise Problem(429, "Too Many Requests", f"Rate limit is exceeded: {self.rate.limit} requests per second.",
+                          headers={"Retry-After": str(max(1, math.ceil(wait)))})
+
+    def issue_token(self, authorization: str, form: dict[str, str]) -> dict:
+        if form.get("grant_type") != "client_credentials":
+            raise Problem(400, "unsupported_grant_type", body={"error": "unsupported_grant_type"})
+        scheme, _, encoded = authorization.partition(" ")
+        try:
+            app_key, _, key = base64.b64decode(encoded).decode().partition(":")
+        except ValueError:
+            app_key = key = ""
+        company = self.client_keys.get(key)
+        if scheme.lower() != "basic" or app_key != self.application_key or company is None:
+            raise Problem(401, "invalid_client", body={"error": "invalid_client"})
+        token = secrets.token_urlsafe(32)
+        self.tokens[token] = (company, self.clock() + self.token_lifetime)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": int(self.token_lifetime)}
+
+    def authorize(self, request: Request) -> str:
+        """The company a bearer token was issued for."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        issued = self.tokens.get(token) if scheme.lower() == "bearer" else None
+        if issued is None or issued[1] <= self.clock():
+            raise Problem(401, "Unauthorized", "Access token is missing, invalid or expired.")
+        return issued[0]
+
+    # -- account transactions ---------------------------------------------------------------
+
+    def window_postings(self, company: str, first: date, last: date) -> list[tuple]:
+        """The rows posted from ``first`` to ``last`` inclusive, kept for the pages that follow."""
+        key = (company, first, last, self.live.version())
+        with self.windows_lock:
+            rows = self.windows.get(key)
+            if rows is None:
+                rows = []
+                if last >= first:
+                    enabled = gc.isenabled()
+                    gc.disable()  # a window's tuples would otherwise trigger collections scanning the books
+                    try:
+                        for batch in self.books.postings_in(company, Window(first, date.fromordinal(
+                                last.toordinal() + 1))):
+                            rows.extend(batch)
+                    finally:
+                        if enabled:
+                            gc.enable()
+                self.windows[key] = rows
+            self.windows.move_to_end(key)
+            while len(self.windows) > 3:
+                self.windows.popitem(last=False)
+        return rows
+
+    def _transaction_namespace(self) -> dict[str, Any]:
+        """Lookups the field expressions of :data:`TRANSACTION_FIELDS` use; per-value strings are memoized."""
+        return {"account_ids": self.account_ids, "department_codes": self.department_codes,
+                "project_codes": self.project_codes, "voucher_type": _voucher_type,
+                "voucher_ids": _Memo(lambda number: str(uuid.UUID(int=int(number)))),
+                "created": _Memo(lambda day: _offset(f"{day}T12:00:00")), "changed": _Memo(_offset)}
+
+    def page_builder(self, fields: str | None) -> Callable[[list[tuple]], list[dict]]:
+        """A compiled function from posting tuples to ``AccountTransactionDto`` dicts with ``fields`` (all if empty).
+
+        Compiled once per selection, so that a page is one comprehension of dict displays.
+        """
+        names = tuple(f.strip() for f in (fields or "").split(",") if f.strip()) or tuple(TRANSACTION_FIELDS)
+        builder = self.builders.get(names)
+        if builder is None:
+            unknown = [f for f in names if f not in TRANSACTION_FIELDS]
+            if unknown:
+                raise Problem(400, "Invalid fields", f"Unknown field(s): {', '.join(unknown)}")
+            members = ", ".join(f"{name!r}: {TRANSACTION_FIELDS[name]}" for name in names)
+            namespace = self._transaction_namespace()
+            exec(f"def build(rows):\n    return [{{{members}}} for r in rows]", namespace)  # names checked above
+            builder = self.builders[names] = namespace["build"]
+        return builder
+
+    def transactions(self, rows: list[tuple], fields: str | None) -> bytes:
+        """A page of ``AccountTransactionDto`` objects, only ``fields`` (comma list) when given."""
+        build = self.page_builder(fields)
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return orjson.dumps(build(rows))
+        finally:
+            if enabled:
+                gc.enable()
+
+    # -- dimensions --------------------------------------------------------------------------
+
+    def dimension(self, name: str) -> list[dict]:
+        changed = self.master_changed
+        rows = self.books.dimension(name)
+        if name == "accounts":
+            kinds = {"1": "Asset", "2": "Liability", "3": "Income"}
+            return [{"Id": int(r[0]), "AccountNo": int(r[1]), "Name": r[2],
+                     "GeneralLedgerAccountType": ("Equity" if r[1].startswith("20") else kinds.get(r[1][0], "Expense")),
+                     "IsActive": True, "CurrencyCode": "NOK", "LastChangedDateTimeOffset": changed} for r in rows]
+        if name in ("departments", "projects"):
+            return [{"Id": int(r[0]), "Code": r[1], "Name": r[2], "IsActive": True,
+                     "CreatedDateTimeOffset": changed, "LastChangedDateTimeOffset": changed} for r in rows]
+        return [{"Id": int(r[0]), "Number": int(r[1]), "Name": r[2], "OrganizationNumber": r[3], "IsActive": True,
+                 "IsArchived": False, "IsPerson": False, "CurrencyCode": "NOK", "SubledgerAccountId": int(r[0]),
+                 "LastChangedDateTimeOffset": changed} for r in rows]
+
+
+def _int_param(params: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        value = int(params.get(name, default))
+    except ValueError:
+        raise Problem(400, "Invalid parameter", f"'{name}' must be a whole number") from None
+    if value < 1:
+        raise Problem(400, "Invalid parameter", f"'{name}' must be at least 1")
+    return value
+
+
+def _date_param(params: Mapping[str, str], name: str) -> date:
+    if not params.get(name):
+        raise Problem(400, "Missing parameter", f"The {name} field is required.")
+    try:
+        return date.fromisoformat(params[name][:10])
+    except ValueError:
+        raise Problem(400, "Invalid parameter", f"The value '{params[name]}' is not valid for {name}.") from None
+
+
+def _changed_after(params: Mapping[str, str], name: str) -> datetime | None:
+    raw = params.get(name)
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise Problem(400, "Invalid parameter", f"The value '{raw}' is not valid for {name}.") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def poweroffice_app(books: SyntheticBooks, *, application_key: str, subscription_key: str,
+                    client_keys: Mapping[str, str] | None = None, faults: str | None = None, fault_seed: int = 7,
+                    rate_limit: int = 10, token_lifetime: float = TOKEN_LIFETIME,
+                    clock: Callable[[], float] = time.monotonic) -> Starlette | FaultInjector:
+    """The PowerOffice Go sandbox over ``books``; ``app.state.sandbox`` holds its state.
+
+    ``client_keys`` maps each client key to the books company it reaches
+    (default: :func:`client_key` of every company). ``clock`` drives token
+    expiry and the rate window, so tests can share a fake clock with the client.
+    """
+    sandbox = PowerOfficeSandbox(
+        books, application_key=application_key, subscription_key=subscription_key,
+        client_keys=client_keys or {client_key(c): c for c in books.company_ids}, rate_limit=rate_limit,
+        token_lifetime=token_lifetime, clock=clock)
+
+    def error(failure: Problem, request: Request) -> Response:
+        content = (orjson.dumps(failure.body) if failure.body is not None
+                   else problem_body(failure.status, failure.title, failure.detail, request.url.path))
+        return Response(content, failure.status, dict(failure.headers), media_type="application/json")
+
+    async def token(request: Request) -> Response:
+        try:
+            sandbox.gateway(request)
+            form = dict(parse_qsl((await request.body()).decode()))
+            body = sandbox.issue_token(request.headers.get("authorization", ""), form)
+        except Problem as failure:
+            return error(failure, request)
+        return Response(orjson.dumps(body), 200, {"Cache-Control": "no-store"}, media_type="application/json")
+
+    def endpoint(handler: Callable[[Request, str, Mapping[str, str]], tuple[bytes | None, dict[str, str]]]) -> Callable:
+        async def respond(request: Request) -> Response:
+            try:
+                sandbox.gateway(request)
+                company = sandbox.authorize(request)
+                content, headers = handler(request, company, request.query_params)
+            except Problem as failure:
+                return error(failure, request)
+            if content is None:
+                return Response(status_code=204)
+            return Response(content, 200, headers, media_type="application/json")
+
+        return respond
+
+    def paged(request: Request, params: Mapping[str, str], items: list, render: Callable[[list], bytes],
+              ) -> tuple[bytes | None, dict[str, str]]:
+        """One page of ``items`` with its ``X-Pagination`` header; ``None`` (a 204) when the page is empty."""
+        page = _int_param(params, "PageNumber", 1)
+        size = _int_param(params, "PageSize", DEFAULT_PAGE_SIZE)
+        if size > MAX_PAGE_SIZE:
+            raise Problem(400, "Invalid parameter", f"PageSize may not exceed MaxPageSize ({MAX_PAGE_SIZE}).")
+        chunk = items[(page - 1) * size:page * size]
+        if not chunk:
+            return None, {}
+        pages = math.ceil(len(items) / size)
+        pagination: dict[str, Any] = {"totalCount": len(items), "pageSize": size, "currentPage": page,
+                                      "totalPages": pages}
+        if page > 1:
+            pagination["previousPageLink"] = str(request.url.include_query_params(PageNumber=page - 1))
+        if page < pages:
+            pagination["nextPageLink"] = str(request.url.include_query_params(PageNumber=page + 1))
+        return render(chunk), {"X-Pagination": orjson.dumps(pagination).decode()}
+
+    def account_transactions(request: Request, company: str, params: Mapping[str, str]) -> tuple:
+        first, last = _date_param(params, "fromDate"), _date_param(params, "toDate")
+        if last < first:
+            raise Problem(400, "Invalid parameters", "toDate must not be before fromDate.")
+        rows = sandbox.window_postings(company, first, last)
+        return paged(request, params, rows, lambda chunk: sandbox.transactions(chunk, params.get("Fields")))
+
+    def dimension(name: str) -> Callable:
+        def handler(request: Request, company: str, params: Mapping[str, str]) -> tuple:
+            after = _changed_after(params, "lastChangedDateTimeOffsetGreaterThan")
+            items = [] if after is not None and sandbox.master_stamp <= after else sandbox.dimension(name)
+            return paged(request, params, items, orjson.dumps)
+
+        return handler
+
+    def integration(request: Request, company: str, params: Mapping[str, str]) -> tuple:
+        info = next(c for c in books.companies() if c.erp_id == company)
+        return orjson.dumps({"ActiveClientSubscriptions": ["Go Regnskap"], "ClientId": company,
+                             "ClientName": info.name, "InvalidPrivileges": [],
+                             "ValidPrivileges": ["AccountTransaction", "GeneralLedgerAccount", "Department",
+                                                 "Project", "Customer", "Supplier", "CommonServices"]}), {}
+
+    def organization(request: Request, company: str, params: Mapping[str, str]) -> tuple:
+        info = next(c for c in books.companies() if c.erp_id == company)
+        return orjson.dumps({"Id": str(uuid.UUID(int=int(company))), "Name": info.name, "LegalName": info.name,
+                             "OrganizationNumber": info.organization_number, "IsAgricultureClient": False,
+                             "InvoiceInboxEhf": True, "InvoiceInboxEmail": False,
+                             "MailAddressIsDeliveryAddress": True,
+                             "LastChangedDateTimeOffset": sandbox.master_changed}), {}
+
+    routes = [
+        Route("/OAuth/Token", token, methods=["POST"]),
+        Route("/v2/ClientIntegrationInformation", endpoint(integration), methods=["GET"]),
+        Route("/v2/OrganizationSettings", endpoint(organization), methods=["GET"]),
+        Route("/v2/AccountTransactions", endpoint(account_transactions), methods=["GET"]),
+        Route("/v2/GeneralLedgerAccounts", endpoint(dimension("accounts")), methods=["GET"]),
+        Route("/v2/Departments", endpoint(dimension("departments")), methods=["GET"]),
+        Route("/v2/Projects", endpoint(dimension("projects")), methods=["GET"]),
+        Route("/v2/Customers", endpoint(dimension("customers")), methods=["GET"]),
+        Route("/v2/Suppliers", endpoint(dimension("suppliers")), methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.sandbox = sandbox
+    if faults:
+        return FaultInjector(app, faults, FAULT_STYLE, seed=fault_seed)
+    return app
+
+
+#: The made-up keys a sandbox accepts unless given others.
+DEFAULT_APPLICATION_KEY = "sandbox-application-key"
+DEFAULT_SUBSCRIPTION_KEY = "sandbox-subscription-key"
+
+
+def client_key(company: str) -> str:
+    """The sandbox's client key of a books company."""
+    return f"sandbox-client-key-{company}"
+
+
+def _app(books: SyntheticBooks, faults: str | None, options: Mapping[str, str]) -> Starlette | FaultInjector:
+    return poweroffice_app(
+        books,
+        application_key=options.get("application_key", DEFAULT_APPLICATION_KEY),
+        subscription_key=options.get("subscription_key", DEFAULT_SUBSCRIPTION_KEY),
+        faults=faults,
+        rate_limit=int(options.get("rate_limit", 10)),
+        token_lifetime=float(options.get("token_lifetime", TOKEN_LIFETIME)),
+    )
+
+
+def _login(base_url: str, books: SyntheticBooks, options: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    credentials = {"application_key": options.get("application_key", DEFAULT_APPLICATION_KEY),
+                   "subscription_key": options.get("subscription_key", DEFAULT_SUBSCRIPTION_KEY)}
+    credentials.update({f"client_key_{c}": client_key(c) for c in books.company_ids})
+    return {"base_url": f"{base_url}/v2"}, credentials
+
+
+SANDBOX = SandboxErp(app=_app, login=_login)
