@@ -35,6 +35,13 @@ def _tripletex(connection: str, options: Mapping[str, str], credentials: Mapping
     return TripletexConnector(connection, options, credentials, credential_env=credential_env)
 
 
+def _xledger(connection: str, options: Mapping[str, str], credentials: Mapping[str, str],
+             credential_env: Mapping[str, str] | None = None) -> Connector:
+    from osr_pipelines.connectors.xledger import XledgerConnector
+
+    return XledgerConnector(connection, options, credentials, credential_env=credential_env)
+
+
 CONNECTOR_TYPES: dict[str, ConnectorType] = {
     t.name: t
     for t in (
@@ -42,6 +49,7 @@ CONNECTOR_TYPES: dict[str, ConnectorType] = {
                       modes=("import", "direct")),
         ConnectorType("tripletex", credentials=("consumer_token", "employee_token"), optional_credentials=(),
                       build=_tripletex),
+        ConnectorType("xledger", credentials=("token",), optional_credentials=(), build=_xledger),
     )
 }
 

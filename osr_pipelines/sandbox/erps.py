@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from osr_pipelines.connectors.synthetic import books_from_options
-from osr_pipelines.sandbox import tripletex
+from osr_pipelines.sandbox import tripletex, xledger
 from osr_pipelines.sandbox.generator import SyntheticBooks
 from osr_pipelines.sandbox.server import ASGIApp, SandboxErp, serve
 
 SANDBOXES: dict[str, SandboxErp] = {
     "tripletex": tripletex.SANDBOX,
+    "xledger": xledger.SANDBOX,
 }
 
 
