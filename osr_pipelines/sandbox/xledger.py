@@ -265,31 +265,33 @@ class Compiler:
         return self.getters[type_.name][name]
 
     def compile(self, type_: GraphQLObjectType, selection: SelectionSetNode) -> Callable[[Any], dict]:
-        parts: list[tuple[str, Getter]] = []
-        for node in selection.selections:
+        """One generated function per selection set: a dict display of the selected keys, so that
+        a node costs one call plus its getters (10 000 nodes per page make this the hot path)."""
+        namespace: dict[str, Any] = {}
+        items: list[str] = []
+        for i, node in enumerate(selection.selections):
             if not isinstance(node, FieldNode):
                 raise XledgerFailure.of("BAD_REQUEST", "Fragments are not supported by this sandbox")
             name = node.name.value
-            key = node.alias.value if node.alias else name
+            namespace[f"k{i}"] = node.alias.value if node.alias else name
             if name == "__typename":
-                parts.append((key, lambda _s, t=type_.name: t))
+                namespace[f"g{i}"] = type_.name
+                items.append(f"k{i}: g{i}")
                 continue
-            get = self._getter(type_, name)
+            namespace[f"g{i}"] = self._getter(type_, name)
             field_type = get_nullable_type(type_.fields[name].type)
             named = get_named_type(field_type)
-            if is_object_type(named):
-                sub = self.compile(named, node.selection_set)
-                if is_list_type(field_type):
-                    parts.append((key, lambda s, g=get, b=sub: [b(x) for x in g(s)]))
-                else:
-                    parts.append((key, lambda s, g=get, b=sub: None if (v := g(s)) is None else b(v)))
+            if not is_object_type(named):
+                items.append(f"k{i}: g{i}(s)")
+                continue
+            namespace[f"b{i}"] = self.compile(named, node.selection_set)
+            if is_list_type(field_type):
+                items.append(f"k{i}: [b{i}(x) for x in g{i}(s)]")
             else:
-                parts.append((key, get))
-
-        def build(source: Any) -> dict:
-            return {key: get(source) for key, get in parts}
-
-        return build
+                items.append(f"k{i}: None if (v{i} := g{i}(s)) is None else b{i}(v{i})")
+        # The code is built from field indexes only; names and values stay in the namespace.
+        exec(f"def build(s):\n    return {{{', '.join(items)}}}", namespace)
+        return namespace["build"]
 
 
 @functools.lru_cache(maxsize=64)

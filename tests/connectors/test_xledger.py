@@ -140,6 +140,16 @@ def test_dimensions_and_their_references(sandbox, books):
     assert any(r[11] for r in rows) and any(r[12] for r in rows) and any(r[10] for r in rows)
 
 
+def test_gl_object_slots_choose_departments_projects_and_free_dimensions(sandbox, books):
+    window = Window(date(2025, 1, 1), date(2025, 1, 15))
+    with sandbox() as sb, closing(sb.connector(department_object=3, project_object="none")) as connector:
+        rows = flat(connector.stream_postings("2001", window))
+    source = expected(books, "2001", window)
+    # glObject1 (the books' department) and glObject2 (project) become free_dimension_1 and 2.
+    assert [(r[9], r[10], r[13], r[14], r[15]) for r in rows] == [(None, None, r[9], r[10], None) for r in source]
+    assert any(r[13] for r in rows) and any(r[14] for r in rows)
+
+
 def test_changed_since_uses_modified_at_gte(sandbox, books):
     with sandbox() as sb, closing(sb.connector()) as connector:
         before = flat(connector.stream_dimension_since("2001", "customers", datetime(2020, 1, 1)))
@@ -226,6 +236,28 @@ def test_every_query_sent_is_valid_against_the_sandbox_schema_even_under_faults(
     assert len(queries) >= 7
     for query in queries:
         assert validate(SCHEMA, parse(query)) == [], query
+    answered = 0
+    for exchange in sb.recorder.exchanges:
+        if exchange.status == 200 and exchange.request_body and not exchange.response_headers.get("x-sandbox-fault"):
+            body = orjson.loads(exchange.body)
+            if body.get("data"):
+                operation = parse(orjson.loads(exchange.request_body)["query"]).definitions[0]
+                assert_shape(body["data"], operation.selection_set)
+                answered += 1
+    assert answered >= 10
+
+
+def assert_shape(value: Any, selection: Any) -> None:
+    """``value`` holds exactly the response keys ``selection`` asks for, at every level."""
+    if isinstance(value, list):
+        for item in value:
+            assert_shape(item, selection)
+        return
+    wanted = {(f.alias or f.name).value: f for f in selection.selections}
+    assert set(value) == set(wanted), (set(value), set(wanted))
+    for key, field in wanted.items():
+        if field.selection_set is not None and value[key] is not None:
+            assert_shape(value[key], field.selection_set)
 
 
 def spec_fields() -> dict[str, set[str]]:
