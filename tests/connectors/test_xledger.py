@@ -22,7 +22,6 @@ from graphql import get_named_type, is_input_object_type, is_object_type, parse,
 from osr_pipelines.connectors.base import ConnectorError, CredentialsRejected, SourceUnavailable, Window
 from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.connectors.xledger import XledgerConnector
-from osr_pipelines.connectors.xledger.client import split_by_year
 from osr_pipelines.sandbox.generator import SyntheticBooks
 from osr_pipelines.sandbox.server import running
 from osr_pipelines.sandbox.xledger import BURST, CONCURRENCY, GROUP, SCHEMA, xledger_app
@@ -106,10 +105,8 @@ def test_window_edges_are_exact(sandbox, books):
     assert one_day == expected(books, "2001", Window(day, day + timedelta(days=1)))
     assert {r[2] for r in year_end} == {"2024-12-31", "2025-01-01"}
     filters = [r["variables"]["filter"] for r in sb.requests() if "transactions(" in r["query"]]
-    assert filters[0] == {"ownerDbId": "2001", "postedDate_gte": "2024-03-01", "postedDate_lt": "2024-03-02"}
-    # A window across New Year is walked as two calendar-year pieces, each half-open.
-    assert [(f["postedDate_gte"], f["postedDate_lt"]) for f in filters[1:]] == [
-        ("2024-12-31", "2025-01-01"), ("2025-01-01", "2025-01-02")]
+    assert filters == [{"ownerDbId": "2001", "postedDate_gte": "2024-03-01", "postedDate_lt": "2024-03-02"},
+                       {"ownerDbId": "2001", "postedDate_gte": "2024-12-31", "postedDate_lt": "2025-01-02"}]
 
 
 def test_amounts_keep_xledgers_sign_debit_positive_credit_negative(sandbox, books):
@@ -300,12 +297,9 @@ def test_sandbox_schema_names_come_from_the_published_field_lists():
                         else flattened in specs[entity]), (name, field)
 
 
-def test_catalog_builds_xledger_connectors_and_splits_years():
+def test_catalog_builds_xledger_connectors():
     built = connector_type("xledger").build("c", {"entity": "1"}, {"token": "t"}, {"token": "XL"})
     assert isinstance(built, XledgerConnector) and built.page_size == 10_000
     built.close()
     with pytest.raises(ConnectorError, match="env XL"):
         connector_type("xledger").build("c", {}, {}, {"token": "XL"})
-    assert split_by_year(Window(date(2023, 6, 1), date(2025, 2, 1))) == [
-        Window(date(2023, 6, 1), date(2024, 1, 1)), Window(date(2024, 1, 1), date(2025, 1, 1)),
-        Window(date(2025, 1, 1), date(2025, 2, 1))]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,17 +59,6 @@ def _short(code: str | None) -> str:
 
 def _transient(error: GraphQLError) -> bool:
     return _short(error.code) in TRANSIENT
-
-
-def split_by_year(window: Window) -> list[Window]:
-    """Calendar-year pieces of ``window``: bounded cursor walks the server can serve from one cached window."""
-    parts = []
-    start = window.start
-    while start < window.end:
-        end = min(window.end, date(start.year + 1, 1, 1))
-        parts.append(Window(start, end))
-        start = end
-    return parts
 
 
 class XledgerConnector:
@@ -163,23 +152,24 @@ class XledgerConnector:
             after = edges[-1]["cursor"]
 
     def _transaction_pages(self, company: str, window: Window) -> Iterator[list[Edge]]:
-        for part in split_by_year(window):
-            filter_ = {"ownerDbId": company, "postedDate_gte": part.start.isoformat(),
-                       "postedDate_lt": part.end.isoformat()}
-            after: str | None = None
-            while True:
-                data = self._execute(f"transactions {part}", queries.TRANSACTIONS,
-                                     {"first": self.page_size, "after": after, "filter": filter_}, company,
-                                     decode_transactions)
-                connection = data.transactions
-                if connection is None:
-                    raise MalformedResponse(f"transactions {part} answered without transactions",
-                                            connection=self.connection, company=company)
-                if connection.edges:
-                    yield connection.edges
-                if not connection.pageInfo.hasNextPage or not connection.edges:
-                    break
-                after = connection.edges[-1].cursor
+        """One cursor walk over the whole window: a cursor keeps its place however long the range,
+        and Xledger bills per request, so empty years are not asked for one by one."""
+        filter_ = {"ownerDbId": company, "postedDate_gte": window.start.isoformat(),
+                   "postedDate_lt": window.end.isoformat()}
+        after: str | None = None
+        while True:
+            data = self._execute(f"transactions {window}", queries.TRANSACTIONS,
+                                 {"first": self.page_size, "after": after, "filter": filter_}, company,
+                                 decode_transactions)
+            connection = data.transactions
+            if connection is None:
+                raise MalformedResponse(f"transactions {window} answered without transactions",
+                                        connection=self.connection, company=company)
+            if connection.edges:
+                yield connection.edges
+            if not connection.pageInfo.hasNextPage or not connection.edges:
+                return
+            after = connection.edges[-1].cursor
 
     # -- the connector protocol -----------------------------------------------------------
 
@@ -222,7 +212,7 @@ class XledgerConnector:
                                         company=company_id) from None
 
     def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
-        """Transactions of ``window``, a calendar year per cursor walk, the next page fetched while one maps."""
+        """Transactions of ``window``, the next page fetched while this one maps."""
         lookups = self._lookups_of(company_id)
         pages = prefetch(self._transaction_pages(company_id, window), depth=2)
         try:
