@@ -7,15 +7,18 @@ connections (``first``/``after``, ``edges { cursor node }``, ``pageInfo``, at mo
 10 000 nodes per page, cursors are ``dbId``\\ s), ``ownerSet``, ``filter`` inputs
 with ``modifiedAt_gte`` and posted-date ranges, and Xledger's way of failing:
 HTTP 200 with ``errors[{message, code, extensions: {code}}]`` for the burst
-rate limit, the concurrency limit and used-up credits.
+rate limit, the concurrency limit and used-up credits; a missing or unknown
+token answers HTTP 401 with an ``UNAUTHORIZED`` error. Tests can script rare
+errors for the next requests with :meth:`XledgerSandbox.reject_next`.
 
 Entities: with ``group`` (the default) the token belongs to a group entity
 whose sub-entities are the books' companies (``dbId`` = the books' company id);
 otherwise it belongs to the first company, which has no sub-entities.
 
-Speed: resolving 10 000 nodes through graphql-core's executor takes seconds per
-page, so each query is parsed and validated by graphql-core (cached per query
-text) and then answered directly: the selection set is compiled once into
+Speed: resolving a page of 10 000 transactions through graphql-core's executor
+takes about 0.5 s here, five times or more the direct build, so each query is
+parsed and validated by graphql-core (cached per query text) and then answered
+directly: the selection set is compiled once into
 functions that build exactly the selected fields (aliases included) from the
 books' tuples, and the answer is written with orjson.
 """
@@ -397,7 +400,8 @@ class XledgerSandbox:
         gc.disable()  # a page of 10 000 new dicts would otherwise trigger collections that scan the whole books
         try:
             for node in operation.selection_set.selections:
-                assert isinstance(node, FieldNode)
+                if not isinstance(node, FieldNode):
+                    raise XledgerFailure.of("BAD_REQUEST", "Fragments are not supported by this sandbox")
                 key = node.alias.value if node.alias else node.name.value
                 field = SCHEMA.query_type.fields[node.name.value]
                 try:
