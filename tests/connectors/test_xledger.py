@@ -180,10 +180,9 @@ def test_burst_and_concurrency_limits_are_retried_and_succeed(sandbox, books, cl
 
 
 def test_limits_that_never_lift_give_up_after_bounded_retries(sandbox):
-    with sandbox() as sb, closing(sb.connector(rate_retries=3)) as connector:
-        sb.state.reject_next(BURST, 10)
-        with pytest.raises(SourceUnavailable, match="BURST_RATE_LIMIT_REACHED"):
-            connector.list_companies()
+    with (sandbox(concurrency_limit=0) as sb, closing(sb.connector(rate_retries=3)) as connector,
+          pytest.raises(SourceUnavailable, match="CONCURRENCY_LIMIT_REACHED")):
+        connector.list_companies()
     assert len(sb.recorder.exchanges) == 4
 
 
