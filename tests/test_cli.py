@@ -128,7 +128,8 @@ def test_secrets_never_reach_event_log_or_output(with_connection: Path, monkeypa
     monkeypatch.setenv("OSR_TEST_KEY", "wrong-key-also-secret")
     failed = osr("import", "nightly", "--all", ok=False)
     outputs.append(failed.output)
-    assert "connection 'acme': the API key (credential 'api_key') was rejected" in failed.output
+    assert ("connection 'acme', field 'api_key': the API key (credential 'api_key', env OSR_TEST_KEY) was rejected"
+            in failed.output)
     tested = osr("connection", "test", "acme", ok=False)
     assert "credential 'api_key'" in tested.output
     outputs.append(tested.output)

@@ -7,7 +7,7 @@ loader can stream them into COPY without building dicts or objects per row.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Protocol, runtime_checkable
@@ -103,6 +103,27 @@ class ConnectorError(Exception):
         if field is not None:
             where.append(f"field '{field}'")
         super().__init__(f"{', '.join(where)}: {message}")
+
+
+class CredentialLabels:
+    """Names credentials in messages by field and environment variable, so users know what to fix.
+
+    Values are never part of a label: that is what keeps secrets out of errors and logs.
+    """
+
+    def __init__(self, credential_env: Mapping[str, str] | None, nouns: Mapping[str, str] | None = None) -> None:
+        self._env = dict(credential_env or {})
+        self._nouns = dict(nouns or {})
+
+    def __call__(self, field: str) -> str:
+        env = self._env.get(field)
+        noun = self._nouns.get(field, field.replace("_", " "))
+        return f"{noun} (credential '{field}'{f', env {env}' if env else ''})"
+
+    def require(self, connection: str, credentials: Mapping[str, str], fields: Iterable[str]) -> None:
+        for field in fields:
+            if not credentials.get(field):
+                raise ConnectorError(f"the {self(field)} is missing", connection=connection, field=field)
 
 
 class CredentialsRejected(ConnectorError):

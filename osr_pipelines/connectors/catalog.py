@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -33,45 +34,32 @@ def in_family(credential: str, family: str) -> bool:
     return credential == family or (credential.startswith(family + "_") and len(credential) > len(family) + 1)
 
 
-def _synthetic(connection: str, options: Mapping[str, str], credentials: Mapping[str, str],
-               credential_env: Mapping[str, str] | None = None) -> Connector:
-    from osr_pipelines.connectors.synthetic import SyntheticConnector
+def _lazy(module: str, cls: str) -> Callable[..., Connector]:
+    """A build function that imports its connector on first use, so listing types loads no ERP client."""
 
-    return SyntheticConnector(connection, options, credentials)
-
-
-def _tripletex(connection: str, options: Mapping[str, str], credentials: Mapping[str, str],
-               credential_env: Mapping[str, str] | None = None) -> Connector:
-    from osr_pipelines.connectors.tripletex import TripletexConnector
-
-    return TripletexConnector(connection, options, credentials, credential_env=credential_env)
-
-
-def _vismanet(connection: str, options: Mapping[str, str], credentials: Mapping[str, str],
+    def build(connection: str, options: Mapping[str, str], credentials: Mapping[str, str],
               credential_env: Mapping[str, str] | None = None) -> Connector:
-    from osr_pipelines.connectors.vismanet import VismaNetConnector
+        connector = getattr(importlib.import_module(module), cls)
+        return connector(connection, options, credentials, credential_env=credential_env)
 
-    return VismaNetConnector(connection, options, credentials, credential_env=credential_env)
-
-
-def _poweroffice(connection: str, options: Mapping[str, str], credentials: Mapping[str, str],
-                 credential_env: Mapping[str, str] | None = None) -> Connector:
-    from osr_pipelines.connectors.poweroffice import PowerOfficeConnector
-
-    return PowerOfficeConnector(connection, options, credentials, credential_env=credential_env)
+    return build
 
 
 CONNECTOR_TYPES: dict[str, ConnectorType] = {
     t.name: t
     for t in (
-        ConnectorType("synthetic", credentials=(), optional_credentials=("api_key",), build=_synthetic,
+        ConnectorType("synthetic", credentials=(), optional_credentials=("api_key",),
+                      build=_lazy("osr_pipelines.connectors.synthetic", "SyntheticConnector"),
                       modes=("import", "direct")),
         ConnectorType("tripletex", credentials=("consumer_token", "employee_token"), optional_credentials=(),
-                      build=_tripletex),
-        ConnectorType("visma-net", credentials=("client_id", "client_secret"), optional_credentials=(),
-                      build=_vismanet),
+                      build=_lazy("osr_pipelines.connectors.tripletex", "TripletexConnector")),
         ConnectorType("poweroffice-go", credentials=("application_key", "subscription_key"), optional_credentials=(),
-                      build=_poweroffice, credential_families=("client_key",)),
+                      build=_lazy("osr_pipelines.connectors.poweroffice", "PowerOfficeConnector"),
+                      credential_families=("client_key",)),
+        ConnectorType("xledger", credentials=("token",), optional_credentials=(),
+                      build=_lazy("osr_pipelines.connectors.xledger", "XledgerConnector")),
+        ConnectorType("visma-net", credentials=("client_id", "client_secret"), optional_credentials=(),
+                      build=_lazy("osr_pipelines.connectors.vismanet", "VismaNetConnector")),
     )
 }
 

@@ -17,6 +17,7 @@ from osr_pipelines.connectors.base import (
     Batch,
     CompanyInfo,
     ConnectorError,
+    CredentialLabels,
     CredentialsRejected,
     SourceUnavailable,
     Window,
@@ -43,7 +44,8 @@ class SyntheticConnector:
     the source can reject credentials without the registry ever holding a secret.
     """
 
-    def __init__(self, connection: str, options: Mapping[str, str], credentials: Mapping[str, str]) -> None:
+    def __init__(self, connection: str, options: Mapping[str, str], credentials: Mapping[str, str], *,
+                 credential_env: Mapping[str, str] | None = None) -> None:
         self.connection = connection
         self.books = books_from_options(options)
         self.batch_size = int(options.get("batch_size", 10_000))
@@ -52,7 +54,8 @@ class SyntheticConnector:
         accepted = options.get("accepted_key_sha256")
         key = credentials.get("api_key", "")
         if accepted is not None and hashlib.sha256(key.encode()).hexdigest() != accepted:
-            raise CredentialsRejected("the API key (credential 'api_key') was rejected", connection=connection)
+            label = CredentialLabels(credential_env, {"api_key": "API key"})("api_key")
+            raise CredentialsRejected(f"the {label} was rejected", connection=connection, field="api_key")
 
     def list_companies(self) -> list[CompanyInfo]:
         return self.books.companies()

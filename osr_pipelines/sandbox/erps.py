@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from osr_pipelines.connectors.synthetic import books_from_options
-from osr_pipelines.sandbox import poweroffice, tripletex, vismanet
+from osr_pipelines.sandbox import poweroffice, tripletex, vismanet, xledger
 from osr_pipelines.sandbox.generator import SyntheticBooks
 from osr_pipelines.sandbox.server import ASGIApp, SandboxErp, serve
 
 SANDBOXES: dict[str, SandboxErp] = {
     "tripletex": tripletex.SANDBOX,
-    "visma-net": vismanet.SANDBOX,
     "poweroffice-go": poweroffice.SANDBOX,
+    "xledger": xledger.SANDBOX,
+    "visma-net": vismanet.SANDBOX,
 }
 
 

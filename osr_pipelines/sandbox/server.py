@@ -70,6 +70,9 @@ class FaultStyle:
 
     error_body: Callable[[int, str], bytes]
     rate_limit_headers: Callable[[int], Headers]
+    #: The status of an injected rate-limit answer: 429, or 200 for APIs that report limits
+    #: in the body (GraphQL ``errors``); ``error_body`` still receives 429.
+    rate_limit_status: int = 429
 
 
 class _DroppedConnection(Exception):
@@ -134,7 +137,8 @@ class FaultInjector:
         elif kind in ("429", "500"):
             status = int(kind) if kind == "429" else self.rng.choice((500, 502, 503))
             headers = self.style.rate_limit_headers(self.reset_seconds) if status == 429 else []
-            await _send_body(send, status, self.style.error_body(status, "injected fault"),
+            sent = self.style.rate_limit_status if status == 429 else status
+            await _send_body(send, sent, self.style.error_body(status, "injected fault"),
                              [*headers, (FAULT_HEADER.encode(), kind.encode())])
         else:
             status, headers, body = await _capture(self.app, scope, receive)

@@ -43,6 +43,7 @@ class Exchange:
     status: int = 0
     response_headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    request_body: bytes = b""
 
     @property
     def params(self) -> dict[str, str]:
@@ -66,6 +67,12 @@ class Recorder:
                             {k.decode(): v.decode() for k, v in scope["headers"]})
         self.exchanges.append(exchange)
 
+        async def receive_recorded() -> dict:
+            message = await receive()
+            if message["type"] == "http.request":
+                exchange.request_body += message.get("body", b"")
+            return message
+
         async def record(message: dict) -> None:
             if message["type"] == "http.response.start":
                 exchange.status = message["status"]
@@ -74,7 +81,7 @@ class Recorder:
                 exchange.body += message.get("body", b"")
             await send(message)
 
-        await self.app(scope, receive, record)
+        await self.app(scope, receive_recorded, record)
 
     def to(self, path: str) -> list[Exchange]:
         return [e for e in self.exchanges if e.path == "/v2" + path]

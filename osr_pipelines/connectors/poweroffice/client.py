@@ -33,6 +33,7 @@ from osr_pipelines.connectors.base import (
     Batch,
     CompanyInfo,
     ConnectorError,
+    CredentialLabels,
     CredentialsRejected,
     MalformedResponse,
     Window,
@@ -95,10 +96,8 @@ class PowerOfficeConnector:
                  credential_env: Mapping[str, str] | None = None, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic, rate_clock: Callable[[], float] = time.time) -> None:
         self.connection = connection
-        self._credential_env = dict(credential_env or {})
-        for name in REQUIRED:
-            if not credentials.get(name):
-                raise ConnectorError(f"the {self._label(name)} is missing", connection=connection, field=name)
+        self._label = CredentialLabels(credential_env)
+        self._label.require(connection, credentials, REQUIRED)
         self._client_keys = {f: v for f, v in sorted(credentials.items()) if in_family(f, CLIENT_KEY) and v}
         if not self._client_keys:
             raise ConnectorError("no client key: name one in 'client_key' or 'client_key_<label>'",
@@ -123,10 +122,6 @@ class PowerOfficeConnector:
         self._proven: set[str] = set()  # client key fields that got a token: the application key is good
 
     # -- credentials and errors ----------------------------------------------------------------
-
-    def _label(self, field: str) -> str:
-        env = self._credential_env.get(field)
-        return f"{field.replace('_', ' ')} (credential '{field}'{f', env {env}' if env else ''})"
 
     def _auth_for(self, field: str) -> ClientCredentials:
         auth = self._auth.get(field)

@@ -27,6 +27,7 @@ from osr_pipelines.connectors.base import (
     Batch,
     CompanyInfo,
     ConnectorError,
+    CredentialLabels,
     CredentialsRejected,
     MalformedResponse,
     Window,
@@ -74,12 +75,9 @@ class TripletexConnector:
                  credential_env: Mapping[str, str] | None = None, sleep: Callable[[float], None] = time.sleep,
                  today: Callable[[], date] = date.today) -> None:
         self.connection = connection
-        for name in CREDENTIALS:
-            if not credentials.get(name):
-                raise ConnectorError(f"the {self._label(name, credential_env)} is missing",
-                                     connection=connection, field=name)
+        self._label = CredentialLabels(credential_env)
+        self._label.require(connection, credentials, CREDENTIALS)
         self._credentials = {name: credentials[name] for name in CREDENTIALS}
-        self._credential_env = dict(credential_env or {})
         self.page_size = int(options.get("page_size", 10_000))
         self.session_days = int(options.get("session_days", 2))
         self._today = today
@@ -95,18 +93,11 @@ class TripletexConnector:
 
     # -- auth -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _label(field: str, env: Mapping[str, str] | None) -> str:
-        where = f"credential '{field}'"
-        if env and env.get(field):
-            where += f", env {env[field]}"
-        return f"{field.replace('_', ' ')} ({where})"
-
     def _rejected(self, field: str | None, what: str) -> CredentialsRejected:
         if field is None:
-            labels = " or the ".join(self._label(f, self._credential_env) for f in CREDENTIALS)
+            labels = " or the ".join(self._label(f) for f in CREDENTIALS)
             return CredentialsRejected(f"Tripletex rejected the {labels} {what}", connection=self.connection)
-        return CredentialsRejected(f"Tripletex rejected the {self._label(field, self._credential_env)} {what}",
+        return CredentialsRejected(f"Tripletex rejected the {self._label(field)} {what}",
                                    connection=self.connection, field=field)
 
     def _create_session(self) -> None:

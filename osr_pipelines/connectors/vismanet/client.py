@@ -45,6 +45,7 @@ from osr_pipelines.connectors.base import (
     Batch,
     CompanyInfo,
     ConnectorError,
+    CredentialLabels,
     CredentialsRejected,
     MalformedResponse,
     Window,
@@ -79,10 +80,8 @@ class VismaNetConnector:
                  credential_env: Mapping[str, str] | None = None, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.connection = connection
-        self._credential_env = dict(credential_env or {})
-        for name in CREDENTIALS:
-            if not credentials.get(name):
-                raise ConnectorError(f"the {self._label(name)} is missing", connection=connection, field=name)
+        self._label = CredentialLabels(credential_env)
+        self._label.require(connection, credentials, CREDENTIALS)
         self.tenant_id = options.get("tenant_id", "")
         if not self.tenant_id:
             raise ConnectorError("option 'tenant_id' (the Visma.net company tenant id) is missing",
@@ -104,12 +103,6 @@ class VismaNetConnector:
         self._lock = threading.Lock()
 
     # -- errors -----------------------------------------------------------------------------
-
-    def _label(self, field: str) -> str:
-        where = f"credential '{field}'"
-        if self._credential_env.get(field):
-            where += f", env {self._credential_env[field]}"
-        return f"{field.replace('_', ' ')} ({where})"
 
     def _token_refused(self, err: HttpStatusError) -> ConnectorError:
         code = err.payload.get("error") if isinstance(err.payload, dict) else None

@@ -1,0 +1,175 @@
+"""Xledger GraphQL nodes to canonical rows.
+
+Sign convention: Xledger's ``transactions.amount`` is signed in the ledger's
+own terms, debit positive and credit negative (a voucher's lines sum to zero),
+which is already the canonical convention, so amounts pass through unchanged.
+The account flag ``credit`` describes an account's normal balance side; it
+does not flip the sign of its transactions. Amounts arrive as strings and
+are decoded straight into floats.
+
+Transactions reference accounts, customers and suppliers by ``dbId`` only, so
+the client resolves them through per-company lookups (:class:`Lookups`).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import msgspec
+
+from osr_pipelines.connectors.base import Batch, Row
+from osr_pipelines.connectors.graphql import typed_decoder
+
+
+class _Header(msgspec.Struct, gc=False):
+    transactionNumber: str
+    postedDate: str
+    modifiedAt: str | None = None
+
+
+class Transaction(msgspec.Struct, gc=False):
+    """A ``transactions`` node as :data:`~osr_pipelines.connectors.xledger.queries.TRANSACTIONS` selects it."""
+
+    dbId: str
+    amount: float
+    accountDbId: str
+    header: _Header
+    text: str | None = None
+    companyDbId: str | None = None
+    glObject1DbId: str | None = None
+    glObject2DbId: str | None = None
+    glObject3DbId: str | None = None
+    glObject4DbId: str | None = None
+    glObject5DbId: str | None = None
+
+
+class Edge(msgspec.Struct, gc=False):
+    node: Transaction
+    cursor: str
+
+
+class PageInfo(msgspec.Struct, gc=False):
+    hasNextPage: bool
+
+
+class TransactionConnection(msgspec.Struct, gc=False):
+    edges: list[Edge]
+    pageInfo: PageInfo
+
+
+class TransactionData(msgspec.Struct, gc=False):
+    transactions: TransactionConnection | None = None
+
+
+decode_transactions = typed_decoder(TransactionData)
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """What a company's transactions reference by ``dbId``: account numbers, and the
+    customer and supplier behind a business-partner ``companyDbId``."""
+
+    accounts: dict[str, str]
+    customers: dict[str, str]
+    suppliers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Slots:
+    """Which ``glObjectN`` (1-based) holds departments and projects; the others, in order,
+    fill ``free_dimension_1..3``."""
+
+    department: int | None = 1
+    project: int | None = 2
+
+    @property
+    def free(self) -> tuple[int, ...]:
+        return tuple(n for n in range(1, 6) if n not in (self.department, self.project))[:3]
+
+
+def map_transactions(edges: list[Edge], lookups: Lookups, slots: Slots) -> Batch:
+    """Canonical posting rows of one page; the per-row loop is the hot path of a full import.
+
+    Raises ``KeyError`` for an account the lookup lacks (the client reports it).
+    """
+    enabled = gc.isenabled()
+    gc.disable()  # 10 000 new tuples would otherwise trigger collections that scan the whole heap
+    try:
+        return _map(edges, lookups, slots)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _map(edges: list[Edge], lookups: Lookups, slots: Slots) -> Batch:
+    rows: Batch = []
+    append = rows.append
+    accounts, customers, suppliers = lookups.accounts, lookups.customers, lookups.suppliers
+    d = None if slots.department is None else slots.department - 1
+    p = None if slots.project is None else slots.project - 1
+    f = (*(n - 1 for n in slots.free), None, None, None)[:3]
+    last = None
+    period = 0
+    for edge in edges:
+        n = edge.node
+        h = n.header
+        day = h.postedDate[:10]
+        if day != last:
+            last = day
+            period = int(day[:4]) * 100 + int(day[5:7])
+        objects = (n.glObject1DbId, n.glObject2DbId, n.glObject3DbId, n.glObject4DbId, n.glObject5DbId, None)
+        partner = n.companyDbId
+        append((
+            n.dbId,
+            h.transactionNumber,
+            day,
+            period,
+            accounts[n.accountDbId],
+            round(n.amount, 2),
+            None,
+            None,
+            n.text,
+            objects[-1 if d is None else d],
+            objects[-1 if p is None else p],
+            None if partner is None else customers.get(partner),
+            None if partner is None else suppliers.get(partner),
+            objects[-1 if f[0] is None else f[0]],
+            objects[-1 if f[1] is None else f[1]],
+            objects[-1 if f[2] is None else f[2]],
+            h.modifiedAt,
+        ))
+    return rows
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def map_account(a: dict) -> Row:
+    group = a.get("accountGroup") or {}
+    return (str(a["dbId"]), a["code"], a.get("description"), "balance" if a.get("balanceSheet") else "income",
+            _str(group.get("dbId")))
+
+
+def map_code(o: dict) -> Row:
+    """Object values (departments) and projects: ``dbId``, ``code``, ``description``."""
+    return (str(o["dbId"]), o.get("code") or str(o["dbId"]), o.get("description"))
+
+
+def map_partner(c: dict) -> Row:
+    """Customers and suppliers; the organisation number is their company's ``companyNumber``."""
+    company = c.get("company") or {}
+    return (str(c["dbId"]), c.get("code") or str(c["dbId"]), c.get("description"),
+            company.get("companyNumber") or None)
+
+
+#: Canonical dimension -> node mapper.
+DIMENSION_MAPPERS: dict[str, Callable[[dict], Row]] = {
+    "accounts": map_account,
+    "departments": map_code,
+    "projects": map_code,
+    "customers": map_partner,
+    "suppliers": map_partner,
+}

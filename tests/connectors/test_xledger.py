@@ -1,0 +1,304 @@
+"""The Xledger connector against the Xledger sandbox, over real HTTP on loopback.
+
+Every query the client sends is recorded and validated with graphql-core
+against the sandbox schema, whose field names are checked against the
+published entity field lists in ``shared/specs/xledger``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from graphql import get_named_type, is_input_object_type, is_object_type, parse, validate
+
+from osr_pipelines.connectors.base import ConnectorError, CredentialsRejected, SourceUnavailable, Window
+from osr_pipelines.connectors.catalog import connector_type
+from osr_pipelines.connectors.xledger import XledgerConnector
+from osr_pipelines.sandbox.generator import SyntheticBooks
+from osr_pipelines.sandbox.server import running
+from osr_pipelines.sandbox.xledger import BURST, CONCURRENCY, GROUP, SCHEMA, xledger_app
+from tests.connectors.conftest import Recorder
+
+SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "xledger"
+TOKEN = "xledger-secret-5e1d"
+END = date(2025, 6, 30)
+FULL = Window(date(2000, 1, 1), date(2030, 1, 1))
+DIMENSIONS = ("accounts", "departments", "projects", "customers", "suppliers")
+
+
+@pytest.fixture(scope="module")
+def books() -> SyntheticBooks:
+    """Two companies with about 1 500 postings each over 2024-01-01 .. 2025-06-30."""
+    return SyntheticBooks(company_ids=("2001", "2002"), postings=1500, years=2, end=END)
+
+
+@dataclass
+class Sandbox:
+    url: str
+    app: Any
+    recorder: Recorder
+
+    @property
+    def state(self) -> Any:
+        return self.app.state.sandbox
+
+    def connector(self, *, credentials: dict[str, str] | None = None, credential_env: dict[str, str] | None = None,
+                  sleep: Callable[[float], None] = lambda s: None, **options: Any) -> XledgerConnector:
+        opts = {"base_url": self.url + "/graphql", **{k: str(v) for k, v in options.items()}}
+        return XledgerConnector("xl-test", opts, credentials or {"token": TOKEN}, credential_env=credential_env,
+                                sleep=sleep)
+
+    def requests(self) -> list[dict]:
+        """The bodies the client sent (a fault injected before the app reads none)."""
+        return [orjson.loads(e.request_body) for e in self.recorder.exchanges if e.request_body]
+
+
+@pytest.fixture
+def sandbox(books: SyntheticBooks) -> Callable[..., Any]:
+    """Factory: ``with sandbox(**xledger_app_kwargs) as sb`` serves the Xledger sandbox behind a recorder."""
+
+    @contextmanager
+    def serve(**kwargs: Any) -> Iterator[Sandbox]:
+        app = xledger_app(kwargs.pop("books", books), token=TOKEN, **kwargs)
+        recorder = Recorder(app)
+        with running(recorder) as url:
+            yield Sandbox(url, app, recorder)
+
+    return serve
+
+
+def flat(batches) -> list[tuple]:
+    return [row for batch in batches for row in batch]
+
+
+def expected(books: SyntheticBooks, company: str, window: Window) -> list[tuple]:
+    """The books' rows as Xledger carries them: no currency code on ``transactions`` (see the docs)."""
+    return [(*r[:6], None, None, *r[8:]) for r in flat(books.postings_in(company, window))]
+
+
+def test_reads_stream_exactly_the_books_rows_over_cursor_pages(sandbox, books):
+    windows = [FULL, Window(date(2024, 11, 15), date(2025, 2, 3))]
+    with sandbox() as sb, closing(sb.connector(page_size=400)) as connector:
+        for company in ("2001", "2002"):
+            for window in windows:
+                assert flat(connector.stream_postings(company, window)) == expected(books, company, window)
+    pages = [r["variables"] for r in sb.requests() if "transactions(" in r["query"]]
+    assert all(v["first"] == 400 for v in pages)
+    cursors = [v["after"] for v in pages if v["after"] is not None]
+    assert len(cursors) >= 5 and len(set(cursors)) == len(cursors)
+
+
+def test_window_edges_are_exact(sandbox, books):
+    day = date(2024, 3, 1)
+    with sandbox() as sb, closing(sb.connector()) as connector:
+        one_day = flat(connector.stream_postings("2001", Window(day, day + timedelta(days=1))))
+        year_end = flat(connector.stream_postings("2001", Window(date(2024, 12, 31), date(2025, 1, 2))))
+    assert one_day and {r[2] for r in one_day} == {"2024-03-01"}
+    assert one_day == expected(books, "2001", Window(day, day + timedelta(days=1)))
+    assert {r[2] for r in year_end} == {"2024-12-31", "2025-01-01"}
+    filters = [r["variables"]["filter"] for r in sb.requests() if "transactions(" in r["query"]]
+    assert filters == [{"ownerDbId": "2001", "postedDate_gte": "2024-03-01", "postedDate_lt": "2024-03-02"},
+                       {"ownerDbId": "2001", "postedDate_gte": "2024-12-31", "postedDate_lt": "2025-01-02"}]
+
+
+def test_amounts_keep_xledgers_sign_debit_positive_credit_negative(sandbox, books):
+    with sandbox() as sb, closing(sb.connector()) as connector:
+        rows = flat(connector.stream_postings("2001", Window(date(2024, 1, 1), date(2024, 2, 1))))
+    answers = b"".join(e.body for e in sb.recorder.exchanges)
+    assert b'"amount":"-' in answers  # credits travel as negative strings
+    revenue = [r for r in rows if r[4] == "3000"]
+    receivables = [r for r in rows if r[4] == "1500" and r[1] in {v[1] for v in revenue}]
+    assert revenue and all(r[5] < 0 for r in revenue)  # revenue is a credit
+    assert receivables and all(r[5] > 0 for r in receivables)  # the invoiced receivable a debit
+    vouchers: dict[str, float] = {}
+    for r in rows:
+        vouchers[r[1]] = vouchers.get(r[1], 0.0) + r[5]
+    assert all(abs(total) < 0.005 for total in vouchers.values())
+
+
+def test_dimensions_and_their_references(sandbox, books):
+    with sandbox() as sb, closing(sb.connector()) as connector:
+        got = {d: flat(connector.stream_dimension("2002", d)) for d in DIMENSIONS}
+        rows = flat(connector.stream_postings("2002", Window(date(2025, 1, 1), date(2025, 2, 1))))
+    assert got["accounts"] == [(i, n, name, kind, group[:2]) for i, n, name, kind, group in books.dimension("accounts")]
+    for dimension in ("departments", "projects", "customers", "suppliers"):
+        assert got[dimension] == books.dimension(dimension)
+    source = expected(books, "2002", Window(date(2025, 1, 1), date(2025, 2, 1)))
+    # department = glObject1, project = glObject2; customers and suppliers resolved from companyDbId.
+    assert [r[9:13] for r in rows] == [r[9:13] for r in source]
+    assert any(r[11] for r in rows) and any(r[12] for r in rows) and any(r[10] for r in rows)
+
+
+def test_gl_object_slots_choose_departments_projects_and_free_dimensions(sandbox, books):
+    window = Window(date(2025, 1, 1), date(2025, 1, 15))
+    with sandbox() as sb, closing(sb.connector(department_object=3, project_object="none")) as connector:
+        rows = flat(connector.stream_postings("2001", window))
+    source = expected(books, "2001", window)
+    # glObject1 (the books' department) and glObject2 (project) become free_dimension_1 and 2.
+    assert [(r[9], r[10], r[13], r[14], r[15]) for r in rows] == [(None, None, r[9], r[10], None) for r in source]
+    assert any(r[13] for r in rows) and any(r[14] for r in rows)
+
+
+def test_changed_since_uses_modified_at_gte(sandbox, books):
+    with sandbox() as sb, closing(sb.connector()) as connector:
+        before = flat(connector.stream_dimension_since("2001", "customers", datetime(2020, 1, 1)))
+        after = flat(connector.stream_dimension_since("2001", "suppliers", datetime(2024, 1, 2)))
+    assert before == books.dimension("customers") and after == []
+    filters = [r["variables"]["filter"] for r in sb.requests()]
+    assert filters == [{"ownerDbId": "2001", "modifiedAt_gte": "2020-01-01T00:00:00"},
+                       {"ownerDbId": "2001", "modifiedAt_gte": "2024-01-02T00:00:00"}]
+
+
+def test_group_token_lists_its_sub_entities_and_a_company_token_itself(sandbox):
+    with sandbox() as sb, closing(sb.connector(entity=GROUP[1])) as connector:
+        assert [c.erp_id for c in connector.list_companies()] == ["2001", "2002"]
+    with sandbox(group=False) as sb, closing(sb.connector(entity="2001")) as connector:
+        assert [(c.erp_id, c.name) for c in connector.list_companies()] == [("2001", "Steinrøys 2001 AS")]
+        assert flat(connector.stream_dimension("2001", "projects"))
+    with sandbox() as sb, closing(sb.connector(entity="OTHER")) as connector, pytest.raises(ConnectorError) as info:
+        connector.list_companies()
+    assert info.value.field == "entity" and "KONSERN" in str(info.value)
+
+
+def test_burst_and_concurrency_limits_are_retried_and_succeed(sandbox, books, clock):
+    window = Window(date(2024, 1, 1), date(2024, 7, 1))
+    with sandbox(burst_limit=2, clock=clock) as sb, closing(sb.connector(page_size=200, sleep=clock.sleep)) as c:
+        sb.state.reject_next(CONCURRENCY, 2)
+        assert flat(c.stream_postings("2001", window)) == expected(books, "2001", window)
+    codes = [e["extensions"]["code"] for x in sb.recorder.exchanges for e in orjson.loads(x.body).get("errors") or []]
+    assert codes.count(CONCURRENCY) == 2 and codes.count(BURST) >= 3
+    assert all(x.status == 200 for x in sb.recorder.exchanges)  # Xledger's limits are errors in a 200
+    assert clock.sleeps
+
+
+def test_limits_that_never_lift_give_up_after_bounded_retries(sandbox):
+    with (sandbox(concurrency_limit=0) as sb, closing(sb.connector(rate_retries=3)) as connector,
+          pytest.raises(SourceUnavailable, match="CONCURRENCY_LIMIT_REACHED")):
+        connector.list_companies()
+    assert len(sb.recorder.exchanges) == 4
+
+
+def test_insufficient_credits_fail_clearly_without_retrying(sandbox):
+    with sandbox(credits=1) as sb, closing(sb.connector()) as connector:
+        assert flat(connector.stream_dimension("2001", "accounts"))
+        with pytest.raises(ConnectorError, match="no API credits left") as info:
+            flat(connector.stream_dimension("2001", "projects"))
+    assert info.value.company == "2001"
+    assert len(sb.recorder.exchanges) == 2
+
+
+def test_a_field_the_schema_lacks_is_named_and_not_retried(sandbox):
+    with sandbox() as sb, closing(sb.connector()) as connector, pytest.raises(ConnectorError) as info:
+        connector._execute("accounts", "query { accounts(first: 1) { edges { node { dbId colour } } } }",
+                           None, "2001")
+    assert info.value.field == "colour" and "Cannot query field" in str(info.value)
+    assert len(sb.recorder.exchanges) == 1
+
+
+def test_a_rejected_token_is_named_by_field_and_env_var_never_by_value(sandbox, caplog):
+    caplog.set_level(logging.DEBUG)
+    token = "wrong-token-value"
+    with (sandbox() as sb,
+          closing(sb.connector(credentials={"token": token}, credential_env={"token": "XL_TOKEN"})) as connector,
+          pytest.raises(CredentialsRejected) as info):
+        connector.list_companies()
+    message = str(info.value)
+    assert message.startswith("connection 'xl-test', field 'token'") and "env XL_TOKEN" in message
+    assert token not in message and token not in caplog.text
+    assert len(sb.recorder.exchanges) == 1 and sb.recorder.exchanges[0].status == 401
+    with pytest.raises(ConnectorError, match=r"API token \(credential 'token', env XL_TOKEN\) is missing"):
+        sb.connector(credentials={"token": ""}, credential_env={"token": "XL_TOKEN"})
+
+
+def test_every_query_sent_is_valid_against_the_sandbox_schema_even_under_faults(sandbox, books):
+    faults = "429=0.05,500=0.05,slow=0.02,drop=0.03,malformed=0.03"
+    with sandbox(faults=faults) as sb, closing(sb.connector(page_size=300)) as connector:
+        connector.list_companies()
+        assert flat(connector.stream_postings("2001", FULL)) == expected(books, "2001", FULL)
+        for dimension in DIMENSIONS:
+            assert flat(connector.stream_dimension("2002", dimension))
+        flat(connector.stream_dimension_since("2002", "accounts", datetime(2020, 1, 1)))
+    injected = {e.response_headers.get("x-sandbox-fault") for e in sb.recorder.exchanges}
+    assert {"429", "500", "malformed", "drop"} <= injected
+    queries = {r["query"] for r in sb.requests()}
+    assert len(queries) >= 7
+    for query in queries:
+        assert validate(SCHEMA, parse(query)) == [], query
+    answered = 0
+    for exchange in sb.recorder.exchanges:
+        if exchange.status == 200 and exchange.request_body and not exchange.response_headers.get("x-sandbox-fault"):
+            body = orjson.loads(exchange.body)
+            if body.get("data"):
+                operation = parse(orjson.loads(exchange.request_body)["query"]).definitions[0]
+                assert_shape(body["data"], operation.selection_set)
+                answered += 1
+    assert answered >= 10
+
+
+def assert_shape(value: Any, selection: Any) -> None:
+    """``value`` holds exactly the response keys ``selection`` asks for, at every level."""
+    if isinstance(value, list):
+        for item in value:
+            assert_shape(item, selection)
+        return
+    wanted = {(f.alias or f.name).value: f for f in selection.selections}
+    assert set(value) == set(wanted), (set(value), set(wanted))
+    for key, field in wanted.items():
+        if field.selection_set is not None and value[key] is not None:
+            assert_shape(value[key], field.selection_set)
+
+
+def spec_fields() -> dict[str, set[str]]:
+    return {p.name.split(".")[0]: {f["name"] for f in orjson.loads(p.read_bytes())["fields"]}
+            for p in SPECS.glob("*.read.metadata.json")}
+
+
+#: Schema object type -> (spec entity, prefix of its flattened field names there).
+SPEC_OF_TYPE = {
+    "Transaction": ("transactions", ""), "TransactionHeader": ("transactions", "header_"),
+    "Account": ("accounts", ""), "AccountGroup": ("accounts", "accountGroup_"),
+    "ObjectValue": ("objectValues", ""), "Project": ("projects", ""),
+    "Customer": ("customers", ""), "Supplier": ("suppliers", ""), "Company": ("customers", "company_"),
+}
+#: Fields named by the research notes rather than by a spec file (entities, the connection shapes).
+FROM_NOTES = {"Entity": {"dbId", "code", "description"}, "PageInfo": {"hasNextPage", "hasPreviousPage"}}
+
+
+def test_sandbox_schema_names_come_from_the_published_field_lists():
+    specs = spec_fields()
+    every_name = {name.rsplit("_", 1)[-1] for names in specs.values() for name in names}
+    for name, type_ in SCHEMA.type_map.items():
+        if name.startswith("__") or not (is_object_type(type_) or is_input_object_type(type_)):
+            continue
+        if name == "Query":
+            assert set(type_.fields) <= set(specs) | {"entities"}
+        elif name.endswith(("Connection", "Edge")):
+            assert set(type_.fields) <= {"edges", "pageInfo", "cursor", "node"}
+        elif name in FROM_NOTES:
+            assert set(type_.fields) == FROM_NOTES[name]
+        elif is_input_object_type(type_):  # filters: a field name plus an operator suffix
+            for field in type_.fields:
+                assert field.split("_")[0] in every_name, (name, field)
+        else:
+            entity, prefix = SPEC_OF_TYPE[name]
+            for field, definition in type_.fields.items():
+                nested = is_object_type(get_named_type(definition.type))
+                flattened = f"{prefix}{field}"
+                assert (any(n.startswith(flattened + "_") for n in specs[entity]) if nested
+                        else flattened in specs[entity]), (name, field)
+
+
+def test_catalog_builds_xledger_connectors():
+    built = connector_type("xledger").build("c", {"entity": "1"}, {"token": "t"}, {"token": "XL"})
+    assert isinstance(built, XledgerConnector) and built.page_size == 10_000
+    built.close()
+    with pytest.raises(ConnectorError, match="env XL"):
+        connector_type("xledger").build("c", {}, {}, {"token": "XL"})
