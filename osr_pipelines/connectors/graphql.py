@@ -12,7 +12,6 @@ its ERP's terms (rejected token, used-up credits, a field the schema lacks).
 
 from __future__ import annotations
 
-import gc
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -22,7 +21,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from osr_pipelines.connectors.base import ConnectorError, SourceUnavailable
-from osr_pipelines.connectors.http import HttpClient, HttpStatusError, InvalidJson
+from osr_pipelines.connectors.http import HttpClient, HttpStatusError, json_decoder
 
 log = logging.getLogger(__name__)
 
@@ -105,22 +104,7 @@ def typed_decoder(data_type: type) -> Callable[[bytes], Response]:
     the HTTP client retries them); JSON of another shape raises
     :class:`msgspec.ValidationError`.
     """
-    decoder = msgspec.json.Decoder(Response[data_type], strict=False)
-
-    def decode(content: bytes) -> Response:
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return decoder.decode(content)
-        except msgspec.ValidationError:
-            raise
-        except msgspec.DecodeError as exc:
-            raise InvalidJson(str(exc)) from None
-        finally:
-            if enabled:
-                gc.enable()
-
-    return decode
+    return json_decoder(Response[data_type], strict=False)
 
 
 class GraphQLClient:

@@ -7,14 +7,13 @@ testable function: it is where a full-history import spends its CPU.
 from __future__ import annotations
 
 import functools
-import gc
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import msgspec
 
 from osr_pipelines.connectors.base import Batch, Row
-from osr_pipelines.connectors.http import InvalidJson
+from osr_pipelines.connectors.http import gc_paused, json_decoder
 
 #: The ``AccountTransactionDto`` fields a canonical posting needs; sent as ``Fields`` to shrink pages.
 TRANSACTION_FIELDS = ("Id,VoucherNo,PostingDate,AccountNo,Amount,CurrencyCode,CurrencyAmount,Description,"
@@ -47,26 +46,8 @@ class Transaction(msgspec.Struct, gc=False):
     LastChangedDateTimeOffset: str | None = None
 
 
-_TRANSACTIONS = msgspec.json.Decoder(list[Transaction])
-
-
-def decode_transactions(content: bytes) -> list[Transaction]:
-    """Decode an ``/AccountTransactions`` page straight into typed objects, the cyclic GC paused.
-
-    Raises :class:`InvalidJson` for bodies that do not parse and
-    :class:`msgspec.ValidationError` for JSON of another shape.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _TRANSACTIONS.decode(content)
-    except msgspec.ValidationError:
-        raise
-    except msgspec.DecodeError as exc:
-        raise InvalidJson(str(exc)) from None
-    finally:
-        if enabled:
-            gc.enable()
+#: Decode an ``/AccountTransactions`` page into Structs.
+decode_transactions = json_decoder(list[Transaction])
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -89,13 +70,8 @@ def map_transactions(values: list[Transaction]) -> Batch:
     (``ContactId``, the id of the customer or supplier) fills the customer or
     supplier column, whichever sub-ledger account the line is posted to.
     """
-    enabled = gc.isenabled()
-    gc.disable()  # thousands of new tuples would otherwise trigger collections that scan the whole heap
-    try:
+    with gc_paused():
         return _map(values)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _map(values: list[Transaction]) -> Batch:

@@ -6,13 +6,12 @@ testable function: it is where a full-history import spends its CPU.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 
 import msgspec
 
 from osr_pipelines.connectors.base import Batch, Row
-from osr_pipelines.connectors.http import InvalidJson
+from osr_pipelines.connectors.http import gc_paused, json_decoder
 
 #: One pass of ``/ledger/posting`` brings everything a canonical posting needs.
 POSTING_FIELDS = ("id,date,description,amount,amountCurrency,account(number),voucher(number),"
@@ -63,26 +62,8 @@ class PostingPage(msgspec.Struct):
     fullResultSize: int | None = None
 
 
-_POSTING_PAGE = msgspec.json.Decoder(PostingPage)
-
-
-def decode_postings(content: bytes) -> PostingPage:
-    """Decode a ``/ledger/posting`` page straight into typed objects, the cyclic GC paused.
-
-    Raises :class:`InvalidJson` for bodies that do not parse and
-    :class:`msgspec.ValidationError` for JSON of another shape.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _POSTING_PAGE.decode(content)
-    except msgspec.ValidationError:
-        raise
-    except msgspec.DecodeError as exc:
-        raise InvalidJson(str(exc)) from None
-    finally:
-        if enabled:
-            gc.enable()
+#: Decode a ``/ledger/posting`` page into Structs.
+decode_postings = json_decoder(PostingPage)
 
 
 def map_postings(values: list[Posting]) -> Batch:
@@ -93,13 +74,8 @@ def map_postings(values: list[Posting]) -> Batch:
     ``"2024000017"``. The loop avoids per-row helper calls and works out
     the year and period once per run of equal dates: it is the hot path.
     """
-    enabled = gc.isenabled()
-    gc.disable()  # 10 000 new tuples would otherwise trigger collections that scan the whole heap
-    try:
+    with gc_paused():
         return _map_postings(values)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _map_postings(values: list[Posting]) -> Batch:

@@ -22,13 +22,12 @@ Canonical mapping (documented in ``docs/connectors/visma-net.md``):
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 
 import msgspec
 
 from osr_pipelines.connectors.base import Batch, Row
-from osr_pipelines.connectors.http import InvalidJson
+from osr_pipelines.connectors.http import gc_paused, json_decoder
 
 #: Account types on the balance sheet; ``Income`` and ``Expense`` accounts are result accounts.
 BALANCE_TYPES = frozenset({"Asset", "Liability"})
@@ -67,37 +66,14 @@ class GlLine(msgspec.Struct, gc=False):
     metadata: Metadata | None = None
 
 
-_GL_PAGE = msgspec.json.Decoder(list[GlLine])
-
-
-def decode_gl_lines(content: bytes) -> list[GlLine]:
-    """Decode a ``GeneralLedgerTransactions`` page into Structs, the cyclic GC paused.
-
-    Raises :class:`InvalidJson` for bodies that do not parse and
-    :class:`msgspec.ValidationError` for JSON of another shape.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _GL_PAGE.decode(content)
-    except msgspec.ValidationError:
-        raise
-    except msgspec.DecodeError as exc:
-        raise InvalidJson(str(exc)) from None
-    finally:
-        if enabled:
-            gc.enable()
+#: Decode a ``GeneralLedgerTransactions`` page into Structs.
+decode_gl_lines = json_decoder(list[GlLine])
 
 
 def map_gl_lines(lines: list[GlLine], currency: str) -> Batch:
     """Canonical posting tuples of ``lines``; ``currency`` is the company's, for lines without one."""
-    enabled = gc.isenabled()
-    gc.disable()  # a page of new tuples would otherwise trigger collections that scan the whole heap
-    try:
+    with gc_paused():
         return _map_gl_lines(lines, currency)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _map_gl_lines(lines: list[GlLine], currency: str) -> Batch:

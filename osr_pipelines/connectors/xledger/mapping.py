@@ -13,7 +13,6 @@ the client resolves them through per-company lookups (:class:`Lookups`).
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ import msgspec
 
 from osr_pipelines.connectors.base import Batch, Row
 from osr_pipelines.connectors.graphql import typed_decoder
+from osr_pipelines.connectors.http import gc_paused
 
 
 class _Header(msgspec.Struct, gc=False):
@@ -94,13 +94,8 @@ def map_transactions(edges: list[Edge], lookups: Lookups, slots: Slots) -> Batch
 
     Raises ``KeyError`` for an account the lookup lacks (the client reports it).
     """
-    enabled = gc.isenabled()
-    gc.disable()  # 10 000 new tuples would otherwise trigger collections that scan the whole heap
-    try:
+    with gc_paused():
         return _map(edges, lookups, slots)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _map(edges: list[Edge], lookups: Lookups, slots: Slots) -> Batch:
