@@ -49,12 +49,14 @@ def read_in_process(postings: int, page_size: int) -> dict:
     return {"rows": rows, "pages": batches, "seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
 
 
-def read_over_http(erp: str, base_url: str, postings: int, page_size: int) -> dict:
+def read_over_http(erp: str, base_url: str, postings: int, page_size: int | None) -> dict:
     from osr_pipelines.sandbox.erps import sandbox_erp
 
     books_options = _books_options(postings)
     options, credentials = sandbox_erp(erp).login(base_url, books_from_options(books_options), books_options)
-    connector = connector_type(erp).build("bench", {**options, "page_size": str(page_size)}, credentials, {})
+    if page_size:
+        options["page_size"] = str(page_size)
+    connector = connector_type(erp).build("bench", options, credentials, {})
     started = time.perf_counter()
     rows = batches = 0
     for batch in connector.stream_postings(COMPANY, FULL):
@@ -127,7 +129,7 @@ def _line(name: str, result: dict) -> str:
             f"{result['pages'] / result['seconds']:>7.1f} pages/s  peak RSS {result['peak_mb']:>6.0f} MB")
 
 
-def measure(erp: str, postings: int, page_size: int, context: multiprocessing.context.BaseContext) -> dict:
+def measure(erp: str, postings: int, page_size: int | None, context: multiprocessing.context.BaseContext) -> dict:
     port = _free_port()
     server = context.Process(target=serve, args=(erp, port, postings), daemon=True)
     server.start()
@@ -137,7 +139,7 @@ def measure(erp: str, postings: int, page_size: int, context: multiprocessing.co
         with ProcessPoolExecutor(1, mp_context=context) as pool:
             result = pool.submit(read_over_http, erp, base_url, postings, page_size).result()
         if erp == "tripletex":
-            result["breakdown"] = tripletex_breakdown(base_url, page_size)
+            result["breakdown"] = tripletex_breakdown(base_url, page_size or 10_000)
         return result
     finally:
         server.terminate()
@@ -149,14 +151,15 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postings", type=int, default=1_000_000, help="postings in the company's books")
-    parser.add_argument("--page-size", type=int, default=10_000)
+    parser.add_argument("--page-size", type=int, default=None,
+                        help="rows per request (default: each connector's own; 10 000 in-process)")
     parser.add_argument("--erp", action="append", choices=sorted(SANDBOXES),
                         help="sandbox ERP to read from (repeatable; default: all)")
     args = parser.parse_args()
 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=context) as pool:
-        local = pool.submit(read_in_process, args.postings, args.page_size).result()
+        local = pool.submit(read_in_process, args.postings, args.page_size or 10_000).result()
     print(_line("in-process synthetic", local), flush=True)
     local_rate = local["rows"] / local["seconds"]
     for erp in args.erp or sorted(SANDBOXES):
