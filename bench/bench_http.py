@@ -49,11 +49,12 @@ def read_in_process(postings: int, page_size: int) -> dict:
     return {"rows": rows, "pages": batches, "seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
 
 
-def read_over_http(erp: str, base_url: str, postings: int, page_size: int | None) -> dict:
+def read_over_http(erp: str, base_url: str, postings: int, page_size: int | None, extra: dict[str, str]) -> dict:
     from osr_pipelines.sandbox.erps import sandbox_erp
 
     books_options = _books_options(postings)
     options, credentials = sandbox_erp(erp).login(base_url, books_from_options(books_options), books_options)
+    options.update(extra)
     if page_size:
         options["page_size"] = str(page_size)
     connector = connector_type(erp).build("bench", options, credentials, {})
@@ -100,10 +101,10 @@ def _books_options(postings: int) -> dict[str, str]:
             "max_result_size": str(max(postings, 500_000))}
 
 
-def serve(erp: str, port: int, postings: int) -> None:
+def serve(erp: str, port: int, postings: int, faults: str | None) -> None:
     from osr_pipelines.sandbox.erps import serve_sandbox
 
-    serve_sandbox(erp, port, options=_books_options(postings))
+    serve_sandbox(erp, port, faults=faults, options=_books_options(postings))
 
 
 def _free_port() -> int:
@@ -129,16 +130,17 @@ def _line(name: str, result: dict) -> str:
             f"{result['pages'] / result['seconds']:>7.1f} pages/s  peak RSS {result['peak_mb']:>6.0f} MB")
 
 
-def measure(erp: str, postings: int, page_size: int | None, context: multiprocessing.context.BaseContext) -> dict:
+def measure(erp: str, postings: int, page_size: int | None, faults: str | None, extra: dict[str, str],
+            context: multiprocessing.context.BaseContext) -> dict:
     port = _free_port()
-    server = context.Process(target=serve, args=(erp, port, postings), daemon=True)
+    server = context.Process(target=serve, args=(erp, port, postings, faults), daemon=True)
     server.start()
     try:
         _wait_for(port, server)
         base_url = f"http://127.0.0.1:{port}"
         with ProcessPoolExecutor(1, mp_context=context) as pool:
-            result = pool.submit(read_over_http, erp, base_url, postings, page_size).result()
-        if erp == "tripletex":
+            result = pool.submit(read_over_http, erp, base_url, postings, page_size, extra).result()
+        if erp == "tripletex" and not faults:
             result["breakdown"] = tripletex_breakdown(base_url, page_size or 10_000)
         return result
     finally:
@@ -153,6 +155,10 @@ def main() -> None:
     parser.add_argument("--postings", type=int, default=1_000_000, help="postings in the company's books")
     parser.add_argument("--page-size", type=int, default=None,
                         help="rows per request (default: each connector's own; 10 000 in-process)")
+    parser.add_argument("--faults", default=None,
+                        help="sandbox faults, e.g. 'slow=1' for 200 ms of latency on every request")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="connector option, e.g. workers=1 (repeatable)")
     parser.add_argument("--erp", action="append", choices=sorted(SANDBOXES),
                         help="sandbox ERP to read from (repeatable; default: all)")
     args = parser.parse_args()
@@ -163,7 +169,8 @@ def main() -> None:
     print(_line("in-process synthetic", local), flush=True)
     local_rate = local["rows"] / local["seconds"]
     for erp in args.erp or sorted(SANDBOXES):
-        remote = measure(erp, args.postings, args.page_size, context)
+        extra = dict(pair.split("=", 1) for pair in args.option)
+        remote = measure(erp, args.postings, args.page_size, args.faults, extra, context)
         ratio = (remote["rows"] / remote["seconds"]) / local_rate
         print(f"{_line(f'{erp} over HTTP', remote)}  {ratio:>4.0%} of in-process"
               f"{'' if remote['rows'] == local['rows'] else '  ROW COUNT DIFFERS'}", flush=True)

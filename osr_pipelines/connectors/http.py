@@ -16,7 +16,8 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -75,13 +76,17 @@ class RateLimiter(Protocol):
 
     def before_request(self) -> None: ...
 
-    def after_response(self, status: int, headers: httpx.Headers) -> None: ...
+    def after_response(self, status: int, headers: httpx.Headers) -> None:
+        """Called once per ``before_request``; status 0 and no headers when no answer came."""
 
 
 class RateBudget:
     """Spends the budget the ERP announces and waits for its reset instead of provoking 429s.
 
-    ``reserve`` requests are left for other clients of the same login.
+    ``reserve`` requests are left for other clients of the same login. With
+    requests in flight on several threads, an answer's ``remaining`` does not
+    yet count the requests sent after it, so those are subtracted: otherwise
+    concurrent pages would overspend the budget by up to their number.
     """
 
     def __init__(self, headers: RateLimitHeaders, sleep: Callable[[float], None], reserve: int = 0) -> None:
@@ -91,6 +96,7 @@ class RateBudget:
         self._lock = threading.Lock()
         self._remaining: int | None = None
         self._reset: float = 0.0
+        self._in_flight = 0
 
     def before_request(self) -> None:
         with self._lock:
@@ -99,14 +105,16 @@ class RateBudget:
                 self._remaining = None
             elif self._remaining is not None:
                 self._remaining -= 1
+            self._in_flight += 1
 
     def after_response(self, status: int, headers: httpx.Headers) -> None:
         remaining = _number(headers.get(self._headers.remaining)) if self._headers.remaining else None
         reset = _number(headers.get(self._headers.reset)) if self._headers.reset else None
-        if remaining is None:
-            return
         with self._lock:
-            self._remaining = int(remaining)
+            self._in_flight -= 1
+            if remaining is None:
+                return
+            self._remaining = int(remaining) - self._in_flight
             self._reset = max(reset or 0.0, 0.0)
 
 
@@ -124,6 +132,9 @@ def _number(value: str | None) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+_NO_HEADERS = httpx.Headers()
 
 
 class HttpClient:
@@ -209,6 +220,8 @@ class HttpClient:
                 response = self._client.request(method, path, params=params, auth=auth, content=content,
                                                 data=form, headers=sent_headers)
             except httpx.TransportError as exc:
+                if self.limiter is not None:
+                    self.limiter.after_response(0, _NO_HEADERS)
                 failures += 1
                 if failures >= self.retry.attempts:
                     raise SourceUnavailable(f"{what} failed after {failures} attempts ({type(exc).__name__})",
@@ -314,49 +327,86 @@ def _try_decode(content: bytes) -> Any:
 _DONE = object()
 
 
-def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
-    """Produce ``items`` up to ``depth`` steps ahead in a background thread.
+class _Feeder:
+    """A thread that reads one source into a bounded queue, so it runs at most ``depth`` items ahead."""
 
-    While the caller maps page *n*, pages *n+1* to *n+depth* are being fetched and decoded.
-    Exceptions reach the caller in order; closing the returned generator stops
-    the producer after the item it is working on.
-    """
-    slots: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+    def __init__(self, source: Iterator[T], depth: int) -> None:
+        self.slots: queue.Queue = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self._source = source
+        self._thread = threading.Thread(target=self._produce, name="fetch-ahead", daemon=True)
+        self._thread.start()
 
-    def produce() -> None:
+    def _produce(self) -> None:
         try:
-            for item in items:
-                while not stop.is_set():
+            for item in self._source:
+                while not self.stop.is_set():
                     try:
-                        slots.put((item, None), timeout=0.1)
+                        self.slots.put((item, None), timeout=0.1)
                         break
                     except queue.Full:
                         continue
-                if stop.is_set():
+                if self.stop.is_set():
                     return
-            slots.put((_DONE, None))
+            self.slots.put((_DONE, None))
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            slots.put((_DONE, exc))
+            self.slots.put((_DONE, exc))
         finally:
-            close = getattr(items, "close", None)
+            close = getattr(self._source, "close", None)
             if close is not None:
                 close()
 
-    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
-    worker.start()
-    try:
+    def items(self) -> Iterator[T]:
         while True:
-            item, error = slots.get()
+            item, error = self.slots.get()
             if item is _DONE:
                 if error is not None:
                     raise error
                 return
             yield item
-    finally:
-        stop.set()
-        while worker.is_alive():
+
+    def cancel(self) -> None:
+        """Stop after the item in hand; drain so that a blocked ``put`` returns."""
+        self.stop.set()
+        while self._thread.is_alive():
             try:
-                slots.get_nowait()
+                self.slots.get_nowait()
             except queue.Empty:
-                worker.join(timeout=0.05)
+                self._thread.join(timeout=0.05)
+
+
+def fetch_ahead(sources: Iterable[Iterator[T]], *, workers: int = 1, depth: int = 1) -> Iterator[T]:
+    """The items of ``sources``, in order, with up to ``workers`` sources read concurrently.
+
+    Each active source is read by its own thread at most ``depth`` items ahead,
+    so memory stays bounded by ``workers * depth`` pages whatever the history.
+    Sources are typically the pages of one window (a year, say) or a single
+    page request; network latency then overlaps instead of adding up, while
+    the rate limiter shared by the threads keeps the ERP's budget. Exceptions
+    reach the caller in order; closing the returned generator stops every
+    thread after the item it is working on.
+    """
+    pending = iter(sources)
+    active: deque[_Feeder] = deque()
+    try:
+        while True:
+            while len(active) < workers:
+                source = next(pending, None)
+                if source is None:
+                    break
+                active.append(_Feeder(source, depth))
+            if not active:
+                return
+            yield from active[0].items()
+            active.popleft()
+    finally:
+        for feeder in active:
+            feeder.cancel()
+
+
+def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """Produce ``items`` up to ``depth`` steps ahead in a background thread.
+
+    While the caller maps page *n*, pages *n+1* to *n+depth* are being fetched and decoded.
+    """
+    return fetch_ahead([items], depth=depth)

@@ -13,7 +13,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from osr_pipelines.connectors.base import MalformedResponse, SourceUnavailable
-from osr_pipelines.connectors.http import HttpClient, HttpStatusError, RateLimitHeaders, RetryPolicy, prefetch
+from osr_pipelines.connectors.http import (
+    HttpClient,
+    HttpStatusError,
+    RateLimitHeaders,
+    RetryPolicy,
+    fetch_ahead,
+    prefetch,
+)
 from osr_pipelines.sandbox.server import FaultInjector, FaultStyle, parse_faults, running
 
 SECRET = "tok-9c1e5d"
@@ -111,6 +118,34 @@ def test_closing_prefetch_stops_its_thread():
     stream = prefetch(iter(range(1000)))
     assert next(stream) == 0
     stream.close()
+    assert threading.active_count() == before
+
+
+def test_fetch_ahead_reads_sources_concurrently_and_yields_them_in_order():
+    started = {name: threading.Event() for name in "abc"}
+
+    def source(name: str, waits_for: str | None):
+        started[name].set()
+        # deadlocks (and fails on the timeout) unless the other source runs at the same time
+        if waits_for is not None:
+            assert started[waits_for].wait(timeout=5), f"{waits_for} was not read concurrently with {name}"
+        yield from (f"{name}{i}" for i in range(3))
+
+    stream = fetch_ahead([source("a", "b"), source("b", "a"), source("c", None)], workers=2, depth=1)
+    assert list(stream) == ["a0", "a1", "a2", "b0", "b1", "b2", "c0", "c1", "c2"]
+
+
+def test_fetch_ahead_passes_errors_on_in_order_and_stops_every_thread():
+    before = threading.active_count()
+
+    def failing():
+        yield "x0"
+        raise ValueError("page 2 of x failed")
+
+    stream = fetch_ahead([failing(), iter(range(1000)), iter(range(1000))], workers=3, depth=2)
+    assert next(stream) == "x0"
+    with pytest.raises(ValueError, match="page 2 of x"):
+        next(stream)
     assert threading.active_count() == before
 
 

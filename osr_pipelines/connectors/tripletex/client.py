@@ -32,7 +32,7 @@ from osr_pipelines.connectors.base import (
     MalformedResponse,
     Window,
 )
-from osr_pipelines.connectors.http import HttpClient, HttpStatusError, RateBudget, RateLimitHeaders, prefetch
+from osr_pipelines.connectors.http import HttpClient, HttpStatusError, RateBudget, RateLimitHeaders, fetch_ahead
 from osr_pipelines.connectors.tripletex.mapping import (
     DIMENSION_SOURCES,
     POSTING_FIELDS,
@@ -80,12 +80,13 @@ class TripletexConnector:
         self._credentials = {name: credentials[name] for name in CREDENTIALS}
         self.page_size = int(options.get("page_size", 10_000))
         self.session_days = int(options.get("session_days", 2))
+        self.workers = int(options.get("workers", 2))
         self._today = today
         headers = RateLimitHeaders()
         self._http = HttpClient(
             options.get("base_url", DEFAULT_BASE_URL), connection=connection, rate_headers=headers,
             limiter=RateBudget(headers, sleep, reserve=int(options.get("rate_reserve", 0))), sleep=sleep,
-            timeout=float(options.get("timeout", 120)))
+            timeout=float(options.get("timeout", 120)), max_connections=self.workers + 1)
         self._lock = threading.Lock()
         self._token: str | None = None
         self._expires: date | None = None
@@ -246,17 +247,18 @@ class TripletexConnector:
             raise self._failure(err, f"GET {path}") from None
 
     def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
-        """Postings of ``window``, a year per request series, next page fetched while this one maps."""
-        pages = prefetch(self._posting_pages(company_id, window), depth=2)
+        """Postings of ``window``, a request series per year, ``workers`` years fetched at once.
+
+        Each year runs at most two pages ahead of the one being mapped, so
+        memory is bounded while the round trips of several years overlap.
+        """
+        years = (self._window_pages(company_id, part) for part in split_by_year(window))
+        pages = fetch_ahead(years, workers=self.workers, depth=2)
         try:
             for page in pages:
                 yield self._mapped(page, None, company_id)
         finally:
             pages.close()
-
-    def _posting_pages(self, company_id: str, window: Window) -> Iterator[list[Posting]]:
-        for part in split_by_year(window):
-            yield from self._window_pages(company_id, part)
 
     def _window_pages(self, company_id: str, window: Window) -> Iterator[list[Posting]]:
         """Pages of one window; a window Tripletex finds too large is fetched as two halves."""
