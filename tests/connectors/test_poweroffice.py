@@ -508,3 +508,25 @@ def test_one_refused_client_key_fails_only_its_company_and_writes_nothing(home, 
     wh = Warehouse(warehouse_url)
     assert wh.count_postings("src.2001") == books.count_in("2001", Window(books.start, books.end + timedelta(days=1)))
     assert wh.count_postings("src.2002") == 0
+
+
+def test_a_revoked_key_of_another_company_does_not_stop_this_one(sandbox, books):
+    """Key labels need not be company ids: probing goes on past a refused key."""
+    creds = {"application_key": APP_KEY, "subscription_key": SUBSCRIPTION,
+             "client_key_acme": "revoked-client-key-1", "client_key_beta": client_key("1002")}
+    window = Window(date(2025, 1, 1), date(2025, 3, 1))
+    with sandbox() as sb:
+        connector = sb.connector(creds)
+        assert flat(connector.stream_postings("1002", window)) == expected(books, "1002", window)
+        with pytest.raises(CredentialsRejected) as refused:
+            list(connector.stream_postings("1001", window))
+        connector.close()
+    assert refused.value.company == "1001" and refused.value.field == "client_key_acme"
+    assert "revoked-client-key-1" not in str(refused.value)
+
+
+def test_pagination_headers_of_other_shapes_neither_lose_nor_repeat_pages():
+    assert next_page('{"NextPageLink": "https://x/v2/Accounts?PageNumber=4"}', 3, 5, 5) == 4
+    assert next_page('{"CurrentPage": 2, "TotalPages": 3}', 2, 5, 5) == 3
+    assert next_page('{"CurrentPage": 3, "TotalPages": 3}', 3, 5, 5) is None
+    assert next_page('{"TotalCount": 12}', 1, 5, 5) == 2  # no link, no page count: a full page means more

@@ -75,9 +75,15 @@ def next_page(header: str | None, page: int, size: int, page_size: int) -> int |
     if header is None:
         return page + 1 if size >= page_size else None
     try:
-        link = orjson.loads(header).get("nextPageLink")
+        pagination = {str(k).lower(): v for k, v in orjson.loads(header).items()}
     except (orjson.JSONDecodeError, AttributeError):
         return page + 1 if size >= page_size else None
+    if "nextpagelink" not in pagination:  # another header shape: its page count, else a full page means more
+        current, total = pagination.get("currentpage", page), pagination.get("totalpages")
+        if isinstance(current, int) and isinstance(total, int):
+            return current + 1 if current < total else None
+        return page + 1 if size >= page_size else None
+    link = pagination["nextpagelink"]
     if not link:
         return None
     numbers = [v for k, v in parse_qsl(urlsplit(str(link)).query) if k.lower() == "pagenumber"]
@@ -221,22 +227,34 @@ class PowerOfficeConnector:
             self._client_info(field)
         return self._company_of[field]
 
+    def _for_company(self, err: ConnectorError, company_id: str, more: str = "") -> ConnectorError:
+        """``err`` naming ``company_id``: token refusals know no company; the import that failed does."""
+        if err.company is not None and not more:
+            return err
+        kind = CredentialsRejected if isinstance(err, CredentialsRejected) else ConnectorError
+        return kind(err.reason + more, connection=self.connection, company=company_id, field=err.field)
+
     def _key_for(self, company_id: str) -> str:
         """The client key field that reaches ``company_id``; ``client_key_<company_id>`` is tried first."""
         for field, client_id in self._company_of.items():
             if client_id == company_id:
                 return field
         guess = f"{CLIENT_KEY}_{company_id}"
+        refused: list[ConnectorError] = []
         for field in sorted(self._client_keys, key=lambda f: f != guess):
+            if field in self._company_of:
+                continue
             try:
-                if field not in self._company_of and self._client_id(field) == company_id:
+                if self._client_id(field) == company_id:
                     return field
             except ConnectorError as err:
-                if err.company is not None:
-                    raise
-                # Token refusals know no company; the import that failed does.
-                kind = CredentialsRejected if isinstance(err, CredentialsRejected) else type(err)
-                raise kind(err.reason, connection=self.connection, company=company_id, field=err.field) from None
+                if err.company is not None or err.field != field:
+                    # not about this key (the subscription key, say): no other key can help
+                    raise self._for_company(err, company_id) from None
+                refused.append(err)  # a revoked key of another company must not stop this one
+        if refused:
+            others = f" ({len(refused) - 1} other key(s) refused too)" if len(refused) > 1 else ""
+            raise self._for_company(refused[0], company_id, others)
         raise ConnectorError("none of the connection's client keys reaches this company", connection=self.connection,
                              company=company_id, field=CLIENT_KEY)
 
