@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from osr_pipelines.connectors.base import Connector
+from osr_pipelines.connectors.base import Connector, ConnectorError, CredentialLabels
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,30 @@ def in_family(credential: str, family: str) -> bool:
     return credential == family or (credential.startswith(family + "_") and len(credential) > len(family) + 1)
 
 
+def clean_credentials(connection: str, credentials: Mapping[str, str],
+                      credential_env: Mapping[str, str] | None) -> dict[str, str]:
+    """Credentials without the surrounding whitespace secret files and ``.env`` lines often carry.
+
+    A control character left inside a value would make every request fail
+    as a protocol error; it is refused here, naming the credential and its
+    variable (never the value).
+    """
+    cleaned = {field: value.strip() for field, value in credentials.items()}
+    for field, value in cleaned.items():
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            label = CredentialLabels(credential_env)(field)
+            raise ConnectorError(f"the {label} holds a control character", connection=connection, field=field)
+    return cleaned
+
+
 def _lazy(module: str, cls: str) -> Callable[..., Connector]:
     """A build function that imports its connector on first use, so listing types loads no ERP client."""
 
     def build(connection: str, options: Mapping[str, str], credentials: Mapping[str, str],
               credential_env: Mapping[str, str] | None = None) -> Connector:
         connector = getattr(importlib.import_module(module), cls)
-        return connector(connection, options, credentials, credential_env=credential_env)
+        return connector(connection, options, clean_credentials(connection, credentials, credential_env),
+                         credential_env=credential_env)
 
     return build
 

@@ -84,18 +84,23 @@ class RateBudget:
     """Spends the budget the ERP announces and waits for its reset instead of provoking 429s.
 
     ``reserve`` requests are left for other clients of the same login. With
-    requests in flight on several threads, an answer's ``remaining`` does not
-    yet count the requests sent after it, so those are subtracted: otherwise
-    concurrent pages would overspend the budget by up to their number.
+    requests in flight on several threads, answers arrive out of order: an
+    answer's ``remaining`` does not count the requests sent after it, so those
+    are subtracted, and within one rate window the estimate only goes down
+    (a late answer from earlier must not raise it). A reset further away than
+    the current window's starts a new window.
     """
 
-    def __init__(self, headers: RateLimitHeaders, sleep: Callable[[float], None], reserve: int = 0) -> None:
+    def __init__(self, headers: RateLimitHeaders, sleep: Callable[[float], None], reserve: int = 0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._headers = headers
         self._sleep = sleep
         self._reserve = reserve
+        self._clock = clock
         self._lock = threading.Lock()
         self._remaining: int | None = None
         self._reset: float = 0.0
+        self._window_ends = 0.0
         self._in_flight = 0
 
     def before_request(self) -> None:
@@ -114,8 +119,13 @@ class RateBudget:
             self._in_flight -= 1
             if remaining is None:
                 return
-            self._remaining = int(remaining) - self._in_flight
-            self._reset = max(reset or 0.0, 0.0)
+            estimate = int(remaining) - self._in_flight
+            reset = max(reset or 0.0, 0.0)
+            ends = self._clock() + reset
+            if self._remaining is None or ends > self._window_ends + 1.0:
+                self._remaining, self._reset, self._window_ends = estimate, reset, ends
+            elif estimate < self._remaining:
+                self._remaining, self._reset = estimate, reset
 
 
 class HttpStatusError(ConnectorError):
@@ -135,6 +145,19 @@ def _number(value: str | None) -> float | None:
 
 
 _NO_HEADERS = httpx.Headers()
+_INVALID = object()
+#: Request errors retrying cannot fix; their text may quote a header value, a secret, so it is never shown.
+_UNSENDABLE = (httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL, UnicodeEncodeError)
+
+
+def _client(*, connection: str, **kwargs: Any) -> httpx.Client:
+    """``httpx.Client(**kwargs)``; a header value that cannot be sent is named as such, never quoted."""
+    try:
+        return httpx.Client(**kwargs)
+    except UnicodeEncodeError:
+        pass  # raised below, outside the except block: the encoder's message quotes the value (a secret)
+    raise ConnectorError("a header value (a credential with a stray character?) cannot be sent over HTTP",
+                         connection=connection)
 
 
 class HttpClient:
@@ -160,7 +183,8 @@ class HttpClient:
         self.limiter = limiter
         self.sleep = sleep
         self._rng = rng or random.Random()
-        self._client = httpx.Client(
+        self._client = _client(
+            connection=connection,
             base_url=base_url.rstrip("/"),
             headers={"Accept": "application/json", **(headers or {})},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
@@ -179,8 +203,11 @@ class HttpClient:
             retry_after = response.headers.get(self.rate_headers.retry_after)
             seconds = _number(retry_after)
             if seconds is None and retry_after:
-                when = email.utils.parsedate_to_datetime(retry_after)
-                seconds = when.timestamp() - time.time() if when else None
+                try:
+                    when = email.utils.parsedate_to_datetime(retry_after)
+                    seconds = when.timestamp() - time.time()
+                except (TypeError, ValueError):  # neither seconds nor a date: back off instead
+                    seconds = None
         if seconds is None:
             seconds = self.backoff(waits)
         return min(max(seconds, 0.0), self.retry.max_rate_limit_sleep)
@@ -216,22 +243,35 @@ class HttpClient:
         while True:
             if self.limiter is not None:
                 self.limiter.before_request()
+            response: httpx.Response | None = None
+            failure: type[Exception] | None = None
             try:
                 response = self._client.request(method, path, params=params, auth=auth, content=content,
                                                 data=form, headers=sent_headers)
-            except httpx.TransportError as exc:
+            except (*_UNSENDABLE, httpx.TransportError, httpx.DecodingError) as exc:
+                failure = type(exc)
+            finally:
                 if self.limiter is not None:
-                    self.limiter.after_response(0, _NO_HEADERS)
+                    self.limiter.after_response(*((response.status_code, response.headers) if response is not None
+                                                  else (0, _NO_HEADERS)))
+            # failures are handled outside the except blocks, so no exception (nor its text) is chained
+            if failure is not None and issubclass(failure, _UNSENDABLE):
+                raise ConnectorError(f"{what} could not be sent ({failure.__name__}): a URL option or a header "
+                                     "value (a credential with a stray character?) is invalid",
+                                     connection=self.connection, company=company)
+            if failure is httpx.DecodingError:
+                malformed = self._malformed(what, malformed, company)
+                continue
+            if failure is not None:
                 failures += 1
                 if failures >= self.retry.attempts:
-                    raise SourceUnavailable(f"{what} failed after {failures} attempts ({type(exc).__name__})",
-                                            connection=self.connection, company=company) from None
+                    raise SourceUnavailable(f"{what} failed after {failures} attempts ({failure.__name__})",
+                                            connection=self.connection, company=company)
                 delay = self.backoff(failures)
-                log.info("%s: %s, retry %d in %.1fs", what, type(exc).__name__, failures, delay)
+                log.info("%s: %s, retry %d in %.1fs", what, failure.__name__, failures, delay)
                 self.sleep(delay)
                 continue
-            if self.limiter is not None:
-                self.limiter.after_response(response.status_code, response.headers)
+            assert response is not None
             status = response.status_code
             if status == 429:
                 waits += 1
@@ -259,15 +299,23 @@ class HttpClient:
                 return (None, response.headers) if with_headers else None
             try:
                 body = (decoder or decode)(response.content)
-                return (body, response.headers) if with_headers else body
             except (orjson.JSONDecodeError, InvalidJson):
-                malformed += 1
-                if malformed >= self.retry.malformed_attempts:
-                    raise MalformedResponse(f"{what} answered invalid JSON {malformed} times",
-                                            connection=self.connection, company=company) from None
-                delay = self.backoff(malformed)
-                log.info("%s: invalid JSON body, retry %d in %.1fs", what, malformed, delay)
-                self.sleep(delay)
+                body = _INVALID
+            if body is _INVALID:
+                malformed = self._malformed(what, malformed, company)
+                continue
+            return (body, response.headers) if with_headers else body
+
+    def _malformed(self, what: str, malformed: int, company: str | None) -> int:
+        """Count one unreadable body: back off, or fail once retrying has not helped."""
+        malformed += 1
+        if malformed >= self.retry.malformed_attempts:
+            raise MalformedResponse(f"{what} answered invalid JSON (or a corrupt encoding) {malformed} times",
+                                    connection=self.connection, company=company)
+        delay = self.backoff(malformed)
+        log.info("%s: unreadable body, retry %d in %.1fs", what, malformed, delay)
+        self.sleep(delay)
+        return malformed
 
     def close(self) -> None:
         self._client.close()

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
+import random
 import threading
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from osr_pipelines.connectors.base import MalformedResponse, SourceUnavailable
+from osr_pipelines.connectors.base import ConnectorError, MalformedResponse, SourceUnavailable
+from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.connectors.http import (
     HttpClient,
     HttpStatusError,
+    RateBudget,
     RateLimitHeaders,
     RetryPolicy,
     fetch_ahead,
@@ -68,7 +73,7 @@ def test_invalid_json_on_a_200_is_retried_then_malformed():
     sleeps: list[float] = []
     with running(scripted((200, b'{"values": [1, 2', {}))) as url:
         http = client(url, sleeps)
-        with pytest.raises(MalformedResponse, match="invalid JSON 3 times"):
+        with pytest.raises(MalformedResponse, match=r"invalid JSON \(or a corrupt encoding\) 3 times"):
             http.request_json("GET", "/thing")
         http.close()
     assert len(sleeps) == 2
@@ -156,3 +161,49 @@ def test_fault_specs_are_parsed_and_checked():
         parse_faults("teapot=0.1")
     with pytest.raises(ValueError, match="more than 1"):
         parse_faults("500=0.7,drop=0.7")
+
+
+def test_rate_budget_is_not_raised_by_a_late_answer_from_earlier_in_the_window():
+    sleeps: list[float] = []
+    budget = RateBudget(RateLimitHeaders(), sleeps.append)
+    headers = [httpx.Headers({"X-Rate-Limit-Remaining": str(n), "X-Rate-Limit-Reset": "30"}) for n in range(5)]
+    budget.before_request()
+    budget.after_response(200, headers[4])  # 4 left
+    for _ in range(4):
+        budget.before_request()  # four pages in flight: the server will answer 3, 2, 1, 0
+    for remaining in (0, 3, 2, 1):  # the last one sent answers first
+        budget.after_response(200, headers[remaining])
+    budget.before_request()
+    assert sleeps == [30.0]  # the budget is spent: wait for the reset rather than provoke a 429
+
+
+def test_a_corrupt_compressed_body_is_retried_like_invalid_json():
+    sleeps: list[float] = []
+    app = scripted((200, b"not gzip at all", {"Content-Encoding": "gzip"}), (200, b'{"ok": true}', {}))
+    budget = RateBudget(RateLimitHeaders(), sleeps.append)
+    with running(app) as url:
+        http = client(url, sleeps, limiter=budget, rng=random.Random(1))
+        assert http.request_json("GET", "/thing") == {"ok": True}
+    assert len(sleeps) == 1 and budget._in_flight == 0
+
+
+def test_a_header_that_cannot_be_sent_fails_at_once_without_quoting_it():
+    sleeps: list[float] = []
+    with running(scripted((200, b"{}", {}))) as url:
+        http = client(url, sleeps)
+        with pytest.raises(ConnectorError) as per_request:
+            http.request_json("GET", "/thing", headers={"Authorization": f"token {SECRET}\u00a0"})
+        with pytest.raises(ConnectorError) as per_client:
+            client(url, sleeps, headers={"Authorization": f"token {SECRET}\u00a0"})
+    assert sleeps == [] and "could not be sent" in str(per_request.value)
+    for caught in (per_request, per_client):
+        assert SECRET not in str(caught.value) and caught.value.__context__ is None
+
+
+def test_credentials_are_trimmed_and_control_characters_refused_by_name():
+    build = connector_type("synthetic").build
+    options = {"companies": "1", "accepted_key_sha256": hashlib.sha256(b"k-1").hexdigest()}
+    build("c", options, {"api_key": "k-1\n"}, {"api_key": "KEY_VAR"}).close()  # a secret file's newline
+    with pytest.raises(ConnectorError) as caught:
+        build("c", options, {"api_key": "k-\x001"}, {"api_key": "KEY_VAR"})
+    assert "field 'api_key'" in str(caught.value) and "KEY_VAR" in str(caught.value)
