@@ -100,7 +100,7 @@ def _account_type(number: str) -> str:
 def gl_line(row: tuple) -> dict:
     """A ``GeneralLedgerTransactionDetailsDto`` of a books posting tuple (``POSTING_COLUMNS`` order)."""
     posting, amount, in_currency = int(row[0]), row[5], row[7]
-    line = {"lineNumber": posting % 10, "module": "GL", "batchNumber": str(posting // 10),
+    line = {"lineNumber": posting % 100_000, "module": "GL", "batchNumber": str(posting // 100_000),
             "tranDate": f"{row[2]}T00:00:00", "period": str(row[3]), "description": row[8], "refNumber": row[1],
             "branch": BRANCH, "account": {"type": _account_type(row[4]), "number": row[4],
                                           "description": _ACCOUNTS.get(row[4], ("",))[0]},
@@ -124,6 +124,8 @@ class VismaNetSandbox:
         self.client_id, self.client_secret = client_id, client_secret
         self.tenant_id, self.customer_tenant_id = tenant_id, customer_tenant_id
         self.max_page_size = max_page_size
+        #: older API versions cut pages without saying so; tests switch this off to prove the client copes
+        self.announce_max_page_size = True
         self.rate = FixedWindows(rate_limit, rate_period, clock)
         self.token_seconds = token_seconds
         self.clock = clock
@@ -176,6 +178,8 @@ class VismaNetSandbox:
             raise ApiFailure(400, "pageNumber and pageSize must be at least 1.", "10002")
         size = min(size, self.max_page_size)
         meta = {"totalCount": len(items), "maxPageSize": self.max_page_size}
+        if not self.announce_max_page_size:
+            del meta["maxPageSize"]
         return orjson.dumps([{**item, "metadata": meta} for item in items[(number - 1) * size:number * size]])
 
     def gl_lines(self, company: str, params: dict[str, str]) -> list[dict]:

@@ -201,6 +201,16 @@ def test_page_size_is_capped_by_max_page_size_from_the_first_page(sandbox, books
     assert all(len(orjson.loads(p.body)) <= 200 for p in pages)
 
 
+def test_a_page_cap_the_server_does_not_announce_loses_no_page(sandbox, books):
+    with sandbox(max_page_size=150) as sb:
+        sb.app.state.sandbox.announce_max_page_size = False
+        connector = sb.connector(page_size=5000)
+        rows = flat(connector.stream_postings("1002", FULL))
+        connector.close()
+    assert rows == expected(books, "1002", FULL)
+    assert {p.params["pageSize"] for p in sb.to("/v1/GeneralLedgerTransactions")[1:]} == {"150"}
+
+
 def test_paging_parameters_are_mandatory(sandbox):
     with sandbox() as sb:
         token = httpx.post(sb.url + "/connect/token", data={

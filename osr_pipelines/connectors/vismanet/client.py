@@ -183,6 +183,8 @@ class VismaNetConnector:
         meta = self._metadata(path, page[0], company)
         if meta is not None and meta.maxPageSize and meta.maxPageSize < size:
             size = meta.maxPageSize  # the server already cut page 1 to this size
+        elif meta is not None and meta.totalCount is not None and len(page) < min(size, meta.totalCount):
+            size = len(page)  # cut to a cap it did not announce: number the later pages by what came
         yield page
         if meta is not None and meta.totalCount is not None:
             later = range(2, -(-meta.totalCount // size) + 1)

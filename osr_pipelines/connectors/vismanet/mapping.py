@@ -8,8 +8,10 @@ Canonical mapping (documented in ``docs/connectors/visma-net.md``):
 
 * ``posting_id``: Visma.net lines have no id of their own; their key is
   (module, batch number, line number). GL-module lines get
-  ``batchNumber + lineNumber``, other modules are prefixed with the module so
-  that their batch numbering cannot collide with the GL's.
+  ``batchNumber`` followed by ``lineNumber`` zero-padded to five digits, so
+  that batch 1 line 12 and batch 11 line 2 cannot both become ``112``; other
+  modules are prefixed with ``<module>:`` so that their batch numbering cannot
+  collide with the GL's.
 * ``voucher_number``: the line's ``refNumber`` (the voucher/document number
   users see), the batch number where it is empty.
 * ``period``: the post period (``YYYYPP``) the line was posted to.
@@ -82,7 +84,9 @@ def _map_gl_lines(lines: list[GlLine], currency: str) -> Batch:
     for line in lines:
         module = line.module
         batch = line.batchNumber
-        key = f"{batch}{line.lineNumber}" if module in (None, "GL", "ModuleGL") else f"{module}{batch}{line.lineNumber}"
+        key = f"{batch}{line.lineNumber:05d}"
+        if module not in (None, "GL", "ModuleGL"):
+            key = f"{module}:{key}"
         branch = line.branch
         append((
             key,
