@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from osr_pipelines.connectors.base import ConnectorError, SourceUnavailable
+from osr_pipelines.connectors.base import ConnectorError, MalformedResponse, SourceUnavailable
 from osr_pipelines.connectors.http import HttpClient, HttpStatusError, json_decoder
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,9 @@ class GraphQLClient:
             except HttpStatusError as err:
                 raise GraphQLErrors(errors_of(err.payload), status=err.status, connection=self.http.connection,
                                     company=company) from None
+            if body is None:
+                raise MalformedResponse(f"POST {self.path or '/'} answered an empty body, not a GraphQL response",
+                                        connection=self.http.connection, company=company)
             errors = errors_of(body)
             if not errors:
                 return body.get("data") if isinstance(body, Mapping) else body.data

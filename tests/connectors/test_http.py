@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from osr_pipelines.connectors.base import ConnectorError, MalformedResponse, SourceUnavailable
 from osr_pipelines.connectors.catalog import connector_type
+from osr_pipelines.connectors.graphql import GraphQLClient
 from osr_pipelines.connectors.http import (
     HttpClient,
     HttpStatusError,
@@ -39,7 +40,7 @@ def scripted(*answers: tuple[int, bytes, dict[str, str]]) -> Starlette:
         status, body, headers = next(script)
         return Response(body, status, headers, media_type="application/json")
 
-    return Starlette(routes=[Route("/thing", handle, methods=["GET", "PUT"])])
+    return Starlette(routes=[Route("/thing", handle, methods=["GET", "PUT", "POST"])])
 
 
 def client(url: str, sleeps: list[float], **kwargs) -> HttpClient:
@@ -207,3 +208,11 @@ def test_credentials_are_trimmed_and_control_characters_refused_by_name():
     with pytest.raises(ConnectorError) as caught:
         build("c", options, {"api_key": "k-\x001"}, {"api_key": "KEY_VAR"})
     assert "field 'api_key'" in str(caught.value) and "KEY_VAR" in str(caught.value)
+
+
+def test_an_empty_graphql_answer_is_a_malformed_response_naming_the_connection():
+    sleeps: list[float] = []
+    with running(scripted((200, b"", {}))) as url:
+        gql = GraphQLClient(client(url, sleeps), "/thing", retryable=lambda error: False)
+        with pytest.raises(MalformedResponse, match=r"connection 'conn-x'.*empty body"):
+            gql.execute("{ entities { dbId } }")
