@@ -8,12 +8,12 @@ OpenAPI spec defines and each answer fits the spec's response schema.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import jsonschema
@@ -148,7 +148,9 @@ def books() -> SyntheticBooks:
 
 
 @dataclass
-class Sandbox:
+class Served:
+    """A sandbox app served on loopback behind a :class:`Recorder`; ERP test modules add ``connector()``."""
+
     url: str
     app: Any
     recorder: Recorder
@@ -156,6 +158,29 @@ class Sandbox:
     @property
     def state(self) -> Any:
         return self.app.state.sandbox
+
+    def to(self, path: str) -> list[Exchange]:
+        return [e for e in self.recorder.exchanges if e.path == path]
+
+
+S = TypeVar("S", bound=Served)
+
+
+@contextmanager
+def served(kind: type[S], app: Any, **fields: Any) -> Iterator[S]:
+    """Serve ``app`` behind a recorder for the duration of the block, as a ``kind``."""
+    recorder = Recorder(app)
+    with running(recorder) as url:
+        yield kind(url, app, recorder, **fields)
+
+
+def flat(batches: Iterable[list]) -> list[tuple]:
+    return [row for batch in batches for row in batch]
+
+
+@dataclass
+class Sandbox(Served):
+    """The Tripletex sandbox."""
 
     def connector(self, **options: Any) -> TripletexConnector:
         kwargs = {k: options.pop(k) for k in ("sleep", "today", "credential_env", "credentials") if k in options}
@@ -192,8 +217,7 @@ def sandbox(books: SyntheticBooks) -> Callable[..., Any]:
     def serve(**kwargs: Any) -> Iterator[Sandbox]:
         app = tripletex_app(kwargs.pop("books", books), consumer_token=CONSUMER, employee_token=EMPLOYEE,
                             accountant=kwargs.pop("accountant", True), **kwargs)
-        recorder = Recorder(app)
-        with running(recorder) as url:
-            yield Sandbox(url, app, recorder)
+        with served(Sandbox, app) as sandbox:
+            yield sandbox
 
     return serve

@@ -39,7 +39,7 @@ from osr_pipelines.sandbox.poweroffice import SANDBOX, client_key, poweroffice_a
 from osr_pipelines.sandbox.server import FAULT_HEADER, running
 from osr_pipelines.warehouse.loader import Warehouse
 from tests.conftest import write_registry
-from tests.connectors.conftest import END, Exchange, Recorder
+from tests.connectors.conftest import END, Exchange, Served, flat, served
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "poweroffice-go" / "openapi.yaml"
 APP_KEY = "app-key-5d1e"
@@ -49,9 +49,6 @@ ENV = {"application_key": "POG_APP_KEY", "subscription_key": "POG_SUBSCRIPTION_K
 FULL = Window(date(2000, 1, 1), date(2030, 1, 1))
 DIMENSIONS = ("accounts", "departments", "projects", "customers", "suppliers")
 
-
-def flat(batches: Iterator[list]) -> list[tuple]:
-    return [row for batch in batches for row in batch]
 
 
 def expected(books: SyntheticBooks, company: str, window: Window) -> list[tuple]:
@@ -176,18 +173,8 @@ def spec_checker() -> SpecChecker:
 
 
 @dataclass
-class Sandbox:
-    url: str
-    app: Any
-    recorder: Recorder
+class Sandbox(Served):
     state_dir: Path
-
-    @property
-    def state(self) -> Any:
-        return self.app.state.sandbox
-
-    def to(self, path: str) -> list[Exchange]:
-        return [e for e in self.recorder.exchanges if e.path == path]
 
     def connector(self, creds: dict[str, str] | None = None, **options: Any) -> PowerOfficeConnector:
         kwargs = {k: options.pop(k) for k in ("sleep", "clock", "rate_clock") if k in options}
@@ -204,9 +191,8 @@ def sandbox(books: SyntheticBooks, tmp_path: Path) -> Callable[..., Any]:
     def serve(**kwargs: Any) -> Iterator[Sandbox]:
         app = poweroffice_app(kwargs.pop("books", books), application_key=APP_KEY, subscription_key=SUBSCRIPTION,
                               **kwargs)
-        recorder = Recorder(app)
-        with running(recorder) as url:
-            yield Sandbox(url, app, recorder, tmp_path / "rates")
+        with served(Sandbox, app, state_dir=tmp_path / "rates") as sandbox:
+            yield sandbox
 
     return serve
 

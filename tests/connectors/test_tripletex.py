@@ -12,14 +12,11 @@ from osr_pipelines.connectors.base import CredentialsRejected, Window
 from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.connectors.tripletex import TripletexConnector
 from osr_pipelines.connectors.tripletex.client import split_by_year
-from tests.connectors.conftest import CONSUMER, EMPLOYEE, END, TOKENS
+from tests.connectors.conftest import CONSUMER, EMPLOYEE, END, TOKENS, flat
 
 FULL = Window(date(2000, 1, 1), date(2030, 1, 1))
 DIMENSIONS = ("accounts", "departments", "projects", "customers", "suppliers")
 
-
-def flat(batches) -> list[tuple]:
-    return [row for batch in batches for row in batch]
 
 
 def expected(books, company: str, window: Window) -> list[tuple]:

@@ -28,9 +28,9 @@ from referencing.jsonschema import DRAFT4
 from osr_pipelines.connectors.base import CredentialsRejected, Window
 from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.connectors.vismanet import VismaNetConnector
-from osr_pipelines.sandbox.server import FAULT_HEADER, running
+from osr_pipelines.sandbox.server import FAULT_HEADER
 from osr_pipelines.sandbox.vismanet import SCOPE, vismanet_app
-from tests.connectors.conftest import Exchange, Recorder
+from tests.connectors.conftest import Exchange, Served, flat, served
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "visma-net" / "swagger-2017.json"
 CLIENT_ID, CLIENT_SECRET = "vn-client-4471", "vn-secret-8e1f0c"
@@ -98,14 +98,7 @@ def swagger() -> SwaggerChecker:
 
 
 @dataclass
-class Sandbox:
-    url: str
-    app: Any
-    recorder: Recorder
-
-    def to(self, path: str) -> list[Exchange]:
-        return [e for e in self.recorder.exchanges if e.path == path]
-
+class Sandbox(Served):
     def connector(self, **options: Any) -> VismaNetConnector:
         kwargs = {k: options.pop(k) for k in ("sleep", "clock", "credential_env", "credentials") if k in options}
         credentials = kwargs.pop("credentials", CREDENTIALS)
@@ -122,15 +115,11 @@ def sandbox(books) -> Callable[..., Any]:
     def serve(**kwargs: Any) -> Iterator[Sandbox]:
         app = vismanet_app(books, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, tenant_id=TENANT,
                            customer_tenant_id=CUSTOMER_TENANT, **kwargs)
-        recorder = Recorder(app)
-        with running(recorder) as url:
-            yield Sandbox(url, app, recorder)
+        with served(Sandbox, app) as sandbox:
+            yield sandbox
 
     return serve
 
-
-def flat(batches) -> list[tuple]:
-    return [row for batch in batches for row in batch]
 
 
 def expected(books, company: str, window: Window) -> list[tuple]:

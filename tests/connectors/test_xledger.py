@@ -23,9 +23,8 @@ from osr_pipelines.connectors.base import ConnectorError, CredentialsRejected, S
 from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.connectors.xledger import XledgerConnector
 from osr_pipelines.sandbox.generator import SyntheticBooks
-from osr_pipelines.sandbox.server import running
 from osr_pipelines.sandbox.xledger import BURST, CONCURRENCY, GROUP, SCHEMA, xledger_app
-from tests.connectors.conftest import Recorder
+from tests.connectors.conftest import Served, flat, served
 
 SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "xledger"
 TOKEN = "xledger-secret-5e1d"
@@ -41,15 +40,7 @@ def books() -> SyntheticBooks:
 
 
 @dataclass
-class Sandbox:
-    url: str
-    app: Any
-    recorder: Recorder
-
-    @property
-    def state(self) -> Any:
-        return self.app.state.sandbox
-
+class Sandbox(Served):
     def connector(self, *, credentials: dict[str, str] | None = None, credential_env: dict[str, str] | None = None,
                   sleep: Callable[[float], None] = lambda s: None, **options: Any) -> XledgerConnector:
         opts = {"base_url": self.url + "/graphql", **{k: str(v) for k, v in options.items()}}
@@ -68,15 +59,11 @@ def sandbox(books: SyntheticBooks) -> Callable[..., Any]:
     @contextmanager
     def serve(**kwargs: Any) -> Iterator[Sandbox]:
         app = xledger_app(kwargs.pop("books", books), token=TOKEN, **kwargs)
-        recorder = Recorder(app)
-        with running(recorder) as url:
-            yield Sandbox(url, app, recorder)
+        with served(Sandbox, app) as sandbox:
+            yield sandbox
 
     return serve
 
-
-def flat(batches) -> list[tuple]:
-    return [row for batch in batches for row in batch]
 
 
 def expected(books: SyntheticBooks, company: str, window: Window) -> list[tuple]:
