@@ -151,7 +151,12 @@ def _progress_text(instance: DagsterInstance, token: str) -> str:
 
 
 def run_failure_reason(instance: DagsterInstance, run_id: str) -> str:
-    """The first step failure's message, which names connection, company and field."""
+    """The first step failure's message, which names connection, company and field.
+
+    A run that failed outside any step (its worker died, say) gives the run
+    failure's own message instead, so that the reason is never lost.
+    """
+    run_failure: str | None = None
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
         if event is not None and event.event_type_value == "STEP_FAILURE":
@@ -161,4 +166,6 @@ def run_failure_reason(instance: DagsterInstance, run_id: str) -> str:
                 message = error.message.strip().splitlines()[-1]
                 # "dagster._core.definitions.events.Failure: <our message>" -> "<our message>"
                 return message.split(": ", 1)[1] if error.cls_name == "Failure" and ": " in message else message
-    return "run failed (see the Dagster UI)"
+        if event is not None and event.event_type_value in ("PIPELINE_FAILURE", "RUN_FAILURE") and event.message:
+            run_failure = event.message
+    return run_failure or "run failed (see the Dagster UI)"

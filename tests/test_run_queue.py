@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from osr_pipelines.instance import RUN_QUEUE
 from osr_pipelines.partitions import company_partitions
+from osr_pipelines.runner import run_failure_reason
 from tests.conftest import synthetic_connection, write_registry
 
 BIN = Path(sys.executable).parent
@@ -68,7 +69,8 @@ def test_daemon_runs_one_import_per_company_at_a_time(tmp_path: Path, pg_databas
         daemon.wait(30)
 
     runs = instance.get_runs()
-    assert [r.status for r in runs] == [DagsterRunStatus.SUCCESS] * 2
+    failures = [run_failure_reason(instance, r.run_id) for r in runs if r.status != DagsterRunStatus.SUCCESS]
+    assert [r.status for r in runs] == [DagsterRunStatus.SUCCESS] * 2, failures
     assert most_at_once == 1
     first, second = sorted((instance.get_run_record_by_id(r.run_id) for r in runs), key=lambda r: r.start_time)
     assert second.start_time >= first.end_time
