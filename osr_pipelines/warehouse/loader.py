@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from osr_pipelines.connectors.base import DIMENSION_COLUMNS, POSTING_COLUMNS, Batch, Window
 from osr_pipelines.warehouse.schema import companies, dimension_tables, gl_postings, import_log, metadata
@@ -53,13 +54,30 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _create_tables(engine: Engine, attempts: int = 5) -> None:
+    """Create missing tables; tolerate another process creating them at the same moment.
+
+    A run's steps start in parallel processes, and on a new warehouse each
+    finds the tables missing: ``create_all`` checks, then creates, so all but
+    one lose the race. Checking again finds the winner's tables.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            metadata.create_all(engine)
+            return
+        except DBAPIError:
+            if attempt == attempts:
+                raise
+            time.sleep(0.1 * attempt)
+
+
 class Warehouse:
     """The reporting database: canonical tables plus the load log."""
 
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
-        metadata.create_all(self.engine)
+        _create_tables(self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()
