@@ -20,6 +20,9 @@ RUN_QUEUE = {
     "class": "QueuedRunCoordinator",
     "config": {
         "max_concurrent_runs": 20,
+        # a code server that is (re)starting must not fail a nightly run: dequeue it again later
+        "max_user_code_failure_retries": 3,
+        "user_code_failure_retry_delay": 10,
         "tag_concurrency_limits": [
             {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
             {"key": "osr/connection", "value": {"applyLimitPerUniqueValue": True}, "limit": 4},

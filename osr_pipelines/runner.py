@@ -162,6 +162,8 @@ def run_failure_reason(instance: DagsterInstance, run_id: str) -> str:
         if event is not None and event.event_type_value == "STEP_FAILURE":
             data = event.event_specific_data
             error = getattr(data, "error", None)
+            while error is not None and error.cls_name == "DagsterExecutionStepExecutionError" and error.cause:
+                error = error.cause  # the wrapper says only which op failed; its cause says why
             if error is not None:
                 message = error.message.strip().splitlines()[-1]
                 # "dagster._core.definitions.events.Failure: <our message>" -> "<our message>"
