@@ -155,9 +155,10 @@ def test_both_edges_of_the_window(sandbox, books):
             assert max(days) == (window.end - timedelta(days=1)).isoformat()
         connector.close()
     first = sb.to("/v1/GeneralLedgerTransactions")[0].params
-    # The mandatory periods are widened by a month each side; the dates make the exact, inclusive cut.
+    # The mandatory periods are widened by twelve months each side (financial years need not start in
+    # January); the dates make the exact, inclusive cut.
     assert (first["fromPeriod"], first["toPeriod"], first["fromDate"], first["toDate"]) == (
-        "202402", "202404", "2024-03-01", "2024-03-31")
+        "202303", "202503", "2024-03-01", "2024-03-31")
 
 
 def test_every_exchange_is_defined_by_the_spec(sandbox, books, swagger):

@@ -22,8 +22,12 @@ on hold or unposted, and pages lines so that a batch can span pages; by
 ``lastModifiedDateTime`` it finds changed batches but never deleted ones, so
 it cannot replace a window. GL transactions are released ledger lines, one
 item per line. The mandatory ``fromPeriod``/``toPeriod`` are widened by
-``period_margin`` months around the window so that lines posted to a
-neighbouring period are still found; the dates do the exact cut.
+``period_margin`` months (default 12) around the window; the dates do the
+exact cut. Periods are numbered within the *financial* year (``YYYYPP``, the
+year being the financial year's label, ``PP`` up to 13 for year-end
+adjustments), so a year starting in May puts 15 June 2025 in ``202502`` or
+``202602``: twelve months either side of the calendar month covers every
+such numbering, where one month would silently miss lines.
 
 Paging: ``pageNumber`` (1-based) and ``pageSize`` are mandatory; the page
 size is capped by ``metadata.maxPageSize`` from the first page's items, and
@@ -96,7 +100,7 @@ class VismaNetConnector:
             raise ConnectorError("option 'tenant_id' (the Visma.net company tenant id) is missing",
                                  connection=connection, field="tenant_id")
         self.page_size = int(options.get("page_size", 10_000))
-        self.period_margin = int(options.get("period_margin", 1))
+        self.period_margin = int(options.get("period_margin", 12))
         self.workers = int(options.get("workers", 4))
         self.ledger = options.get("ledger") or None
         self.currency = options.get("currency", "NOK")
