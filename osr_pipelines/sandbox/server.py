@@ -75,6 +75,43 @@ class FaultStyle:
     rate_limit_status: int = 429
 
 
+@dataclass(frozen=True)
+class Grant:
+    """A fixed window's answer to one request: whether it may pass, and what the rate headers say."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    #: whole seconds until the window resets
+    reset: int
+
+
+class FixedWindows:
+    """``limit`` requests per ``period`` seconds of ``clock`` for each key, windows starting at first use.
+
+    Tripletex, Visma.net and Xledger count this way; each sandbox words the
+    :class:`Grant` as its ERP's headers or errors. ``rejected`` counts refusals,
+    so tests can prove that a client spent its budget without provoking any.
+    """
+
+    def __init__(self, limit: int, period: float, clock: Callable[[], float]) -> None:
+        self.limit, self.period, self.clock = limit, period, clock
+        self.windows: dict[str, tuple[float, int]] = {}
+        self.rejected = 0
+
+    def take(self, key: str = "") -> Grant:
+        now = self.clock()
+        started, used = self.windows.get(key, (now, 0))
+        if now - started >= self.period:
+            started, used = now, 0
+        allowed = used < self.limit
+        used += allowed
+        self.rejected += not allowed
+        self.windows[key] = (started, used)
+        reset = max(0, round(self.period - (now - started) + 0.4999))
+        return Grant(allowed, self.limit, self.limit - used, reset)
+
+
 class _DroppedConnection(Exception):
     """Raised inside uvicorn to make it close a connection mid-body."""
 

@@ -33,7 +33,15 @@ from starlette.routing import Route
 
 from osr_pipelines.connectors.base import CompanyInfo, Window
 from osr_pipelines.sandbox.generator import SyntheticBooks
-from osr_pipelines.sandbox.server import FaultInjector, FaultStyle, Headers, LiveMutations, SandboxErp
+from osr_pipelines.sandbox.server import (
+    FaultInjector,
+    FaultStyle,
+    FixedWindows,
+    Grant,
+    Headers,
+    LiveMutations,
+    SandboxErp,
+)
 
 HOST = "sandbox.tripletex.local"  # Tripletex urls carry the host without a scheme
 CURRENCIES = {"NOK": 1, "EUR": 2}
@@ -62,8 +70,7 @@ _FAULT_CODES = {429: 0, 500: 1000, 502: 1000, 503: 1000}
 
 FAULT_STYLE = FaultStyle(
     error_body=lambda status, message: api_error_body(status, _FAULT_CODES.get(status, 1000), message, "fault"),
-    rate_limit_headers=lambda reset: [(b"x-rate-limit-limit", b"1000"), (b"x-rate-limit-remaining", b"0"),
-                                      (b"x-rate-limit-reset", str(reset).encode())],
+    rate_limit_headers=lambda reset: rate_headers(Grant(False, 1000, 0, reset)),
 )
 
 
@@ -410,26 +417,10 @@ class Session:
     expires: date
 
 
-class RateWindow:
-    """Tripletex's per-consumer-and-employee request budget, reset every ``period`` seconds."""
-
-    def __init__(self, limit: int, period: float, clock: Callable[[], float]) -> None:
-        self.limit, self.period, self.clock = limit, period, clock
-        self.started = clock()
-        self.used = 0
-        self.rejected = 0
-
-    def take(self) -> tuple[bool, Headers]:
-        now = self.clock()
-        if now - self.started >= self.period:
-            self.started, self.used = now, 0
-        allowed = self.used < self.limit
-        self.used += allowed
-        self.rejected += not allowed
-        reset = max(0, round(self.period - (now - self.started) + 0.4999))
-        return allowed, [(b"x-rate-limit-limit", str(self.limit).encode()),
-                         (b"x-rate-limit-remaining", str(self.limit - self.used).encode()),
-                         (b"x-rate-limit-reset", str(reset).encode())]
+def rate_headers(grant: Grant) -> Headers:
+    return [(b"x-rate-limit-limit", str(grant.limit).encode()),
+            (b"x-rate-limit-remaining", str(grant.remaining).encode()),
+            (b"x-rate-limit-reset", str(grant.reset).encode())]
 
 
 class TripletexSandbox:
@@ -444,7 +435,7 @@ class TripletexSandbox:
         self.employee_token = employee_token
         self.accountant = accountant
         self.max_result_size = max_result_size
-        self.rate = RateWindow(rate_limit, rate_period, clock)
+        self.rate = FixedWindows(rate_limit, rate_period, clock)
         self.today = today
         self.schema = build_schema(books)
         self.sessions: dict[str, Session] = {}
@@ -607,9 +598,9 @@ def tripletex_app(books: SyntheticBooks, *, consumer_token: str, employee_token:
     def endpoint(handler: Callable[[Request, dict[str, str]], Any], *, auth: str = "data") -> Callable:
         async def respond(request: Request) -> Response:
             request_id = f"sandbox-{next(sandbox.requests)}"
-            allowed, headers = sandbox.rate.take()
-            head = {"x-tlx-request-id": request_id, **{k.decode(): v.decode() for k, v in headers}}
-            if not allowed:
+            grant = sandbox.rate.take()
+            head = {"x-tlx-request-id": request_id, **{k.decode(): v.decode() for k, v in rate_headers(grant)}}
+            if not grant.allowed:
                 return Response(api_error_body(429, 0, "Too Many Requests", request_id), 429, head,
                                 media_type="application/json")
             params = dict(request.query_params)

@@ -35,7 +35,15 @@ from starlette.routing import Route
 
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.sandbox.generator import ACCOUNTS, SyntheticBooks
-from osr_pipelines.sandbox.server import FaultInjector, FaultStyle, Headers, LiveMutations, SandboxErp
+from osr_pipelines.sandbox.server import (
+    FaultInjector,
+    FaultStyle,
+    FixedWindows,
+    Grant,
+    Headers,
+    LiveMutations,
+    SandboxErp,
+)
 
 SCOPE = "vismanet_erp_service_api:read"
 LEDGERS = ({"internalId": 1, "number": "L", "description": "Hovedbok", "balanceType": "Actual",
@@ -60,34 +68,14 @@ def error_body(status: int, message: str, code: str = "0") -> bytes:
                          "ExceptionDetails": message})
 
 
-def rate_headers(limit: int, remaining: int, reset: int) -> Headers:
-    return [(b"x-ratelimit-limit", str(limit).encode()), (b"x-ratelimit-remaining", str(remaining).encode()),
-            (b"x-ratelimit-reset", str(reset).encode()), (b"x-ratelimit-policy", b"4-fixed-window")]
+def rate_headers(grant: Grant) -> Headers:
+    return [(b"x-ratelimit-limit", str(grant.limit).encode()),
+            (b"x-ratelimit-remaining", str(grant.remaining).encode()),
+            (b"x-ratelimit-reset", str(grant.reset).encode()), (b"x-ratelimit-policy", b"4-fixed-window")]
 
 
 FAULT_STYLE = FaultStyle(error_body=lambda status, message: error_body(status, message, str(status)),
-                         rate_limit_headers=lambda reset: rate_headers(1000, 0, reset))
-
-
-class FixedWindows:
-    """Policy 4-fixed-window: ``limit`` requests per ``period`` seconds for each company and client."""
-
-    def __init__(self, limit: int, period: float, clock: Callable[[], float]) -> None:
-        self.limit, self.period, self.clock = limit, period, clock
-        self.windows: dict[str, tuple[float, int]] = {}
-        self.rejected = 0
-
-    def take(self, key: str) -> tuple[bool, Headers]:
-        now = self.clock()
-        started, used = self.windows.get(key, (now, 0))
-        if now - started >= self.period:
-            started, used = now, 0
-        allowed = used < self.limit
-        used += allowed
-        self.rejected += not allowed
-        self.windows[key] = (started, used)
-        reset = max(0, round(self.period - (now - started) + 0.4999))
-        return allowed, rate_headers(self.limit, self.limit - used, reset)
+                         rate_limit_headers=lambda reset: rate_headers(Grant(False, 1000, 0, reset)))
 
 
 def _account_type(number: str) -> str:
@@ -272,9 +260,9 @@ def vismanet_app(books: SyntheticBooks, *, client_id: str, client_secret: str, t
             try:
                 sandbox.authorize(request)
                 erp_id = sandbox.company(request) if company else None
-                allowed, headers = sandbox.rate.take(f"{erp_id}:{sandbox.client_id}")
-                head.update((k.decode(), v.decode()) for k, v in headers)
-                if not allowed:
+                grant = sandbox.rate.take(f"{erp_id}:{sandbox.client_id}")
+                head.update((k.decode(), v.decode()) for k, v in rate_headers(grant))
+                if not grant.allowed:
                     raise ApiFailure(429, "Too Many Requests", "429")
                 body = handler(erp_id, dict(request.query_params))
             except ApiFailure as failure:

@@ -62,7 +62,7 @@ from starlette.routing import Route
 
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.sandbox.generator import SyntheticBooks
-from osr_pipelines.sandbox.server import FaultInjector, FaultStyle, LiveMutations, SandboxErp
+from osr_pipelines.sandbox.server import FaultInjector, FaultStyle, FixedWindows, LiveMutations, SandboxErp
 
 SDL = """
 scalar Int64String
@@ -312,22 +312,6 @@ def _graphql_error(exc: GraphQLError, code: str) -> dict:
     return error(code, exc.message, locations)
 
 
-class RateWindow:
-    """Requests per ``period`` seconds of ``clock``; beyond ``limit`` the burst limit is reached."""
-
-    def __init__(self, limit: int, period: float, clock: Callable[[], float]) -> None:
-        self.limit, self.period, self.clock = limit, period, clock
-        self.started = clock()
-        self.used = 0
-
-    def take(self) -> bool:
-        now = self.clock()
-        if now - self.started >= self.period:
-            self.started, self.used = now, 0
-        self.used += 1
-        return self.used <= self.limit
-
-
 class XledgerSandbox:
     """The state behind the app: books, entities, limits, cached windows and compiled queries."""
 
@@ -339,7 +323,7 @@ class XledgerSandbox:
         self.companies = [(int(c.erp_id), c.erp_id, c.name) for c in books.companies()]
         self.entity = GROUP if group else self.companies[0]
         self.subs = self.companies if group else []
-        self.burst = RateWindow(burst_limit, burst_period, clock)
+        self.burst = FixedWindows(burst_limit, burst_period, clock)
         self.concurrency_limit = concurrency_limit
         self.in_flight = 0
         self.credits = credits
@@ -373,7 +357,7 @@ class XledgerSandbox:
         if self.scripted:
             code = self.scripted.popleft()
             raise XledgerFailure.of(code, f"Scripted {code}")
-        if not self.burst.take():
+        if not self.burst.take().allowed:
             raise XledgerFailure.of(BURST, "Short rate limit reached, slow down")
         if self.in_flight >= self.concurrency_limit:
             raise XledgerFailure.of(CONCURRENCY, "Too many concurrent requests for this token")
