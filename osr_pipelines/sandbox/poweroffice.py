@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import gc
 import math
-import secrets
 import threading
 import time
 import uuid
@@ -33,7 +32,7 @@ from starlette.routing import Route
 
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.sandbox.generator import SyntheticBooks
-from osr_pipelines.sandbox.server import FaultInjector, FaultStyle, LiveMutations, SandboxErp
+from osr_pipelines.sandbox.server import BearerTokens, FaultInjector, FaultStyle, LiveMutations, SandboxErp
 
 SUBSCRIPTION_HEADER = "ocp-apim-subscription-key"
 TOKEN_LIFETIME = 1200  # seconds: v2 tokens live 20 minutes
@@ -160,7 +159,7 @@ class PowerOfficeSandbox:
         self.rate = SlidingWindow(rate_limit, 1.0, clock)
         self.token_lifetime = token_lifetime
         self.clock = clock
-        self.tokens: dict[str, tuple[str, float]] = {}  # token -> (company, expiry on clock)
+        self.tokens = BearerTokens(clock)  # for the company of the client key
         self.windows: OrderedDict[tuple, list[tuple]] = OrderedDict()
         self.windows_lock = threading.Lock()
         changed = _offset(datetime.combine(books.start, datetime.min.time()).isoformat())
@@ -171,10 +170,6 @@ class PowerOfficeSandbox:
         codes = {d: {row[0]: row[1] for row in books.dimension(d)} for d in ("departments", "projects")}
         self.department_codes, self.project_codes = codes["departments"], codes["projects"]
         self.builders: dict[tuple[str, ...], Callable[[list[tuple]], list[dict]]] = {}
-
-    def expire_tokens(self) -> None:
-        """Invalidate every token, as if 20 minutes had passed."""
-        self.tokens.clear()
 
     # -- the gateway and OAuth ------------------------------------------------------------
 
@@ -200,17 +195,15 @@ class PowerOfficeSandbox:
         company = self.client_keys.get(key)
         if scheme.lower() != "basic" or app_key != self.application_key or company is None:
             raise Problem(401, "invalid_client", body={"error": "invalid_client"})
-        token = secrets.token_urlsafe(32)
-        self.tokens[token] = (company, self.clock() + self.token_lifetime)
+        token = self.tokens.issue(company, self.token_lifetime)
         return {"access_token": token, "token_type": "Bearer", "expires_in": int(self.token_lifetime)}
 
     def authorize(self, request: Request) -> str:
         """The company a bearer token was issued for."""
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        issued = self.tokens.get(token) if scheme.lower() == "bearer" else None
-        if issued is None or issued[1] <= self.clock():
+        company = self.tokens.subject(request.headers.get("authorization"))
+        if company is None:
             raise Problem(401, "Unauthorized", "Access token is missing, invalid or expired.")
-        return issued[0]
+        return company
 
     # -- account transactions ---------------------------------------------------------------
 

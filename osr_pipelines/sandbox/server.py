@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import secrets
 import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -110,6 +111,30 @@ class FixedWindows:
         self.windows[key] = (started, used)
         reset = max(0, round(self.period - (now - started) + 0.4999))
         return Grant(allowed, self.limit, self.limit - used, reset)
+
+
+class BearerTokens:
+    """The access tokens an OAuth sandbox issued, each for a subject (a company, a tenant) until it expires."""
+
+    def __init__(self, clock: Callable[[], float], prefix: str = "") -> None:
+        self.clock = clock
+        self.prefix = prefix
+        self._issued: dict[str, tuple[str, float]] = {}  # token -> (subject, expiry on clock)
+
+    def issue(self, subject: str, lifetime: float) -> str:
+        token = self.prefix + secrets.token_urlsafe(32)
+        self._issued[token] = (subject, self.clock() + lifetime)
+        return token
+
+    def subject(self, authorization: str | None) -> str | None:
+        """The subject of an ``Authorization: Bearer`` header's token; ``None`` if unknown or expired."""
+        scheme, _, token = (authorization or "").partition(" ")
+        issued = self._issued.get(token) if scheme.lower() == "bearer" else None
+        return issued[0] if issued is not None and issued[1] > self.clock() else None
+
+    def clear(self) -> None:
+        """Invalidate every token, as if their lifetime had passed."""
+        self._issued.clear()
 
 
 class _DroppedConnection(Exception):

@@ -18,7 +18,6 @@ connector's mapping turns them back into the books' rows.
 from __future__ import annotations
 
 import itertools
-import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -36,6 +35,7 @@ from starlette.routing import Route
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.sandbox.generator import ACCOUNTS, SyntheticBooks
 from osr_pipelines.sandbox.server import (
+    BearerTokens,
     FaultInjector,
     FaultStyle,
     FixedWindows,
@@ -117,7 +117,7 @@ class VismaNetSandbox:
         self.rate = FixedWindows(rate_limit, rate_period, clock)
         self.token_seconds = token_seconds
         self.clock = clock
-        self.tokens: dict[str, tuple[str, float]] = {}  # token -> (tenant id, expiry)
+        self.tokens = BearerTokens(clock, prefix="vc.")  # for the tenant id asked for
         self.companies = {c.erp_id: c for c in books.companies()}
         self.changed = f"{books.start.isoformat()}T00:00:00"
         self.windows: OrderedDict[tuple, list[dict]] = OrderedDict()
@@ -135,18 +135,12 @@ class VismaNetSandbox:
             raise ApiFailure(400, "invalid_request")
         if SCOPE not in form.get("scope", "").split():
             raise ApiFailure(400, "invalid_scope")
-        token = f"vc.{secrets.token_urlsafe(24)}"
-        self.tokens[token] = (form["tenant_id"], self.clock() + self.token_seconds)
+        token = self.tokens.issue(form["tenant_id"], self.token_seconds)
         return {"access_token": token, "expires_in": self.token_seconds, "token_type": "Bearer", "scope": SCOPE}
-
-    def expire_tokens(self) -> None:
-        self.tokens.clear()
 
     def authorize(self, request: Request) -> None:
         """Refuses (401) unknown or expired tokens and tokens of the customer tenant."""
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        tenant, expires = self.tokens.get(token, ("", 0.0)) if scheme.lower() == "bearer" else ("", 0.0)
-        if tenant != self.tenant_id or expires <= self.clock():
+        if self.tokens.subject(request.headers.get("authorization")) != self.tenant_id:
             raise ApiFailure(401, "Authorization has been denied for this request.")
 
     def company(self, request: Request) -> str:
