@@ -231,7 +231,9 @@ class HttpClient:
         Retries 5xx, transport errors and unparsable 200 bodies with backoff,
         sleeps through 429s, and raises :class:`HttpStatusError` on other 4xx.
         ``decoder`` replaces :func:`decode` for 200 bodies (a typed decoder, say);
-        it raises :class:`InvalidJson` for bodies that do not parse. ``with_headers``
+        it raises :class:`InvalidJson` for bodies that do not parse, and
+        ``msgspec.ValidationError`` for JSON of another shape, which becomes a
+        :class:`MalformedResponse` at once. ``with_headers``
         returns ``(body, response headers)`` instead, for ERPs that page in headers.
         """
         what = f"{method} {path}"
@@ -297,10 +299,16 @@ class HttpClient:
                                       connection=self.connection, company=company)
             if not response.content:
                 return (None, response.headers) if with_headers else None
+            shape: str | None = None
             try:
                 body = (decoder or decode)(response.content)
             except (orjson.JSONDecodeError, InvalidJson):
                 body = _INVALID
+            except msgspec.ValidationError as exc:
+                body, shape = _INVALID, str(exc)
+            if shape is not None:  # JSON, but not of the shape asked for: retrying will not change it
+                raise MalformedResponse(f"{what} answered an unexpected object shape ({shape})",
+                                        connection=self.connection, company=company)
             if body is _INVALID:
                 malformed = self._malformed(what, malformed, company)
                 continue

@@ -25,6 +25,7 @@ from osr_pipelines.connectors.http import (
     RateLimitHeaders,
     RetryPolicy,
     fetch_ahead,
+    json_decoder,
     prefetch,
 )
 from osr_pipelines.sandbox.server import FaultInjector, FaultStyle, parse_faults, running
@@ -216,3 +217,12 @@ def test_an_empty_graphql_answer_is_a_malformed_response_naming_the_connection()
         gql = GraphQLClient(client(url, sleeps), "/thing", retryable=lambda error: False)
         with pytest.raises(MalformedResponse, match=r"connection 'conn-x'.*empty body"):
             gql.execute("{ entities { dbId } }")
+
+
+def test_json_of_another_shape_is_malformed_at_once_without_retrying():
+    sleeps: list[float] = []
+    page = json_decoder(list[int])
+    with running(scripted((200, b'{"values": "not a list"}', {}))) as url, pytest.raises(
+            MalformedResponse, match=r"company '7': GET /thing answered an unexpected object shape \(Expected"):
+        client(url, sleeps).request_json("GET", "/thing", company="7", decoder=page)
+    assert sleeps == []

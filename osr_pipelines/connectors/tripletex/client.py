@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import msgspec
-
 from osr_pipelines.connectors.base import (
     DIMENSION_COLUMNS,
     Batch,
@@ -145,18 +143,14 @@ class TripletexConnector:
         user = self._user(company)
         token = self._session()
         try:
-            try:
-                return self._http.request_json("GET", path, params=params, auth=(user, token), company=company,
-                                               decoder=decoder)
-            except HttpStatusError as err:
-                if err.status != 401:
-                    raise
-            token = self._session(stale=token)
             return self._http.request_json("GET", path, params=params, auth=(user, token), company=company,
                                            decoder=decoder)
-        except msgspec.ValidationError as exc:
-            raise MalformedResponse(f"GET {path} answered an unexpected object shape ({exc})",
-                                    connection=self.connection, company=company) from None
+        except HttpStatusError as err:
+            if err.status != 401:
+                raise
+        token = self._session(stale=token)
+        return self._http.request_json("GET", path, params=params, auth=(user, token), company=company,
+                                       decoder=decoder)
 
     def _get(self, path: str, params: Mapping[str, Any], company: str | None) -> Any:
         try:

@@ -151,9 +151,6 @@ class VismaNetConnector:
                                            decoder=decoder)
         except HttpStatusError as err:
             raise self._failure(err, f"GET {path}") from None
-        except msgspec.ValidationError as exc:
-            raise MalformedResponse(f"GET {path} answered an unexpected object shape ({exc})",
-                                    connection=self.connection, company=company) from None
 
     def _page(self, path: str, params: Mapping[str, Any], number: int, size: int, company: str,
               decoder: Callable[[bytes], Any] | None) -> list:
