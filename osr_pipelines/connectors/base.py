@@ -7,7 +7,7 @@ loader can stream them into COPY without building dicts or objects per row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Protocol, runtime_checkable
@@ -136,6 +136,21 @@ class SourceUnavailable(ConnectorError):
 
 class MalformedResponse(ConnectorError):
     """The ERP answered with data that does not fit its published API."""
+
+
+def map_page(page: list, map_rows: Callable[[list], Batch], *, connection: str, company: str) -> Batch:
+    """``map_rows(page)``; an item lacking a field, or with one of the wrong type, becomes a
+    :class:`MalformedResponse` naming the connection and company instead of a bare ``KeyError``."""
+    try:
+        return map_rows(page)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MalformedResponse(f"unexpected object shape ({type(exc).__name__}: {exc})",
+                                connection=connection, company=company) from None
+
+
+def each(mapper: Callable[[dict], Row]) -> Callable[[list], Batch]:
+    """A page mapper applying ``mapper`` to every item."""
+    return lambda page: [mapper(item) for item in page]
 
 
 @runtime_checkable

@@ -36,6 +36,8 @@ from osr_pipelines.connectors.base import (
     CredentialsRejected,
     MalformedResponse,
     Window,
+    each,
+    map_page,
 )
 from osr_pipelines.connectors.catalog import in_family
 from osr_pipelines.connectors.http import HttpClient, HttpStatusError, RateLimitHeaders, prefetch
@@ -305,7 +307,7 @@ class PowerOfficeConnector:
             params["lastChangedDateTimeOffsetGreaterThan"] = aware.isoformat()
         field = self._key_for(company_id)
         for page in self._pages(field, path, params, company_id):
-            yield self._mapped(page, mapper, company_id)
+            yield map_page(page, each(mapper), connection=self.connection, company=company_id)
 
     def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
         """Transactions posted inside ``window``, the next page fetched while this one maps.
@@ -318,16 +320,9 @@ class PowerOfficeConnector:
         pages = prefetch(self._pages(field, "/AccountTransactions", params, company_id, decode_transactions), depth=2)
         try:
             for page in pages:
-                yield self._mapped(page, None, company_id)
+                yield map_page(page, map_transactions, connection=self.connection, company=company_id)
         finally:
             pages.close()
-
-    def _mapped(self, page: list, mapper: Callable[[dict], tuple] | None, company_id: str) -> Batch:
-        try:
-            return map_transactions(page) if mapper is None else [mapper(item) for item in page]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise MalformedResponse(f"unexpected object shape ({type(exc).__name__}: {exc})",
-                                    connection=self.connection, company=company_id) from None
 
     def close(self) -> None:
         self._http.close()

@@ -29,6 +29,8 @@ from osr_pipelines.connectors.base import (
     CredentialsRejected,
     MalformedResponse,
     Window,
+    each,
+    map_page,
 )
 from osr_pipelines.connectors.http import HttpClient, HttpStatusError, RateBudget, RateLimitHeaders, fetch_ahead
 from osr_pipelines.connectors.tripletex.mapping import (
@@ -236,7 +238,7 @@ class TripletexConnector:
             params["changedSince"] = changed_since.strftime("%Y-%m-%dT%H:%M:%S")
         try:
             for page in self._pages(path, params, company_id):
-                yield self._mapped(page, mapper, company_id)
+                yield map_page(page, each(mapper), connection=self.connection, company=company_id)
         except HttpStatusError as err:
             raise self._failure(err, f"GET {path}") from None
 
@@ -250,7 +252,7 @@ class TripletexConnector:
         pages = fetch_ahead(years, workers=self.workers, depth=2)
         try:
             for page in pages:
-                yield self._mapped(page, None, company_id)
+                yield map_page(page, map_postings, connection=self.connection, company=company_id)
         finally:
             pages.close()
 
@@ -270,13 +272,6 @@ class TripletexConnector:
                 raise self._failure(err, f"GET /ledger/posting {window}") from None
             for half in halves(window):
                 yield from self._window_pages(company_id, half)
-
-    def _mapped(self, page: list, mapper: Callable[[dict], tuple] | None, company_id: str) -> Batch:
-        try:
-            return map_postings(page) if mapper is None else [mapper(item) for item in page]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise MalformedResponse(f"unexpected object shape ({type(exc).__name__}: {exc})",
-                                    connection=self.connection, company=company_id) from None
 
     def close(self) -> None:
         self._http.close()
