@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from click.testing import CliRunner, Result
 from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context, execute_job
 from sqlalchemy import select
 
+from osr_pipelines.cli.main import cli
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.definitions import build_definitions
 from osr_pipelines.resources import RegistryResource
@@ -64,4 +66,12 @@ def tick(instance: DagsterInstance, registry: Path, warehouse_url: str) -> Senso
         else:
             for key in request.partition_keys:
                 instance.delete_dynamic_partition(request.partitions_def_name, key)
+    return result
+
+
+def osr(*args: str, ok: bool = True, input: str | None = None) -> Result:
+    """Run the ``osr`` command in-process; with ``ok``, it must succeed."""
+    result = CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
     return result

@@ -6,22 +6,14 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from dagster import DagsterInstance
 
-from osr_pipelines.cli.main import cli
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import load_registry
 from osr_pipelines.warehouse.loader import Warehouse
+from tests.helpers import osr
 
 SECRET = "sk-live-5ecret-value-9f2c"
-
-
-def osr(*args: str, ok: bool = True, input: str | None = None) -> Result:
-    result = CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture

@@ -12,12 +12,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from dagster import DagsterInstance, build_schedule_context
 from sqlalchemy import select
 
 from osr_pipelines.assets.windows import OSLO, today_in_oslo
-from osr_pipelines.cli.main import cli
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.definitions import build_definitions
 from osr_pipelines.partitions import company_partitions
@@ -29,16 +27,10 @@ from osr_pipelines.sandbox.vismanet import SANDBOX
 from osr_pipelines.warehouse.loader import Warehouse
 from osr_pipelines.warehouse.schema import companies
 from tests.connectors.conftest import Recorder
-from tests.helpers import all_rows_with_run, source_rows, tick, warehouse_rows
+from tests.helpers import all_rows_with_run, osr, source_rows, tick, warehouse_rows
 
 COMPANIES = ("2001", "2002")
 KEYS = [f"vn.{c}" for c in COMPANIES]
-
-
-def osr(*args: str) -> Result:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def updated(wh: Warehouse) -> dict[str, str]:
