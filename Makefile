@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export OSR_HOME ?= $(CURDIR)/.osr
+# postings per demo company; the demo's sandbox and `make dev`'s serve the same books
+DEMO_POSTINGS ?= 100000
 
 .PHONY: demo test dev lint bench clean
 
@@ -13,17 +15,19 @@ $(BIN)/osr: pyproject.toml
 	touch $(BIN)/osr
 
 demo: $(BIN)/osr  ## embedded home, synthetic connection, three full imports through Dagster
-	$(BIN)/osr demo
+	$(BIN)/osr demo --postings $(DEMO_POSTINGS)
 
 test: $(BIN)/osr  ## the whole suite (PostgreSQL at OSR_TEST_PG_URL, default 127.0.0.1:5432)
 	$(BIN)/ruff check osr_pipelines tests bench
 	$(BIN)/pytest
 
 dev: $(BIN)/osr  ## the Dagster UI and daemon on the embedded home, beside the demo's Tripletex sandbox
-	$(BIN)/osr sandbox serve tripletex --port 8765 --option state=$(OSR_HOME)/demo-books.json --option years=3 & \
+	umask 077; $(BIN)/osr init >/dev/null; \
+	$(BIN)/osr sandbox serve tripletex --port 8765 --postings $(DEMO_POSTINGS) \
+	    --option state=$(OSR_HOME)/demo-books.json --option years=3 & \
 	trap 'kill $$!' EXIT; \
 	OSR_DEMO_CONSUMER_TOKEN=sandbox-consumer-token OSR_DEMO_EMPLOYEE_TOKEN=sandbox-employee-token \
-	DAGSTER_HOME=$(OSR_HOME)/dagster $(BIN)/dagster dev -m osr_pipelines.definitions
+	DAGSTER_HOME=$(OSR_HOME)/dagster $(BIN)/dagster dev -w workspace.yaml
 
 bench: $(BIN)/osr
 	$(BIN)/python bench/bench_import.py

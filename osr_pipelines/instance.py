@@ -1,11 +1,12 @@
 """The Dagster instance settings osr relies on, and the embedded instance ``osr init`` creates.
 
-The production ``dagster.yaml`` at the repository root carries the same run queue
-and monitoring sections plus PostgreSQL storage; a test keeps the two equal.
+The production ``deploy/dagster.yaml`` carries the same run queue and monitoring
+sections plus PostgreSQL storage; a test keeps the two equal.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -29,7 +30,9 @@ RUN_QUEUE = {
         ],
     },
 }
-RUN_MONITORING = {"enabled": True, "free_slots_after_run_end_seconds": 300}
+#: A run whose worker died is failed instead of holding its company's slot for good.
+RUN_MONITORING = {"enabled": True, "start_timeout_seconds": 180, "cancel_timeout_seconds": 180,
+                  "max_resume_run_attempts": 0, "poll_interval_seconds": 30, "free_slots_after_run_end_seconds": 300}
 
 
 def embedded_instance_config() -> dict:
@@ -40,7 +43,7 @@ def ensure_dagster_home() -> Path:
     """Point ``DAGSTER_HOME`` at the embedded home unless it is set, writing its config once."""
     home = settings.dagster_home()
     os.environ["DAGSTER_HOME"] = str(home)
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(yaml.safe_dump(embedded_instance_config(), sort_keys=False))
@@ -48,5 +51,16 @@ def ensure_dagster_home() -> Path:
 
 
 def get_instance() -> DagsterInstance:
-    ensure_dagster_home()
-    return DagsterInstance.get()
+    """The instance, its storage created under a lock.
+
+    Dagster creates its SQLite tables on first use; two ``osr`` processes
+    starting on a new home would both try, and one fails with "table already
+    exists". The lock makes the first one create them while the other waits.
+    """
+    home = ensure_dagster_home()
+    fd = os.open(home / ".osr-init.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return DagsterInstance.get()
+    finally:
+        os.close(fd)

@@ -1,12 +1,25 @@
-"""The three import jobs. They select the same assets and differ only in their window."""
+"""The three import jobs. They select the same assets and differ only in their window.
+
+Every run of a company partition carries the connection tag the run queue
+limits on, and the company's name, however it was launched: by the sensor, a
+schedule, a backfill, the UI's launchpad or ``osr import``. The tags come from
+the job's partitioned config, so no launcher has to remember them.
+
+The jobs run their steps in one process. The six assets of a company are
+small and sequential work for one connection; a process per step cost
+seconds per company, which a nightly over hundreds of companies cannot afford.
+"""
 
 from __future__ import annotations
 
-from dagster import AssetSelection, define_asset_job
+from dagster import AssetSelection, PartitionedConfig, define_asset_job, in_process_executor
 
 from osr_pipelines.assets.imports import GROUP
+from osr_pipelines.partitions import company_partitions
+from osr_pipelines.tags import IMPORT_TAG, partition_tags
 
-CONNECTION_TAG = "osr/connection"
+#: A run still going after this long lost its worker or hangs; run monitoring fails it.
+MAX_RUNTIME_S = 6 * 3600
 IMPORT_ASSETS = AssetSelection.groups(GROUP)
 
 
@@ -14,8 +27,13 @@ def _import_job(name: str, mode: str, description: str):
     return define_asset_job(
         name=name,
         selection=IMPORT_ASSETS,
-        config={"ops": {"gl_postings": {"config": {"mode": mode}}}},
-        tags={"osr/import": mode},
+        config=PartitionedConfig(
+            partitions_def=company_partitions,
+            run_config_for_partition_key_fn=lambda _key: {"ops": {"gl_postings": {"config": {"mode": mode}}}},
+            tags_for_partition_key_fn=partition_tags,
+        ),
+        tags={IMPORT_TAG: mode, "dagster/max_runtime": MAX_RUNTIME_S},
+        executor_def=in_process_executor,
         description=description,
     )
 

@@ -1,38 +1,64 @@
 """Running imports through Dagster from outside it (the CLI, the demo, tests).
 
-Runs execute in this process against the configured Dagster instance, so they
-appear in the UI exactly like scheduled runs, with the same partition and
-connection tags. A company that already has an import queued or running is
-skipped with its run id, keeping the one-import-per-company rule even without
-the daemon's queue.
+Two ways, one set of rules:
+
+- **A daemon is running** (``make dev``, production): runs are *submitted* with
+  Dagster's own CLI (``dagster job backfill`` / ``dagster job launch``) to the
+  instance's queue, so the queue's per-company and per-connection limits hold
+  and the runs are launched, monitored and shown exactly like scheduled ones.
+  Progress is followed from the runs' status.
+- **No daemon** (the embedded home): runs execute here, one after another,
+  through ``execute_job``. A per-company lock file makes the
+  one-import-per-company rule atomic between ``osr`` processes, and each run
+  records the process that executes it, so a run whose process died is
+  recognised as stale and failed instead of blocking its company for good.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from dagster import (
     AssetKey,
     DagsterEventType,
     DagsterInstance,
+    DagsterRun,
     DagsterRunStatus,
     RunsFilter,
     execute_job,
     reconstructable,
 )
 
+from osr_pipelines import definitions, settings
 from osr_pipelines.connectors.base import Window
-from osr_pipelines.jobs import CONNECTION_TAG
 from osr_pipelines.partitions import company_partitions
-from osr_pipelines.registry import Registry
+from osr_pipelines.tags import PARTITION_TAG, partition_tags
 
-PARTITION_TAG = "dagster/partition"
-_ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-           DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+CODE_LOCATION = "osr_pipelines.definitions"
+#: Set on runs that ``osr`` executes itself: which process owns the run.
+PID_TAG, HOST_TAG, CLI_TAG = "osr/pid", "osr/host", "osr/cli"
+#: Dagster's job pages list a location's runs by this tag; runs executed here carry it too.
+_REPOSITORY_TAG = ".dagster/repository"
+ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+          DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+_DONE = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+_JOBS = {"full": definitions.full_import_job, "nightly": definitions.nightly_import_job,
+         "ytd": definitions.ytd_import_job}
+
+Progress = Callable[[str, str], None]
 
 
 @dataclass
@@ -45,21 +71,19 @@ class RunOutcome:
     error: str | None = None
 
 
+def job_name(kind: str) -> str:
+    return f"{kind}_import"
+
+
 def import_job(kind: str):  # returns a ReconstructableJob
-    """The job, reconstructable so runs record their origin like daemon-launched ones.
+    """The job, reconstructable so a run records its code origin."""
+    return reconstructable(_JOBS[kind])
 
-    Dagster caches the last reconstructed definition process-wide; clear it so a
-    run always sees the registry as it is now (a long-lived process may have
-    edited it since the previous run).
-    """
-    from dagster._core.definitions.reconstruct import ReconstructableJob
 
-    from osr_pipelines import definitions
-
-    ReconstructableJob.get_definition.cache_clear()
-    ReconstructableJob.get_repository_definition.cache_clear()
-    return reconstructable({"full": definitions.full_import_job, "nightly": definitions.nightly_import_job,
-                            "ytd": definitions.ytd_import_job}[kind])
+def daemon_running(instance: DagsterInstance, freshness_s: float = 60.0) -> bool:
+    """Whether a daemon dequeues this instance's runs: its queue heartbeat is recent."""
+    beat = instance.get_daemon_heartbeats().get("QUEUED_RUN_COORDINATOR")
+    return beat is not None and time.time() - beat.timestamp < freshness_s
 
 
 def ensure_partitions(instance: DagsterInstance, keys: list[str]) -> None:
@@ -69,85 +93,257 @@ def ensure_partitions(instance: DagsterInstance, keys: list[str]) -> None:
         instance.add_dynamic_partitions(company_partitions.name, missing)
 
 
-def active_run(instance: DagsterInstance, key: str) -> str | None:
-    runs = instance.get_runs(RunsFilter(tags={PARTITION_TAG: key}, statuses=_ACTIVE), limit=1)
-    return runs[0].run_id if runs else None
+# -- stale and active runs -------------------------------------------------------------
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_stale(run: DagsterRun) -> bool:
+    """An active run executed by an ``osr`` process on this machine that no longer exists."""
+    pid, host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
+    return (run.status in ACTIVE and pid is not None and host == socket.gethostname()
+            and not _process_alive(int(pid)))
+
+
+def active_runs(instance: DagsterInstance, key: str) -> list[DagsterRun]:
+    return list(instance.get_runs(RunsFilter(tags={PARTITION_TAG: key}, statuses=ACTIVE)))
+
+
+def fail_stale_runs(instance: DagsterInstance, key: str) -> list[str]:
+    """Fail the company's runs whose process died (killed, machine restarted); their loads rolled back."""
+    failed = []
+    for run in active_runs(instance, key):
+        if is_stale(run):
+            instance.report_run_failed(run, f"the osr process {run.tags[PID_TAG]} executing this run is gone "
+                                            "(killed or crashed); the warehouse rolled the load back")
+            failed.append(run.run_id)
+    return failed
+
+
+def cancel_imports(instance: DagsterInstance, key: str) -> list[str]:
+    """Stop every active import of a company: dequeue, terminate, or fail what lost its process."""
+    handled = []
+    for run in active_runs(instance, key):
+        pid = run.tags.get(PID_TAG)
+        if pid is not None and run.tags.get(HOST_TAG) == socket.gethostname():
+            if _process_alive(int(pid)) and int(pid) != os.getpid():
+                os.kill(int(pid), signal.SIGTERM)  # its handler fails the run
+                _wait_for(lambda r=run: _status(instance, r.run_id) in _DONE, 30)
+            if _status(instance, run.run_id) not in _DONE:
+                instance.report_run_canceled(run, "canceled with `osr import cancel`")
+        else:
+            instance.run_coordinator.cancel_run(run.run_id)
+        handled.append(run.run_id)
+    return handled
+
+
+def _status(instance: DagsterInstance, run_id: str) -> DagsterRunStatus | None:
+    run = instance.get_run_by_id(run_id)
+    return run.status if run else None
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+@contextmanager
+def company_lock(instance: DagsterInstance, key: str) -> Iterator[bool]:
+    """An exclusive, non-blocking lock per company between ``osr`` processes; yields whether it was taken.
+
+    The check for an active run and the run's creation happen under it, so two
+    ``osr import`` of one company cannot both start. The OS drops the lock when
+    the process dies, so a crash never leaves it held.
+    """
+    folder = Path(instance.root_directory) / "osr-locks"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(folder / f"{key}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+# -- running ----------------------------------------------------------------------------
 
 
 def run_imports(
     instance: DagsterInstance,
-    registry: Registry,
     kind: str,
     keys: list[str],
     window: Window | None = None,
-    on_update: Callable[[str, str], None] | None = None,
+    on_update: Progress | None = None,
+    *,
+    allow_shrink: bool = False,
 ) -> list[RunOutcome]:
-    """Run one import per company, one after another; ``on_update(company, text)`` reports progress."""
+    """One import per company; through the daemon's queue when one runs, here otherwise."""
     ensure_partitions(instance, keys)
-    outcomes = []
-    for key in keys:
-        busy = active_run(instance, key)
-        if busy:
-            outcomes.append(RunOutcome(key, busy, "SKIPPED", error=f"an import of {key} is already active: {busy}"))
-            continue
-        outcomes.append(_run_one(instance, registry, kind, key, window, on_update))
-    return outcomes
+    if daemon_running(instance):
+        return submit_and_follow(instance, kind, keys, window, on_update, allow_shrink=allow_shrink)
+    return [run_here(instance, kind, key, window, on_update, allow_shrink=allow_shrink) for key in keys]
 
 
-def _run_one(instance: DagsterInstance, registry: Registry, kind: str, key: str, window: Window | None,
-             on_update: Callable[[str, str], None] | None) -> RunOutcome:
+def run_config(kind: str, window: Window | None, *, allow_shrink: bool = False) -> dict:
     op_config: dict = {"mode": kind}
     if window is not None:
         op_config.update(start=window.start.isoformat(), end=window.end.isoformat())
-    token = uuid.uuid4().hex
-    tags = {PARTITION_TAG: key, CONNECTION_TAG: registry.company(key).connection, "osr/cli": token}
-    run_config = {
-        "ops": {"gl_postings": {"config": op_config}},
-        "execution": {"config": {"in_process": {}}},
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-    }
-    started = time.perf_counter()
-    holder: dict = {}
+    if allow_shrink:
+        op_config["allow_shrink"] = True
+    return {"ops": {"gl_postings": {"config": op_config}}}
 
-    def target() -> None:
-        try:
-            with execute_job(import_job(kind), instance=instance, run_config=run_config, tags=tags,
-                             raise_on_error=False) as result:
-                holder["run_id"] = result.run_id
-        except Exception as exc:  # run config or definitions errors before the run starts
-            holder["error"] = str(exc)
 
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    while thread.is_alive():
-        thread.join(0.5)
-        if on_update:
-            on_update(key, _progress_text(instance, token))
+def run_here(instance: DagsterInstance, kind: str, key: str, window: Window | None,
+             on_update: Progress | None = None, *, allow_shrink: bool = False) -> RunOutcome:
+    """Execute one company's import in this process, failing its run if the process is interrupted."""
+    with company_lock(instance, key) as locked:
+        fail_stale_runs(instance, key)
+        busy = active_runs(instance, key)
+        if not locked or busy:
+            run_id = busy[0].run_id if busy else None
+            return RunOutcome(key, run_id, "SKIPPED", error=(
+                f"an import of {key} is already active{f' (run {run_id})' if run_id else ''}; wait for it, or "
+                f"stop it with `osr import cancel --company {key}` if it is stuck"))
+        token = uuid.uuid4().hex
+        tags = {PARTITION_TAG: key, **partition_tags(key), CLI_TAG: token, PID_TAG: str(os.getpid()),
+                HOST_TAG: socket.gethostname(), _REPOSITORY_TAG: f"__repository__@{CODE_LOCATION}"}
+        config = {**run_config(kind, window, allow_shrink=allow_shrink),
+                  # failures reach the user as one paragraph; Dagster's tracebacks only with --debug
+                  "loggers": {"console": {"config": {"log_level": "DEBUG" if settings.debug() else "CRITICAL"}}}}
+        started = time.perf_counter()
+        holder: dict = {}
+
+        def target() -> None:
+            try:
+                with execute_job(import_job(kind), instance=instance, run_config=config, tags=tags,
+                                 raise_on_error=False) as result:
+                    holder["run_id"] = result.run_id
+            except Exception as exc:  # run config or definitions errors before the run starts
+                holder["error"] = str(exc)
+
+        thread = threading.Thread(target=target, daemon=True)
+        with _fail_run_on_signal(instance, token):
+            thread.start()
+            while thread.is_alive():
+                thread.join(0.5)
+                if on_update:
+                    on_update(key, _progress_text(instance, token))
     seconds = time.perf_counter() - started
     if "error" in holder:
         return RunOutcome(key, None, "FAILURE", seconds=seconds, error=holder["error"])
-    run = instance.get_run_by_id(holder["run_id"])
+    return outcome_of(instance, key, holder["run_id"], seconds)
+
+
+@contextmanager
+def _fail_run_on_signal(instance: DagsterInstance, token: str) -> Iterator[None]:
+    """On Ctrl-C or SIGTERM, mark the run failed before exiting, so it cannot block its company."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        for run in instance.get_runs(RunsFilter(tags={CLI_TAG: token}, statuses=ACTIVE), limit=1):
+            instance.report_run_failed(run, f"interrupted by {name}; the warehouse rolled the load back")
+        print(f"\ninterrupted by {name}: the run is marked failed and its load rolled back", file=sys.stderr,
+              flush=True)
+        # The run's thread holds a warehouse transaction; leaving now makes the database roll it back.
+        # A normal exit would wait for Dagster's own background threads.
+        os._exit(128 + signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def submit_and_follow(instance: DagsterInstance, kind: str, keys: list[str], window: Window | None,
+                      on_update: Progress | None = None, *, allow_shrink: bool = False) -> list[RunOutcome]:
+    """Hand the runs to the daemon's queue with Dagster's CLI, then wait for each to finish.
+
+    Without a window or override, one ``dagster job backfill`` submits every company (it shows
+    as a backfill in the UI); a pinned window or override needs run config, so each company gets a
+    ``dagster job launch``.
+    """
+    token = uuid.uuid4().hex
+    started = time.perf_counter()
+    target = ["-m", CODE_LOCATION, "-j", job_name(kind)]
+    if window is None and not allow_shrink:
+        _dagster("job", "backfill", *target, "--partitions", ",".join(keys), "--noprompt",
+                 "--tags", json.dumps({CLI_TAG: token}))
+    else:
+        for key in keys:
+            _dagster("job", "launch", *target, "--tags",
+                     json.dumps({PARTITION_TAG: key, **partition_tags(key), CLI_TAG: token}),
+                     "--config-json", json.dumps(run_config(kind, window, allow_shrink=allow_shrink)))
+    outcomes: dict[str, RunOutcome] = {}
+    while len(outcomes) < len(keys):
+        time.sleep(0.5)
+        runs = {r.tags.get(PARTITION_TAG): r for r in instance.get_runs(RunsFilter(tags={CLI_TAG: token}))}
+        for key in keys:
+            run = runs.get(key)
+            if key in outcomes:
+                continue
+            if run is not None and run.status in _DONE:
+                outcomes[key] = outcome_of(instance, key, run.run_id, time.perf_counter() - started)
+            elif on_update:
+                on_update(key, run.status.value.lower() if run else "submitted")
+    return [outcomes[k] for k in keys]
+
+
+def _dagster(*args: str) -> None:
+    command = [str(Path(sys.executable).parent / "dagster"), *args]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ})
+    if done.returncode != 0:
+        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"`dagster {' '.join(args[:2])}` could not submit the runs: {last[0]}")
+
+
+# -- reporting ----------------------------------------------------------------------------
+
+
+def outcome_of(instance: DagsterInstance, key: str, run_id: str, seconds: float) -> RunOutcome:
+    run = instance.get_run_by_id(run_id)
     assert run is not None
     rows = None
-    for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
         materialization = entry.asset_materialization
         if materialization is not None and materialization.asset_key == AssetKey("gl_postings"):
             rows = materialization.metadata["rows_written"].value
-    error = None if run.status == DagsterRunStatus.SUCCESS else run_failure_reason(instance, run.run_id)
-    return RunOutcome(key, run.run_id, run.status.value, rows, seconds, error)
+    error = None if run.status == DagsterRunStatus.SUCCESS else run_failure_reason(instance, run_id)
+    return RunOutcome(key, run_id, run.status.value, rows, seconds, error)
 
 
 def _progress_text(instance: DagsterInstance, token: str) -> str:
-    runs = instance.get_runs(RunsFilter(tags={"osr/cli": token}), limit=1)
+    """The run's current step and, while postings stream in, the rows loaded so far (structured events)."""
+    runs = instance.get_runs(RunsFilter(tags={CLI_TAG: token}), limit=1)
     if not runs:
         return "starting"
-    logs = instance.all_logs(runs[0].run_id)
-    for entry in reversed(logs):
-        if entry.user_message and "postings loaded" in entry.user_message:
-            return entry.user_message
-        if entry.dagster_event and entry.dagster_event.event_type_value == "STEP_START":
-            return f"running {entry.step_key}"
-    return "running"
+    records = instance.get_records_for_run(
+        runs[0].run_id, of_type={DagsterEventType.STEP_START, DagsterEventType.ASSET_OBSERVATION},
+        limit=1, ascending=False).records
+    if not records:
+        return "running"
+    event = records[0].event_log_entry.dagster_event
+    if event is not None and event.event_type == DagsterEventType.ASSET_OBSERVATION:
+        rows = event.asset_observation_data.asset_observation.metadata.get("rows_loaded")
+        return f"{rows.value:,} postings loaded" if rows is not None else "running"
+    return f"running {records[0].event_log_entry.step_key}"
 
 
 def run_failure_reason(instance: DagsterInstance, run_id: str) -> str:
@@ -170,4 +366,6 @@ def run_failure_reason(instance: DagsterInstance, run_id: str) -> str:
                 return message.split(": ", 1)[1] if error.cls_name == "Failure" and ": " in message else message
         if event is not None and event.event_type_value in ("PIPELINE_FAILURE", "RUN_FAILURE") and event.message:
             run_failure = event.message
+        if event is not None and event.event_type_value == "RUN_CANCELED":
+            run_failure = event.message or "canceled"
     return run_failure or "run failed (see the Dagster UI)"

@@ -10,9 +10,24 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+HOME_DIR = ".osr"
+
 
 def osr_home() -> Path:
-    return Path(os.environ.get("OSR_HOME", Path.home() / ".osr")).expanduser().resolve()
+    """``OSR_HOME``; else the nearest ``.osr`` home in this directory or above (``make demo`` creates one
+    in the project), so a plain shell in the project finds it; else ``~/.osr``."""
+    if "OSR_HOME" in os.environ:
+        return Path(os.environ["OSR_HOME"]).expanduser().resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / HOME_DIR / "registry.yaml").is_file():
+            return folder / HOME_DIR
+    return (Path.home() / HOME_DIR).resolve()
+
+
+def debug() -> bool:
+    """``osr --debug``: show tracebacks and Dagster's own error logs."""
+    return os.environ.get("OSR_DEBUG") == "1"
 
 
 def registry_path() -> Path:

@@ -47,7 +47,6 @@ def run_request(instance: DagsterInstance, job_name: str, request: RunRequest) -
     """Execute a run request the way the daemon would: same job, partition, tags and config."""
     tags = {**request.tags, "dagster/partition": request.partition_key}
     run_config = dict(request.run_config or {})
-    run_config["execution"] = {"config": {"in_process": {}}}
     with execute_job(import_job(job_name.removesuffix("_import")), instance=instance, tags=tags,
                      run_config=run_config, raise_on_error=False) as result:
         return result.success, result.run_id

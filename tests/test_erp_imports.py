@@ -79,7 +79,7 @@ def source(erp: str, books: SyntheticBooks, home: Path, monkeypatch: pytest.Monk
 
 
 def imports(instance: DagsterInstance, src: Source, kind: str) -> list[tuple[str, str | None]]:
-    outcomes = run_imports(instance, load_registry(src.registry), kind, src.keys)
+    outcomes = run_imports(instance, kind, src.keys)
     return [(o.status, o.error) for o in outcomes]
 
 

@@ -11,7 +11,6 @@ from dagster import DagsterInstance
 from osr_pipelines.assets.windows import today_in_oslo
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.connectors.synthetic import books_from_options
-from osr_pipelines.registry import load_registry
 from osr_pipelines.runner import run_imports
 from osr_pipelines.warehouse.loader import Warehouse
 from tests.conftest import synthetic_connection, write_registry
@@ -19,7 +18,7 @@ from tests.helpers import all_rows_with_run, source_rows, warehouse_rows
 
 
 def _import(instance: DagsterInstance, registry: Path, kind: str, keys: list[str]) -> list:
-    return run_imports(instance, load_registry(registry), kind, keys)
+    return run_imports(instance, kind, keys)
 
 
 def test_nightly_refresh_matches_source_and_is_idempotent(home: Path, warehouse_url: str, pg_instance) -> None:

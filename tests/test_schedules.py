@@ -10,7 +10,7 @@ from dagster import DagsterInstance, build_schedule_context
 
 from osr_pipelines.assets.windows import OSLO
 from osr_pipelines.definitions import build_definitions
-from osr_pipelines.instance import RUN_QUEUE
+from osr_pipelines.instance import RUN_MONITORING, RUN_QUEUE
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.resources import RegistryResource
 from tests.conftest import synthetic_connection, write_registry
@@ -72,10 +72,10 @@ def test_schedule_times() -> None:
 
 
 def test_production_instance_config_carries_the_run_queue() -> None:
-    config = yaml.safe_load((Path(__file__).parents[1] / "dagster.yaml").read_text())
+    config = yaml.safe_load((Path(__file__).parents[1] / "deploy" / "dagster.yaml").read_text())
     assert config["run_coordinator"] == RUN_QUEUE
-    assert config["run_monitoring"]["free_slots_after_run_end_seconds"] > 0
-    assert "postgres" in config["storage"]
+    assert config["run_monitoring"] == RUN_MONITORING
+    assert config["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
 
 
 def test_dagster_validates_the_definitions(tmp_path: Path) -> None:

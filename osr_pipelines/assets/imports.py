@@ -1,7 +1,7 @@
 """The import assets: the general ledger and the dimensions, one partition per company.
 
 Each asset resolves its partition to a registered company, opens that company's
-connection resource, and streams the source into the warehouse's atomic loader.
+connection through the ``erp`` resource, and streams the source into the warehouse's atomic loader.
 The connector and the loader do the work; this module only wires and reports.
 """
 
@@ -16,6 +16,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetObservation,
     AssetsDefinition,
     Failure,
     MaterializeResult,
@@ -23,10 +24,11 @@ from dagster import (
     asset,
 )
 
-from osr_pipelines.connectors.base import DIMENSIONS, Connector, ConnectorError
+from osr_pipelines.connectors.base import DIMENSIONS, Connector, ConnectorError, SourceUnavailable
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import Company, Connection
-from osr_pipelines.resources import RegistryResource
+from osr_pipelines.resources import ErpConnections, RegistryResource
+from osr_pipelines.tags import partition_tags
 from osr_pipelines.warehouse.loader import LoadError
 
 from .windows import ImportConfig, resolve_window, today_in_oslo
@@ -43,7 +45,7 @@ class Source:
 
 
 @contextmanager
-def open_source(context: AssetExecutionContext, registry: RegistryResource) -> Iterator[Source]:
+def open_source(context: AssetExecutionContext, registry: RegistryResource, erp: ErpConnections) -> Iterator[Source]:
     """The partition's company, its connection and an open connector, or a clear failure."""
     key = context.partition_key
     reg = registry.load()
@@ -58,16 +60,16 @@ def open_source(context: AssetExecutionContext, registry: RegistryResource) -> I
     if connection.mode != "import":
         raise Failure(f"company '{key}': connection '{connection.name}' is a direct connection; "
                       "reports query it live and nothing is imported")
-    resource = getattr(context.resources, connection.resource_key, None)
-    if resource is None:
-        raise Failure(f"company '{key}': connection '{connection.name}' was added after this code location "
-                      "was loaded; reload the code location")
+    _tag_run(context, key)
     try:
-        connector = resource.connector()
+        connector = erp.open(connection)
     except ConnectorError as exc:
-        raise Failure(str(exc)) from None
+        raise Failure(f"{exc} (company '{key}')") from None
     try:
         yield Source(company, connection, connector)
+    except SourceUnavailable as exc:
+        erp.remember_unreachable(exc)
+        raise Failure(f"{exc} (company '{key}'; previous data left unchanged)") from None
     except (ConnectorError, LoadError) as exc:
         # The loader rolled back: the company's previous rows are untouched.
         raise Failure(f"{exc} (company '{key}'; previous data left unchanged)") from None
@@ -75,21 +77,27 @@ def open_source(context: AssetExecutionContext, registry: RegistryResource) -> I
         connector.close()
 
 
-def _resource_keys(connection_keys: set[str]) -> set[str]:
-    return {"registry", "warehouse", *connection_keys}
+def _tag_run(context: AssetExecutionContext, key: str) -> None:
+    """Give runs launched outside the import jobs (the asset graph, ``asset materialize``) the same tags."""
+    missing = {k: v for k, v in partition_tags(key).items() if k not in context.run.tags}
+    if missing:
+        context.instance.add_run_tags(context.run.run_id, missing)
 
 
-def build_import_assets(connection_keys: set[str]) -> list[AssetsDefinition]:
+RESOURCES = {"registry", "warehouse", "erp"}
+
+
+def build_import_assets() -> list[AssetsDefinition]:
     """``gl_postings`` plus one asset per dimension; they share partitions, resources and wiring."""
-    return [_gl_postings(connection_keys), *(_dimension_asset(d, connection_keys) for d in DIMENSIONS)]
+    return [_gl_postings(), *(_dimension_asset(d) for d in DIMENSIONS)]
 
 
-def _gl_postings(connection_keys: set[str]) -> AssetsDefinition:
+def _gl_postings() -> AssetsDefinition:
     @asset(
         name="gl_postings",
         group_name=GROUP,
         partitions_def=company_partitions,
-        required_resource_keys=_resource_keys(connection_keys),
+        required_resource_keys=RESOURCES,
         kinds={"sql"},
         description="General-ledger posting lines of one company; replaced by date window.",
         check_specs=[
@@ -102,7 +110,7 @@ def _gl_postings(connection_keys: set[str]) -> AssetsDefinition:
     def gl_postings(context: AssetExecutionContext, config: ImportConfig) -> MaterializeResult:
         registry: RegistryResource = context.resources.registry
         warehouse = context.resources.warehouse.warehouse
-        with open_source(context, registry) as src:
+        with open_source(context, registry, context.resources.erp) as src:
             try:
                 window, full = resolve_window(config, src.connection, today_in_oslo())
             except ValueError as exc:
@@ -114,8 +122,10 @@ def _gl_postings(connection_keys: set[str]) -> AssetsDefinition:
             next_report = [PROGRESS_EVERY]
 
             def progress(rows: int) -> None:
+                # a structured event, so the UI and `osr import` show how far a long load has come
                 if rows >= next_report[0]:
-                    context.log.info(f"{rows:,} postings loaded")
+                    context.log_event(AssetObservation(asset_key="gl_postings", partition=src.company.key,
+                                                       metadata={"rows_loaded": rows}))
                     next_report[0] = rows + PROGRESS_EVERY
 
             started = time.perf_counter()
@@ -140,6 +150,7 @@ def _gl_postings(connection_keys: set[str]) -> AssetsDefinition:
                 "rows_per_s": round(result.rows_written / seconds) if seconds else 0,
                 "connection": src.connection.name,
                 "erp_company": src.company.erp_id,
+                "company_name": src.company.name,
             },
             check_results=[
                 AssetCheckResult(
@@ -161,17 +172,17 @@ def _gl_postings(connection_keys: set[str]) -> AssetsDefinition:
     return gl_postings
 
 
-def _dimension_asset(dimension: str, connection_keys: set[str]) -> AssetsDefinition:
+def _dimension_asset(dimension: str) -> AssetsDefinition:
     @asset(
         name=dimension,
         group_name=GROUP,
         partitions_def=company_partitions,
-        required_resource_keys=_resource_keys(connection_keys),
+        required_resource_keys=RESOURCES,
         kinds={"sql"},
         description=f"The {dimension} of one company; replaced whole on every import.",
     )
     def _dimension(context: AssetExecutionContext) -> MaterializeResult:
-        with open_source(context, context.resources.registry) as src:
+        with open_source(context, context.resources.registry, context.resources.erp) as src:
             result = context.resources.warehouse.warehouse.load_dimension(
                 src.company.key, dimension, src.connector.stream_dimension(src.company.erp_id, dimension),
                 run_id=context.run.run_id)
@@ -180,6 +191,7 @@ def _dimension_asset(dimension: str, connection_keys: set[str]) -> AssetsDefinit
             "rows_deleted": result.rows_deleted,
             "duration_s": round(result.seconds, 3),
             "connection": src.connection.name,
+            "company_name": src.company.name,
         })
 
     return _dimension

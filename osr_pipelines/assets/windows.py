@@ -29,6 +29,8 @@ class ImportConfig(Config):
     mode: str = Field(default="full", description="full | nightly | ytd | window")
     start: str | None = Field(default=None, description="first day (inclusive), YYYY-MM-DD")
     end: str | None = Field(default=None, description="last day (exclusive), YYYY-MM-DD")
+    allow_shrink: bool = Field(default=False, description=(
+        "let a full import replace a company's non-empty history, or a non-empty dimension, with nothing"))
 
 
 def resolve_window(config: ImportConfig, connection: Connection, today: date) -> tuple[Window, bool]:

@@ -11,8 +11,17 @@ from dagster import DagsterRunStatus, RunsFilter
 from osr_pipelines.cli.common import fail, read_registry, warehouse
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.instance import get_instance
-from osr_pipelines.registry import Registry
-from osr_pipelines.runner import PARTITION_TAG, RunOutcome, run_failure_reason, run_imports
+from osr_pipelines.runner import (
+    RunOutcome,
+    cancel_imports,
+    daemon_running,
+    ensure_partitions,
+    is_stale,
+    run_failure_reason,
+    run_here,
+    submit_and_follow,
+)
+from osr_pipelines.tags import PARTITION_TAG
 
 
 def _progress(key: str, text: str) -> None:
@@ -20,36 +29,76 @@ def _progress(key: str, text: str) -> None:
         click.echo(f"\r  {key:28} {text[:60]:60}", nl=False)
 
 
-def run_and_report(registry: Registry, kind: str, keys: list[str], window: Window | None) -> list[RunOutcome]:
-    """Run imports one company at a time, printing a line per finished run."""
+def _report(n: int, total: int, outcome: RunOutcome) -> None:
+    if sys.stdout.isatty():
+        click.echo("\r", nl=False)
+    rows = f"{outcome.rows:>10,} postings" if outcome.rows is not None else " " * 19
+    color = "green" if outcome.status == DagsterRunStatus.SUCCESS.value else "red"
+    click.secho(f"  [{n}/{total}] {outcome.company:28} {outcome.status:8} {rows} {outcome.seconds:7.1f}s  "
+                f"run {outcome.run_id or '-'}", fg=color)
+    if outcome.error:
+        click.secho(f"        {outcome.error}", fg="red")
+
+
+def run_and_report(kind: str, keys: list[str], window: Window | None, *,
+                   allow_shrink: bool = False) -> list[RunOutcome]:
+    """Run imports, printing a line per finished run.
+
+    With a daemon running they go through its queue; otherwise they run here,
+    one company at a time.
+    """
     instance = get_instance()
+    queued = daemon_running(instance)
     click.echo(f"{kind} import of {len(keys)} companies" + (f" for {window}" if window else "")
-               + f" (Dagster home {instance.root_directory})")
+               + (" through the daemon's run queue" if queued else "") + f" (Dagster home {instance.root_directory})")
+    ensure_partitions(instance, keys)
+    if queued:
+        outcomes = submit_and_follow(instance, kind, keys, window, _progress, allow_shrink=allow_shrink)
+        for n, outcome in enumerate(outcomes, 1):
+            _report(n, len(keys), outcome)
+        return outcomes
     outcomes = []
     for n, key in enumerate(keys, 1):
-        [outcome] = run_imports(instance, registry, kind, [key], window, on_update=_progress)
+        outcome = run_here(instance, kind, key, window, _progress, allow_shrink=allow_shrink)
         outcomes.append(outcome)
-        if sys.stdout.isatty():
-            click.echo("\r", nl=False)
-        rows = f"{outcome.rows:>10,} postings" if outcome.rows is not None else " " * 19
-        color = "green" if outcome.status == DagsterRunStatus.SUCCESS.value else "red"
-        click.secho(f"  [{n}/{len(keys)}] {key:28} {outcome.status:8} {rows} {outcome.seconds:7.1f}s  "
-                    f"run {outcome.run_id or '-'}", fg=color)
-        if outcome.error:
-            click.secho(f"        {outcome.error}", fg="red")
+        _report(n, len(keys), outcome)
     return outcomes
 
 
+def _window(date_from: datetime | None, date_to: datetime | None) -> Window | None:
+    if not (date_from or date_to):
+        return None
+    if not (date_from and date_to):
+        fail("--from and --to go together (both days inclusive)")
+    try:
+        return Window(date_from.date(), date_to.date() + timedelta(days=1))
+    except (ValueError, OverflowError):
+        fail(f"--from {date_from.date()} --to {date_to.date()}: not a window; --to must be on or after --from, "
+             "and before 9999-12-31")
+    raise AssertionError("unreachable")
+
+
 @click.command("import")
-@click.argument("kind", type=click.Choice(["full", "nightly", "ytd"]))
+@click.argument("kind", type=click.Choice(["full", "nightly", "ytd", "cancel"]))
 @click.option("--company", "companies", multiple=True, metavar="KEY", help="Company key (repeatable).")
 @click.option("--all", "all_companies", is_flag=True, help="Every import-mode company.")
 @click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="First day (inclusive).")
 @click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Last day (inclusive).")
+@click.option("--allow-shrink", is_flag=True,
+              help="Let a full import replace a company's non-empty history (or a dimension) with nothing.")
 def import_(kind: str, companies: tuple[str, ...], all_companies: bool, date_from: datetime | None,
-            date_to: datetime | None) -> None:
-    """Run KIND imports through Dagster (the runs show in the UI), waiting for each."""
+            date_to: datetime | None, allow_shrink: bool) -> None:
+    """Run KIND imports through Dagster (the runs show in the UI), waiting for each.
+
+    `osr import cancel --company KEY` stops a company's queued or running import, or
+    clears one whose process died.
+    """
     reg = read_registry(check_env=False)
+    if all_companies and companies:
+        fail("give either --all or --company, not both")
+    if kind == "full" and (date_from or date_to):
+        fail("a full import replaces the whole history and takes no --from/--to; "
+             "for a window use `osr import ytd --company KEY --from YYYY-MM-DD --to YYYY-MM-DD`")
     if all_companies:
         keys = [co.key for co in reg.importable_companies()]
     elif companies:
@@ -59,22 +108,28 @@ def import_(kind: str, companies: tuple[str, ...], all_companies: bool, date_fro
         for key in keys:
             if key not in known:
                 fail(f"no such company: {key} (see `osr company list`)")
-            if key not in importable:
+            if key not in importable and kind != "cancel":
                 fail(f"company '{key}' is not imported: its connection is direct or was deleted")
     else:
         fail("name companies with --company KEY, or --all")
-    window = None
-    if date_from or date_to:
-        if not (date_from and date_to):
-            fail("--from and --to go together")
-        window = Window(date_from.date(), date_to.date() + timedelta(days=1))
+    if kind == "cancel":
+        _cancel(keys)
+        return
+    window = _window(date_from, date_to)
     if not keys:
         click.echo("no companies to import")
         return
-    outcomes = run_and_report(reg, kind, keys, window)
+    outcomes = run_and_report(kind, keys, window, allow_shrink=allow_shrink)
     failed = [o for o in outcomes if o.status != DagsterRunStatus.SUCCESS.value]
     if failed:
         fail(f"{len(failed)} of {len(outcomes)} imports did not succeed")
+
+
+def _cancel(keys: list[str]) -> None:
+    instance = get_instance()
+    for key in keys:
+        stopped = cancel_imports(instance, key)
+        click.echo(f"  {key}: " + (f"stopped {', '.join(stopped)}" if stopped else "no active import"))
 
 
 @click.command("status")
@@ -90,8 +145,13 @@ def status() -> None:
     for co in reg.companies:
         runs = instance.get_runs(RunsFilter(tags={PARTITION_TAG: co.key}), limit=1)
         last = runs[0] if runs else None
-        reason = run_failure_reason(instance, last.run_id) if last and last.status == DagsterRunStatus.FAILURE \
-            else None
+        if last and is_stale(last):
+            reason = (f"run {last.run_id} is {last.status.value} but its osr process is gone; clear it with "
+                      f"`osr import cancel --company {co.key}`")
+        elif last and last.status == DagsterRunStatus.FAILURE:
+            reason = run_failure_reason(instance, last.run_id)
+        else:
+            reason = None
         entry = (co, last, reason)
         by_connection.get(co.connection, detached).append(entry)
     for c in reg.connections:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import ExitStack, closing
 
 import click
@@ -28,8 +29,34 @@ DEMO_TOKENS = {"OSR_DEMO_CONSUMER_TOKEN": "sandbox-consumer-token",
 
 
 @click.group()
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Show tracebacks and Dagster's own error logs.")
+def cli(debug: bool) -> None:
     """osr-pipelines: import Nordic ERP ledgers into a reporting database, orchestrated by Dagster."""
+    if debug:
+        os.environ["OSR_DEBUG"] = "1"
+
+
+def main() -> None:
+    """The ``osr`` command: errors are one paragraph unless ``--debug``; files it creates are private.
+
+    The home holds the registry, the whole general ledger (SQLite) and Dagster's
+    run history, so everything ``osr`` creates is readable by its owner only.
+    """
+    os.umask(0o077)
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if settings.debug():
+            raise
+        click.secho(f"error: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''} "
+                    "(run `osr --debug ...` for the traceback)", fg="red", err=True)
+        sys.exit(1)
 
 
 @cli.command()
@@ -37,7 +64,7 @@ def cli() -> None:
 def init(customer: str) -> None:
     """Create the home: registry, warehouse and Dagster instance (embedded defaults)."""
     home = settings.osr_home()
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = settings.registry_path()
     if path.exists():
         click.echo(f"registry exists: {path}")
@@ -82,7 +109,7 @@ def demo(postings: int, port: int) -> None:
                                                  client=info.name))
         reg = read_registry()
         companies = reg.companies_of(DEMO_CONNECTION)
-        outcomes = run_and_report(reg, "full", [co.key for co in companies], None)
+        outcomes = run_and_report("full", [co.key for co in companies], None)
     wh = warehouse()
     loads = wh.last_loads()
     click.echo("\nsummary")
@@ -96,6 +123,10 @@ def demo(postings: int, port: int) -> None:
         raise click.ClickException("some demo imports failed; see above")
     click.secho("\nall imports succeeded. Open the Dagster UI with `make dev` (http://127.0.0.1:3000; it also "
                 f"serves the sandbox on port {port}); see `osr status` for health.", fg="green")
+    click.echo("To use this home from another shell in this directory (osr finds .osr/ itself; Dagster's "
+               "CLI and the demo's sandbox tokens need):\n"
+               f"  export DAGSTER_HOME={settings.dagster_home()} "
+               + " ".join(f"{var}={value}" for var, value in DEMO_TOKENS.items()))
 
 
 cli.add_command(connection)

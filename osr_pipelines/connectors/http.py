@@ -50,6 +50,7 @@ class RetryPolicy:
     """How hard to try before giving up on one request."""
 
     attempts: int = 6  # tries for 5xx answers and transport errors
+    connect_attempts: int = 2  # tries when the host refuses connections or does not resolve
     malformed_attempts: int = 3  # tries for 200s whose JSON does not parse
     base_delay: float = 0.5
     max_delay: float = 30.0
@@ -263,6 +264,17 @@ class HttpClient:
                                      connection=self.connection, company=company)
             if failure is httpx.DecodingError:
                 malformed = self._malformed(what, malformed, company)
+                continue
+            if failure is httpx.ConnectError:
+                # Nothing listens there (or no such host): retrying for minutes will not change that,
+                # and every step of the run would wait as long. One retry covers a restart.
+                failures += 1
+                if failures >= self.retry.connect_attempts:
+                    raise SourceUnavailable(
+                        f"{what}: could not connect to {self._client.base_url} ({failures} attempts); check that "
+                        "the ERP (or sandbox) is up and reachable, and the connection's base_url option",
+                        connection=self.connection, company=company)
+                self.sleep(self.backoff(failures))
                 continue
             if failure is not None:
                 failures += 1

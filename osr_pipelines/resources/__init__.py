@@ -1,61 +1,77 @@
-"""Dagster resources: the registry, the warehouse and one resource per ERP connection."""
+"""Dagster resources: the registry, the warehouse, and the ERP connections behind them.
+
+There is one ``erp`` resource, not one per connection. A run resolves its
+company's connection from the registry when it starts and reads only that
+connection's secrets from the environment, so:
+
+- a connection added while the daemon runs is imported without a reload;
+- a connection whose secret is missing fails only its own companies;
+- two connection names can never map to one resource key.
+"""
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 
-from dagster import ConfigurableResource, EnvVar
+from dagster import ConfigurableResource
+from pydantic import PrivateAttr
 
-from osr_pipelines.connectors.base import Connector
+from osr_pipelines import settings
+from osr_pipelines.connectors.base import Connector, ConnectorError, SourceUnavailable
 from osr_pipelines.connectors.catalog import connector_type
-from osr_pipelines.registry import Registry, load_registry
+from osr_pipelines.registry import Connection, Registry, load_registry
 from osr_pipelines.warehouse.loader import Warehouse
 
 
 class RegistryResource(ConfigurableResource):
-    """The registry file; read afresh on every use so sensors see edits without a reload."""
+    """The registry file; read afresh on every use so sensors and runs see edits without a reload.
 
-    path: str
+    Without a ``path`` it is found from the environment when used, not when the
+    definitions were built (a process may run imports for several homes).
+    """
+
+    path: str | None = None
 
     def load(self) -> Registry:
-        return load_registry(Path(self.path))
+        return load_registry(Path(self.path) if self.path else settings.registry_path())
 
 
 class WarehouseResource(ConfigurableResource):
-    """The reporting database (SQLite file or PostgreSQL URL)."""
+    """The reporting database (SQLite file or PostgreSQL URL); from the environment unless ``url`` is set."""
 
-    url: str
+    url: str | None = None
 
     @cached_property
     def warehouse(self) -> Warehouse:
-        return Warehouse(self.url)
+        return Warehouse(self.url or settings.warehouse_url())
 
 
-class ErpConnection(ConfigurableResource):
-    """One ERP login. ``credentials`` values are ``EnvVar``s, so secrets never enter config or logs."""
+class ErpConnections(ConfigurableResource):
+    """Opens the connector of a registered connection, with its secrets read from the environment.
 
-    connection: str
-    erp_type: str
-    options: dict[str, str]
-    credentials: dict[str, str]
-    #: credential -> environment variable name, so errors can say which one was rejected
-    credential_env: dict[str, str]
+    Secrets never pass through run config or resource config: the registry
+    names environment variables, and they are read here, in the run, only for
+    the connection the run imports. An ERP found unreachable is remembered for
+    the rest of the run, so the run's other steps fail at once with the same
+    message instead of each retrying against a dead host.
+    """
 
-    def connector(self) -> Connector:
-        return connector_type(self.erp_type).build(self.connection, self.options, self.credentials,
-                                                   self.credential_env)
+    _unreachable: dict[str, SourceUnavailable] = PrivateAttr(default_factory=dict)
 
+    def open(self, connection: Connection) -> Connector:
+        if connection.name in self._unreachable:
+            raise self._unreachable[connection.name]
+        missing = [f"{field} (environment variable {var})" for field, var in connection.credentials.items()
+                   if var not in os.environ]
+        if missing:
+            raise ConnectorError(f"credential {', '.join(missing)} is not set in the environment of the Dagster "
+                                 "code location; set it where the daemon and code server run, then re-run",
+                                 connection=connection.name)
+        values = {field: os.environ[var] for field, var in connection.credentials.items()}
+        return connector_type(connection.type).build(connection.name, connection.options, values,
+                                                     connection.credentials)
 
-def connection_resources(registry: Registry) -> dict[str, ErpConnection]:
-    """A resource per registered connection, keyed by the connection's resource key."""
-    return {
-        c.resource_key: ErpConnection(
-            connection=c.name,
-            erp_type=c.type,
-            options=dict(c.options),
-            credentials={field: EnvVar(var) for field, var in c.credentials.items()},
-            credential_env=dict(c.credentials),
-        )
-        for c in registry.connections
-    }
+    def remember_unreachable(self, error: SourceUnavailable) -> None:
+        self._unreachable[error.connection] = error

@@ -13,9 +13,10 @@ from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext
 
 from osr_pipelines.assets.windows import OSLO
 from osr_pipelines.connectors.base import Window
-from osr_pipelines.jobs import CONNECTION_TAG, nightly_import, ytd_import
+from osr_pipelines.jobs import nightly_import, ytd_import
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.resources import RegistryResource
+from osr_pipelines.tags import CONNECTION_TAG
 
 
 def _runs(context: ScheduleEvaluationContext, registry: RegistryResource, kind: str) -> Iterator[RunRequest]:

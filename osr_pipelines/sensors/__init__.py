@@ -9,9 +9,10 @@ keep theirs: their data stays until the company itself is removed.
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
-from osr_pipelines.jobs import CONNECTION_TAG, full_import
+from osr_pipelines.jobs import full_import
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.resources import RegistryResource
+from osr_pipelines.tags import CONNECTION_TAG
 
 
 @sensor(job=full_import, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)

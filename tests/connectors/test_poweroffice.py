@@ -484,8 +484,8 @@ def test_one_refused_client_key_fails_only_its_company_and_writes_nothing(home, 
             monkeypatch.setenv(var, creds[field])
         conn = {"name": "src", "type": "poweroffice-go", "level": "customer", "parent": "Acme", "options": options,
                 "credentials": env}
-        registry = load_registry(write_registry(home / "registry.yaml", [conn], [("src", "2001"), ("src", "2002")]))
-        outcomes = run_imports(pg_instance, registry, "full", ["src.2001", "src.2002"])
+        write_registry(home / "registry.yaml", [conn], [("src", "2001"), ("src", "2002")])
+        outcomes = run_imports(pg_instance, "full", ["src.2001", "src.2002"])
     assert [o.status for o in outcomes] == ["SUCCESS", "FAILURE"]
     error = outcomes[1].error
     assert error.startswith("connection 'src', company '2002', field 'client_key_2002': PowerOffice refused the "

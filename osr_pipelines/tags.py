@@ -1,0 +1,53 @@
+"""The run tags osr relies on, and the tags every run of a company partition carries.
+
+The run queue limits runs per ``osr/connection`` value; the company's name makes
+runs findable by what people call the company, not only by its key.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from pathlib import Path
+
+from osr_pipelines import settings
+from osr_pipelines.registry import Registry, RegistryError, load_registry
+
+PARTITION_TAG = "dagster/partition"
+CONNECTION_TAG = "osr/connection"
+COMPANY_NAME_TAG = "osr/company"
+IMPORT_TAG = "osr/import"
+
+_registry_cache: dict[Path, tuple[tuple[int, int], Registry]] = {}
+
+
+def _registry() -> Registry | None:
+    """The registry, parsed again only when the file changed: a backfill asks once per partition."""
+    path = settings.registry_path()
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _registry_cache.get(path)
+    if cached is None or cached[0] != stamp:
+        try:
+            cached = (stamp, load_registry(path))
+        except RegistryError:
+            return None
+        _registry_cache[path] = cached
+    return cached[1]
+
+
+def connection_of(partition_key: str) -> str:
+    """A partition key is ``<connection>.<erp id>``; connection names hold no dot."""
+    return partition_key.split(".", 1)[0]
+
+
+def partition_tags(partition_key: str) -> dict[str, str]:
+    tags = {CONNECTION_TAG: connection_of(partition_key)}
+    registry = _registry()
+    if registry is not None:
+        # a company removed since gets no name tag; its run fails with a clear message of its own
+        with suppress(KeyError):
+            tags[COMPANY_NAME_TAG] = registry.company(partition_key).name
+    return tags

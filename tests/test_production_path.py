@@ -1,0 +1,122 @@
+"""The production path as shipped: ``deploy/dagster.yaml`` verbatim, the real daemon, ``workspace.yaml``.
+
+Only the environment points the shipped files at the test database. The sensor
+imports the registered companies; a connection whose secret is missing fails
+only its own company; a connection added with ``osr`` while the daemon runs is
+imported without a reload; a backfill's runs carry the connection tag the
+queue limits on.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from sqlalchemy.engine import make_url
+
+from osr_pipelines.runner import run_failure_reason
+from osr_pipelines.warehouse.loader import Warehouse
+from tests.conftest import synthetic_connection, write_registry
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DONE = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str,
+               instance: DagsterInstance | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(1)
+    seen = "" if instance is None else "; runs: " + ", ".join(
+        f"{r.job_name}/{r.tags.get('dagster/partition')}={r.status.value}" for r in instance.get_runs()) + (
+        "; backfills: " + ", ".join(f"{b.backfill_id}={b.status.value}" for b in instance.get_backfills()))
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}{seen}")
+
+
+def finished(instance: DagsterInstance, key: str, job: str = "full_import") -> list:
+    runs = instance.get_runs(RunsFilter(job_name=job, tags={"dagster/partition": key}))
+    return [r for r in runs if r.status in DONE]
+
+
+@pytest.fixture
+def production_env(tmp_path: Path, pg_database, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """``DAGSTER_HOME`` holding a verbatim copy of ``deploy/dagster.yaml``; ``DAGSTER_PG_*`` at a fresh database."""
+    url = make_url(pg_database("prod"))
+    dagster_home = tmp_path / "dagster"
+    dagster_home.mkdir()
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "OSR_HOME": str(tmp_path),
+           "OSR_REGISTRY": str(tmp_path / "registry.yaml"),
+           "OSR_WAREHOUSE_URL": pg_database("prodwh"),
+           "DAGSTER_PG_HOST": url.host, "DAGSTER_PG_PORT": str(url.port or 5432),
+           "DAGSTER_PG_DB": url.database, "DAGSTER_PG_USER": url.username or "postgres",
+           "DAGSTER_PG_PASSWORD": url.password or ""}
+    env.pop("MISSING_SECRET", None)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def test_shipped_instance_daemon_sensor_live_connections_and_backfill(production_env: dict[str, str],
+                                                                      tmp_path: Path) -> None:
+    env = production_env
+    good = synthetic_connection("good", companies="1001", postings="400", years="1")
+    bad = {**synthetic_connection("bad", companies="1001", postings="400", years="1"),
+           "credentials": {"api_key": "MISSING_SECRET"}}
+    write_registry(tmp_path / "registry.yaml", [good, bad], [("good", "1001"), ("bad", "1001")])
+    instance = DagsterInstance.from_config(env["DAGSTER_HOME"])
+
+    daemon = subprocess.Popen([BIN / "dagster-daemon", "run", "-w", "workspace.yaml"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        # The sensor's first tick adds both partitions and launches both full imports.
+        wait_until(lambda: finished(instance, "good.1001") and finished(instance, "bad.1001"), 240,
+                   "the sensor's full imports")
+        [ok] = finished(instance, "good.1001")
+        [failed] = finished(instance, "bad.1001")
+        assert ok.status == DagsterRunStatus.SUCCESS, run_failure_reason(instance, ok.run_id)
+        assert ok.tags["osr/connection"] == "good" and ok.tags["osr/company"] == "Company 1001"
+        assert failed.status == DagsterRunStatus.FAILURE
+        reason = run_failure_reason(instance, failed.run_id)
+        assert "connection 'bad'" in reason and "MISSING_SECRET" in reason, reason
+        wh = Warehouse(env["OSR_WAREHOUSE_URL"])
+        assert wh.count_postings("good.1001") > 100
+        assert wh.count_postings("bad.1001") == 0
+
+        # A connection and company added through the CLI while the daemon runs: no reload.
+        osr = [str(BIN / "osr")]
+        for args in (["connection", "add", "late", "--type", "synthetic", "--option", "companies=2001",
+                      "--option", "postings=300", "--option", "years=1"],
+                     ["company", "add", "late", "2001"]):
+            subprocess.run(osr + args, env=env, check=True, capture_output=True)
+        wait_until(lambda: finished(instance, "late.2001"), 240, "the sensor's import of a new connection")
+        [late] = finished(instance, "late.2001")
+        assert late.status == DagsterRunStatus.SUCCESS, run_failure_reason(instance, late.run_id)
+        assert wh.count_postings("late.2001") > 50
+
+        # A backfill from Dagster's own CLI: its runs carry the connection tag the queue limits on.
+        # Sensor and schedule runs are done; from here on the backfill daemon creates the runs.
+        subprocess.run([BIN / "dagster", "job", "backfill", "-w", "workspace.yaml", "-j", "nightly_import",
+                        "--partitions", "good.1001,late.2001", "--noprompt"], cwd=ROOT, env=env, check=True,
+                       capture_output=True)
+        wait_until(lambda: all(finished(instance, k, "nightly_import") for k in ("good.1001", "late.2001")), 240,
+                   "the backfill's runs", instance)
+        for key, connection in (("good.1001", "good"), ("late.2001", "late")):
+            [run] = finished(instance, key, "nightly_import")
+            assert run.status == DagsterRunStatus.SUCCESS, run_failure_reason(instance, run.run_id)
+            assert run.tags["osr/connection"] == connection
+            assert "dagster/backfill" in run.tags
+    finally:
+        daemon.terminate()
+        _, err = daemon.communicate(timeout=60)
+    assert b"NOTIFY" not in err and b"SyntaxError" not in err, err.decode()[-2000:]

@@ -1,0 +1,100 @@
+"""The README's first steps, run as written: ``make demo``, ``make dev``, and every command of the
+second-shell block against the running ``make dev`` (its UI, daemon, sensor and the demo's sandbox)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus
+from sqlalchemy import select
+
+from osr_pipelines.runner import daemon_running, run_failure_reason
+from osr_pipelines.warehouse.loader import Warehouse
+from osr_pipelines.warehouse.schema import import_log
+
+ROOT = Path(__file__).resolve().parents[1]
+DONE = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
+
+
+def readme_block(heading: str) -> str:
+    """The first ``bash`` block after ``heading`` in the README, exactly as written."""
+    text = (ROOT / "README.md").read_text()
+    after = text[text.index(heading):]
+    return re.search(r"```bash\n(.*?)```", after, re.S).group(1)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def project_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DAGSTER_", "OSR_")) and k not in ("VIRTUAL_ENV",)}
+    return {**env, "OSR_HOME": str(tmp_path / ".osr"), "DEMO_POSTINGS": "1500"}
+
+
+def test_make_demo_then_every_command_against_make_dev(project_env: dict[str, str], tmp_path: Path) -> None:
+    if port_open(3000) or port_open(8765):
+        pytest.fail("ports 3000 and 8765 must be free: `make dev` serves the UI and the demo's sandbox there")
+    demo = subprocess.run(["make", "demo"], cwd=ROOT, env=project_env, capture_output=True, text=True)
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    assert "all imports succeeded" in demo.stdout
+
+    dev = subprocess.Popen(["make", "dev"], cwd=ROOT, env=project_env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    instance = DagsterInstance.from_config(str(tmp_path / ".osr" / "dagster"))
+    try:
+        deadline = time.monotonic() + 180
+        while not (daemon_running(instance) and port_open(3000) and port_open(8765)):
+            assert dev.poll() is None, "make dev exited"
+            assert time.monotonic() < deadline, "make dev did not come up within 180 s"
+            time.sleep(1)
+        before = {r.run_id for r in instance.get_runs()}
+
+        block = readme_block("### With the Dagster UI and daemon")
+        shell = subprocess.run(["bash", "-e", "-c", block], cwd=ROOT, env=project_env, capture_output=True,
+                               text=True, timeout=600)
+        assert shell.returncode == 0, shell.stdout[-3000:] + shell.stderr[-3000:]
+        assert "demo (tripletex, import): healthy" in shell.stdout
+        assert "through the daemon's run queue" in shell.stdout  # `osr import` submitted to the daemon
+
+        deadline = time.monotonic() + 300
+        while True:
+            runs = [r for r in instance.get_runs() if r.run_id not in before]
+            if len(runs) >= 5 and all(r.status in DONE for r in runs):
+                break
+            assert time.monotonic() < deadline, [(r.job_name, r.status.value) for r in runs]
+            time.sleep(1)
+    finally:
+        os.killpg(dev.pid, signal.SIGTERM)
+        dev.wait(60)
+
+    failures = [(r.job_name, run_failure_reason(instance, r.run_id)) for r in runs
+                if r.status != DagsterRunStatus.SUCCESS]
+    assert not failures
+    jobs = sorted(r.job_name for r in runs)
+    assert jobs == ["__ASSET_JOB", "full_import", "full_import", "nightly_import", "ytd_import"]
+    # every run, however launched, carries the connection tag and the company's name
+    assert all(r.tags.get("osr/connection") == "demo" and r.tags.get("osr/company") for r in runs)
+    # the windowed launch loaded exactly 2024 of demo.1001; the backfill reloaded both companies whole
+    wh = Warehouse(f"sqlite:///{tmp_path / '.osr' / 'warehouse.db'}")
+    with wh.engine.connect() as conn:
+        loads = {(r.run_id, r.company): r for r in conn.execute(
+            select(import_log).where(import_log.c.dataset == "gl_postings"))}
+    [ytd] = [r for r in runs if r.job_name == "ytd_import"]
+    assert (loads[(ytd.run_id, "demo.1001")].window_start, loads[(ytd.run_id, "demo.1001")].window_end) == (
+        date(2024, 1, 1), date(2025, 1, 1))
+    for run in (r for r in runs if r.job_name == "full_import"):
+        key = run.tags["dagster/partition"]
+        assert key in ("demo.1002", "demo.1003")
+        assert loads[(run.run_id, key)].rows_written == wh.count_postings(key) > 1000
