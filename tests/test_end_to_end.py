@@ -49,9 +49,11 @@ def test_asset_checks_and_metadata_recorded(home: Path, warehouse_url: str, pg_i
     assert ok
     from dagster import AssetKey, DagsterEventType
 
-    checks = {e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data.passed
+    checks = {(e.dagster_event.event_specific_data.check_name, e.dagster_event.event_specific_data.partition):
+              e.dagster_event.event_specific_data.passed
               for e in pg_instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)}
-    assert checks == {"vouchers_balance": True, "row_count_matches_source": True}
+    # each company's checks are its own partition's
+    assert checks == {("vouchers_balance", "demo.1001"): True, ("row_count_matches_source", "demo.1001"): True}
     [materialization] = [e.asset_materialization for e in
                          pg_instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
                          if e.asset_materialization.asset_key == AssetKey("gl_postings")]
