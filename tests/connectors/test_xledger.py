@@ -377,6 +377,18 @@ def test_sandbox_schema_names_come_from_the_published_field_lists():
                         else flattened in specs[entity]), (name, field)
 
 
+def test_values_written_into_queries_are_checked_first(sandbox):
+    with pytest.raises(ConnectorError, match="option department_kind must be the dbId") as info:
+        XledgerConnector("xl-test", {"department_kind": "1 } ownerDbId: 2"}, {"token": TOKEN})
+    assert info.value.field == "department_kind"
+    with sandbox() as sb, closing(sb.connector()) as connector:
+        with pytest.raises(ConnectorError, match="entity's dbId") as company:
+            flat(connector.stream_dimension("2001, x: 1", "projects"))
+        with pytest.raises(ConnectorError, match="entity's dbId"):
+            flat(connector.stream_postings("KONSERN", Window(date(2024, 1, 1), date(2024, 2, 1))))
+    assert company.value.company == "2001, x: 1" and sb.requests() == []
+
+
 def test_catalog_builds_xledger_connectors():
     built = connector_type("xledger").build("c", {"entity": "1"}, {"token": "t"}, {"token": "XL"})
     assert isinstance(built, XledgerConnector) and built.page_size == 10_000
@@ -438,13 +450,15 @@ def test_a_repeated_cursor_ends_the_walk_with_a_clear_error(sandbox, books):
     with sandbox() as sb, closing(sb.connector(page_size=50)) as connector:
         connector._lookups_of("2001")  # master data first, so the fault hits the transactions walk
         sb.state.ignore_after(1)
+        pages = connector.stream_postings("2001", window)
+        first = next(pages)
         with pytest.raises(MalformedResponse) as postings:
-            flat(connector.stream_postings("2001", window))
+            next(pages)  # the repeated page raises before its rows come out
         transaction_pages = len(sent(sb, "transactions"))
         sb.state.ignore_after(1)
         with pytest.raises(MalformedResponse) as accounts:
             flat(connector.stream_dimension("2002", "customers"))
-    assert transaction_pages == 2
+    assert transaction_pages == 2 and len(first) == 50
     for info in (postings, accounts):
         assert str(info.value).startswith("connection 'xl-test'") and "a second time" in str(info.value)
     assert postings.value.company == "2001" and accounts.value.company == "2002"

@@ -160,9 +160,10 @@ class XledgerConnector:
             except (KeyError, TypeError):
                 raise MalformedResponse(f"{root} answered without edges/pageInfo", connection=self.connection,
                                         company=company) from None
+            more = cursors.advance(more, last)  # before the rows go out: a repeated page must not load
             if nodes:
                 yield nodes
-            if not cursors.advance(more, last):
+            if not more:
                 return
 
     def _transaction_pages(self, company: str, window: Window) -> Iterator[list[Edge]]:
@@ -179,10 +180,11 @@ class XledgerConnector:
             if connection is None:
                 raise MalformedResponse(f"{what} answered without transactions",
                                         connection=self.connection, company=company)
+            more = cursors.advance(connection.pageInfo.hasNextPage,
+                                   connection.edges[-1].cursor if connection.edges else None)
             if connection.edges:
                 yield connection.edges
-            if not cursors.advance(connection.pageInfo.hasNextPage,
-                                   connection.edges[-1].cursor if connection.edges else None):
+            if not more:
                 return
 
     # -- the connector protocol -----------------------------------------------------------
