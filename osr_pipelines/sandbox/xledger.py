@@ -2,18 +2,26 @@
 
 It serves ``POST /graphql`` with ``Authorization: token <token>``, a schema
 written from the published entity field lists (``specs/xledger/*.json``, names
-exactly as there: ``header_postedDate`` is ``header { postedDate }``), Relay
-connections (``first``/``after``, ``edges { cursor node }``, ``pageInfo``, at most
-10 000 nodes per page, cursors are ``dbId``\\ s), ``ownerSet``, ``filter`` inputs
-with ``modifiedAt_gte`` and posted-date ranges, and Xledger's way of failing:
-HTTP 200 with ``errors[{message, code, extensions: {code}}]`` for the burst
-rate limit, the concurrency limit and used-up credits; a missing or unknown
-token answers HTTP 401 with an ``UNAUTHORIZED`` error. Tests can script rare
-errors for the next requests with :meth:`XledgerSandbox.reject_next`.
+exactly as there: ``header_postedDate`` is ``header { postedDate }``) and from
+public clients where those lists are silent (``docs/connectors/xledger.md``
+names the source of each): Relay connections (``first``/``after``, ``edges {
+cursor node }``, ``pageInfo``, at most 10 000 nodes per page, cursors are
+``dbId``\\ s), ``ownerSet``, ``objectStatus`` (closed records are left out
+unless asked for), input types named ``<Entity>_Filter`` as Xledger names them,
+``modifiedAt_gte``, a posting-date filter whose name is an option (no published
+material confirms one), and Xledger's way of failing: HTTP 200 with
+``errors[{message, code, extensions: {code}}]`` for the burst rate limit, the
+concurrency limit and used-up credits; a missing or unknown token answers HTTP
+401 with an ``UNAUTHORIZED`` error. Tests can script rare errors for the next
+requests with :meth:`XledgerSandbox.reject_next`, and a server that forgets the
+cursor with :meth:`XledgerSandbox.ignore_after`.
 
-Entities: with ``group`` (the default) the token belongs to a group entity
-whose sub-entities are the books' companies (``dbId`` = the books' company id);
-otherwise it belongs to the first company, which has no sub-entities.
+Entities: with ``group`` (the default) the token belongs to a domain holding a
+group entity ``KONSERN`` (whose sub-entities are the books' companies, ``dbId`` =
+the books' company id) and a holding company outside the group; otherwise it
+belongs to the first company, which has no sub-entities. Business partners:
+every fifth supplier is the same company as a customer; some accounts,
+customers and suppliers are closed.
 
 Speed: resolving a page of 10 000 transactions through graphql-core's executor
 takes about 0.5 s here, five times or more the direct build, so each query is
@@ -43,6 +51,7 @@ from graphql import (
     FieldNode,
     GraphQLError,
     GraphQLObjectType,
+    GraphQLSchema,
     OperationDefinitionNode,
     SelectionSetNode,
     build_schema,
@@ -64,18 +73,24 @@ from osr_pipelines.connectors.base import Window
 from osr_pipelines.sandbox.generator import SyntheticBooks
 from osr_pipelines.sandbox.server import FaultInjector, FaultStyle, FixedWindows, LiveMutations, SandboxErp
 
+#: The filter field of ``transactions`` holding the posting date unless the sandbox is told another
+#: (option ``posted_date_filter``); the connector's default, which no published material confirms.
+POSTED_DATE_FILTER = "headerPostedDate"
+
 SDL = """
 scalar Int64String
 scalar DateTimeString
 
 enum OwnerSet { CURRENT UPPER LOWER MINE }
+enum ObjectStatus { ALL OPEN CLOSED }
 
 type PageInfo { hasNextPage: Boolean! hasPreviousPage: Boolean! }
 
-type Entity { dbId: Int64String! code: String description: String }
+type Entity { dbId: Int64String! code: String description: String parent: Entity }
 type EntityEdge { cursor: String! node: Entity! }
 type EntityConnection { edges: [EntityEdge!]! pageInfo: PageInfo! }
 
+type Currency { dbId: Int64String code: String }
 type TransactionHeader {
   dbId: Int64String transactionNumber: String text: String postedDate: String
   createdAt: DateTimeString modifiedAt: DateTimeString
@@ -85,20 +100,22 @@ type Transaction {
   accountDbId: Int64String companyDbId: Int64String
   glObject1DbId: Int64String glObject2DbId: Int64String glObject3DbId: Int64String
   glObject4DbId: Int64String glObject5DbId: Int64String
-  header: TransactionHeader
+  currency: Currency header: TransactionHeader
 }
 type TransactionEdge { cursor: String! node: Transaction! }
 type TransactionConnection { edges: [TransactionEdge!]! pageInfo: PageInfo! }
-input TransactionFilter { ownerDbId: Int64String postedDate_gte: String postedDate_lt: String }
+input Transaction_Filter { ownerDbId: Int64String POSTED_gte: String POSTED_lt: String }
 
 type AccountGroup { dbId: Int64String }
+type LedgerType { dbId: Int64String name: String }
 type Account {
   dbId: Int64String! code: String description: String modifiedAt: DateTimeString ownerDbId: Int64String
-  balanceSheet: Boolean credit: Boolean accountGroup: AccountGroup
+  balanceSheet: Boolean credit: Boolean revenue: Boolean cost: Boolean
+  accountGroup: AccountGroup ledgerType: LedgerType
 }
 type AccountEdge { cursor: String! node: Account! }
 type AccountConnection { edges: [AccountEdge!]! pageInfo: PageInfo! }
-input AccountFilter { ownerDbId: Int64String modifiedAt_gte: DateTimeString }
+input Account_Filter { ownerDbId: Int64String modifiedAt_gte: DateTimeString }
 
 type ObjectValue {
   dbId: Int64String! code: String description: String modifiedAt: DateTimeString ownerDbId: Int64String
@@ -106,14 +123,14 @@ type ObjectValue {
 }
 type ObjectValueEdge { cursor: String! node: ObjectValue! }
 type ObjectValueConnection { edges: [ObjectValueEdge!]! pageInfo: PageInfo! }
-input ObjectValueFilter { ownerDbId: Int64String objectKindDbId: Int64String modifiedAt_gte: DateTimeString }
+input ObjectValue_Filter { ownerDbId: Int64String objectKindDbId: Int64String modifiedAt_gte: DateTimeString }
 
 type Project {
   dbId: Int64String! code: String description: String modifiedAt: DateTimeString ownerDbId: Int64String
 }
 type ProjectEdge { cursor: String! node: Project! }
 type ProjectConnection { edges: [ProjectEdge!]! pageInfo: PageInfo! }
-input ProjectFilter { ownerDbId: Int64String modifiedAt_gte: DateTimeString }
+input Project_Filter { ownerDbId: Int64String modifiedAt_gte: DateTimeString }
 
 type Company { dbId: Int64String companyNumber: String }
 type Customer {
@@ -122,7 +139,7 @@ type Customer {
 }
 type CustomerEdge { cursor: String! node: Customer! }
 type CustomerConnection { edges: [CustomerEdge!]! pageInfo: PageInfo! }
-input CustomerFilter { ownerDbId: Int64String modifiedAt_gte: DateTimeString }
+input Customer_Filter { ownerDbId: Int64String modifiedAt_gte: DateTimeString }
 
 type Supplier {
   dbId: Int64String! code: String description: String modifiedAt: DateTimeString ownerDbId: Int64String
@@ -130,24 +147,43 @@ type Supplier {
 }
 type SupplierEdge { cursor: String! node: Supplier! }
 type SupplierConnection { edges: [SupplierEdge!]! pageInfo: PageInfo! }
-input SupplierFilter { ownerDbId: Int64String modifiedAt_gte: DateTimeString }
+input Supplier_Filter { ownerDbId: Int64String modifiedAt_gte: DateTimeString }
 
 type Query {
   entities(first: Int, after: String, ownerSet: OwnerSet): EntityConnection
-  transactions(first: Int, after: String, ownerSet: OwnerSet, filter: TransactionFilter): TransactionConnection
-  accounts(first: Int, after: String, ownerSet: OwnerSet, filter: AccountFilter): AccountConnection
-  objectValues(first: Int, after: String, ownerSet: OwnerSet, filter: ObjectValueFilter): ObjectValueConnection
-  projects(first: Int, after: String, ownerSet: OwnerSet, filter: ProjectFilter): ProjectConnection
-  customers(first: Int, after: String, ownerSet: OwnerSet, filter: CustomerFilter): CustomerConnection
-  suppliers(first: Int, after: String, ownerSet: OwnerSet, filter: SupplierFilter): SupplierConnection
+  transactions(first: Int, after: String, ownerSet: OwnerSet, filter: Transaction_Filter): TransactionConnection
+  accounts(first: Int, after: String, ownerSet: OwnerSet, objectStatus: ObjectStatus,
+           filter: Account_Filter): AccountConnection
+  objectValues(first: Int, after: String, ownerSet: OwnerSet, filter: ObjectValue_Filter): ObjectValueConnection
+  projects(first: Int, after: String, ownerSet: OwnerSet, filter: Project_Filter): ProjectConnection
+  customers(first: Int, after: String, ownerSet: OwnerSet, objectStatus: ObjectStatus,
+            filter: Customer_Filter): CustomerConnection
+  suppliers(first: Int, after: String, ownerSet: OwnerSet, objectStatus: ObjectStatus,
+            filter: Supplier_Filter): SupplierConnection
 }
 """
 
-SCHEMA = build_schema(SDL)
+
+@functools.lru_cache(maxsize=8)
+def schema_for(posted_date_filter: str) -> GraphQLSchema:
+    """The sandbox schema whose ``Transaction_Filter`` names the posting date ``posted_date_filter``."""
+    return build_schema(SDL.replace("POSTED_", f"{posted_date_filter}_"))
+
+
+SCHEMA = schema_for(POSTED_DATE_FILTER)
 MAX_FIRST = 10_000
-GROUP = (9000, "KONSERN", "Konsern AS")
+#: The entity tree in group mode: a domain holding a group (whose subsidiaries are the books'
+#: companies) and a holding company outside the group. Tuples are (dbId, code, description, parent dbId).
+DOMAIN = (8000, "DOMENE", "Domene", None)
+GROUP = (9000, "KONSERN", "Konsern AS", 8000)
+HOLDING = (8100, "HOLDING", "Holding AS", 8000)
 DEPARTMENT_KIND = "1"
 PARTNER_OFFSET = 500_000  # customers' and suppliers' business-partner company dbIds
+#: Closed records, which Xledger leaves out unless asked for (``objectStatus``): an account the
+#: purchases post to, and every tenth customer and supplier (all with postings).
+CLOSED_ACCOUNTS = frozenset({"6540"})
+#: Receivable and payable accounts: their ledger type.
+LEDGER_TYPES = {"1500": "AR", "2400": "AP"}
 
 BURST = "BAD_REQUEST.BURST_RATE_LIMIT_REACHED"
 CONCURRENCY = "BAD_REQUEST.CONCURRENCY_LIMIT_REACHED"
@@ -219,38 +255,69 @@ def _master(row_fields: dict[str, Getter]) -> dict[str, Getter]:
             **{k: (lambda s, g=g: g(s[2])) for k, g in row_fields.items()}}
 
 
-def resolvers(books: SyntheticBooks) -> dict[str, dict[str, Getter]]:
+def partner_companies(books: SyntheticBooks) -> tuple[dict[str, str], dict[str, str]]:
+    """The business-partner company (``dbId``) of each customer and supplier id, and each company's
+    organisation number. Every fifth supplier is the same company as a customer, as a partner that
+    both buys and sells is in Xledger: one company, a customer and a supplier."""
+    partners: dict[str, str] = {}
+    numbers: dict[str, str] = {}
+    for row in books.dimension("customers"):
+        partners[row[0]] = company = str(PARTNER_OFFSET + int(row[0]))
+        numbers[company] = row[3]
+    for row in books.dimension("suppliers"):
+        index = int(row[0]) % 10_000
+        twin = str(10_000 + index)
+        partners[row[0]] = company = partners[twin] if index % 5 == 0 and twin in partners else str(
+            PARTNER_OFFSET + int(row[0]))
+        numbers.setdefault(company, row[3])
+    return partners, numbers
+
+
+def closed(dimension: str, row: tuple) -> bool:
+    """Whether the sandbox keeps this master-data row closed."""
+    if dimension == "accounts":
+        return row[1] in CLOSED_ACCOUNTS
+    return dimension in ("customers", "suppliers") and int(row[0]) % 10 == 9
+
+
+def resolvers(books: SyntheticBooks, entities: Mapping[int, tuple]) -> dict[str, dict[str, Getter]]:
     """Field getters per schema type, over the books' tuples (postings in ``POSTING_COLUMNS`` order)."""
     account_ids = {row[1]: row[0] for row in books.dimension("accounts")}
-    partners = {row[0]: str(PARTNER_OFFSET + int(row[0])) for d in ("customers", "suppliers")
-                for row in books.dimension(d)}
+    partners, numbers = partner_companies(books)
     return {
         "PageInfo": {"hasNextPage": lambda p: p.has_next, "hasPreviousPage": lambda p: False},
-        "Entity": {"dbId": lambda e: str(e[0]), "code": itemgetter(1), "description": itemgetter(2)},
+        "Entity": {"dbId": lambda e: str(e[0]), "code": itemgetter(1), "description": itemgetter(2),
+                   "parent": lambda e: entities.get(e[3])},
         "Transaction": {
             "dbId": itemgetter(0), "text": itemgetter(8), "amount": lambda r: _money(r[5]),
             "invoiceAmount": lambda r: _money(r[7]), "monthNumber": lambda r: r[2][5:7],
             "accountDbId": lambda r: account_ids[r[4]],
             "companyDbId": lambda r: partners.get(r[11] or r[12]),
             "glObject1DbId": itemgetter(9), "glObject2DbId": itemgetter(10), "glObject3DbId": itemgetter(13),
-            "glObject4DbId": itemgetter(14), "glObject5DbId": itemgetter(15), "header": lambda r: r,
+            "glObject4DbId": itemgetter(14), "glObject5DbId": itemgetter(15), "currency": itemgetter(6),
+            "header": lambda r: r,
         },
+        "Currency": {"dbId": lambda code: str(sum(ord(c) for c in code)), "code": lambda code: code},
         "TransactionHeader": {
             "dbId": itemgetter(1), "transactionNumber": itemgetter(1), "text": itemgetter(8),
             "postedDate": itemgetter(2), "createdAt": lambda r: f"{r[2]}T12:00:00", "modifiedAt": itemgetter(16),
         },
         "Account": _master({"dbId": itemgetter(0), "code": itemgetter(1), "description": itemgetter(2),
                             "balanceSheet": lambda a: a[3] == "balance", "credit": lambda a: a[1][0] in "23",
-                            "accountGroup": lambda a: a[4][:2]}),
+                            "revenue": lambda a: a[1][0] == "3",
+                            "cost": lambda a: a[3] == "income" and a[1][0] in "4567",
+                            "accountGroup": lambda a: a[4][:2],
+                            "ledgerType": lambda a: LEDGER_TYPES.get(a[1], "GL")}),
         "AccountGroup": {"dbId": lambda group: group},
+        "LedgerType": {"dbId": lambda name: str(sum(ord(c) for c in name)), "name": lambda name: name},
         "ObjectValue": _master({"dbId": itemgetter(0), "code": itemgetter(1), "description": itemgetter(2),
                                 "objectKindDbId": lambda _: DEPARTMENT_KIND}),
         "Project": _master({"dbId": itemgetter(0), "code": itemgetter(1), "description": itemgetter(2)}),
         "Customer": _master({"dbId": itemgetter(0), "code": itemgetter(1), "description": itemgetter(2),
-                             "company": lambda c: (partners[c[0]], c[3])}),
+                             "company": lambda c: partners[c[0]]}),
         "Supplier": _master({"dbId": itemgetter(0), "code": itemgetter(1), "description": itemgetter(2),
-                             "company": lambda c: (partners[c[0]], c[3])}),
-        "Company": {"dbId": itemgetter(0), "companyNumber": itemgetter(1)},
+                             "company": lambda c: partners[c[0]]}),
+        "Company": {"dbId": lambda company: company, "companyNumber": lambda company: numbers[company]},
     }
 
 
@@ -298,13 +365,14 @@ class Compiler:
 
 
 @functools.lru_cache(maxsize=64)
-def parse_query(query: str) -> tuple[Any, tuple[dict, ...]]:
-    """The parsed document and graphql-core's validation errors, per query text."""
+def parse_query(query: str, posted_date_filter: str = POSTED_DATE_FILTER) -> tuple[Any, tuple[dict, ...]]:
+    """The parsed document and graphql-core's validation errors, per query text and schema."""
     try:
         document = parse(query)
     except GraphQLError as exc:
         return None, (_graphql_error(exc, "GRAPHQL_PARSE_FAILED"),)
-    return document, tuple(_graphql_error(e, "ARGUMENTS_OF_CORRECT_TYPE") for e in validate(SCHEMA, document))
+    problems = validate(schema_for(posted_date_filter), document)
+    return document, tuple(_graphql_error(e, "ARGUMENTS_OF_CORRECT_TYPE") for e in problems)
 
 
 def _graphql_error(exc: GraphQLError, code: str) -> dict:
@@ -316,30 +384,44 @@ class XledgerSandbox:
     """The state behind the app: books, entities, limits, cached windows and compiled queries."""
 
     def __init__(self, books: SyntheticBooks, *, token: str, group: bool, burst_limit: int, burst_period: float,
-                 concurrency_limit: int, credits: int | None, clock: Callable[[], float]) -> None:
+                 concurrency_limit: int, credits: int | None, clock: Callable[[], float],
+                 posted_date_filter: str = POSTED_DATE_FILTER) -> None:
         self.books = books
         self.live = LiveMutations(books)
         self.token = token
-        self.companies = [(int(c.erp_id), c.erp_id, c.name) for c in books.companies()]
-        self.entity = GROUP if group else self.companies[0]
-        self.subs = self.companies if group else []
+        self.posted_date_filter = posted_date_filter
+        self.schema = schema_for(posted_date_filter)
+        if group:
+            companies = [(int(c.erp_id), c.erp_id, c.name, GROUP[0]) for c in books.companies()]
+            tree = [DOMAIN, GROUP, HOLDING, *companies]
+        else:
+            first = books.companies()[0]
+            tree = [(int(first.erp_id), first.erp_id, first.name, None)]
+        self.entities = {e[0]: e for e in tree}
+        self.entity = tree[0]  # the entity the token was made in
         self.burst = FixedWindows(burst_limit, burst_period, clock)
         self.concurrency_limit = concurrency_limit
         self.in_flight = 0
         self.credits = credits
         self.scripted: deque[str] = deque()
+        self.ignored_after = 0
         self.requests = itertools.count(1)
-        self.compiler = Compiler(resolvers(books))
+        self.compiler = Compiler(resolvers(books, self.entities))
         self.builders: dict[tuple[str, str], Callable[[Any], dict]] = {}
         self.windows: OrderedDict[tuple, tuple[list[int], list[tuple]]] = OrderedDict()
         self.lock = threading.Lock()
         modified = f"{books.start.isoformat()}T00:00:00"  # the synthetic master data was set up when the books begin
-        self.master = {name: [(row, modified) for row in books.dimension(name)]
+        self.master = {name: [(row, modified, closed(name, row)) for row in books.dimension(name)]
                        for name in ("accounts", "departments", "projects", "customers", "suppliers")}
 
     def reject_next(self, code: str, times: int = 1) -> None:
         """Answer the next ``times`` requests with the error ``code`` (for tests of rare limits)."""
         self.scripted.extend([code] * times)
+
+    def ignore_after(self, times: int) -> None:
+        """Answer the next ``times`` pages as if no ``after`` cursor had been sent: the first page
+        again, still promising more (a server fault a client must not follow forever)."""
+        self.ignored_after = times
 
     # -- checks ------------------------------------------------------------------------
 
@@ -368,7 +450,7 @@ class XledgerSandbox:
         query, variables = body.get("query"), body.get("variables") or {}
         if not isinstance(query, str) or not isinstance(variables, dict):
             raise XledgerFailure.of("BAD_REQUEST", "The body must be {query, variables}", 400)
-        document, problems = parse_query(query)
+        document, problems = parse_query(query, self.posted_date_filter)
         if problems:
             raise XledgerFailure(list(problems))
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
@@ -376,7 +458,7 @@ class XledgerSandbox:
         operation = next((o for o in operations if name is None or (o.name and o.name.value == name)), None)
         if operation is None or operation.operation.value != "query":
             raise XledgerFailure.of("BAD_REQUEST", "Only queries are supported by this sandbox")
-        values = get_variable_values(SCHEMA, operation.variable_definitions or [], variables)
+        values = get_variable_values(self.schema, operation.variable_definitions or [], variables)
         if isinstance(values, list):
             raise XledgerFailure([_graphql_error(e, "BAD_USER_INPUT") for e in values])
         data: dict[str, Any] = {}
@@ -387,7 +469,7 @@ class XledgerSandbox:
                 if not isinstance(node, FieldNode):
                     raise XledgerFailure.of("BAD_REQUEST", "Fragments are not supported by this sandbox")
                 key = node.alias.value if node.alias else node.name.value
-                field = SCHEMA.query_type.fields[node.name.value]
+                field = self.schema.query_type.fields[node.name.value]
                 try:
                     args = get_argument_values(field, node, values)
                 except GraphQLError as exc:
@@ -402,10 +484,19 @@ class XledgerSandbox:
             if enabled:
                 gc.enable()
 
+    def lower(self) -> list[tuple]:
+        """The token's entity and every entity below it, in ``dbId`` order."""
+        found, frontier = [self.entity], [self.entity[0]]
+        while frontier:
+            below = [e for e in self.entities.values() if e[3] in frontier]
+            found.extend(below)
+            frontier = [e[0] for e in below]
+        return sorted(found)
+
     def owners(self, owner_set: str | None) -> set[str]:
-        """Entities a query reaches: CURRENT (the default) the token's own, LOWER it and its sub-entities."""
-        own = {str(self.entity[0])}
-        return own | {str(c[0]) for c in self.subs} if owner_set == "LOWER" else own
+        """Entities a query reaches: CURRENT (the default) the token's own, LOWER it and those below it."""
+        entities = self.lower() if owner_set == "LOWER" else [self.entity]
+        return {str(e[0]) for e in entities}
 
     def resolve(self, root: str, args: dict[str, Any]) -> Page:
         first = args.get("first")
@@ -413,8 +504,11 @@ class XledgerSandbox:
         if not 0 <= first <= MAX_FIRST:
             raise XledgerFailure.of("BAD_REQUEST", f"first must be between 0 and {MAX_FIRST}")
         after, owners, filter_ = args.get("after"), self.owners(args.get("ownerSet")), args.get("filter") or {}
+        if self.ignored_after and after is not None:
+            self.ignored_after -= 1
+            after = None
         if root == "entities":
-            entities = [self.entity, *self.subs] if args.get("ownerSet") == "LOWER" else [self.entity]
+            entities = self.lower() if args.get("ownerSet") == "LOWER" else [self.entity]
             return page_of([e[0] for e in entities], entities, first, after)
         wanted = owners if filter_.get("ownerDbId") is None else owners & {str(filter_["ownerDbId"])}
         companies = sorted(o for o in wanted if self.books.has_company(o))
@@ -425,20 +519,29 @@ class XledgerSandbox:
         name = {"objectValues": "departments"}.get(root, root)
         since = _timestamp(filter_.get("modifiedAt_gte"), "modifiedAt_gte")
         kind = filter_.get("objectKindDbId")
-        items = [(owner, modified, row) for owner in companies for row, modified in self.master[name]
+        status = args.get("objectStatus") or "OPEN"
+        items = [(owner, modified, row) for owner in companies for row, modified, is_closed in self.master[name]
                  if (since is None or datetime.fromisoformat(modified) >= since)
-                 and (kind is None or str(kind) == DEPARTMENT_KIND)]
-        return page_of([int(i[2][0]) for i in items], items, first, after)
+                 and (kind is None or str(kind) == DEPARTMENT_KIND)
+                 and (status == "ALL" or is_closed == (status == "CLOSED"))]
+        page = page_of([int(i[2][0]) for i in items], items, first, after)
+        if self.ignored_after and not page.has_next:
+            page.has_next = True  # a server that forgets the cursor also keeps promising more
+        return page
 
     def _transactions(self, companies: list[str], filter_: Mapping[str, Any], first: int, after: str | None) -> Page:
         if len(companies) > 1:
             raise XledgerFailure.of("BAD_REQUEST", "This sandbox pages one owner at a time: filter on ownerDbId")
-        start = _day(filter_.get("postedDate_gte"), "postedDate_gte") or self.books.start
-        end = _day(filter_.get("postedDate_lt"), "postedDate_lt") or self.books.end + timedelta(days=1)
+        field = self.posted_date_filter
+        start = _day(filter_.get(f"{field}_gte"), f"{field}_gte") or self.books.start
+        end = _day(filter_.get(f"{field}_lt"), f"{field}_lt") or self.books.end + timedelta(days=1)
         if not companies or end <= start:
             return Page([], False)
         ids, rows = self.window(companies[0], start, end)
-        return page_of(ids, rows, first, after)
+        page = page_of(ids, rows, first, after)
+        if self.ignored_after and not page.has_next:
+            page.has_next = True
+        return page
 
     def window(self, company: str, start: date, end: date) -> tuple[list[int], list[tuple]]:
         """The postings of ``[start, end)`` with their ids, kept for the pages that follow."""
@@ -474,15 +577,18 @@ def _timestamp(value: Any, name: str) -> datetime | None:
 
 def xledger_app(books: SyntheticBooks, *, token: str, group: bool = True, faults: str | None = None,
                 fault_seed: int = 7, burst_limit: int = 1000, burst_period: float = 1.0, concurrency_limit: int = 8,
-                credits: int | None = None, clock: Callable[[], float] = time.monotonic) -> Starlette | FaultInjector:
+                credits: int | None = None, clock: Callable[[], float] = time.monotonic,
+                posted_date_filter: str = POSTED_DATE_FILTER) -> Starlette | FaultInjector:
     """The Xledger sandbox over ``books``; ``app.state.sandbox`` holds its state.
 
     ``burst_limit`` requests per ``burst_period`` seconds of ``clock`` (a fake clock
     in tests), ``concurrency_limit`` requests in flight, and ``credits`` requests
-    in all (``None``: unlimited) before Xledger's errors.
+    in all (``None``: unlimited) before Xledger's errors. ``posted_date_filter``
+    names the posting-date filter of ``transactions`` (``<name>_gte``/``<name>_lt``).
     """
     sandbox = XledgerSandbox(books, token=token, group=group, burst_limit=burst_limit, burst_period=burst_period,
-                             concurrency_limit=concurrency_limit, credits=credits, clock=clock)
+                             concurrency_limit=concurrency_limit, credits=credits, clock=clock,
+                             posted_date_filter=posted_date_filter)
 
     async def graphql(request: Request) -> Response:
         headers = {"x-request-id": f"sandbox-{next(sandbox.requests)}"}
@@ -520,7 +626,8 @@ def _app(books: SyntheticBooks, faults: str | None, options: Mapping[str, str]) 
                        group=options.get("group", "true").lower() == "true", faults=faults,
                        burst_limit=int(options.get("burst_limit", 1000)),
                        concurrency_limit=int(options.get("concurrency_limit", 8)),
-                       credits=int(credits) if credits else None)
+                       credits=int(credits) if credits else None,
+                       posted_date_filter=options.get("posted_date_filter", POSTED_DATE_FILTER))
 
 
 def _login(base_url: str, books: SyntheticBooks, options: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:

@@ -2,7 +2,8 @@
 
 Every query the client sends is recorded and validated with graphql-core
 against the sandbox schema, whose field names are checked against the
-published entity field lists in ``shared/specs/xledger``.
+published entity field lists in ``shared/specs/xledger`` (and, where those are
+silent, against the public sources the connector docs cite).
 """
 
 from __future__ import annotations
@@ -15,15 +16,32 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from graphql import get_named_type, is_input_object_type, is_object_type, parse, validate
 
-from osr_pipelines.connectors.base import ConnectorError, CredentialsRejected, SourceUnavailable, Window
+from osr_pipelines.connectors.base import (
+    ConnectorError,
+    CredentialsRejected,
+    MalformedResponse,
+    SourceUnavailable,
+    Window,
+)
 from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.connectors.xledger import XledgerConnector
+from osr_pipelines.connectors.xledger.mapping import (
+    Edge,
+    Lookups,
+    OutsideWindow,
+    PageInfo,
+    Slots,
+    TransactionConnection,
+    TransactionData,
+    map_transactions,
+)
 from osr_pipelines.sandbox.generator import SyntheticBooks
-from osr_pipelines.sandbox.xledger import BURST, CONCURRENCY, GROUP, SCHEMA, xledger_app
+from osr_pipelines.sandbox.xledger import BURST, CONCURRENCY, GROUP, SCHEMA, partner_companies, xledger_app
 from tests.connectors.conftest import Served, flat, served
 
 SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "xledger"
@@ -67,8 +85,13 @@ def sandbox(books: SyntheticBooks) -> Callable[..., Any]:
 
 
 def expected(books: SyntheticBooks, company: str, window: Window) -> list[tuple]:
-    """The books' rows as Xledger carries them: no currency code on ``transactions`` (see the docs)."""
-    return [(*r[:6], None, None, *r[8:]) for r in flat(books.postings_in(company, window))]
+    """The books' rows: every column travels through Xledger, currency and partner role included."""
+    return flat(books.postings_in(company, window))
+
+
+def sent(sb: Sandbox, root: str) -> list[dict]:
+    """The requests whose query reads ``root``."""
+    return [r for r in sb.requests() if f" {root}(" in r["query"]]
 
 
 def test_reads_stream_exactly_the_books_rows_over_cursor_pages(sandbox, books):
@@ -77,7 +100,7 @@ def test_reads_stream_exactly_the_books_rows_over_cursor_pages(sandbox, books):
         for company in ("2001", "2002"):
             for window in windows:
                 assert flat(connector.stream_postings(company, window)) == expected(books, company, window)
-    pages = [r["variables"] for r in sb.requests() if "transactions(" in r["query"]]
+    pages = [r["variables"] for r in sent(sb, "transactions")]
     assert all(v["first"] == 400 for v in pages)
     cursors = [v["after"] for v in pages if v["after"] is not None]
     assert len(cursors) >= 5 and len(set(cursors)) == len(cursors)
@@ -91,9 +114,11 @@ def test_window_edges_are_exact(sandbox, books):
     assert one_day and {r[2] for r in one_day} == {"2024-03-01"}
     assert one_day == expected(books, "2001", Window(day, day + timedelta(days=1)))
     assert {r[2] for r in year_end} == {"2024-12-31", "2025-01-01"}
-    filters = [r["variables"]["filter"] for r in sb.requests() if "transactions(" in r["query"]]
-    assert filters == [{"ownerDbId": "2001", "postedDate_gte": "2024-03-01", "postedDate_lt": "2024-03-02"},
-                       {"ownerDbId": "2001", "postedDate_gte": "2024-12-31", "postedDate_lt": "2025-01-02"}]
+    requests = sent(sb, "transactions")
+    assert [(r["variables"]["from"], r["variables"]["to"]) for r in requests] == [
+        ("2024-03-01", "2024-03-02"), ("2024-12-31", "2025-01-02")]
+    assert all("filter: { ownerDbId: 2001, headerPostedDate_gte: $from, headerPostedDate_lt: $to }" in r["query"]
+               for r in requests)
 
 
 def test_amounts_keep_xledgers_sign_debit_positive_credit_negative(sandbox, books):
@@ -116,12 +141,59 @@ def test_dimensions_and_their_references(sandbox, books):
         got = {d: flat(connector.stream_dimension("2002", d)) for d in DIMENSIONS}
         rows = flat(connector.stream_postings("2002", Window(date(2025, 1, 1), date(2025, 2, 1))))
     assert got["accounts"] == [(i, n, name, kind, group[:2]) for i, n, name, kind, group in books.dimension("accounts")]
-    for dimension in ("departments", "projects", "customers", "suppliers"):
+    for dimension in ("departments", "projects", "customers"):
         assert got[dimension] == books.dimension(dimension)
+    # A supplier that is also a customer is one company in Xledger, with one organisation number.
+    partners, numbers = partner_companies(books)
+    assert got["suppliers"] == [(*s[:3], numbers[partners[s[0]]]) for s in books.dimension("suppliers")]
     source = expected(books, "2002", Window(date(2025, 1, 1), date(2025, 2, 1)))
     # department = glObject1, project = glObject2; customers and suppliers resolved from companyDbId.
     assert [r[9:13] for r in rows] == [r[9:13] for r in source]
     assert any(r[11] for r in rows) and any(r[12] for r in rows) and any(r[10] for r in rows)
+
+
+def test_a_partner_that_is_customer_and_supplier_fills_one_column_per_line(sandbox, books):
+    window = Window(date(2024, 1, 1), date(2024, 7, 1))
+    partners, _ = partner_companies(books)
+    shared = {partners[s[0]] for s in books.dimension("suppliers")} & {partners[c[0]] for c in
+                                                                         books.dimension("customers")}
+    with sandbox() as sb, closing(sb.connector()) as connector:
+        rows = flat(connector.stream_postings("2001", window))
+    on_shared = [r for r in rows if partners.get(r[11] or r[12]) in shared]
+    # Receivable and revenue lines are the customer's, payable and cost lines the supplier's.
+    assert {r[4] for r in on_shared if r[11]} >= {"1500", "3000"} and {r[4] for r in on_shared if r[12]} >= {"2400"}
+    assert all(not (r[11] and r[12]) for r in rows)
+    assert [r[11:13] for r in rows] == [r[11:13] for r in expected(books, "2001", window)]
+
+
+def test_currency_code_and_amount_in_currency_are_mapped(sandbox, books):
+    window = Window(date(2024, 5, 1), date(2024, 6, 1))
+    with sandbox() as sb, closing(sb.connector()) as connector:
+        rows = flat(connector.stream_postings("2002", window))
+    foreign = [r for r in rows if r[6] == "EUR"]
+    assert foreign and all(r[7] != r[5] for r in foreign)
+    assert {r[6] for r in rows} == {"EUR", "NOK"}
+    assert [r[6:8] for r in rows] == [r[6:8] for r in expected(books, "2002", window)]
+    assert all("currency { code }" in r["query"] and "invoiceAmount" in r["query"] for r in sent(sb, "transactions"))
+
+
+def test_closed_accounts_and_partners_are_imported_so_old_postings_resolve(sandbox, books):
+    window = Window(date(2024, 1, 1), date(2025, 1, 1))
+    with sandbox() as sb, closing(sb.connector()) as connector:
+        accounts = flat(connector.stream_dimension("2001", "accounts"))
+        customers = flat(connector.stream_dimension("2001", "customers"))
+        rows = flat(connector.stream_postings("2001", window))
+    closed_customers = {c[0] for c in books.dimension("customers") if c[0].endswith("9")}
+    assert "6540" in {a[1] for a in accounts}  # closed, and purchases post to it
+    assert closed_customers <= {c[0] for c in customers}
+    assert "6540" in {r[4] for r in rows} and closed_customers & {r[11] for r in rows}
+    assert rows == expected(books, "2001", window)
+    for root in ("accounts", "customers", "suppliers"):
+        assert sent(sb, root) and all("objectStatus: ALL" in r["query"] for r in sent(sb, root))
+    with sandbox() as sb:  # the sandbox leaves closed records out unless they are asked for
+        query = "{ accounts(first: 100, ownerSet: LOWER, filter: { ownerDbId: 2001 }) { edges { node { code } } } }"
+        answer = httpx.post(f"{sb.url}/graphql", headers={"Authorization": f"token {TOKEN}"}, json={"query": query})
+    assert "6540" not in {e["node"]["code"] for e in answer.json()["data"]["accounts"]["edges"]}
 
 
 def test_gl_object_slots_choose_departments_projects_and_free_dimensions(sandbox, books):
@@ -139,20 +211,31 @@ def test_changed_since_uses_modified_at_gte(sandbox, books):
         before = flat(connector.stream_dimension_since("2001", "customers", datetime(2020, 1, 1)))
         after = flat(connector.stream_dimension_since("2001", "suppliers", datetime(2024, 1, 2)))
     assert before == books.dimension("customers") and after == []
-    filters = [r["variables"]["filter"] for r in sb.requests()]
-    assert filters == [{"ownerDbId": "2001", "modifiedAt_gte": "2020-01-01T00:00:00"},
-                       {"ownerDbId": "2001", "modifiedAt_gte": "2024-01-02T00:00:00"}]
+    requests = sb.requests()
+    assert [r["variables"]["since"] for r in requests] == ["2020-01-01T00:00:00", "2024-01-02T00:00:00"]
+    assert all("filter: { ownerDbId: 2001, modifiedAt_gte: $since }" in r["query"] for r in requests)
+    assert all("$since: DateTimeString" in r["query"] for r in requests)
 
 
-def test_group_token_lists_its_sub_entities_and_a_company_token_itself(sandbox):
-    with sandbox() as sb, closing(sb.connector(entity=GROUP[1])) as connector:
-        assert [c.erp_id for c in connector.list_companies()] == ["2001", "2002"]
+def test_an_entity_code_resolves_to_the_entity_and_its_subsidiaries(sandbox):
+    with sandbox() as sb:
+        def companies(**options: Any) -> list[str]:
+            with closing(sb.connector(**options)) as connector:
+                return [c.erp_id for c in connector.list_companies()]
+
+        assert companies(entity=GROUP[1]) == ["2001", "2002"]  # a group's Eier-ID gives its subsidiaries
+        assert companies(entity=GROUP[1].lower()) == ["2001", "2002"]
+        assert companies(entity=str(GROUP[0])) == ["2001", "2002"]  # or its dbId
+        assert companies(entity="DOMENE") == ["2001", "2002", "8100"]  # a domain: every company below it
+        assert companies() == ["2001", "2002", "8100"]  # no code: the token's own entity, here the domain
+        assert companies(entity="2002") == ["2002"]  # a company's code gives that company
+        with closing(sb.connector(entity="NOPE")) as connector, pytest.raises(ConnectorError) as info:
+            connector.list_companies()
+    assert info.value.field == "entity" and "'NOPE'" in str(info.value) and "Eier-ID" in str(info.value)
+    assert "KONSERN" in str(info.value) and "connection 'xl-test'" in str(info.value)
     with sandbox(group=False) as sb, closing(sb.connector(entity="2001")) as connector:
         assert [(c.erp_id, c.name) for c in connector.list_companies()] == [("2001", "Steinrøys 2001 AS")]
         assert flat(connector.stream_dimension("2001", "projects"))
-    with sandbox() as sb, closing(sb.connector(entity="OTHER")) as connector, pytest.raises(ConnectorError) as info:
-        connector.list_companies()
-    assert info.value.field == "entity" and "KONSERN" in str(info.value)
 
 
 def test_burst_and_concurrency_limits_are_retried_and_succeed(sandbox, books, clock):
@@ -254,14 +337,24 @@ SPEC_OF_TYPE = {
     "Account": ("accounts", ""), "AccountGroup": ("accounts", "accountGroup_"),
     "ObjectValue": ("objectValues", ""), "Project": ("projects", ""),
     "Customer": ("customers", ""), "Supplier": ("suppliers", ""), "Company": ("customers", "company_"),
+    "LedgerType": ("accounts", "ledgerType_"),
 }
-#: Fields named by the research notes rather than by a spec file (entities, the connection shapes).
-FROM_NOTES = {"Entity": {"dbId", "code", "description"}, "PageInfo": {"hasNextPage", "hasPreviousPage"}}
+#: Fields named by public client code rather than by a spec file, each cited in docs/connectors/xledger.md:
+#: entities with their parent, a transaction's currency code, the connection shapes.
+FROM_NOTES = {"Entity": {"dbId", "code", "description", "parent"}, "Currency": {"dbId", "code"},
+              "PageInfo": {"hasNextPage", "hasPreviousPage"}}
+
+
+def _camel(flattened: str) -> str:
+    """``header_postedDate`` -> ``headerPostedDate``: how Xledger names a nested field in a filter."""
+    first, *rest = flattened.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def test_sandbox_schema_names_come_from_the_published_field_lists():
     specs = spec_fields()
     every_name = {name.rsplit("_", 1)[-1] for names in specs.values() for name in names}
+    every_name |= {_camel(name) for names in specs.values() for name in names}
     for name, type_ in SCHEMA.type_map.items():
         if name.startswith("__") or not (is_object_type(type_) or is_input_object_type(type_)):
             continue
@@ -271,7 +364,8 @@ def test_sandbox_schema_names_come_from_the_published_field_lists():
             assert set(type_.fields) <= {"edges", "pageInfo", "cursor", "node"}
         elif name in FROM_NOTES:
             assert set(type_.fields) == FROM_NOTES[name]
-        elif is_input_object_type(type_):  # filters: a field name plus an operator suffix
+        elif is_input_object_type(type_):  # filters: <Entity>_Filter, a field name plus an operator suffix
+            assert name.endswith("_Filter"), name
             for field in type_.fields:
                 assert field.split("_")[0] in every_name, (name, field)
         else:
@@ -283,9 +377,88 @@ def test_sandbox_schema_names_come_from_the_published_field_lists():
                         else flattened in specs[entity]), (name, field)
 
 
+def test_values_written_into_queries_are_checked_first(sandbox):
+    with pytest.raises(ConnectorError, match="option department_kind must be the dbId") as info:
+        XledgerConnector("xl-test", {"department_kind": "1 } ownerDbId: 2"}, {"token": TOKEN})
+    assert info.value.field == "department_kind"
+    with sandbox() as sb, closing(sb.connector()) as connector:
+        with pytest.raises(ConnectorError, match="entity's dbId") as company:
+            flat(connector.stream_dimension("2001, x: 1", "projects"))
+        with pytest.raises(ConnectorError, match="entity's dbId"):
+            flat(connector.stream_postings("KONSERN", Window(date(2024, 1, 1), date(2024, 2, 1))))
+    assert company.value.company == "2001, x: 1" and sb.requests() == []
+
+
 def test_catalog_builds_xledger_connectors():
     built = connector_type("xledger").build("c", {"entity": "1"}, {"token": "t"}, {"token": "XL"})
     assert isinstance(built, XledgerConnector) and built.page_size == 10_000
     built.close()
     with pytest.raises(ConnectorError, match="env XL"):
         connector_type("xledger").build("c", {}, {}, {"token": "XL"})
+
+
+def test_filters_are_written_inline_and_the_sandbox_names_input_types_as_xledger_does(sandbox, books):
+    with sandbox() as sb, closing(sb.connector()) as connector:
+        connector.list_companies()
+        flat(connector.stream_postings("2001", Window(date(2024, 1, 1), date(2024, 1, 8))))
+        for dimension in DIMENSIONS:
+            flat(connector.stream_dimension("2001", dimension))
+        flat(connector.stream_dimension_since("2001", "projects", datetime(2020, 1, 1)))
+        # A declared filter variable needs Xledger's type name; the old guess is unknown to it.
+        guessed = ("query ($filter: TransactionFilter) { transactions(first: 1, filter: $filter) "
+                   "{ edges { node { dbId } } } }")
+        answer = httpx.post(f"{sb.url}/graphql", headers={"Authorization": f"token {TOKEN}"},
+                            json={"query": guessed, "variables": {"filter": {}}})
+    queries = [r["query"] for r in sb.requests() if "TransactionFilter" not in r["query"]]
+    assert len(queries) >= 8 and all("$filter" not in q and "Filter" not in q for q in queries)
+    assert all("filter: {" in q for q in queries if "entities(" not in q)
+    assert "Unknown type 'TransactionFilter'" in answer.json()["errors"][0]["message"]
+    assert {"Transaction_Filter", "Customer_Filter", "Account_Filter"} <= set(SCHEMA.type_map)
+
+
+def test_the_posted_date_filter_is_an_option_and_a_rejected_one_names_it(sandbox, books):
+    window = Window(date(2024, 2, 1), date(2024, 3, 1))
+    with sandbox(posted_date_filter="postedDate") as sb:
+        with closing(sb.connector()) as connector, pytest.raises(ConnectorError) as info:
+            flat(connector.stream_postings("2001", window))
+        assert len(sb.requests()) == 4  # accounts, customers, suppliers, then the rejected transactions query
+        with closing(sb.connector(posted_date_filter="postedDate")) as connector:
+            assert flat(connector.stream_postings("2001", window)) == expected(books, "2001", window)
+    message = str(info.value)
+    assert info.value.field == "posted_date_filter" and info.value.company == "2001"
+    assert "headerPostedDate_gte" in message and "option posted_date_filter" in message
+    assert message.startswith("connection 'xl-test'")
+    with pytest.raises(ConnectorError, match="option posted_date_filter must be a GraphQL field name"):
+        sb.connector(posted_date_filter="postedDate_gte: 1 }")
+
+
+def test_a_transaction_outside_the_window_is_refused_not_loaded():
+    """A posted-date filter that filters on another date would load a wrong window silently."""
+    from osr_pipelines.connectors.xledger.mapping import Transaction, _Header
+
+    node = Transaction(dbId="1", amount=10.0, accountDbId="7", header=_Header("V1", "2024-03-01"))
+    page = TransactionData(TransactionConnection([Edge(node, "1")], PageInfo(False))).transactions.edges
+    lookups = Lookups({"7": "3000"}, {"7": None}, {}, {})
+    assert map_transactions(page, lookups, Slots(), ("2024-03-01", "2024-03-02"))[0][2] == "2024-03-01"
+    with pytest.raises(OutsideWindow) as info:
+        map_transactions(page, lookups, Slots(), ("2024-02-01", "2024-03-01"))
+    assert info.value.day == "2024-03-01"
+
+
+def test_a_repeated_cursor_ends_the_walk_with_a_clear_error(sandbox, books):
+    window = Window(date(2024, 1, 1), date(2024, 3, 1))
+    with sandbox() as sb, closing(sb.connector(page_size=50)) as connector:
+        connector._lookups_of("2001")  # master data first, so the fault hits the transactions walk
+        sb.state.ignore_after(1)
+        pages = connector.stream_postings("2001", window)
+        first = next(pages)
+        with pytest.raises(MalformedResponse) as postings:
+            next(pages)  # the repeated page raises before its rows come out
+        transaction_pages = len(sent(sb, "transactions"))
+        sb.state.ignore_after(1)
+        with pytest.raises(MalformedResponse) as accounts:
+            flat(connector.stream_dimension("2002", "customers"))
+    assert transaction_pages == 2 and len(first) == 50
+    for info in (postings, accounts):
+        assert str(info.value).startswith("connection 'xl-test'") and "a second time" in str(info.value)
+    assert postings.value.company == "2001" and accounts.value.company == "2002"

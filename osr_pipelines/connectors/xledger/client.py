@@ -1,22 +1,25 @@
 """The Xledger GraphQL connector.
 
 Auth: ``Authorization: token <API token>`` on ``POST /graphql``. A token belongs to
-the entity it was made in and sees that entity's sub-entities; each sub-entity is
-a company (``erp_id`` = its ``dbId``), and a token of an entity without
-sub-entities reaches that entity alone. Option ``entity`` (the entity's code or
-``dbId``) is checked against the token's entity, so that a token pasted into the
-wrong connection fails at once.
+the entity it was made in and sees the entities below it. Users know their
+entity by its code, the Eier-ID; option ``entity`` takes that code (or the
+``dbId``) and the connection's companies are the entities below it that have
+none below them (a domain or group gives its subsidiaries), or the entity
+itself when nothing is below it. Without ``entity`` the token's own entity is
+the root.
 
 Xledger reports rate, concurrency and credit problems as HTTP 200 with an
 ``errors`` list: burst and concurrency limits are retried with backoff (bounded);
 ``INSUFFICIENT_CREDITS`` fails at once, because Xledger's allowance is a monthly
 quota billed per request (waiting minutes would not refill it); a query naming a
-field the schema lacks fails naming that field. A rejected token fails naming the
-``token`` credential and its environment variable, never its value.
+field the schema lacks fails naming that field, and a rejected posted-date
+filter fails naming option ``posted_date_filter``. A rejected token fails
+naming the ``token`` credential and its environment variable, never its value.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
@@ -40,7 +43,9 @@ from osr_pipelines.connectors.xledger.mapping import (
     DIMENSION_MAPPERS,
     Edge,
     Lookups,
+    OutsideWindow,
     Slots,
+    account_role,
     decode_transactions,
     map_transactions,
 )
@@ -49,6 +54,12 @@ DEFAULT_BASE_URL = "https://www.xledger.net/graphql"
 MAX_PAGE = 10_000  # "Xledger's API has a limit of 10000 records per query"
 TRANSIENT = frozenset({"BURST_RATE_LIMIT_REACHED", "CONCURRENCY_LIMIT_REACHED"})
 AUTH_CODES = frozenset({"UNAUTHORIZED", "UNAUTHENTICATED", "FORBIDDEN", "INVALID_TOKEN"})
+#: The default of option ``posted_date_filter``: the header's posting date flattened with the
+#: ``header`` prefix, the way Xledger names header fields in filters (``headerTransactionSourceDbId_in``
+#: on ``arTransactions``). A guess: no published material shows a posting-date filter on ``transactions``.
+POSTED_DATE_FILTER = "headerPostedDate"
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def _short(code: str | None) -> str:
@@ -61,13 +72,14 @@ def _transient(error: GraphQLError) -> bool:
 
 
 class XledgerConnector:
-    """One Xledger API token: the sub-entities of its entity, or the entity itself.
+    """One Xledger API token: the leaf entities below entity ``entity``, or that entity itself.
 
-    Options: ``base_url`` (the GraphQL URL), ``entity``, ``page_size`` (at most
-    10 000), ``department_object``/``project_object`` (the ``glObjectN`` slots
-    holding departments and projects, default 1 and 2; ``none`` for neither),
-    ``department_kind`` (the object kind whose values are departments, default 1),
-    ``rate_retries``, ``timeout``.
+    Options: ``base_url`` (the GraphQL URL), ``entity`` (the Eier-ID, or a ``dbId``),
+    ``page_size`` (at most 10 000), ``posted_date_filter`` (the ``transactions`` filter
+    field holding the posting date, default ``headerPostedDate``),
+    ``department_object``/``project_object`` (the ``glObjectN`` slots holding departments
+    and projects, default 1 and 2; ``none`` for neither), ``department_kind`` (the object
+    kind whose values are departments, default 1), ``rate_retries``, ``timeout``.
     """
 
     def __init__(self, connection: str, options: Mapping[str, str], credentials: Mapping[str, str], *,
@@ -77,9 +89,12 @@ class XledgerConnector:
         self._label = CredentialLabels(credential_env, {"token": "API token"})
         self._label.require(connection, credentials, ("token",))
         token = credentials["token"]
-        self.entity = options.get("entity") or None
+        self.entity = (options.get("entity") or "").strip() or None
         self.page_size = min(int(options.get("page_size", MAX_PAGE)), MAX_PAGE)
-        self.department_kind = options.get("department_kind", "1")
+        self.posted_date_filter = _option(options, "posted_date_filter", POSTED_DATE_FILTER, _NAME, connection,
+                                          "a GraphQL field name such as headerPostedDate")
+        self.department_kind = _option(options, "department_kind", "1", _DIGITS, connection,
+                                       "the dbId (digits) of the object kind whose values are departments")
         self.slots = Slots(_slot(options, "department_object", 1, connection),
                            _slot(options, "project_object", 2, connection))
         url = urlsplit(options.get("base_url", DEFAULT_BASE_URL))
@@ -99,6 +114,13 @@ class XledgerConnector:
         if err.status in (401, 403) or codes & AUTH_CODES or "api token" in messages:
             return CredentialsRejected(f"Xledger rejected the {self._label('token')} on {what}",
                                        connection=self.connection, field="token")
+        posted = self.posted_date_filter.lower()
+        if what.startswith("transactions") and (f"{posted}_gte" in messages or f"{posted}_lt" in messages):
+            return ConnectorError(
+                f"Xledger rejected the posted-date filter {self.posted_date_filter}_gte/_lt on {what}: "
+                f"{err.reason}. Set connection option posted_date_filter to the transactions filter field "
+                "that holds the posting date (see the Xledger connector docs)",
+                connection=self.connection, company=err.company, field="posted_date_filter")
         if "INSUFFICIENT_CREDITS" in codes:
             return ConnectorError(
                 f"Xledger has no API credits left for this account ({what}); the allowance is monthly, "
@@ -123,62 +145,98 @@ class XledgerConnector:
 
     # -- paging ---------------------------------------------------------------------------
 
-    def _pages(self, root: str, query: str, filter_: Mapping[str, Any], company: str) -> Iterator[list[dict]]:
+    def _pages(self, root: str, query: str, variables: Mapping[str, Any], company: str | None) -> Iterator[list[dict]]:
         """Nodes of each page of ``root``, following ``after`` while ``hasNextPage``."""
-        after: str | None = None
+        cursors = _Cursors(self.connection, company, root)
         while True:
-            data = self._execute(root, query, {"first": self.page_size, "after": after, "filter": filter_}, company)
+            data = self._execute(root, query, {"first": self.page_size, "after": cursors.after, **variables},
+                                 company)
             try:
                 connection = data[root]
                 edges = connection["edges"]
                 more = connection["pageInfo"]["hasNextPage"]
                 nodes = [e["node"] for e in edges]
+                last = edges[-1]["cursor"] if edges else None
             except (KeyError, TypeError):
                 raise MalformedResponse(f"{root} answered without edges/pageInfo", connection=self.connection,
                                         company=company) from None
+            more = cursors.advance(more, last)  # before the rows go out: a repeated page must not load
             if nodes:
                 yield nodes
-            if not more or not edges:
+            if not more:
                 return
-            after = edges[-1]["cursor"]
 
     def _transaction_pages(self, company: str, window: Window) -> Iterator[list[Edge]]:
         """One cursor walk over the whole window: a cursor keeps its place however long the range,
         and Xledger bills per request, so empty years are not asked for one by one."""
-        filter_ = {"ownerDbId": company, "postedDate_gte": window.start.isoformat(),
-                   "postedDate_lt": window.end.isoformat()}
-        after: str | None = None
+        what = f"transactions {window}"
+        query = queries.transactions(_dbid(company, self.connection), self.posted_date_filter)
+        dates = {"from": window.start.isoformat(), "to": window.end.isoformat()}
+        cursors = _Cursors(self.connection, company, what)
         while True:
-            data = self._execute(f"transactions {window}", queries.TRANSACTIONS,
-                                 {"first": self.page_size, "after": after, "filter": filter_}, company,
+            data = self._execute(what, query, {"first": self.page_size, "after": cursors.after, **dates}, company,
                                  decode_transactions)
             connection = data.transactions
             if connection is None:
-                raise MalformedResponse(f"transactions {window} answered without transactions",
+                raise MalformedResponse(f"{what} answered without transactions",
                                         connection=self.connection, company=company)
+            more = cursors.advance(connection.pageInfo.hasNextPage,
+                                   connection.edges[-1].cursor if connection.edges else None)
             if connection.edges:
                 yield connection.edges
-            if not connection.pageInfo.hasNextPage or not connection.edges:
+            if not more:
                 return
-            after = connection.edges[-1].cursor
 
     # -- the connector protocol -----------------------------------------------------------
 
     def list_companies(self) -> list[CompanyInfo]:
-        """The token entity's sub-entities, or the entity itself when it has none."""
-        data = self._execute("entities", queries.ENTITIES, None, None)
+        """The leaf entities below the configured entity (its subsidiaries), or that entity alone."""
+        entities = [node for page in self._pages("entities", queries.LOWER_ENTITIES, {}, None) for node in page]
         try:
-            [current] = [e["node"] for e in data["current"]["edges"]]
-            lower = [e["node"] for e in data["lower"]["edges"]]
-        except (KeyError, TypeError, ValueError):
-            raise MalformedResponse("entities answered without exactly one current entity",
-                                    connection=self.connection) from None
-        if self.entity is not None and self.entity not in (str(current["dbId"]), current.get("code")):
-            raise ConnectorError(f"the token belongs to entity {current.get('code') or current['dbId']}, "
-                                 f"not to the configured entity {self.entity}", connection=self.connection,
-                                 field="entity")
-        subs = [e for e in lower if str(e["dbId"]) != str(current["dbId"])] or [current]
-        return [CompanyInfo(str(e["dbId"]), e.get("description") or e.get("code") or str(e["dbId"])) for e in subs]
+            by_id = {str(e["dbId"]): e for e in entities}
+            children: dict[str, list[dict]] = {}
+            for e in entities:
+                parent = str((e.get("parent") or {}).get("dbId") or "")
+                if parent in by_id and parent != str(e["dbId"]):
+                    children.setdefault(parent, []).append(e)
+            root = self._root(by_id)
+        except (KeyError, TypeError):
+            raise MalformedResponse("entities answered without dbId/parent", connection=self.connection) from None
+        leaves, stack, seen = [], list(children.get(str(root["dbId"]), [])), set()
+        while stack:
+            entity = stack.pop()
+            key = str(entity["dbId"])
+            if key in seen:
+                continue
+            seen.add(key)
+            below = children.get(key, [])
+            stack.extend(below)
+            if not below:
+                leaves.append(entity)
+        chosen = sorted(leaves, key=lambda e: int(e["dbId"])) or [root]
+        return [CompanyInfo(str(e["dbId"]), e.get("description") or e.get("code") or str(e["dbId"]))
+                for e in chosen]
+
+    def _root(self, by_id: Mapping[str, dict]) -> dict:
+        """The entity named by option ``entity`` (code or ``dbId``), or the token's own."""
+        if self.entity is None:
+            data = self._execute("entities", queries.CURRENT_ENTITY, None, None)
+            try:
+                [current] = [e["node"] for e in data["entities"]["edges"]]
+            except (KeyError, TypeError, ValueError):
+                raise MalformedResponse("entities(ownerSet: CURRENT) answered without exactly one entity",
+                                        connection=self.connection) from None
+            return by_id.get(str(current["dbId"]), current)
+        wanted = self.entity.casefold()
+        for entity in by_id.values():
+            if str(entity.get("code") or "").casefold() == wanted or str(entity["dbId"]) == self.entity:
+                return entity
+        reachable = sorted(str(e.get("code") or e["dbId"]) for e in by_id.values())
+        shown = ", ".join(reachable[:10]) + (f" and {len(reachable) - 10} more" if len(reachable) > 10 else "")
+        raise ConnectorError(
+            f"the API token reaches no entity with code or dbId {self.entity!r} (it reaches {shown or 'none'}). "
+            "Set option entity to the Eier-ID shown in Xledger under Administrasjon > Enhet, or make the token "
+            "in that entity or one above it", connection=self.connection, field="entity")
 
     def stream_dimension(self, company_id: str, dimension: str) -> Iterator[Batch]:
         return self.stream_dimension_since(company_id, dimension, None)
@@ -188,14 +246,16 @@ class XledgerConnector:
         """Like :meth:`stream_dimension`, only rows modified at or after ``changed_since`` (``modifiedAt_gte``)."""
         if dimension not in DIMENSION_COLUMNS:
             raise ValueError(f"unknown dimension '{dimension}'")
-        query, root = queries.DIMENSION_QUERIES[dimension]
-        filter_: dict[str, Any] = {"ownerDbId": company_id}
+        root = queries.DIMENSION_ROOTS[dimension]
+        filter_ = {"ownerDbId": _dbid(company_id, self.connection)}
         if dimension == "departments":
             filter_["objectKindDbId"] = self.department_kind
+        variables: dict[str, Any] = {}
         if changed_since is not None:
-            filter_["modifiedAt_gte"] = changed_since.strftime("%Y-%m-%dT%H:%M:%S")
+            variables["since"] = changed_since.strftime("%Y-%m-%dT%H:%M:%S")
+        query = queries.master_data(root, filter_, since=changed_since is not None)
         mapper = DIMENSION_MAPPERS[dimension]
-        for nodes in self._pages(root, query, filter_, company_id):
+        for nodes in self._pages(root, query, variables, company_id):
             try:
                 yield [mapper(node) for node in nodes]
             except (KeyError, TypeError) as exc:
@@ -205,32 +265,46 @@ class XledgerConnector:
     def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
         """Transactions of ``window``, the next page fetched while this one maps."""
         lookups = self._lookups_of(company_id)
+        edges_of_window = (window.start.isoformat(), window.end.isoformat())
         pages = prefetch(self._transaction_pages(company_id, window), depth=2)
         try:
             for edges in pages:
                 try:
-                    yield map_transactions(edges, lookups, self.slots)
+                    yield map_transactions(edges, lookups, self.slots, edges_of_window)
                 except KeyError as exc:
                     raise MalformedResponse(f"a transaction references account dbId {exc} that accounts lacks",
                                             connection=self.connection, company=company_id) from None
+                except OutsideWindow as exc:
+                    raise MalformedResponse(
+                        f"transactions {window} returned a transaction posted on {exc.day}, outside the window: "
+                        f"the filter field {self.posted_date_filter} (option posted_date_filter) does not "
+                        "filter on the posting date; set the option to the field that does",
+                        connection=self.connection, company=company_id, field="posted_date_filter") from None
         finally:
             pages.close()
 
     def _lookups_of(self, company_id: str) -> Lookups:
-        """Account numbers and the partners behind ``companyDbId``, fetched once per company."""
+        """Account numbers and roles, and the partners behind ``companyDbId``, fetched once per company."""
         lookups = self._lookups.get(company_id)
         if lookups is None:
-            owner = {"ownerDbId": company_id}
-            accounts = {str(n["dbId"]): n["code"] for page in self._pages("accounts", queries.ACCOUNTS, owner,
-                                                                          company_id) for n in page}
+            owner = {"ownerDbId": _dbid(company_id, self.connection)}
 
-            def partners(root: str, query: str) -> dict[str, str]:
-                return {str(n["company"]["dbId"]): str(n["dbId"]) for page in self._pages(root, query, owner,
-                                                                                          company_id)
-                        for n in page if n.get("company")}
+            def nodes(root: str) -> Iterator[dict]:
+                for page in self._pages(root, queries.master_data(root, owner), {}, company_id):
+                    yield from page
 
-            lookups = self._lookups[company_id] = Lookups(accounts, partners("customers", queries.CUSTOMERS),
-                                                          partners("suppliers", queries.SUPPLIERS))
+            def partners(root: str) -> dict[str, str]:
+                return {str(n["company"]["dbId"]): str(n["dbId"]) for n in nodes(root) if n.get("company")}
+
+            try:
+                accounts = list(nodes("accounts"))
+                lookups = Lookups({str(a["dbId"]): a["code"] for a in accounts},
+                                  {str(a["dbId"]): account_role(a) for a in accounts},
+                                  partners("customers"), partners("suppliers"))
+            except (KeyError, TypeError) as exc:
+                raise MalformedResponse(f"accounts, customers or suppliers answered a node without {exc}",
+                                        connection=self.connection, company=company_id) from None
+            self._lookups[company_id] = lookups
         return lookups
 
     def close(self) -> None:
@@ -245,3 +319,49 @@ def _slot(options: Mapping[str, str], name: str, default: int, connection: str) 
         raise ConnectorError(f"option {name} must be 1..5 or none, not {value!r}", connection=connection,
                              field=name)
     return int(value)
+
+
+def _option(options: Mapping[str, str], name: str, default: str, pattern: re.Pattern[str], connection: str,
+            what: str) -> str:
+    """An option that goes into query text verbatim, so it must match ``pattern`` exactly."""
+    value = str(options.get(name, default)).strip()
+    if not pattern.fullmatch(value):
+        raise ConnectorError(f"option {name} must be {what}, not {value!r}", connection=connection, field=name)
+    return value
+
+
+def _dbid(company_id: str, connection: str) -> str:
+    """A company's ``dbId``, checked to be digits because it is written into the query as a literal."""
+    if not _DIGITS.fullmatch(company_id):
+        raise ConnectorError(f"an Xledger company id is the entity's dbId (digits), not {company_id!r}; "
+                             "list the connection's companies to see their ids", connection=connection,
+                             company=company_id, field="company")
+    return company_id
+
+
+class _Cursors:
+    """The ``after`` of the next page, and the loop guard: a server that answers a cursor
+    it answered before would otherwise be followed forever (and billed per request)."""
+
+    def __init__(self, connection: str, company: str | None, what: str) -> None:
+        self.connection, self.company, self.what = connection, company, what
+        self.after: str | None = None
+        self._seen: set[str] = set()
+
+    def advance(self, more: bool, last: str | None) -> bool:
+        """Whether another page follows; raises on a page that repeats one (its rows would load twice)
+        or that promises more without a cursor to continue after."""
+        if last is not None:
+            if last in self._seen:
+                raise MalformedResponse(
+                    f"{self.what} answered cursor {last!r} a second time after {len(self._seen)} pages; "
+                    "stopping instead of reading the same pages again", connection=self.connection,
+                    company=self.company)
+            self._seen.add(last)
+        if not more:
+            return False
+        if last is None:
+            raise MalformedResponse(f"{self.what} said more pages follow but sent no edges to continue after",
+                                    connection=self.connection, company=self.company)
+        self.after = last
+        return True

@@ -8,7 +8,13 @@ does not flip the sign of its transactions. Amounts arrive as strings and
 are decoded straight into floats.
 
 Transactions reference accounts, customers and suppliers by ``dbId`` only, so
-the client resolves them through per-company lookups (:class:`Lookups`).
+the client resolves them through per-company lookups (:class:`Lookups`). A
+transaction names its business partner (``companyDbId``), not whether it acts
+as customer or supplier; a partner that is both is placed by the line's account
+(:func:`account_role`), so it never fills both columns.
+
+Currency: ``currency { code }`` is the line's currency and ``invoiceAmount``
+its amount in that currency; ``amount`` is in the entity's own currency.
 """
 
 from __future__ import annotations
@@ -29,13 +35,19 @@ class _Header(msgspec.Struct, gc=False):
     modifiedAt: str | None = None
 
 
+class _Currency(msgspec.Struct, gc=False):
+    code: str | None = None
+
+
 class Transaction(msgspec.Struct, gc=False):
-    """A ``transactions`` node as :data:`~osr_pipelines.connectors.xledger.queries.TRANSACTIONS` selects it."""
+    """A ``transactions`` node as :func:`~osr_pipelines.connectors.xledger.queries.transactions` selects it."""
 
     dbId: str
     amount: float
     accountDbId: str
     header: _Header
+    invoiceAmount: float | None = None
+    currency: _Currency | None = None
     text: str | None = None
     companyDbId: str | None = None
     glObject1DbId: str | None = None
@@ -66,12 +78,36 @@ class TransactionData(msgspec.Struct, gc=False):
 decode_transactions = typed_decoder(TransactionData)
 
 
+CUSTOMER, SUPPLIER = "customer", "supplier"
+
+
+def account_role(account: dict) -> str | None:
+    """Whose line an account carries: the customer's (receivables, revenue) or the supplier's
+    (payables, cost); ``None`` for the rest (bank, VAT, equity).
+
+    The ledger type decides first (``AR``/``AP``; the names are a guess, see the docs),
+    then the account's own ``revenue``/``cost`` flags.
+    """
+    ledger = ((account.get("ledgerType") or {}).get("name") or "").strip().upper()
+    if ledger == "AR":
+        return CUSTOMER
+    if ledger == "AP":
+        return SUPPLIER
+    if account.get("revenue"):
+        return CUSTOMER
+    if account.get("cost"):
+        return SUPPLIER
+    return None
+
+
 @dataclass(frozen=True)
 class Lookups:
-    """What a company's transactions reference by ``dbId``: account numbers, and the
-    customer and supplier behind a business-partner ``companyDbId``."""
+    """What a company's transactions reference by ``dbId``: account numbers and roles
+    (:func:`account_role`), and the customer and supplier behind a business-partner
+    ``companyDbId``."""
 
     accounts: dict[str, str]
+    roles: dict[str, str | None]
     customers: dict[str, str]
     suppliers: dict[str, str]
 
@@ -89,19 +125,32 @@ class Slots:
         return tuple(n for n in range(1, 6) if n not in (self.department, self.project))[:3]
 
 
-def map_transactions(edges: list[Edge], lookups: Lookups, slots: Slots) -> Batch:
+class OutsideWindow(ValueError):
+    """A transaction posted outside the window its page was asked for."""
+
+    def __init__(self, day: str) -> None:
+        super().__init__(day)
+        self.day = day
+
+
+def map_transactions(edges: list[Edge], lookups: Lookups, slots: Slots, window: tuple[str, str]) -> Batch:
     """Canonical posting rows of one page; the per-row loop is the hot path of a full import.
 
-    Raises ``KeyError`` for an account the lookup lacks (the client reports it).
+    ``window`` is the ``[first day, day after the last)`` the page was filtered to, as ISO
+    dates: a posting date outside it means the posted-date filter does not filter on the
+    posting date, and raises :class:`OutsideWindow` rather than loading a wrong window.
+    Raises ``KeyError`` for an account the lookup lacks (the client reports both).
     """
     with gc_paused():
-        return _map(edges, lookups, slots)
+        return _map(edges, lookups, slots, window)
 
 
-def _map(edges: list[Edge], lookups: Lookups, slots: Slots) -> Batch:
+def _map(edges: list[Edge], lookups: Lookups, slots: Slots, window: tuple[str, str]) -> Batch:
     rows: Batch = []
     append = rows.append
-    accounts, customers, suppliers = lookups.accounts, lookups.customers, lookups.suppliers
+    accounts, roles = lookups.accounts, lookups.roles
+    customers, suppliers = lookups.customers, lookups.suppliers
+    first_day, end_day = window
     d = None if slots.department is None else slots.department - 1
     p = None if slots.project is None else slots.project - 1
     f = (*(n - 1 for n in slots.free), None, None, None)[:3]
@@ -112,24 +161,35 @@ def _map(edges: list[Edge], lookups: Lookups, slots: Slots) -> Batch:
         h = n.header
         day = h.postedDate[:10]
         if day != last:
+            if not first_day <= day < end_day:
+                raise OutsideWindow(day)
             last = day
             period = int(day[:4]) * 100 + int(day[5:7])
         objects = (n.glObject1DbId, n.glObject2DbId, n.glObject3DbId, n.glObject4DbId, n.glObject5DbId, None)
+        account = accounts[n.accountDbId]
         partner = n.companyDbId
+        customer = supplier = None
+        if partner is not None:
+            customer, supplier = customers.get(partner), suppliers.get(partner)
+            if customer is not None and supplier is not None:
+                role = roles.get(n.accountDbId)
+                customer = customer if role == CUSTOMER else None
+                supplier = supplier if role == SUPPLIER else None
+        currency = n.currency
         append((
             n.dbId,
             h.transactionNumber,
             day,
             period,
-            accounts[n.accountDbId],
+            account,
             round(n.amount, 2),
-            None,
-            None,
+            None if currency is None else currency.code,
+            None if n.invoiceAmount is None else round(n.invoiceAmount, 2),
             n.text,
             objects[-1 if d is None else d],
             objects[-1 if p is None else p],
-            None if partner is None else customers.get(partner),
-            None if partner is None else suppliers.get(partner),
+            customer,
+            supplier,
             objects[-1 if f[0] is None else f[0]],
             objects[-1 if f[1] is None else f[1]],
             objects[-1 if f[2] is None else f[2]],
