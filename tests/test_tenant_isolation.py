@@ -75,12 +75,13 @@ def test_refused_host_fails_once_quickly_in_one_paragraph(home: Path, monkeypatc
             "options": {"base_url": "http://127.0.0.1:9/v2"}}
     write_registry(home / "registry.yaml", [dead], [("dead", "1001")])
 
-    started = time.monotonic()
     done = run_osr("import", "nightly", "--company", "dead.1001")
-    seconds = time.monotonic() - started
 
     assert done.returncode == 1
-    assert seconds < 30, f"took {seconds:.0f}s"
+    # the run itself, not the process start: one step finds the host dead, the others fail at once
+    [record] = instance(home).get_run_records()
+    seconds = (record.end_time or 0) - (record.start_time or 0)
+    assert 0 < seconds < 20, f"the run took {seconds:.0f}s"
     assert "Traceback" not in done.stderr + done.stdout
     assert "127.0.0.1:9" in done.stdout and "dead.1001" in done.stdout
     assert len((done.stdout + done.stderr).strip().splitlines()) <= 6, done.stdout + done.stderr
@@ -137,7 +138,7 @@ def test_interrupted_import_never_blocks_its_company(home: Path, warehouse_url: 
 
 
 def test_second_concurrent_import_is_skipped_with_a_hint(home: Path) -> None:
-    slow = synthetic_connection(companies="1001", postings="2000", years="1", batch_size="100", batch_delay="0.1")
+    slow = synthetic_connection(companies="1001", postings="2000", years="1", batch_size="50", batch_delay="1")
     write_registry(home / "registry.yaml", [slow], [("demo", "1001")])
     run_osr("init")
     first = subprocess.Popen([BIN / "osr", "import", "full", "--company", "demo.1001"], stdout=subprocess.PIPE,
