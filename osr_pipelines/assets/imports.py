@@ -13,7 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
@@ -24,6 +26,7 @@ from dagster import (
     MetadataValue,
     PreviewWarning,
     asset,
+    asset_check,
 )
 
 from osr_pipelines.connectors.base import DIMENSIONS, Connector, ConnectorError, SourceUnavailable
@@ -31,6 +34,7 @@ from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import Company, Connection
 from osr_pipelines.resources import ErpConnections, RegistryResource
 from osr_pipelines.tags import partition_tags
+from osr_pipelines.warehouse.integrity import dangling_references
 from osr_pipelines.warehouse.loader import LoadError
 
 from .windows import ImportConfig, resolve_window, today_in_oslo
@@ -92,6 +96,28 @@ RESOURCES = {"registry", "warehouse", "erp"}
 def build_import_assets() -> list[AssetsDefinition]:
     """``gl_postings`` plus one asset per dimension; they share partitions, resources and wiring."""
     return [_gl_postings(), *(_dimension_asset(d) for d in DIMENSIONS)]
+
+
+def build_import_checks() -> list[AssetChecksDefinition]:
+    """Checks that need every import asset of the run materialized first."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PreviewWarning)
+
+        @asset_check(asset="gl_postings", additional_deps=list(DIMENSIONS), partitions_def=company_partitions,
+                     required_resource_keys={"warehouse"},
+                     description="Every account, department, project, customer and supplier the postings "
+                                 "reference exists in the imported dimensions.")
+        def dimensions_resolve(context: AssetCheckExecutionContext) -> AssetCheckResult:
+            dangling = dangling_references(context.resources.warehouse.warehouse.engine, context.partition_key)
+            return AssetCheckResult(
+                passed=not dangling,
+                severity=AssetCheckSeverity.WARN,
+                metadata={d.column: MetadataValue.json({"missing_values": d.values, "postings": d.postings,
+                                                        "examples": d.examples}) for d in dangling}
+                or {"dangling": 0},
+            )
+
+    return [dimensions_resolve]
 
 
 def _check_specs() -> list[AssetCheckSpec]:
