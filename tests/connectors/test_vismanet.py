@@ -295,3 +295,103 @@ def test_catalog_builds_visma_net_connectors_and_requires_the_tenant():
     connector.close()
     with pytest.raises(Exception, match="option 'tenant_id'"):
         ctype.build("vn", {}, CREDENTIALS, ENV)
+
+
+def test_each_tenant_is_one_company_and_no_request_names_a_company(sandbox, books):
+    """A Visma Connect token reaches its tenant's one company: contexts under ``/API/``, no company header."""
+    with sandbox() as sb:
+        connector = sb.connector()
+        assert [(c.erp_id, c.name) for c in connector.list_companies()] == [
+            (c.erp_id, c.name) for c in books.companies()]
+        window = Window(date(2025, 1, 1), date(2025, 1, 8))
+        assert flat(connector.stream_postings("1002", window)) == expected(books, "1002", window)
+        connector.close()
+    contexts = sb.to("/API/resources/v1/context")
+    assert [orjson.loads(e.body) for e in contexts] == [
+        [{"id": int(c.erp_id), "name": c.name, "type": "Company"}] for c in books.companies()]
+    assert not any("ipp-company-id" in e.headers for e in sb.recorder.exchanges)
+    assert [token_tenant(e) for e in sb.to("/connect/token")] == [TENANT, OTHER_TENANT]
+    # the postings of 1002 went out with the token of 1002's tenant
+    assert sb.state.tokens.subject(sb.to("/v1/GeneralLedgerTransactions")[0].headers["authorization"]) == OTHER_TENANT
+
+
+def test_a_company_no_tenant_reaches_is_named(sandbox):
+    with sandbox() as sb:
+        connector = sb.connector(tenant_id=TENANT)
+        with pytest.raises(ConnectorError) as caught:
+            flat(connector.stream_postings("1002", Window(date(2025, 1, 1), date(2025, 1, 2))))
+        connector.close()
+    message = str(caught.value)
+    assert message.startswith("connection 'vn-test', company '1002', field 'tenant_id'")
+    assert "they reach 1001" in message and "add the company's own tenant id" in message
+    assert sb.to("/v1/GeneralLedgerTransactions") == []
+
+
+def test_without_a_context_path_the_tenants_are_the_companies(sandbox, books):
+    with sandbox() as sb:
+        connector = sb.connector(context_path="")
+        assert [(c.erp_id, c.name) for c in connector.list_companies()] == [(t, t) for t in TENANTS]
+        window = Window(date(2024, 6, 1), date(2024, 6, 4))
+        assert flat(connector.stream_postings(OTHER_TENANT, window)) == expected(books, "1002", window)
+        assert [r[:3] for r in flat(connector.stream_dimension(TENANT, "projects"))] == [
+            r[:3] for r in books.dimension("projects")]
+        connector.close()
+    assert sb.to("/API/resources/v1/context") == []
+
+
+@pytest.mark.parametrize(("window", "margin", "periods"), [
+    # financial years start in May: March 2024 is period 11 of the year 2023
+    (Window(date(2024, 3, 1), date(2024, 4, 1)), 0, ("202311", "202311")),
+    (Window(date(2024, 3, 1), date(2024, 4, 1)), 1, ("202310", "202312")),
+    # across the financial year's turn
+    (Window(date(2024, 4, 28), date(2024, 5, 3)), 0, ("202312", "202401")),
+    # a full import: clamped to the periods the company has, never beyond
+    (FULL, 1, ("202201", "202512")),
+])
+def test_periods_are_the_companys_financial_periods(sandbox, books, window, margin, periods):
+    with sandbox(financial_year_start=5) as sb:
+        connector = sb.connector(period_margin=margin, page_size=1000)
+        rows = flat(connector.stream_postings("1001", window))
+        connector.close()
+    assert rows == expected(books, "1001", window)  # ``period`` is the calendar month of the date
+    assert {r[3] for r in rows} == {int(r[2][:4] + r[2][5:7]) for r in rows}
+    known = {p["period"] for p in orjson.loads(sb.to("/v1/financialPeriod")[0].body)}
+    [first, *_] = sb.to("/v1/GeneralLedgerTransactions")
+    assert (first.params["fromPeriod"], first.params["toPeriod"]) == periods and set(periods) <= known
+    assert len(sb.to("/v1/financialPeriod")) == 1 and "pageNumber" not in sb.to("/v1/financialPeriod")[0].params
+
+
+def test_a_window_outside_every_financial_period_asks_for_no_lines(sandbox):
+    with sandbox() as sb:
+        connector = sb.connector()
+        assert flat(connector.stream_postings("1001", Window(date(2010, 1, 1), date(2011, 1, 1)))) == []
+        connector.close()
+    assert sb.to("/v1/GeneralLedgerTransactions") == []
+
+
+def test_period_range_holds_under_either_reading_of_end_date():
+    """``endDate`` as the last day, or as the next period's first day: the window's dates are covered."""
+    inclusive = [Period(date(2024, m, 1), date(2024 + m // 12, m % 12 + 1, 1) - timedelta(days=1), f"2024{m:02d}")
+                 for m in range(1, 13)]
+    exclusive = [Period(p.start, p.end + timedelta(days=1), p.id) for p in inclusive]
+    window = Window(date(2024, 3, 1), date(2024, 4, 1))
+    assert period_range(inclusive, window, 0) == ("202403", "202403")
+    assert period_range(exclusive, window, 0) == ("202402", "202403")
+    assert period_range(inclusive, Window(date(2023, 1, 1), date(2024, 1, 2)), 1) == ("202401", "202402")
+    assert period_range(inclusive, Window(date(2025, 1, 1), date(2025, 2, 1)), 1) is None
+
+
+@pytest.mark.parametrize("total_count", [True, False])
+def test_a_server_repeating_a_page_ends_the_walk_with_a_clear_error(sandbox, total_count):
+    with sandbox(max_page_size=100) as sb:
+        sb.state.ignore_page_number = True
+        sb.state.announce_total_count = total_count
+        connector = sb.connector(page_size=100, ledger="L")
+        pages = 0
+        with pytest.raises(MalformedResponse) as caught:
+            for _ in connector.stream_postings("1001", Window(date(2024, 1, 1), date(2024, 7, 1))):
+                pages += 1
+                assert pages < 10, "the walk did not stop on a repeated page"
+        connector.close()
+    assert str(caught.value).startswith("connection 'vn-test', company '1001', field 'pageNumber'")
+    assert "page 2 with the items of page 1" in str(caught.value) and pages == 1
