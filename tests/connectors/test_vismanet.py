@@ -395,3 +395,18 @@ def test_a_server_repeating_a_page_ends_the_walk_with_a_clear_error(sandbox, tot
         connector.close()
     assert str(caught.value).startswith("connection 'vn-test', company '1001', field 'pageNumber'")
     assert "page 2 with the items of page 1" in str(caught.value) and pages == 1
+
+
+@pytest.mark.parametrize(("margin", "found"), [(1, True), (0, False)])
+def test_lines_posted_to_the_period_before_their_date_are_found_by_the_margin(sandbox, books, margin, found):
+    """A voucher dated 2 January and posted to December: the window of its date still holds it."""
+    window = Window(date(2025, 1, 1), date(2025, 1, 6))
+    with sandbox() as sb:
+        sb.state.late_posting_days = 3
+        connector = sb.connector(period_margin=margin)
+        rows = flat(connector.stream_postings("1001", window))
+        connector.close()
+    late = [r for r in expected(books, "1001", window) if r[2] <= "2025-01-03"]
+    assert late and all(r[3] == 202501 for r in late)  # ``period`` stays the calendar month of the date
+    assert (rows == expected(books, "1001", window)) is found
+    assert (set(late) <= set(rows)) is found
