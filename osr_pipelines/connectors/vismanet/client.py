@@ -193,8 +193,8 @@ class VismaNetConnector:
         """Each page's items, stopped with :class:`MalformedResponse` if a page repeats the one before."""
         previous = None
         for number, page in enumerate(self._walk(tenant, path, params, company, decoder), start=1):
-            edges = (page[0], page[-1])
-            if edges == previous:
+            edges = (page[0], page[-1]) if page else None  # a page past a shrunk total is empty
+            if edges is not None and edges == previous:
                 raise MalformedResponse(
                     f"GET {path} answered page {number} with the items of page {number - 1}: the API did not "
                     "follow pageNumber, so the import stopped instead of reading the same page again",
