@@ -18,7 +18,8 @@ are the context ids.
 Financial years start in month ``financial_year_start`` (1 by default);
 ``/v1/financialPeriod`` lists their monthly periods ``YYYYPP`` (the year being
 the calendar year the financial year starts in), and every GL line carries
-the period of its date in ``period``. ``GeneralLedgerTransactions`` keeps the
+the period of its date in ``period`` (the period before, for lines of a
+month's first ``late_posting_days`` days). ``GeneralLedgerTransactions`` keeps the
 lines whose period lies in ``fromPeriod..toPeriod`` and whose date lies in
 ``fromDate..toDate``; a period the company does not have is a 400.
 
@@ -142,7 +143,8 @@ class FinancialCalendar:
         return previous if previous in self.periods else period
 
     def dtos(self) -> list[dict]:
-        """``FinancialPeriodDto`` items; ``endDate`` is the period's last day (see the module docstring)."""
+        """``FinancialPeriodDto`` items; ``endDate`` is the period's last day, a guess: the API does not
+        say whether it is that or the next period's first day."""
         return [{"year": int(pid[:4]), "period": pid, "startDate": f"{begin}T00:00:00",
                  "endDate": f"{end}T00:00:00", "description": begin.strftime("%B"), "active": True,
                  "closedInSupplierLedger": False, "closedInCustomerLedger": False,
@@ -244,7 +246,7 @@ class VismaNetSandbox:
                 raise ApiFailure(400, f"{name} is mandatory.", "10004")
         periods = (self._period(params, "fromPeriod"), self._period(params, "toPeriod"))
         first, last = _date(params, "fromDate", self.books.start), _date(params, "toDate", self.books.end)
-        key = (company, params["ledger"], periods, first, last, self.live.version())
+        key = (company, params["ledger"], periods, first, last, self.late_posting_days, self.live.version())
         with self.lock:
             lines = self.windows.get(key)
             if lines is None:
