@@ -3,16 +3,30 @@
 It answers the paths the connector uses with Visma.net's shapes: bare JSON
 arrays of DTOs with ``metadata{totalCount,maxPageSize}`` on every item,
 mandatory ``pageNumber``/``pageSize`` (a missing one is a 400, a page size
-above ``maxPageSize`` is cut to it, as the API documents), the
-``ipp-company-id`` header, IPP exception bodies, ``X-RateLimit-*`` headers
-of a fixed window per company and client, and a Visma Connect token
-endpoint: the client id and secret must match, and a *customer* tenant id
-gets a token that the API then refuses with 401, as the real service does.
+above ``maxPageSize`` is cut to it, as the API documents), IPP exception
+bodies, ``X-RateLimit-*`` headers of a fixed window per company and client,
+and a Visma Connect token endpoint: the client id and secret must match, and
+a *customer* tenant id gets a token that the API then refuses with 401, as
+the real service does.
 
-The books' company ids are the contexts' ids. GL lines encode the books'
-posting id as batch number + line number (``739000000021`` is line 1 of batch
-``73900000002``) and carry the voucher number as ``refNumber``; the
-connector's mapping turns them back into the books' rows.
+Each books company has its own company tenant (``tenants``): a token names
+its tenant, and the tenant is the company, so no request needs an
+``ipp-company-id`` header (none is read). ``/API/resources/v1/context``
+answers the token's one company ``{id, name, type}``; the books' company ids
+are the context ids.
+
+Financial years start in month ``financial_year_start`` (1 by default);
+``/v1/financialPeriod`` lists their monthly periods ``YYYYPP`` (the year being
+the calendar year the financial year starts in), and every GL line carries
+the period of its date in ``period`` (the period before, for lines of a
+month's first ``late_posting_days`` days). ``GeneralLedgerTransactions`` keeps the
+lines whose period lies in ``fromPeriod..toPeriod`` and whose date lies in
+``fromDate..toDate``; a period the company does not have is a 400.
+
+GL lines encode the books' posting id as batch number + line number
+(``739000000021`` is line 1 of batch ``73900000002``) and carry the voucher
+number as ``refNumber``; the connector's mapping turns them back into the
+books' rows.
 """
 
 from __future__ import annotations
@@ -53,6 +67,16 @@ LEDGERS = ({"internalId": 1, "number": "L", "description": "Hovedbok", "balanceT
 BRANCH = {"number": "1", "name": "Hovedkontor"}
 _ACCOUNTS = {number: (name, kind) for number, name, kind, _group in ACCOUNTS}
 
+#: The made-up client and customer tenant a sandbox accepts unless given others.
+DEFAULT_CLIENT_ID = "sandbox-client"
+DEFAULT_CLIENT_SECRET = "sandbox-client-secret"
+DEFAULT_CUSTOMER_TENANT_ID = "9b1d7c44-customer-tenant"
+
+
+def tenant_of(erp_id: str) -> str:
+    """The made-up company tenant id of a books company."""
+    return f"5f0c0a2e-company-{erp_id}"
+
 
 class ApiFailure(Exception):
     """An answer other than 200, with Visma.net's IPP exception body."""
@@ -85,11 +109,56 @@ def _account_type(number: str) -> str:
     return "Income" if number < "4" else "Expense"
 
 
-def gl_line(row: tuple) -> dict:
-    """A ``GeneralLedgerTransactionDetailsDto`` of a books posting tuple (``POSTING_COLUMNS`` order)."""
+class FinancialCalendar:
+    """Monthly financial periods of years starting in month ``first_month``, covering ``first``..``last``."""
+
+    def __init__(self, first_month: int, first: date, last: date) -> None:
+        if not 1 <= first_month <= 12:
+            raise ValueError(f"financial_year_start must be a month 1..12, not {first_month}")
+        self.first_month = first_month
+        start_year = first.year - (first.month < first_month)
+        end_year = last.year - (last.month < first_month)
+        self.periods: dict[str, tuple[date, date]] = {}
+        for year in range(start_year, end_year + 1):
+            for number in range(1, 13):
+                month = (first_month - 1 + number - 1) % 12 + 1
+                calendar_year = year + (first_month - 1 + number - 1) // 12
+                begin = date(calendar_year, month, 1)
+                following = date(calendar_year + (month == 12), month % 12 + 1, 1)
+                self.periods[f"{year}{number:02d}"] = (begin, following - timedelta(days=1))
+
+    def period_of(self, day: date) -> str:
+        """The id of the period holding ``day``."""
+        year = day.year - (day.month < self.first_month)
+        return f"{year}{(day.month - self.first_month) % 12 + 1:02d}"
+
+    def post_period(self, day: date, late_days: int) -> str:
+        """The period a line dated ``day`` is posted to: the one before when ``day`` is among the
+        first ``late_days`` days of its period (and that period exists), as when a month is closed late."""
+        period = self.period_of(day)
+        if day.day > late_days:
+            return period
+        year, number = int(period[:4]), int(period[4:])
+        previous = f"{year}{number - 1:02d}" if number > 1 else f"{year - 1}12"
+        return previous if previous in self.periods else period
+
+    def dtos(self) -> list[dict]:
+        """``FinancialPeriodDto`` items; ``endDate`` is the period's last day, a guess: the API does not
+        say whether it is that or the next period's first day."""
+        return [{"year": int(pid[:4]), "period": pid, "startDate": f"{begin}T00:00:00",
+                 "endDate": f"{end}T00:00:00", "description": begin.strftime("%B"), "active": True,
+                 "closedInSupplierLedger": False, "closedInCustomerLedger": False,
+                 "closedInInventoryManagement": False, "closedInGeneralLedger": False,
+                 "closedInCashManagement": False, "closedInFixedAssets": False}
+                for pid, (begin, end) in self.periods.items()]
+
+
+def gl_line(row: tuple, period: str) -> dict:
+    """A ``GeneralLedgerTransactionDetailsDto`` of a books posting tuple (``POSTING_COLUMNS`` order),
+    posted to the financial ``period``."""
     posting, amount, in_currency = int(row[0]), row[5], row[7]
     line = {"lineNumber": posting % 100_000, "module": "GL", "batchNumber": str(posting // 100_000),
-            "tranDate": f"{row[2]}T00:00:00", "period": str(row[3]), "description": row[8], "refNumber": row[1],
+            "tranDate": f"{row[2]}T00:00:00", "period": period, "description": row[8], "refNumber": row[1],
             "branch": BRANCH, "account": {"type": _account_type(row[4]), "number": row[4],
                                           "description": _ACCOUNTS.get(row[4], ("",))[0]},
             "ledger": {"id": "L", "description": "Hovedbok"},
@@ -104,16 +173,22 @@ def gl_line(row: tuple) -> dict:
 class VismaNetSandbox:
     """The state behind the app: books, Visma Connect clients and tokens, rate windows, cached GL windows."""
 
-    def __init__(self, books: SyntheticBooks, *, client_id: str, client_secret: str, tenant_id: str,
-                 customer_tenant_id: str, max_page_size: int, rate_limit: int, rate_period: float,
-                 token_seconds: int, clock: Callable[[], float]) -> None:
+    def __init__(self, books: SyntheticBooks, *, client_id: str, client_secret: str, tenants: Mapping[str, str],
+                 customer_tenant_id: str, financial_year_start: int, max_page_size: int, rate_limit: int,
+                 rate_period: float, token_seconds: int, clock: Callable[[], float]) -> None:
         self.books = books
         self.live = LiveMutations(books)
         self.client_id, self.client_secret = client_id, client_secret
-        self.tenant_id, self.customer_tenant_id = tenant_id, customer_tenant_id
+        self.tenants, self.customer_tenant_id = dict(tenants), customer_tenant_id
+        self.calendar = FinancialCalendar(financial_year_start, books.start, books.end)
         self.max_page_size = max_page_size
         #: older API versions cut pages without saying so; tests switch this off to prove the client copes
         self.announce_max_page_size = True
+        #: lines dated in the first days of a month are posted to the month before (0: none)
+        self.late_posting_days = 0
+        #: tests switch these to prove the client copes with a missing count and stops on a repeated page
+        self.announce_total_count = True
+        self.ignore_page_number = False
         self.rate = FixedWindows(rate_limit, rate_period, clock)
         self.token_seconds = token_seconds
         self.clock = clock
@@ -131,22 +206,18 @@ class VismaNetSandbox:
             raise ApiFailure(400, "unsupported_grant_type")
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
             raise ApiFailure(400, "invalid_client")
-        if form.get("tenant_id") not in (self.tenant_id, self.customer_tenant_id):
+        if form.get("tenant_id") not in (*self.tenants, self.customer_tenant_id):
             raise ApiFailure(400, "invalid_request")
         if SCOPE not in form.get("scope", "").split():
             raise ApiFailure(400, "invalid_scope")
         token = self.tokens.issue(form["tenant_id"], self.token_seconds)
         return {"access_token": token, "expires_in": self.token_seconds, "token_type": "Bearer", "scope": SCOPE}
 
-    def authorize(self, request: Request) -> None:
-        """Refuses (401) unknown or expired tokens and tokens of the customer tenant."""
-        if self.tokens.subject(request.headers.get("authorization")) != self.tenant_id:
-            raise ApiFailure(401, "Authorization has been denied for this request.")
-
     def company(self, request: Request) -> str:
-        company = request.headers.get("ipp-company-id")
-        if not company:
-            raise ApiFailure(400, "The ipp-company-id header is missing.", "10001")
+        """The company of the token's tenant; 401 for unknown or expired tokens and customer-tenant ones."""
+        company = self.tenants.get(self.tokens.subject(request.headers.get("authorization")) or "")
+        if company is None:
+            raise ApiFailure(401, "Authorization has been denied for this request.")
         if company not in self.companies:
             raise ApiFailure(403, f"No access to company {company}.", "10003")
         return company
@@ -159,9 +230,13 @@ class VismaNetSandbox:
         if number < 1 or size < 1:
             raise ApiFailure(400, "pageNumber and pageSize must be at least 1.", "10002")
         size = min(size, self.max_page_size)
+        if self.ignore_page_number:
+            number = 1
         meta = {"totalCount": len(items), "maxPageSize": self.max_page_size}
         if not self.announce_max_page_size:
             del meta["maxPageSize"]
+        if not self.announce_total_count:
+            del meta["totalCount"]
         return orjson.dumps([{**item, "metadata": meta} for item in items[(number - 1) * size:number * size]])
 
     def gl_lines(self, company: str, params: dict[str, str]) -> list[dict]:
@@ -169,21 +244,33 @@ class VismaNetSandbox:
         for name in ("ledger", "fromPeriod", "toPeriod"):
             if not params.get(name):
                 raise ApiFailure(400, f"{name} is mandatory.", "10004")
-        periods = (_period(params, "fromPeriod"), _period(params, "toPeriod"))
+        periods = (self._period(params, "fromPeriod"), self._period(params, "toPeriod"))
         first, last = _date(params, "fromDate", self.books.start), _date(params, "toDate", self.books.end)
-        key = (company, params["ledger"], periods, first, last, self.live.version())
+        key = (company, params["ledger"], periods, first, last, self.late_posting_days, self.live.version())
         with self.lock:
             lines = self.windows.get(key)
             if lines is None:
                 lines = []
                 if params["ledger"] == "L" and last >= first:
+                    post_period, late = self.calendar.post_period, self.late_posting_days
                     for batch in self.books.postings_in(company, Window(first, last + timedelta(days=1))):
-                        lines.extend(gl_line(r) for r in batch if periods[0] <= r[3] <= periods[1])
+                        for row in batch:
+                            period = post_period(date.fromisoformat(row[2]), late)
+                            if periods[0] <= period <= periods[1]:
+                                lines.append(gl_line(row, period))
                 self.windows[key] = lines
                 while len(self.windows) > 3:
                     self.windows.popitem(last=False)
             self.windows.move_to_end(key)
         return lines
+
+    def _period(self, params: dict[str, str], name: str) -> str:
+        value = params[name]
+        if len(value) != 6 or not value.isdigit():
+            raise ApiFailure(400, f"{name} must be a period YYYYPP.", "10004")
+        if value not in self.calendar.periods:
+            raise ApiFailure(400, f"'{name}' cannot be found in the system: no financial period {value}.", "10004")
+        return value
 
     def dimension(self, name: str) -> list[dict]:
         changed = self.changed
@@ -215,11 +302,6 @@ def _int(params: dict[str, str], name: str) -> int:
         raise ApiFailure(400, f"{name} is not a number.", "10002") from None
 
 
-def _period(params: dict[str, str], name: str) -> int:
-    value = params[name]
-    if len(value) != 6 or not value.isdigit() or not 1 <= int(value[4:]) <= 12:
-        raise ApiFailure(400, f"{name} must be a period YYYYPP.", "10004")
-    return int(value)
 
 
 def _date(params: dict[str, str], name: str, default: date) -> date:
@@ -229,16 +311,19 @@ def _date(params: dict[str, str], name: str, default: date) -> date:
         raise ApiFailure(400, f"{name} must be a date YYYY-MM-DD.", "10004") from None
 
 
-def vismanet_app(books: SyntheticBooks, *, client_id: str, client_secret: str, tenant_id: str,
-                 customer_tenant_id: str, faults: str | None = None, fault_seed: int = 7, max_page_size: int = 1000,
-                 rate_limit: int = 100_000, rate_period: float = 3600.0, token_seconds: int = 3600,
-                 clock: Callable[[], float] = time.monotonic) -> Starlette | FaultInjector:
+def vismanet_app(books: SyntheticBooks, *, client_id: str, client_secret: str,
+                 tenants: Mapping[str, str] | None = None, customer_tenant_id: str = DEFAULT_CUSTOMER_TENANT_ID,
+                 financial_year_start: int = 1, faults: str | None = None, fault_seed: int = 7,
+                 max_page_size: int = 1000, rate_limit: int = 100_000, rate_period: float = 3600.0,
+                 token_seconds: int = 3600, clock: Callable[[], float] = time.monotonic) -> Starlette | FaultInjector:
     """The Visma.net sandbox (API and Visma Connect token endpoint) over ``books``; ``app.state.sandbox``
-    holds its state. ``clock`` drives rate windows and token expiry so tests can share a fake clock."""
-    sandbox = VismaNetSandbox(books, client_id=client_id, client_secret=client_secret, tenant_id=tenant_id,
-                              customer_tenant_id=customer_tenant_id, max_page_size=max_page_size,
-                              rate_limit=rate_limit, rate_period=rate_period, token_seconds=token_seconds,
-                              clock=clock)
+    holds its state. ``tenants`` maps company tenant ids to books company ids (default: :func:`tenant_of`
+    for each company). ``clock`` drives rate windows and token expiry so tests can share a fake clock."""
+    sandbox = VismaNetSandbox(books, client_id=client_id, client_secret=client_secret,
+                              tenants=tenants or {tenant_of(c.erp_id): c.erp_id for c in books.companies()},
+                              customer_tenant_id=customer_tenant_id, financial_year_start=financial_year_start,
+                              max_page_size=max_page_size, rate_limit=rate_limit, rate_period=rate_period,
+                              token_seconds=token_seconds, clock=clock)
 
     async def token(request: Request) -> Response:
         form = dict(parse_qsl((await request.body()).decode()))
@@ -248,12 +333,11 @@ def vismanet_app(books: SyntheticBooks, *, client_id: str, client_secret: str, t
             return Response(orjson.dumps({"error": failure.message}), failure.status, media_type="application/json")
         return Response(orjson.dumps(body), 200, {"cache-control": "no-store"}, media_type="application/json")
 
-    def endpoint(handler: Callable[[str | None, dict[str, str]], Any], *, company: bool = True) -> Callable:
+    def endpoint(handler: Callable[[str, dict[str, str]], Any]) -> Callable:
         async def respond(request: Request) -> Response:
             head: dict[str, str] = {"x-request-id": f"sandbox-{next(sandbox.requests)}"}
             try:
-                sandbox.authorize(request)
-                erp_id = sandbox.company(request) if company else None
+                erp_id = sandbox.company(request)
                 grant = sandbox.rate.take(f"{erp_id}:{sandbox.client_id}")
                 head.update((k.decode(), v.decode()) for k, v in rate_headers(grant))
                 if not grant.allowed:
@@ -267,8 +351,11 @@ def vismanet_app(books: SyntheticBooks, *, client_id: str, client_secret: str, t
 
         return respond
 
-    def contexts(_company: None, _params: dict[str, str]) -> list[dict]:
-        return [{"id": int(c.erp_id), "name": c.name, "type": "Company"} for c in sandbox.companies.values()]
+    def contexts(company: str, _params: dict[str, str]) -> list[dict]:
+        return [{"id": int(company), "name": sandbox.companies[company].name, "type": "Company"}]
+
+    def financial_periods(_company: str, _params: dict[str, str]) -> list[dict]:
+        return sandbox.calendar.dtos()
 
     def listing(name: str) -> Callable:
         return lambda _company, params: sandbox.page(sandbox.dimension(name), params)
@@ -278,7 +365,8 @@ def vismanet_app(books: SyntheticBooks, *, client_id: str, client_secret: str, t
 
     routes = [
         Route("/connect/token", token, methods=["POST"]),
-        Route("/resources/v1/context", endpoint(contexts, company=False), methods=["GET"]),
+        Route("/API/resources/v1/context", endpoint(contexts), methods=["GET"]),
+        Route("/v1/financialPeriod", endpoint(financial_periods), methods=["GET"]),
         Route("/v1/ledger", endpoint(listing("ledger")), methods=["GET"]),
         Route("/v1/account", endpoint(listing("accounts")), methods=["GET"]),
         Route("/v1/subaccount", endpoint(listing("departments")), methods=["GET"]),
@@ -294,20 +382,13 @@ def vismanet_app(books: SyntheticBooks, *, client_id: str, client_secret: str, t
     return app
 
 
-#: The made-up client and tenants a sandbox accepts unless given others.
-DEFAULT_CLIENT_ID = "sandbox-client"
-DEFAULT_CLIENT_SECRET = "sandbox-client-secret"
-DEFAULT_TENANT_ID = "5f0c0a2e-company-tenant"
-DEFAULT_CUSTOMER_TENANT_ID = "9b1d7c44-customer-tenant"
-
-
 def _app(books: SyntheticBooks, faults: str | None, options: Mapping[str, str]) -> Starlette | FaultInjector:
     return vismanet_app(
         books,
         client_id=options.get("client_id", DEFAULT_CLIENT_ID),
         client_secret=options.get("client_secret", DEFAULT_CLIENT_SECRET),
-        tenant_id=options.get("tenant_id", DEFAULT_TENANT_ID),
         customer_tenant_id=options.get("customer_tenant_id", DEFAULT_CUSTOMER_TENANT_ID),
+        financial_year_start=int(options.get("financial_year_start", 1)),
         faults=faults,
         max_page_size=int(options.get("max_page_size", 1000)),
         rate_limit=int(options.get("rate_limit", 100_000)),
@@ -316,7 +397,7 @@ def _app(books: SyntheticBooks, faults: str | None, options: Mapping[str, str]) 
 
 def _login(base_url: str, books: SyntheticBooks, options: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     return ({"base_url": base_url, "token_url": f"{base_url}/connect/token",
-             "tenant_id": options.get("tenant_id", DEFAULT_TENANT_ID)},
+             "tenant_id": ",".join(tenant_of(c.erp_id) for c in books.companies())},
             {"client_id": options.get("client_id", DEFAULT_CLIENT_ID),
              "client_secret": options.get("client_secret", DEFAULT_CLIENT_SECRET)})
 

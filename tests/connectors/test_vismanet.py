@@ -1,11 +1,12 @@
 """The Visma.net connector against the Visma.net sandbox, over real HTTP on loopback.
 
 Exchanges are checked against the published 2017 Swagger 2.0 spec
-(``definitions``), with the changes the notes document since: the base URL
-drops ``/API/controller/api``, list endpoints take ``pageNumber``/``pageSize``
-and carry ``metadata{totalCount,maxPageSize}`` on each item, and company
-contexts are listed at ``/resources/v1/context`` (the 2017 spec's
-``/security/api/v1/token/usercontexts``).
+(``definitions``), with the changes documented since: the base URL drops
+``/API/controller/api`` for the data endpoints, list endpoints take
+``pageNumber``/``pageSize`` and carry ``metadata{totalCount,maxPageSize}`` on
+each item, company contexts are listed at ``/API/resources/v1/context`` (the
+2017 spec's ``/security/api/v1/token/usercontexts``), and a Visma Connect
+token names its company, so no request carries ``ipp-company-id``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import jsonschema
@@ -25,9 +27,10 @@ import pytest
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from osr_pipelines.connectors.base import CredentialsRejected, Window
+from osr_pipelines.connectors.base import ConnectorError, CredentialsRejected, MalformedResponse, Window
 from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.connectors.vismanet import VismaNetConnector
+from osr_pipelines.connectors.vismanet.periods import Period, period_range
 from osr_pipelines.sandbox.server import FAULT_HEADER
 from osr_pipelines.sandbox.vismanet import SCOPE, vismanet_app
 from tests.connectors.conftest import Exchange, Served, flat, served
@@ -36,11 +39,13 @@ SPEC_PATH = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "v
 CLIENT_ID, CLIENT_SECRET = "vn-client-4471", "vn-secret-8e1f0c"
 CREDENTIALS = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 ENV = {"client_id": "VN_CLIENT_ID", "client_secret": "VN_CLIENT_SECRET"}
-TENANT, CUSTOMER_TENANT = "tenant-company-1", "tenant-customer-9"
+TENANTS = {"tenant-company-1001": "1001", "tenant-company-1002": "1002"}
+TENANT, OTHER_TENANT = TENANTS
+CUSTOMER_TENANT = "tenant-customer-9"
 FULL = Window(date(2000, 1, 1), date(2030, 1, 1))
 DIMENSIONS = ("accounts", "departments", "projects", "customers", "suppliers")
 #: Paths of the notes' current API -> the 2017 spec's paths.
-RENAMED = {"/resources/v1/context": "/security/api/v1/token/usercontexts"}
+RENAMED = {"/API/resources/v1/context": "/security/api/v1/token/usercontexts"}
 #: Query parameters added since 2017 (notes 1.5: mandatory paging on every list endpoint).
 ADDED_PARAMS = {"pageNumber", "pageSize"}
 #: Parameters the notes call mandatory although the 2017 spec marks them optional.
@@ -71,8 +76,7 @@ class SwaggerChecker:
                 int(value)
         for name in MANDATORY.get(exchange.path, ()):
             assert name in exchange.params, f"{exchange.path}: mandatory parameter {name} missing"
-        if exchange.path != "/resources/v1/context":
-            assert exchange.headers.get("ipp-company-id"), f"{exchange.path}: no ipp-company-id"
+        assert "ipp-company-id" not in exchange.headers, f"{exchange.path}: the token names the company"
         assert exchange.headers.get("authorization", "").startswith("Bearer ")
         if exchange.response_headers.get(FAULT_HEADER) in ("malformed", "drop"):
             return  # broken on purpose
@@ -102,7 +106,7 @@ class Sandbox(Served):
     def connector(self, **options: Any) -> VismaNetConnector:
         kwargs = {k: options.pop(k) for k in ("sleep", "clock", "credential_env", "credentials") if k in options}
         credentials = kwargs.pop("credentials", CREDENTIALS)
-        opts = {"base_url": self.url, "token_url": self.url + "/connect/token", "tenant_id": TENANT,
+        opts = {"base_url": self.url, "token_url": self.url + "/connect/token", "tenant_id": ",".join(TENANTS),
                 **{k: str(v) for k, v in options.items()}}
         return VismaNetConnector("vn-test", opts, credentials, **kwargs)
 
@@ -113,13 +117,17 @@ def sandbox(books) -> Callable[..., Any]:
 
     @contextmanager
     def serve(**kwargs: Any) -> Iterator[Sandbox]:
-        app = vismanet_app(books, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, tenant_id=TENANT,
+        app = vismanet_app(books, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, tenants=TENANTS,
                            customer_tenant_id=CUSTOMER_TENANT, **kwargs)
         with served(Sandbox, app) as sandbox:
             yield sandbox
 
     return serve
 
+
+
+def token_tenant(exchange: Exchange) -> str:
+    return dict(parse_qsl(exchange.request_body.decode()))["tenant_id"]
 
 
 def expected(books, company: str, window: Window) -> list[tuple]:
@@ -138,7 +146,7 @@ def test_reads_stream_exactly_the_books_rows(sandbox, books):
             assert [r[:3] for r in flat(connector.stream_dimension("1001", dimension))] == [
                 r[:3] for r in books.dimension(dimension)]
         connector.close()
-    assert {e.headers["ipp-company-id"] for e in sb.to("/v1/GeneralLedgerTransactions")} == {"1001", "1002"}
+    assert [e.path for e in sb.recorder.exchanges if "context" in e.path] == ["/API/resources/v1/context"] * 2
 
 
 def test_both_edges_of_the_window(sandbox, books):
@@ -155,10 +163,10 @@ def test_both_edges_of_the_window(sandbox, books):
             assert max(days) == (window.end - timedelta(days=1)).isoformat()
         connector.close()
     first = sb.to("/v1/GeneralLedgerTransactions")[0].params
-    # The mandatory periods are widened by twelve months each side (financial years need not start in
-    # January); the dates make the exact, inclusive cut.
+    # The mandatory periods are the company's own, one period either side of the window's (lines may be
+    # posted to a neighbouring period); the dates make the exact, inclusive cut.
     assert (first["fromPeriod"], first["toPeriod"], first["fromDate"], first["toDate"]) == (
-        "202303", "202503", "2024-03-01", "2024-03-31")
+        "202402", "202404", "2024-03-01", "2024-03-31")
 
 
 def test_every_exchange_is_defined_by_the_spec(sandbox, books, swagger):
@@ -206,7 +214,7 @@ def test_paging_parameters_are_mandatory(sandbox):
         token = httpx.post(sb.url + "/connect/token", data={
             "grant_type": "client_credentials", "scope": SCOPE, "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET, "tenant_id": TENANT}).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}", "ipp-company-id": "1001"}
+        headers = {"Authorization": f"Bearer {token}"}
         missing = httpx.get(sb.url + "/v1/account", headers=headers, params={"pageNumber": 1})
         assert missing.status_code == 400 and "pageSize" in missing.json()["ExceptionMessage"]
         no_period = httpx.get(sb.url + "/v1/GeneralLedgerTransactions", headers=headers,
@@ -252,7 +260,8 @@ def test_token_is_renewed_ahead_of_expiry(sandbox, books, clock):
         window = Window(date(2025, 1, 1), date(2025, 2, 1))
         assert flat(connector.stream_postings("1001", window)) == expected(books, "1001", window)
         connector.close()
-    assert len(sb.to("/connect/token")) == 2
+    # one token per tenant for the companies, then the first tenant's renewed
+    assert [token_tenant(e) for e in sb.to("/connect/token")] == [TENANT, OTHER_TENANT, TENANT]
     assert 401 not in {e.status for e in sb.recorder.exchanges}
 
 
@@ -281,8 +290,123 @@ def test_a_429_is_slept_through_until_the_named_reset(sandbox, books, clock):
 def test_catalog_builds_visma_net_connectors_and_requires_the_tenant():
     ctype = connector_type("visma-net")
     assert ctype.credentials == ("client_id", "client_secret") and ctype.modes == ("import",)
-    connector = ctype.build("vn", {"tenant_id": TENANT}, CREDENTIALS, ENV)
+    connector = ctype.build("vn", {"tenant_id": ",".join(TENANTS)}, CREDENTIALS, ENV)
     assert isinstance(connector, VismaNetConnector)
     connector.close()
     with pytest.raises(Exception, match="option 'tenant_id'"):
         ctype.build("vn", {}, CREDENTIALS, ENV)
+
+
+def test_each_tenant_is_one_company_and_no_request_names_a_company(sandbox, books):
+    """A Visma Connect token reaches its tenant's one company: contexts under ``/API/``, no company header."""
+    with sandbox() as sb:
+        connector = sb.connector()
+        assert [(c.erp_id, c.name) for c in connector.list_companies()] == [
+            (c.erp_id, c.name) for c in books.companies()]
+        window = Window(date(2025, 1, 1), date(2025, 1, 8))
+        assert flat(connector.stream_postings("1002", window)) == expected(books, "1002", window)
+        connector.close()
+    contexts = sb.to("/API/resources/v1/context")
+    assert [orjson.loads(e.body) for e in contexts] == [
+        [{"id": int(c.erp_id), "name": c.name, "type": "Company"}] for c in books.companies()]
+    assert not any("ipp-company-id" in e.headers for e in sb.recorder.exchanges)
+    assert [token_tenant(e) for e in sb.to("/connect/token")] == [TENANT, OTHER_TENANT]
+    # the postings of 1002 went out with the token of 1002's tenant
+    assert sb.state.tokens.subject(sb.to("/v1/GeneralLedgerTransactions")[0].headers["authorization"]) == OTHER_TENANT
+
+
+def test_a_company_no_tenant_reaches_is_named(sandbox):
+    with sandbox() as sb:
+        connector = sb.connector(tenant_id=TENANT)
+        with pytest.raises(ConnectorError) as caught:
+            flat(connector.stream_postings("1002", Window(date(2025, 1, 1), date(2025, 1, 2))))
+        connector.close()
+    message = str(caught.value)
+    assert message.startswith("connection 'vn-test', company '1002', field 'tenant_id'")
+    assert "they reach 1001" in message and "add the company's own tenant id" in message
+    assert sb.to("/v1/GeneralLedgerTransactions") == []
+
+
+def test_without_a_context_path_the_tenants_are_the_companies(sandbox, books):
+    with sandbox() as sb:
+        connector = sb.connector(context_path="")
+        assert [(c.erp_id, c.name) for c in connector.list_companies()] == [(t, t) for t in TENANTS]
+        window = Window(date(2024, 6, 1), date(2024, 6, 4))
+        assert flat(connector.stream_postings(OTHER_TENANT, window)) == expected(books, "1002", window)
+        assert [r[:3] for r in flat(connector.stream_dimension(TENANT, "projects"))] == [
+            r[:3] for r in books.dimension("projects")]
+        connector.close()
+    assert sb.to("/API/resources/v1/context") == []
+
+
+@pytest.mark.parametrize(("window", "margin", "periods"), [
+    # financial years start in May: March 2024 is period 11 of the year 2023
+    (Window(date(2024, 3, 1), date(2024, 4, 1)), 0, ("202311", "202311")),
+    (Window(date(2024, 3, 1), date(2024, 4, 1)), 1, ("202310", "202312")),
+    # across the financial year's turn
+    (Window(date(2024, 4, 28), date(2024, 5, 3)), 0, ("202312", "202401")),
+    # a full import: clamped to the periods the company has, never beyond
+    (FULL, 1, ("202201", "202512")),
+])
+def test_periods_are_the_companys_financial_periods(sandbox, books, window, margin, periods):
+    with sandbox(financial_year_start=5) as sb:
+        connector = sb.connector(period_margin=margin, page_size=1000)
+        rows = flat(connector.stream_postings("1001", window))
+        connector.close()
+    assert rows == expected(books, "1001", window)  # ``period`` is the calendar month of the date
+    assert {r[3] for r in rows} == {int(r[2][:4] + r[2][5:7]) for r in rows}
+    known = {p["period"] for p in orjson.loads(sb.to("/v1/financialPeriod")[0].body)}
+    [first, *_] = sb.to("/v1/GeneralLedgerTransactions")
+    assert (first.params["fromPeriod"], first.params["toPeriod"]) == periods and set(periods) <= known
+    assert len(sb.to("/v1/financialPeriod")) == 1 and "pageNumber" not in sb.to("/v1/financialPeriod")[0].params
+
+
+def test_a_window_outside_every_financial_period_asks_for_no_lines(sandbox):
+    with sandbox() as sb:
+        connector = sb.connector()
+        assert flat(connector.stream_postings("1001", Window(date(2010, 1, 1), date(2011, 1, 1)))) == []
+        connector.close()
+    assert sb.to("/v1/GeneralLedgerTransactions") == []
+
+
+def test_period_range_holds_under_either_reading_of_end_date():
+    """``endDate`` as the last day, or as the next period's first day: the window's dates are covered."""
+    inclusive = [Period(date(2024, m, 1), date(2024 + m // 12, m % 12 + 1, 1) - timedelta(days=1), f"2024{m:02d}")
+                 for m in range(1, 13)]
+    exclusive = [Period(p.start, p.end + timedelta(days=1), p.id) for p in inclusive]
+    window = Window(date(2024, 3, 1), date(2024, 4, 1))
+    assert period_range(inclusive, window, 0) == ("202403", "202403")
+    assert period_range(exclusive, window, 0) == ("202402", "202403")
+    assert period_range(inclusive, Window(date(2023, 1, 1), date(2024, 1, 2)), 1) == ("202401", "202402")
+    assert period_range(inclusive, Window(date(2025, 1, 1), date(2025, 2, 1)), 1) is None
+
+
+@pytest.mark.parametrize("total_count", [True, False])
+def test_a_server_repeating_a_page_ends_the_walk_with_a_clear_error(sandbox, total_count):
+    with sandbox(max_page_size=100) as sb:
+        sb.state.ignore_page_number = True
+        sb.state.announce_total_count = total_count
+        connector = sb.connector(page_size=100, ledger="L")
+        pages = 0
+        with pytest.raises(MalformedResponse) as caught:
+            for _ in connector.stream_postings("1001", Window(date(2024, 1, 1), date(2024, 7, 1))):
+                pages += 1
+                assert pages < 10, "the walk did not stop on a repeated page"
+        connector.close()
+    assert str(caught.value).startswith("connection 'vn-test', company '1001', field 'pageNumber'")
+    assert "page 2 with the items of page 1" in str(caught.value) and pages == 1
+
+
+@pytest.mark.parametrize(("margin", "found"), [(1, True), (0, False)])
+def test_lines_posted_to_the_period_before_their_date_are_found_by_the_margin(sandbox, books, margin, found):
+    """A voucher dated 2 January and posted to December: the window of its date still holds it."""
+    window = Window(date(2025, 1, 1), date(2025, 1, 6))
+    with sandbox() as sb:
+        sb.state.late_posting_days = 3
+        connector = sb.connector(period_margin=margin)
+        rows = flat(connector.stream_postings("1001", window))
+        connector.close()
+    late = [r for r in expected(books, "1001", window) if r[2] <= "2025-01-03"]
+    assert late and all(r[3] == 202501 for r in late)  # ``period`` stays the calendar month of the date
+    assert (rows == expected(books, "1001", window)) is found
+    assert (set(late) <= set(rows)) is found

@@ -14,7 +14,9 @@ Canonical mapping (documented in ``docs/connectors/visma-net.md``):
   collide with the GL's.
 * ``voucher_number``: the line's ``refNumber`` (the voucher/document number
   users see), the batch number where it is empty.
-* ``period``: the post period (``YYYYPP``) the line was posted to.
+* ``period``: the calendar month (``YYYYMM``) of ``tranDate``, as for every
+  connector; the line's financial period (``period``, numbered within a
+  financial year that may start in another month) is not kept.
 * ``amount``: ``debitAmount - creditAmount`` (domestic), ``amount_currency`` the
   same in the line's currency.
 * ``department``: the line's subaccount (Visma.net's cost-centre dimension),
@@ -54,7 +56,6 @@ class GlLine(msgspec.Struct, gc=False):
     tranDate: str
     account: _Number
     module: str | None = None
-    period: str | None = None
     description: str | None = None
     refNumber: str | None = None
     branch: _Number | None = None
@@ -92,7 +93,7 @@ def _map_gl_lines(lines: list[GlLine], currency: str) -> Batch:
             key,
             line.refNumber or batch,
             line.tranDate[:10],
-            int(line.period) if line.period else int(line.tranDate[:4] + line.tranDate[5:7]),
+            int(line.tranDate[:4] + line.tranDate[5:7]),
             line.account.number,
             round(line.debitAmount - line.creditAmount, 2),
             line.currency or currency,
