@@ -164,7 +164,8 @@ class Warehouse:
             else:
                 sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
                 for batch in batches:
-                    conn.exec_driver_sql(sql, [(company, *row, run_id) for row in batch])
+                    if batch:  # the driver reads an empty parameter list as one statement without parameters
+                        conn.exec_driver_sql(sql, [(company, *row, run_id) for row in batch])
                     written += len(batch)
                     if on_progress:
                         on_progress(written)
