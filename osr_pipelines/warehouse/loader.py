@@ -4,8 +4,9 @@ Every load runs in one transaction: take the company's lock, delete the
 company's rows in scope (all of them for a full import, those dated inside the
 window otherwise), stream the new rows in, write the company's row, log the
 load, commit. A failure anywhere rolls back to the previous data; re-running a
-load yields the same rows; two loads of one company queue instead of colliding. PostgreSQL loads through
-``COPY FROM STDIN`` (psycopg 3); SQLite through the driver's ``executemany``.
+load yields the same rows; two loads of one company queue instead of colliding.
+PostgreSQL loads through ``COPY FROM STDIN`` (psycopg 3); SQLite through the
+driver's ``executemany``.
 Rows are passed to the driver as they arrive, so memory stays flat however long
 the history is.
 """
@@ -42,6 +43,8 @@ class ShrinkRefused(LoadError):
 
 @dataclass(frozen=True)
 class LoadResult:
+    """What a load did, for materialization metadata and the checks that flag a sudden drop."""
+
     rows_written: int
     rows_deleted: int
     seconds: float
