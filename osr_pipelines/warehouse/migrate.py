@@ -47,13 +47,19 @@ def alembic_config(connection: Connection) -> Config:
 
 @cache
 def head_revision() -> str:
+    """Read from the revision files once per process, so opening a current warehouse costs no file reads."""
     head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
     assert head is not None, "the package ships no warehouse revisions"
     return head
 
 
 def bring_to_head(engine: Engine) -> tuple[str | None, str]:
-    """Upgrade to the head revision; returns (revision before, head), before ``None`` for an empty database."""
+    """Upgrade to the head revision; returns (revision before, head), before ``None`` for an empty database.
+
+    A warehouse from before revisions existed has revision 1's tables and no
+    ``alembic_version``: it is stamped with revision 1 instead of running it,
+    which would try to create tables that are already there.
+    """
     head = head_revision()
     if _recorded_revision(engine) == head:
         return head, head
