@@ -14,6 +14,7 @@ from osr_pipelines.cli.companies import company
 from osr_pipelines.cli.connections import connection
 from osr_pipelines.cli.imports import import_, run_and_report, status
 from osr_pipelines.cli.sandbox import sandbox
+from osr_pipelines.cli.warehouse import warehouse_group
 from osr_pipelines.connectors.base import DIMENSIONS
 from osr_pipelines.connectors.synthetic import books_from_options
 from osr_pipelines.instance import ensure_dagster_home
@@ -134,3 +135,4 @@ cli.add_command(company)
 cli.add_command(import_)
 cli.add_command(status)
 cli.add_command(sandbox)
+cli.add_command(warehouse_group)

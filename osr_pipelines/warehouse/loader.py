@@ -1,10 +1,12 @@
 """Atomic, streaming loads into the canonical schema.
 
-Every load runs in one transaction: delete the company's rows in scope (all of
-them for a full import, those dated inside the window otherwise), stream the new
-rows in, log the load, commit. A failure anywhere rolls back to the previous
-data; re-running a load yields the same rows. PostgreSQL loads through
-``COPY FROM STDIN`` (psycopg 3); SQLite through the driver's ``executemany``.
+Every load runs in one transaction: take the company's lock, delete the
+company's rows in scope (all of them for a full import, those dated inside the
+window otherwise), stream the new rows in, write the company's row, log the
+load, commit. A failure anywhere rolls back to the previous data; re-running a
+load yields the same rows; two loads of one company queue instead of colliding.
+PostgreSQL loads through ``COPY FROM STDIN`` (psycopg 3); SQLite through the
+driver's ``executemany``.
 Rows are passed to the driver as they arrive, so memory stays flat however long
 the history is.
 """
@@ -13,14 +15,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from osr_pipelines.connectors.base import DIMENSION_COLUMNS, POSTING_COLUMNS, Batch, Window
-from osr_pipelines.warehouse.schema import companies, dimension_tables, gl_postings, import_log, metadata
+from osr_pipelines.warehouse.engine import locked_transaction, make_engine
+from osr_pipelines.warehouse.migrate import bring_to_head
+from osr_pipelines.warehouse.schema import companies, dimension_tables, gl_postings, import_log
 
 ProgressCallback = Callable[[int], None]
 
@@ -29,55 +32,54 @@ class LoadError(Exception):
     """Rows from a source that cannot be loaded; the transaction was rolled back."""
 
 
+class ShrinkRefused(LoadError):
+    """A load that would replace a company's non-empty history or dimension with nothing.
+
+    A source that sends nothing is far more often a wrong connector option, a
+    revoked permission or an ERP glitch than a company whose books were emptied,
+    so replacing everything with nothing must be asked for (``allow_shrink``).
+    """
+
+
 @dataclass(frozen=True)
 class LoadResult:
+    """What a load did, for materialization metadata and the checks that flag a sudden drop."""
+
     rows_written: int
     rows_deleted: int
     seconds: float
 
+    @property
+    def rows_before(self) -> int:
+        """Rows in the load's scope before it ran: a load replaces its whole scope, so the rows it deleted."""
+        return self.rows_deleted
 
-def make_engine(url: str) -> Engine:
-    """An engine for the warehouse URL; PostgreSQL always goes through psycopg 3 (for COPY)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True)
-    engine = create_engine(parsed, connect_args={"timeout": 300})
-
-    @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    return engine
+    @property
+    def shrink_ratio(self) -> float:
+        """The share of the scope's previous rows the load took away (0 when it kept or grew them)."""
+        if not self.rows_before:
+            return 0.0
+        return max(0.0, (self.rows_before - self.rows_written) / self.rows_before)
 
 
-def _create_tables(engine: Engine, attempts: int = 5) -> None:
-    """Create missing tables; tolerate another process creating them at the same moment.
+@dataclass(frozen=True)
+class CompanyRow:
+    """A company's ``companies`` row, written by the load of its postings so a failed load leaves none."""
 
-    A run's steps start in parallel processes, and on a new warehouse each
-    finds the tables missing: ``create_all`` checks, then creates, so all but
-    one lose the race. Checking again finds the winner's tables.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            metadata.create_all(engine)
-            return
-        except DBAPIError:
-            if attempt == attempts:
-                raise
-            time.sleep(0.1 * attempt)
+    connection: str
+    erp_id: str
+    name: str
+    client: str
+    organization_number: str | None = None
 
 
 class Warehouse:
-    """The reporting database: canonical tables plus the load log."""
+    """The reporting database: canonical tables plus the load log, at the current schema revision."""
 
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
-        _create_tables(self.engine)
+        bring_to_head(self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -92,30 +94,52 @@ class Warehouse:
         window: Window | None,
         run_id: str,
         on_progress: ProgressCallback | None = None,
+        allow_shrink: bool = False,
+        company_row: CompanyRow | None = None,
     ) -> LoadResult:
-        """Replace the company's postings: all of them (``window=None``) or those inside ``window``."""
+        """Replace the company's postings: all of them (``window=None``) or those inside ``window``.
+
+        A full import that would replace existing postings with none raises
+        ``ShrinkRefused`` unless ``allow_shrink``. A window that comes back empty
+        is accepted: vouchers deleted in the ERP leave exactly that.
+        """
         started = time.perf_counter()
         checked = batches if window is None else _inside(company, window, batches)
-        with self.engine.begin() as conn:
+        with self._load_transaction(company) as conn:
             scope = gl_postings.c.company == company
             if window is not None:
                 scope &= (gl_postings.c.voucher_date >= window.start) & (gl_postings.c.voucher_date < window.end)
             deleted = conn.execute(delete(gl_postings).where(scope)).rowcount
             written = self._stream(conn, "gl_postings", POSTING_COLUMNS, company, run_id, checked, on_progress)
+            if window is None and not allow_shrink:
+                _refuse_emptying(company, "gl_postings", "full import", deleted, written)
+            if company_row is not None:
+                _write_company(conn, company, company_row)
             result = LoadResult(written, deleted, time.perf_counter() - started)
             self._log(conn, company, "gl_postings", run_id, window, result)
         return result
 
-    def load_dimension(self, company: str, dimension: str, batches: Iterable[Batch], *, run_id: str) -> LoadResult:
-        """Replace all of the company's rows of one dimension."""
+    def load_dimension(self, company: str, dimension: str, batches: Iterable[Batch], *, run_id: str,
+                       allow_shrink: bool = False) -> LoadResult:
+        """Replace all of the company's rows of one dimension; emptying a non-empty one needs ``allow_shrink``."""
         started = time.perf_counter()
         table = dimension_tables[dimension]
-        with self.engine.begin() as conn:
+        with self._load_transaction(company) as conn:
             deleted = conn.execute(delete(table).where(table.c.company == company)).rowcount
             written = self._stream(conn, dimension, DIMENSION_COLUMNS[dimension], company, run_id, batches, None)
+            if not allow_shrink:
+                _refuse_emptying(company, dimension, "import", deleted, written)
             result = LoadResult(written, deleted, time.perf_counter() - started)
             self._log(conn, company, dimension, run_id, None, result)
         return result
+
+    def _load_transaction(self, company: str) -> AbstractContextManager[Connection]:
+        """One load of a company at a time: a second waits for the first to commit, then replaces its rows.
+
+        Without it two loads both delete the old rows, both insert, and the
+        second fails on the first's new rows as if the source had sent an id twice.
+        """
+        return locked_transaction(self.engine, f"company:{company}")
 
     def _stream(
         self,
@@ -143,7 +167,8 @@ class Warehouse:
             else:
                 sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
                 for batch in batches:
-                    conn.exec_driver_sql(sql, [(company, *row, run_id) for row in batch])
+                    if batch:  # the driver reads an empty parameter list as one statement without parameters
+                        conn.exec_driver_sql(sql, [(company, *row, run_id) for row in batch])
                     written += len(batch)
                     if on_progress:
                         on_progress(written)
@@ -163,11 +188,10 @@ class Warehouse:
 
     # -- companies -----------------------------------------------------------------
 
-    def upsert_company(self, key: str, *, connection: str, erp_id: str, name: str, client: str) -> None:
+    def upsert_company(self, key: str, *, connection: str, erp_id: str, name: str, client: str,
+                       organization_number: str | None = None) -> None:
         with self.engine.begin() as conn:
-            conn.execute(delete(companies).where(companies.c.company == key))
-            conn.execute(insert(companies).values(company=key, connection=connection, erp_id=erp_id,
-                                                  name=name, client=client, updated="yes"))
+            _write_company(conn, key, CompanyRow(connection, erp_id, name, client, organization_number))
 
     def mark_not_updated(self, keys: Iterable[str]) -> None:
         with self.engine.begin() as conn:
@@ -221,6 +245,22 @@ class Warehouse:
         query = select(gl_postings.c.company, func.count()).group_by(gl_postings.c.company)
         with self.engine.connect() as conn:
             return {company: int(n) for company, n in conn.execute(query)}
+
+
+def _write_company(conn: Connection, key: str, row: CompanyRow) -> None:
+    conn.execute(delete(companies).where(companies.c.company == key))
+    conn.execute(insert(companies).values(company=key, connection=row.connection, erp_id=row.erp_id, name=row.name,
+                                          client=row.client, organization_number=row.organization_number,
+                                          updated="yes"))
+
+
+def _refuse_emptying(company: str, table: str, load: str, deleted: int, written: int) -> None:
+    if deleted and not written:
+        raise ShrinkRefused(
+            f"company '{company}': table {table}: the source sent no rows, so this {load} would delete all "
+            f"{deleted:,} existing rows and write none; refused, nothing was changed. Check the connection's "
+            "options and the ERP user's access first; if the company really has no such rows any more, re-run "
+            "with `allow_shrink: true` in the run config.")
 
 
 def _inside(company: str, window: Window, batches: Iterable[Batch]) -> Iterator[Batch]:

@@ -1,4 +1,8 @@
-"""The canonical reporting schema, in SQLAlchemy Core so one definition serves SQLite and PostgreSQL."""
+"""The canonical reporting schema, in SQLAlchemy Core so one definition serves SQLite and PostgreSQL.
+
+Databases get it through the revisions in ``migrations/`` (see ``migrate.py``), never
+from ``create_all``: a change here needs a revision there, or the tests fail.
+"""
 
 from __future__ import annotations
 
@@ -79,6 +83,7 @@ companies = Table(
     Column("name", Text),
     Column("client", Text),
     Column("updated", String(8), nullable=False, server_default="yes"),
+    Column("organization_number", String(32)),
 )
 
 import_log = Table(
