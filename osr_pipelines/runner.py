@@ -43,7 +43,7 @@ from dagster import (
 )
 
 from osr_pipelines import definitions, settings
-from osr_pipelines.connectors.base import Window
+from osr_pipelines.connectors.base import DIMENSIONS, Window
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.tags import PARTITION_TAG, partition_tags
 
@@ -201,9 +201,11 @@ def run_config(kind: str, window: Window | None, *, allow_shrink: bool = False) 
     op_config: dict = {"mode": kind}
     if window is not None:
         op_config.update(start=window.start.isoformat(), end=window.end.isoformat())
+    ops: dict = {"gl_postings": {"config": op_config}}
     if allow_shrink:
         op_config["allow_shrink"] = True
-    return {"ops": {"gl_postings": {"config": op_config}}}
+        ops.update({dimension: {"config": {"allow_shrink": True}} for dimension in DIMENSIONS})
+    return {"ops": ops}
 
 
 def run_here(instance: DagsterInstance, kind: str, key: str, window: Window | None,

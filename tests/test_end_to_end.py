@@ -54,7 +54,7 @@ def test_asset_checks_and_metadata_recorded(home: Path, warehouse_url: str, pg_i
               for e in pg_instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)}
     # each company's checks are its own partition's
     assert checks == {("vouchers_balance", "demo.1001"): True, ("row_count_matches_source", "demo.1001"): True,
-                      ("dimensions_resolve", "demo.1001"): True}
+                      ("dimensions_resolve", "demo.1001"): True, ("no_large_drop", "demo.1001"): True}
     [materialization] = [e.asset_materialization for e in
                          pg_instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
                          if e.asset_materialization.asset_key == AssetKey("gl_postings")]

@@ -21,6 +21,7 @@ from dagster import (
     AssetExecutionContext,
     AssetObservation,
     AssetsDefinition,
+    Config,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -28,6 +29,7 @@ from dagster import (
     asset,
     asset_check,
 )
+from pydantic import Field
 
 from osr_pipelines.connectors.base import DIMENSIONS, Connector, ConnectorError, SourceUnavailable
 from osr_pipelines.partitions import company_partitions
@@ -35,12 +37,14 @@ from osr_pipelines.registry import Company, Connection
 from osr_pipelines.resources import ErpConnections, RegistryResource
 from osr_pipelines.tags import partition_tags
 from osr_pipelines.warehouse.integrity import dangling_references
-from osr_pipelines.warehouse.loader import LoadError
+from osr_pipelines.warehouse.loader import CompanyRow, LoadError
 
 from .windows import ImportConfig, resolve_window, today_in_oslo
 
 GROUP = "erp_import"
 PROGRESS_EVERY = 100_000
+#: A load keeping less than half of the rows it replaced is flagged (a warning, not a failure).
+LARGE_DROP, LARGE_DROP_MIN_ROWS = 0.5, 100
 
 
 @dataclass
@@ -130,6 +134,9 @@ def _check_specs() -> list[AssetCheckSpec]:
         return [
             AssetCheckSpec("vouchers_balance", asset="gl_postings", partitions_def=company_partitions,
                            description="The postings of every voucher in the window sum to zero."),
+            AssetCheckSpec("no_large_drop", asset="gl_postings", partitions_def=company_partitions,
+                           description=f"The load kept at least {1 - LARGE_DROP:.0%} of the rows it replaced "
+                                       f"(checked from {LARGE_DROP_MIN_ROWS} rows on)."),
             AssetCheckSpec("row_count_matches_source", asset="gl_postings", partitions_def=company_partitions,
                            description="Warehouse rows in the window equal the rows the source sent."),
         ]
@@ -153,8 +160,6 @@ def _gl_postings() -> AssetsDefinition:
                 window, full = resolve_window(config, src.connection, today_in_oslo())
             except ValueError as exc:
                 raise Failure(f"company '{src.company.key}': {exc}") from None
-            warehouse.upsert_company(src.company.key, connection=src.connection.name, erp_id=src.company.erp_id,
-                                     name=src.company.name, client=src.company.client)
             context.log.info(f"importing postings of {src.company.key} for {window} "
                              f"({'full history' if full else 'window replace'})")
             next_report = [PROGRESS_EVERY]
@@ -173,6 +178,10 @@ def _gl_postings() -> AssetsDefinition:
                 window=None if full else window,
                 run_id=context.run.run_id,
                 on_progress=progress,
+                allow_shrink=config.allow_shrink,
+                # the company's row commits with its postings, so a failed first import leaves none
+                company_row=CompanyRow(src.connection.name, src.company.erp_id, src.company.name,
+                                       src.company.client),
             )
         seconds = time.perf_counter() - started
         in_warehouse = warehouse.count_postings(src.company.key, None if full else window)
@@ -199,6 +208,14 @@ def _gl_postings() -> AssetsDefinition:
                               "examples": MetadataValue.json([[str(v) for v in row] for row in unbalanced[:5]])},
                 ),
                 AssetCheckResult(
+                    check_name="no_large_drop",
+                    passed=not _large_drop(result.rows_before, result.rows_written),
+                    severity=AssetCheckSeverity.WARN,
+                    metadata={"rows_before": result.rows_before, "rows_written": result.rows_written,
+                              "kept_ratio": round(result.rows_written / result.rows_before, 3)
+                              if result.rows_before else 1.0},
+                ),
+                AssetCheckResult(
                     check_name="row_count_matches_source",
                     passed=in_warehouse == result.rows_written,
                     severity=AssetCheckSeverity.ERROR,
@@ -210,6 +227,15 @@ def _gl_postings() -> AssetsDefinition:
     return gl_postings
 
 
+def _large_drop(before: int, written: int) -> bool:
+    """A load that replaced many rows with far fewer: an ERP-side deletion, or a source that lost data."""
+    return before >= LARGE_DROP_MIN_ROWS and written < before * (1 - LARGE_DROP)
+
+
+class DimensionConfig(Config):
+    allow_shrink: bool = Field(default=False, description="let the load replace a non-empty dimension with nothing")
+
+
 def _dimension_asset(dimension: str) -> AssetsDefinition:
     @asset(
         name=dimension,
@@ -219,11 +245,11 @@ def _dimension_asset(dimension: str) -> AssetsDefinition:
         kinds={"sql"},
         description=f"The {dimension} of one company; replaced whole on every import.",
     )
-    def _dimension(context: AssetExecutionContext) -> MaterializeResult:
+    def _dimension(context: AssetExecutionContext, config: DimensionConfig) -> MaterializeResult:
         with open_source(context, context.resources.registry, context.resources.erp) as src:
             result = context.resources.warehouse.warehouse.load_dimension(
                 src.company.key, dimension, src.connector.stream_dimension(src.company.erp_id, dimension),
-                run_id=context.run.run_id)
+                run_id=context.run.run_id, allow_shrink=config.allow_shrink)
         return MaterializeResult(metadata={
             "rows_written": result.rows_written,
             "rows_deleted": result.rows_deleted,
