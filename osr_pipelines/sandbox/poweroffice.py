@@ -116,7 +116,7 @@ TRANSACTION_FIELDS: dict[str, str] = {
     "Dim2Code": "r[14]",
     "Dim3Code": "r[15]",
     "IsReversed": "False",
-    "CreatedDateTimeOffset": "created[r[2]]",
+    "CreatedDateTimeOffset": "late.get(r[2]) or created[r[2]]",
     "LastChangedDateTimeOffset": "changed[r[16]]",
 }
 
@@ -143,6 +143,11 @@ def _voucher_type(description: str) -> str:
 
 def _offset(stamp: str) -> str:
     return stamp + "+00:00"
+
+
+def _created(day: str) -> str:
+    """A voucher is entered at noon of its posting date, unless registered late."""
+    return _offset(f"{day}T12:00:00")
 
 
 def is_person(contact: tuple) -> bool:
@@ -187,6 +192,7 @@ class PowerOfficeSandbox:
         self.department_codes, self.project_codes = codes["departments"], codes["projects"]
         self.builders: dict[tuple[str, ...], Callable[[list[tuple]], list[dict]]] = {}
         self.ignore_page_number = False  # a fault tests switch on: every request gets the first page
+        self.late_created: dict[str, str] = {}  # ISO day -> when its vouchers were entered
 
     # -- the gateway and OAuth ------------------------------------------------------------
 
@@ -252,7 +258,18 @@ class PowerOfficeSandbox:
         return {"account_ids": self.account_ids, "department_codes": self.department_codes,
                 "project_codes": self.project_codes, "voucher_type": _voucher_type,
                 "voucher_ids": _Memo(lambda number: str(uuid.UUID(int=int(number)))),
-                "created": _Memo(lambda day: _offset(f"{day}T12:00:00")), "changed": _Memo(_offset)}
+                "created": _Memo(_created), "changed": _Memo(_offset), "late": self.late_created}
+
+    def register_late(self, day: date, when: datetime) -> None:
+        """Make the vouchers of ``day`` (every company's) created at ``when``: entered back-dated.
+
+        ``CreatedDateTimeOffset`` "may differ from the timestamp of accounting
+        effect (ie the property PostingDate)", as the spec says.
+        """
+        self.late_created[day.isoformat()] = when.astimezone(UTC).isoformat()
+
+    def created_at(self, row: tuple) -> datetime:
+        return datetime.fromisoformat(self.late_created.get(row[2]) or _created(row[2]))
 
     def page_builder(self, fields: str | None) -> Callable[[list[tuple]], list[dict]]:
         """A compiled function from posting tuples to ``AccountTransactionDto`` dicts with ``fields`` (all if empty).
@@ -406,6 +423,12 @@ def poweroffice_app(books: SyntheticBooks, *, application_key: str, subscription
         if last < first:
             raise Problem(400, "Invalid parameters", "toDate must not be before fromDate.")
         rows = sandbox.window_postings(company, first, last)
+        created_after = _changed_after(params, "createdDateTimeOffsetGreaterThan")
+        if created_after is not None:
+            rows = [r for r in rows if sandbox.created_at(r) > created_after]
+        changed_after = _changed_after(params, "lastChangedDateTimeOffsetGreaterThan")
+        if changed_after is not None:
+            rows = [r for r in rows if datetime.fromisoformat(_offset(r[16])) > changed_after]
         return paged(request, params, rows, lambda chunk: sandbox.transactions(chunk, params.get("Fields")))
 
     def dimension(name: str) -> Callable:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -574,3 +574,21 @@ def test_a_line_without_currency_code_is_in_the_company_currency(sandbox, books)
     served = orjson.loads(sb.to("/v2/AccountTransactions")[0].body)
     assert any(t["CurrencyCode"] is None for t in served) and {r[6] for r in rows} == {"NOK", "EUR"}
     assert [e.status for e in sb.to("/v2/FinancialSettings")] == [200]  # asked once per company
+
+
+def test_vouchers_entered_back_dated_since_the_last_run_are_found_by_their_created_time(sandbox, books):
+    last_run = datetime(2025, 6, 30, 13, 0, tzinfo=UTC)  # after the day's vouchers were entered at noon
+    back_dated = date(2025, 5, 12)  # far outside a nightly window of the last days
+    year = Window(date(2025, 1, 1), END + timedelta(days=1))
+    with sandbox() as sb:
+        sb.state.register_late(back_dated, last_run + timedelta(minutes=30))
+        connector = sb.connector()
+        rows = flat(connector.stream_postings_created_since("1001", year, last_run.replace(tzinfo=None)))
+        later = flat(connector.stream_postings_created_since("1001", year, last_run + timedelta(hours=1)))
+        connector.close()
+    assert rows == expected(books, "1001", Window(back_dated, back_dated + timedelta(days=1))) and rows
+    assert later == []
+    first, second = sb.to("/v2/AccountTransactions")
+    assert first.params["createdDateTimeOffsetGreaterThan"] == "2025-06-30T13:00:00+00:00"
+    assert (first.params["fromDate"], first.params["toDate"]) == ("2025-01-01", "2025-06-30")
+    assert second.status == 204

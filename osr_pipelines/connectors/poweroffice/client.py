@@ -323,20 +323,31 @@ class PowerOfficeConnector:
         path, mapper = DIMENSION_SOURCES[dimension]
         params: dict[str, Any] = {}
         if changed_since is not None:
-            aware = changed_since if changed_since.tzinfo else changed_since.replace(tzinfo=UTC)
-            params["lastChangedDateTimeOffsetGreaterThan"] = aware.isoformat()
+            params["lastChangedDateTimeOffsetGreaterThan"] = _utc_iso(changed_since)
         field = self._key_for(company_id)
         for page in self._pages(field, path, params, company_id):
             yield map_page(page, each(mapper), connection=self.connection, company=company_id)
 
     def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
-        """Transactions posted inside ``window``, the next page fetched while this one maps.
+        """Transactions posted inside ``window``, the next page fetched while this one maps."""
+        return self._transactions(company_id, window, {})
 
-        ``fromDate`` and ``toDate`` are both inclusive: the half-open window ends the day before ``end``.
+    def stream_postings_created_since(self, company_id: str, window: Window, since: datetime) -> Iterator[Batch]:
+        """Transactions posted inside ``window`` and entered after ``since`` (naive means UTC).
+
+        Catches vouchers entered back-dated since the last run, whatever their
+        date, with PowerOffice's own polling filter (``createdDateTimeOffsetGreaterThan``,
+        exclusive): ``window`` can be wide (the year so far) at the cost of one
+        page of new postings. Posted vouchers change only by new (reversal and
+        correction) vouchers, so entries since ``since`` are all that changed.
         """
+        return self._transactions(company_id, window, {"createdDateTimeOffsetGreaterThan": _utc_iso(since)})
+
+    def _transactions(self, company_id: str, window: Window, filters: Mapping[str, str]) -> Iterator[Batch]:
+        """``fromDate`` and ``toDate`` are both inclusive: the half-open window ends the day before ``end``."""
         field = self._key_for(company_id)
         params = {"fromDate": window.start.isoformat(), "toDate": (window.end - timedelta(days=1)).isoformat(),
-                  "Fields": TRANSACTION_FIELDS}
+                  **filters, "Fields": TRANSACTION_FIELDS}
         pages = prefetch(self._pages(field, "/AccountTransactions", params, company_id, decode_transactions), depth=2)
         try:
             for page in pages:
@@ -373,6 +384,11 @@ class PairRefused(CredentialsRejected):
     def __init__(self, message: str, status: str, *, connection: str, field: str) -> None:
         super().__init__(message, connection=connection, field=field)
         self.status = status
+
+
+def _utc_iso(moment: datetime) -> str:
+    """An ISO date-time with its offset, as the ``*GreaterThan`` filters take it; naive means UTC."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def _id(item: Any) -> Any:
