@@ -382,8 +382,9 @@ def test_the_shared_limiter_spaces_grants_across_processes(tmp_path):
         limiter = SharedRateLimiter(Path(sys.argv[1]), limit=5, period=0.5)
         stamps = []
         for _ in range(10):
-            limiter.before_request()
-            stamps.append(time.time())
+            granted = limiter.reserve()  # what before_request does, keeping the granted instant:
+            time.sleep(max(0.0, granted - time.time()))  # a stamp taken after waking would measure the scheduler
+            stamps.append(granted)
         print(",".join(map(str, stamps)))
     """)
     workers = [subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True)
