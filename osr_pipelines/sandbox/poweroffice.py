@@ -496,6 +496,9 @@ def _app(books: SyntheticBooks, faults: str | None, options: Mapping[str, str]) 
         faults=faults,
         rate_limit=int(options.get("rate_limit", 10)),
         token_lifetime=float(options.get("token_lifetime", TOKEN_LIFETIME)),
+        max_page_size=int(options.get("max_page_size", MAX_PAGE_SIZE)),
+        trim_pages=options.get("trim_pages", "false").lower() == "true",
+        pagination_header=options.get("pagination_header", "true").lower() == "true",
     )
 
 

@@ -593,3 +593,16 @@ def test_vouchers_entered_back_dated_since_the_last_run_are_found_by_their_creat
     assert first.params["createdDateTimeOffsetGreaterThan"] == "2025-06-30T13:00:00+00:00"
     assert (first.params["fromDate"], first.params["toDate"]) == ("2025-01-01", "2025-06-30")
     assert second.status == 204
+
+
+def test_the_served_sandbox_takes_the_paging_options(books, tmp_path):
+    window = Window(date(2025, 1, 1), date(2025, 3, 1))
+    options = {"max_page_size": "100", "trim_pages": "true", "pagination_header": "false"}
+    with served(Served, SANDBOX.app(books, None, options)) as sb:
+        base, creds = SANDBOX.login(sb.url, books, {})
+        connector = PowerOfficeConnector("po-test", {**base, "page_size": "500", "rate_state_dir": str(tmp_path)},
+                                         creds)
+        assert flat(connector.stream_postings("1001", window)) == expected(books, "1001", window)
+        connector.close()
+    pages = [e for e in sb.to("/v2/AccountTransactions") if e.status == 200]
+    assert len(pages) > 1 and all(len(orjson.loads(e.body)) == 100 for e in pages[:-1])
