@@ -98,7 +98,7 @@ TRANSACTION_FIELDS: dict[str, str] = {
     "AccountNo": "int(r[4])",
     "Amount": "r[5]",
     "CurrencyAmount": "r[7]",
-    "CurrencyCode": "r[6]",
+    "CurrencyCode": "None if r[6] == 'NOK' and r[8].startswith('Innbetaling') else r[6]",
     "Description": "r[8]",
     "PostingDate": "r[2]",
     "VoucherDate": "r[2]",
@@ -116,7 +116,7 @@ TRANSACTION_FIELDS: dict[str, str] = {
     "Dim2Code": "r[14]",
     "Dim3Code": "r[15]",
     "IsReversed": "False",
-    "CreatedDateTimeOffset": "created[r[2]]",
+    "CreatedDateTimeOffset": "late.get(r[2]) or created[r[2]]",
     "LastChangedDateTimeOffset": "changed[r[16]]",
 }
 
@@ -145,6 +145,27 @@ def _offset(stamp: str) -> str:
     return stamp + "+00:00"
 
 
+def _created(day: str) -> str:
+    """A voucher is entered at noon of its posting date, unless registered late."""
+    return _offset(f"{day}T12:00:00")
+
+
+def is_person(contact: tuple) -> bool:
+    """Every tenth customer and supplier (ids ending in 3) is a person, with ``Name`` null."""
+    return contact[0].endswith("3")
+
+
+def _contact(row: tuple, changed: str) -> dict:
+    """A ``CustomerDto``/``SupplierDto``: a person's name is in ``FirstName``/``LastName``, not ``Name``."""
+    person = is_person(row)
+    first, _, last = row[2].partition(" ")
+    return {"Id": int(row[0]), "Number": int(row[1]), "Name": None if person else row[2],
+            "FirstName": first if person else None, "LastName": last if person else None,
+            "OrganizationNumber": None if person else row[3], "IsActive": True, "IsArchived": False,
+            "IsPerson": person, "CurrencyCode": "NOK", "SubledgerAccountId": int(row[0]),
+            "LastChangedDateTimeOffset": changed}
+
+
 class PowerOfficeSandbox:
     """The state behind the app: keys, tokens, the rate window, dimensions and cached posting windows."""
 
@@ -170,6 +191,8 @@ class PowerOfficeSandbox:
         codes = {d: {row[0]: row[1] for row in books.dimension(d)} for d in ("departments", "projects")}
         self.department_codes, self.project_codes = codes["departments"], codes["projects"]
         self.builders: dict[tuple[str, ...], Callable[[list[tuple]], list[dict]]] = {}
+        self.ignore_page_number = False  # a fault tests switch on: every request gets the first page
+        self.late_created: dict[str, str] = {}  # ISO day -> when its vouchers were entered
 
     # -- the gateway and OAuth ------------------------------------------------------------
 
@@ -235,7 +258,18 @@ class PowerOfficeSandbox:
         return {"account_ids": self.account_ids, "department_codes": self.department_codes,
                 "project_codes": self.project_codes, "voucher_type": _voucher_type,
                 "voucher_ids": _Memo(lambda number: str(uuid.UUID(int=int(number)))),
-                "created": _Memo(lambda day: _offset(f"{day}T12:00:00")), "changed": _Memo(_offset)}
+                "created": _Memo(_created), "changed": _Memo(_offset), "late": self.late_created}
+
+    def register_late(self, day: date, when: datetime) -> None:
+        """Make the vouchers of ``day`` (every company's) created at ``when``: entered back-dated.
+
+        ``CreatedDateTimeOffset`` "may differ from the timestamp of accounting
+        effect (ie the property PostingDate)", as the spec says.
+        """
+        self.late_created[day.isoformat()] = when.astimezone(UTC).isoformat()
+
+    def created_at(self, row: tuple) -> datetime:
+        return datetime.fromisoformat(self.late_created.get(row[2]) or _created(row[2]))
 
     def page_builder(self, fields: str | None) -> Callable[[list[tuple]], list[dict]]:
         """A compiled function from posting tuples to ``AccountTransactionDto`` dicts with ``fields`` (all if empty).
@@ -278,9 +312,7 @@ class PowerOfficeSandbox:
         if name in ("departments", "projects"):
             return [{"Id": int(r[0]), "Code": r[1], "Name": r[2], "IsActive": True,
                      "CreatedDateTimeOffset": changed, "LastChangedDateTimeOffset": changed} for r in rows]
-        return [{"Id": int(r[0]), "Number": int(r[1]), "Name": r[2], "OrganizationNumber": r[3], "IsActive": True,
-                 "IsArchived": False, "IsPerson": False, "CurrencyCode": "NOK", "SubledgerAccountId": int(r[0]),
-                 "LastChangedDateTimeOffset": changed} for r in rows]
+        return [_contact(r, changed) for r in rows]
 
 
 def _int_param(params: Mapping[str, str], name: str, default: int) -> int:
@@ -316,12 +348,19 @@ def _changed_after(params: Mapping[str, str], name: str) -> datetime | None:
 def poweroffice_app(books: SyntheticBooks, *, application_key: str, subscription_key: str,
                     client_keys: Mapping[str, str] | None = None, faults: str | None = None, fault_seed: int = 7,
                     rate_limit: int = 10, token_lifetime: float = TOKEN_LIFETIME,
-                    clock: Callable[[], float] = time.monotonic) -> Starlette | FaultInjector:
+                    clock: Callable[[], float] = time.monotonic, max_page_size: int = MAX_PAGE_SIZE,
+                    trim_pages: bool = False, pagination_header: bool = True) -> Starlette | FaultInjector:
     """The PowerOffice Go sandbox over ``books``; ``app.state.sandbox`` holds its state.
 
     ``client_keys`` maps each client key to the books company it reaches
     (default: :func:`client_key` of every company). ``clock`` drives token
     expiry and the rate window, so tests can share a fake clock with the client.
+
+    The spec says only that ``PageSize`` is "not allowed to be larger than
+    MaxPageSize", and ``X-Pagination`` is known from clients, not from the spec,
+    so both are switchable: a ``PageSize`` above ``max_page_size`` is refused
+    (400), or with ``trim_pages`` silently served as ``max_page_size``;
+    ``pagination_header=False`` leaves ``X-Pagination`` out.
     """
     sandbox = PowerOfficeSandbox(
         books, application_key=application_key, subscription_key=subscription_key,
@@ -359,13 +398,17 @@ def poweroffice_app(books: SyntheticBooks, *, application_key: str, subscription
     def paged(request: Request, params: Mapping[str, str], items: list, render: Callable[[list], bytes],
               ) -> tuple[bytes | None, dict[str, str]]:
         """One page of ``items`` with its ``X-Pagination`` header; ``None`` (a 204) when the page is empty."""
-        page = _int_param(params, "PageNumber", 1)
+        page = 1 if sandbox.ignore_page_number else _int_param(params, "PageNumber", 1)
         size = _int_param(params, "PageSize", DEFAULT_PAGE_SIZE)
-        if size > MAX_PAGE_SIZE:
-            raise Problem(400, "Invalid parameter", f"PageSize may not exceed MaxPageSize ({MAX_PAGE_SIZE}).")
+        if size > max_page_size:
+            if not trim_pages:
+                raise Problem(400, "Invalid parameter", f"PageSize may not exceed MaxPageSize ({max_page_size}).")
+            size = max_page_size
         chunk = items[(page - 1) * size:page * size]
         if not chunk:
             return None, {}
+        if not pagination_header:
+            return render(chunk), {}
         pages = math.ceil(len(items) / size)
         pagination: dict[str, Any] = {"totalCount": len(items), "pageSize": size, "currentPage": page,
                                       "totalPages": pages}
@@ -380,6 +423,12 @@ def poweroffice_app(books: SyntheticBooks, *, application_key: str, subscription
         if last < first:
             raise Problem(400, "Invalid parameters", "toDate must not be before fromDate.")
         rows = sandbox.window_postings(company, first, last)
+        created_after = _changed_after(params, "createdDateTimeOffsetGreaterThan")
+        if created_after is not None:
+            rows = [r for r in rows if sandbox.created_at(r) > created_after]
+        changed_after = _changed_after(params, "lastChangedDateTimeOffsetGreaterThan")
+        if changed_after is not None:
+            rows = [r for r in rows if datetime.fromisoformat(_offset(r[16])) > changed_after]
         return paged(request, params, rows, lambda chunk: sandbox.transactions(chunk, params.get("Fields")))
 
     def dimension(name: str) -> Callable:
@@ -397,6 +446,11 @@ def poweroffice_app(books: SyntheticBooks, *, application_key: str, subscription
                              "ValidPrivileges": ["AccountTransaction", "GeneralLedgerAccount", "Department",
                                                  "Project", "Customer", "Supplier", "CommonServices"]}), {}
 
+    def financial(request: Request, company: str, params: Mapping[str, str]) -> tuple:
+        return orjson.dumps({"ConversionDate": books.start.isoformat(), "CurrencyCode": "NOK",
+                             "LastChangedDateTimeOffset": sandbox.master_changed,
+                             "UseTrustAccountManagement": False}), {}
+
     def organization(request: Request, company: str, params: Mapping[str, str]) -> tuple:
         info = next(c for c in books.companies() if c.erp_id == company)
         return orjson.dumps({"Id": str(uuid.UUID(int=int(company))), "Name": info.name, "LegalName": info.name,
@@ -409,6 +463,7 @@ def poweroffice_app(books: SyntheticBooks, *, application_key: str, subscription
         Route("/OAuth/Token", token, methods=["POST"]),
         Route("/v2/ClientIntegrationInformation", endpoint(integration), methods=["GET"]),
         Route("/v2/OrganizationSettings", endpoint(organization), methods=["GET"]),
+        Route("/v2/FinancialSettings", endpoint(financial), methods=["GET"]),
         Route("/v2/AccountTransactions", endpoint(account_transactions), methods=["GET"]),
         Route("/v2/GeneralLedgerAccounts", endpoint(dimension("accounts")), methods=["GET"]),
         Route("/v2/Departments", endpoint(dimension("departments")), methods=["GET"]),
@@ -441,6 +496,9 @@ def _app(books: SyntheticBooks, faults: str | None, options: Mapping[str, str]) 
         faults=faults,
         rate_limit=int(options.get("rate_limit", 10)),
         token_lifetime=float(options.get("token_lifetime", TOKEN_LIFETIME)),
+        max_page_size=int(options.get("max_page_size", MAX_PAGE_SIZE)),
+        trim_pages=options.get("trim_pages", "false").lower() == "true",
+        pagination_header=options.get("pagination_header", "true").lower() == "true",
     )
 
 

@@ -334,6 +334,21 @@ def _same(value: Any) -> Any:
     return value
 
 
+#: What Tripletex answers as the ``balanceGroup`` of an account in no balance group, as recorded
+#: for the bank accounts 1920 and 1950 of a real test company.
+NO_BALANCE_GROUP = "Ikke i en saldogruppe."
+
+
+def _balance_group(account: tuple) -> str:
+    """Bank and cash accounts (19xx) are in no balance group here, as in the recorded answers."""
+    return NO_BALANCE_GROUP if account[1].startswith("19") else account[4]
+
+
+def is_inactive(contact: tuple) -> bool:
+    """Every tenth customer and supplier is inactive; old postings still name them."""
+    return int(contact[0]) % 10 == 9
+
+
 def build_schema(books: SyntheticBooks) -> Schema:
     """Entity tables over the books' tuples: dimension rows, posting rows and companies."""
     dims = {d: {row[0]: row for row in books.dimension(d)} for d in ("departments", "projects", "customers",
@@ -366,7 +381,7 @@ def build_schema(books: SyntheticBooks) -> Schema:
         }, {}),
         "Account": Entity("ledger/account", {
             **base, "url": _url("ledger/account"), "number": lambda a: int(a[1]), "numberPretty": lambda a: a[1],
-            "name": lambda a: a[2], "type": lambda a: _account_type(int(a[1])), "balanceGroup": lambda a: a[4],
+            "name": lambda a: a[2], "type": lambda a: _account_type(int(a[1])), "balanceGroup": _balance_group,
             "ledgerType": lambda a: "GENERAL", "isInactive": lambda a: False,
             "displayName": lambda a: f"{a[1]} {a[2]}",
         }, {}),
@@ -382,12 +397,12 @@ def build_schema(books: SyntheticBooks) -> Schema:
         "Customer": Entity("customer", {
             **base, "url": _url("customer"), "customerNumber": lambda c: int(c[1]), "name": lambda c: c[2],
             "organizationNumber": lambda c: c[3], "isCustomer": lambda c: True, "isSupplier": lambda c: False,
-            "isInactive": lambda c: False, "displayName": lambda c: c[2],
+            "isInactive": is_inactive, "displayName": lambda c: c[2],
         }, {}),
         "Supplier": Entity("supplier", {
             **base, "url": _url("supplier"), "supplierNumber": lambda c: int(c[1]), "name": lambda c: c[2],
             "organizationNumber": lambda c: c[3], "isCustomer": lambda c: False, "isSupplier": lambda c: True,
-            "isInactive": lambda c: False, "displayName": lambda c: c[2],
+            "isInactive": is_inactive, "displayName": lambda c: c[2],
         }, {}),
         "Company": Entity("company", {
             **base, "url": _url("company"), "name": lambda c: c[1], "displayName": lambda c: c[1],
@@ -446,6 +461,7 @@ class TripletexSandbox:
         self.windows_lock = threading.Lock()
         self.ahead = ThreadPoolExecutor(1, thread_name_prefix="sandbox-window")
         self.requests = itertools.count(1)
+        self.ignore_from = False  # a fault tests switch on: list pages ignore ``from``
 
     def expire_sessions(self) -> None:
         """Invalidate every session token, as midnight of the expiration date does."""
@@ -488,6 +504,8 @@ class TripletexSandbox:
         if session is None or session.expires <= self.today():
             raise ApiFailure(401, 3000, "Unauthorized")
         if user in ("", "0"):
+            # Tripletex's authentication page: "An accountants session token authenticated with
+            # username 0 will only have access to GET company/>withLoginAccess and GET token/session/>whoAmI".
             if self.accountant and not login_only:
                 raise ApiFailure(403, 9000, "An accountant's session with company 0 may only list clients")
             return self.own_company.erp_id
@@ -554,6 +572,13 @@ def _int_param(params: dict[str, str], name: str, default: int) -> int:
     return value
 
 
+def _bool_param(params: dict[str, str], name: str, default: bool) -> bool:
+    value = params.get(name, "").lower()
+    if value not in ("", "true", "false"):
+        raise ApiFailure(422, 21000, f"Illegal value for parameter {name}")
+    return default if not value else value == "true"
+
+
 def _date_param(params: dict[str, str], name: str) -> date:
     try:
         return date.fromisoformat(params[name])
@@ -562,9 +587,13 @@ def _date_param(params: dict[str, str], name: str) -> date:
                          [{"field": name, "message": "Feltet må fylles ut med en gyldig dato."}]) from None
 
 
-def _list(schema: Schema, entity: str, items: list, params: dict[str, str]) -> bytes:
-    """A ``ListResponse`` written directly as JSON: the envelope around each object's bytes."""
-    start = _int_param(params, "from", 0)
+def _list(schema: Schema, entity: str, items: list, params: dict[str, str], *, ignore_from: bool = False) -> bytes:
+    """A ``ListResponse`` written directly as JSON: the envelope around each object's bytes.
+
+    ``fullResultSize`` is inexact, as the spec warns: rounded up to a thousand.
+    ``ignore_from`` is a fault: every request gets the first page.
+    """
+    start = 0 if ignore_from else _int_param(params, "from", 0)
     count = _int_param(params, "count", 1000)
     members = schema.compile_members(entity, parse_fields(params.get("fields", "")))
     enabled = gc.isenabled()
@@ -574,7 +603,7 @@ def _list(schema: Schema, entity: str, items: list, params: dict[str, str]) -> b
     finally:
         if enabled:
             gc.enable()
-    head = orjson.dumps({"fullResultSize": len(items), "from": start, "count": len(values),
+    head = orjson.dumps({"fullResultSize": -(-len(items) // 1000) * 1000, "from": start, "count": len(values),
                          "versionDigest": "'If-None-Match' header not specified"})
     return b"".join((head[:-1], b',"values":[', b",".join(values), b"]}"))
 
@@ -631,12 +660,18 @@ def tripletex_app(books: SyntheticBooks, *, consumer_token: str, employee_token:
 
     def postings(company: str, params: dict[str, str]) -> bytes:
         date_from, date_to = _date_param(params, "dateFrom"), _date_param(params, "dateTo")
-        return _list(schema, "Posting", sandbox.window_postings(company, date_from, date_to), params)
+        return _list(schema, "Posting", sandbox.window_postings(company, date_from, date_to), params,
+                     ignore_from=sandbox.ignore_from)
 
-    def dimension(name: str, entity: str, changed_since: bool = False) -> Callable:
+    def dimension(name: str, entity: str, contacts: bool = False) -> Callable:
+        """``contacts`` (customers, suppliers) take ``changedSince`` and default to ``isInactive=false``."""
+
         def handler(company: str, params: dict[str, str]) -> bytes:
             rows = books.dimension(name)
-            if changed_since and params.get("changedSince"):
+            if contacts:
+                inactive = _bool_param(params, "isInactive", False)
+                rows = [row for row in rows if is_inactive(row) == inactive]
+            if contacts and params.get("changedSince"):
                 # The synthetic master data was last changed when the books begin.
                 since = params["changedSince"].rstrip("Z")
                 try:
@@ -644,7 +679,7 @@ def tripletex_app(books: SyntheticBooks, *, consumer_token: str, employee_token:
                 except ValueError:
                     raise ApiFailure(422, 21000, "Illegal value for parameter changedSince") from None
                 rows = rows if changed else []
-            return _list(schema, entity, rows, params)
+            return _list(schema, entity, rows, params, ignore_from=sandbox.ignore_from)
 
         return handler
 
@@ -656,8 +691,8 @@ def tripletex_app(books: SyntheticBooks, *, consumer_token: str, employee_token:
         Route("/v2/ledger/account", endpoint(dimension("accounts", "Account")), methods=["GET"]),
         Route("/v2/department", endpoint(dimension("departments", "Department")), methods=["GET"]),
         Route("/v2/project", endpoint(dimension("projects", "Project")), methods=["GET"]),
-        Route("/v2/customer", endpoint(dimension("customers", "Customer", changed_since=True)), methods=["GET"]),
-        Route("/v2/supplier", endpoint(dimension("suppliers", "Supplier", changed_since=True)), methods=["GET"]),
+        Route("/v2/customer", endpoint(dimension("customers", "Customer", contacts=True)), methods=["GET"]),
+        Route("/v2/supplier", endpoint(dimension("suppliers", "Supplier", contacts=True)), methods=["GET"]),
     ]
     app = Starlette(routes=routes)
     app.state.sandbox = sandbox

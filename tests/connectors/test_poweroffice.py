@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from osr_pipelines.connectors.base import CredentialsRejected, Window
+from osr_pipelines.connectors.base import CredentialsRejected, MalformedResponse, Window
 from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.connectors.poweroffice import PowerOfficeConnector
 from osr_pipelines.connectors.poweroffice.client import next_page, token_url
@@ -35,7 +35,7 @@ from osr_pipelines.connectors.ratelimit import SharedRateLimiter, state_path
 from osr_pipelines.registry import RegistryError, load_registry
 from osr_pipelines.runner import run_imports
 from osr_pipelines.sandbox.generator import SyntheticBooks
-from osr_pipelines.sandbox.poweroffice import SANDBOX, client_key, poweroffice_app
+from osr_pipelines.sandbox.poweroffice import SANDBOX, client_key, is_person, poweroffice_app
 from osr_pipelines.sandbox.server import FAULT_HEADER, running
 from osr_pipelines.warehouse.loader import Warehouse
 from tests.conftest import write_registry
@@ -56,9 +56,14 @@ def expected(books: SyntheticBooks, company: str, window: Window) -> list[tuple]
 
 
 def expected_dimension(books: SyntheticBooks, dimension: str) -> list[tuple]:
-    """The books' rows as PowerOffice can tell them: accounts have no group there."""
+    """The books' rows as PowerOffice can tell them: accounts have no group there, and persons no
+    organisation number."""
     rows = books.dimension(dimension)
-    return [(*r[:4], None) for r in rows] if dimension == "accounts" else rows
+    if dimension == "accounts":
+        return [(*r[:4], None) for r in rows]
+    if dimension in ("customers", "suppliers"):
+        return [(*r[:3], None) if is_person(r) else r for r in rows]
+    return rows
 
 
 def credentials(**overrides: str) -> dict[str, str]:
@@ -263,9 +268,9 @@ def test_an_empty_page_is_a_204_and_ends_the_read(sandbox):
                            headers={"Ocp-Apim-Subscription-Key": SUBSCRIPTION, "Authorization": f"Bearer {token}"})
     assert [e.status for e in sb.to("/v2/AccountTransactions")] == [204]
     assert (answer.status_code, answer.content) == (204, b"")
-    assert next_page(None, 1, 5, 5) == 2 and next_page(None, 1, 4, 5) is None
-    assert next_page('{"nextPageLink": "https://x/v2/Departments?PageNumber=3&PageSize=5"}', 2, 5, 5) == 3
-    assert next_page('{"totalPages": 2}', 2, 5, 5) is None
+    assert next_page(None, 1) == 2  # without the header only a 204 or an empty page ends the list
+    assert next_page('{"nextPageLink": "https://x/v2/Departments?PageNumber=3&PageSize=5"}', 2) == 3
+    assert next_page('{"totalPages": 2}', 2) is None
 
 
 def test_changed_since_filters_dimensions(sandbox, books):
@@ -274,7 +279,7 @@ def test_changed_since_filters_dimensions(sandbox, books):
         later = datetime.combine(END, datetime.min.time())
         assert flat(connector.stream_dimension_since("1001", "projects", later)) == []
         assert flat(connector.stream_dimension_since("1001", "suppliers", datetime(2000, 1, 1))) == \
-            books.dimension("suppliers")
+            expected_dimension(books, "suppliers")
         connector.close()
     assert [e.params.get("lastChangedDateTimeOffsetGreaterThan") for e in sb.to("/v2/Projects")] == [
         "2025-06-30T00:00:00+00:00"]
@@ -377,8 +382,9 @@ def test_the_shared_limiter_spaces_grants_across_processes(tmp_path):
         limiter = SharedRateLimiter(Path(sys.argv[1]), limit=5, period=0.5)
         stamps = []
         for _ in range(10):
-            limiter.before_request()
-            stamps.append(time.time())
+            granted = limiter.reserve()  # what before_request does, keeping the granted instant:
+            time.sleep(max(0.0, granted - time.time()))  # a stamp taken after waking would measure the scheduler
+            stamps.append(granted)
         print(",".join(map(str, stamps)))
     """)
     workers = [subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True)
@@ -512,7 +518,91 @@ def test_a_revoked_key_of_another_company_does_not_stop_this_one(sandbox, books)
 
 
 def test_pagination_headers_of_other_shapes_neither_lose_nor_repeat_pages():
-    assert next_page('{"NextPageLink": "https://x/v2/Accounts?PageNumber=4"}', 3, 5, 5) == 4
-    assert next_page('{"CurrentPage": 2, "TotalPages": 3}', 2, 5, 5) == 3
-    assert next_page('{"CurrentPage": 3, "TotalPages": 3}', 3, 5, 5) is None
-    assert next_page('{"TotalCount": 12}', 1, 5, 5) == 2  # no link, no page count: a full page means more
+    assert next_page('{"NextPageLink": "https://x/v2/Accounts?PageNumber=4"}', 3) == 4
+    assert next_page('{"CurrentPage": 2, "TotalPages": 3}', 2) == 3
+    assert next_page('{"CurrentPage": 3, "TotalPages": 3}', 3) is None
+    assert next_page('{"TotalCount": 12}', 1) == 2  # no link, no page count: ask for the next page
+
+
+# -- paging without the header, persons, currencies -------------------------------------------------
+
+
+def test_silently_trimmed_pages_without_a_pagination_header_are_read_to_the_204(sandbox, books):
+    """A server that serves at most 100 rows a page, says nothing of it and sends no ``X-Pagination``."""
+    window = Window(date(2024, 1, 1), date(2024, 4, 1))
+    total = len(expected(books, "1001", window))
+    with sandbox(max_page_size=100, trim_pages=True, pagination_header=False) as sb:
+        connector = sb.connector(page_size=250)
+        assert flat(connector.stream_postings("1001", window)) == expected(books, "1001", window)
+        connector.close()
+    served = sb.to("/v2/AccountTransactions")
+    assert [e.status for e in served] == [200] * -(-total // 100) + [204]
+    assert all("x-pagination" not in e.response_headers for e in served)
+
+
+def test_a_server_that_ignores_the_page_number_fails_the_read_instead_of_looping(sandbox):
+    with sandbox() as sb:
+        sb.state.ignore_page_number = True
+        connector = sb.connector(page_size=2)
+        with pytest.raises(MalformedResponse) as caught:
+            for pages, _ in enumerate(connector.stream_dimension("1001", "departments")):
+                assert pages < 3, "paging did not stop"
+        connector.close()
+    assert str(caught.value).startswith("connection 'po-test', company '1001': GET /Departments answered the page "
+                                        "before again for PageNumber=2")
+
+
+def test_customers_and_suppliers_that_are_persons_are_named_by_first_and_last_name(sandbox, books):
+    with sandbox() as sb:
+        connector = sb.connector()
+        customers = flat(connector.stream_dimension("1001", "customers"))
+        connector.close()
+    served = orjson.loads(sb.to("/v2/Customers")[0].body)
+    person = next(c for c in served if c["IsPerson"])
+    assert person["Name"] is None and person["FirstName"] and person["LastName"]
+    assert customers == expected_dimension(books, "customers")
+    assert dict((r[0], r[2]) for r in customers)[str(person["Id"])] == f"{person['FirstName']} {person['LastName']}"
+
+
+def test_a_line_without_currency_code_is_in_the_company_currency(sandbox, books):
+    window = Window(date(2025, 1, 1), date(2025, 2, 1))
+    with sandbox() as sb:
+        connector = sb.connector()
+        rows = flat(connector.stream_postings("1001", window))
+        rows += flat(connector.stream_postings("1001", window))
+        connector.close()
+    assert rows == expected(books, "1001", window) * 2
+    served = orjson.loads(sb.to("/v2/AccountTransactions")[0].body)
+    assert any(t["CurrencyCode"] is None for t in served) and {r[6] for r in rows} == {"NOK", "EUR"}
+    assert [e.status for e in sb.to("/v2/FinancialSettings")] == [200]  # asked once per company
+
+
+def test_vouchers_entered_back_dated_since_the_last_run_are_found_by_their_created_time(sandbox, books):
+    last_run = datetime(2025, 6, 30, 13, 0, tzinfo=UTC)  # after the day's vouchers were entered at noon
+    back_dated = date(2025, 5, 12)  # far outside a nightly window of the last days
+    year = Window(date(2025, 1, 1), END + timedelta(days=1))
+    with sandbox() as sb:
+        sb.state.register_late(back_dated, last_run + timedelta(minutes=30))
+        connector = sb.connector()
+        rows = flat(connector.stream_postings_created_since("1001", year, last_run.replace(tzinfo=None)))
+        later = flat(connector.stream_postings_created_since("1001", year, last_run + timedelta(hours=1)))
+        connector.close()
+    assert rows == expected(books, "1001", Window(back_dated, back_dated + timedelta(days=1))) and rows
+    assert later == []
+    first, second = sb.to("/v2/AccountTransactions")
+    assert first.params["createdDateTimeOffsetGreaterThan"] == "2025-06-30T13:00:00+00:00"
+    assert (first.params["fromDate"], first.params["toDate"]) == ("2025-01-01", "2025-06-30")
+    assert second.status == 204
+
+
+def test_the_served_sandbox_takes_the_paging_options(books, tmp_path):
+    window = Window(date(2025, 1, 1), date(2025, 3, 1))
+    options = {"max_page_size": "100", "trim_pages": "true", "pagination_header": "false"}
+    with served(Served, SANDBOX.app(books, None, options)) as sb:
+        base, creds = SANDBOX.login(sb.url, books, {})
+        connector = PowerOfficeConnector("po-test", {**base, "page_size": "500", "rate_state_dir": str(tmp_path)},
+                                         creds)
+        assert flat(connector.stream_postings("1001", window)) == expected(books, "1001", window)
+        connector.close()
+    pages = [e for e in sb.to("/v2/AccountTransactions") if e.status == 200]
+    assert len(pages) > 1 and all(len(orjson.loads(e.body)) == 100 for e in pages[:-1])

@@ -6,12 +6,15 @@ import logging
 from datetime import date, datetime, timedelta
 
 import httpx
+import orjson
 import pytest
 
-from osr_pipelines.connectors.base import CredentialsRejected, Window
+from osr_pipelines.connectors.base import CredentialsRejected, MalformedResponse, Window
 from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.connectors.tripletex import TripletexConnector
 from osr_pipelines.connectors.tripletex.client import split_by_year
+from osr_pipelines.connectors.tripletex.mapping import decode_postings, map_postings
+from osr_pipelines.sandbox.tripletex import is_inactive
 from tests.connectors.conftest import CONSUMER, EMPLOYEE, END, TOKENS, flat
 
 FULL = Window(date(2000, 1, 1), date(2030, 1, 1))
@@ -23,6 +26,17 @@ def expected(books, company: str, window: Window) -> list[tuple]:
     return flat(books.postings_in(company, window))
 
 
+def expected_dimension(books, dimension: str) -> list[tuple]:
+    """The books' rows in the order the connector reads them: bank and cash accounts are in no
+    balance group, and inactive customers and suppliers come in a second pass."""
+    rows = books.dimension(dimension)
+    if dimension == "accounts":
+        return [(*r[:4], None if r[1].startswith("19") else r[4]) for r in rows]
+    if dimension in ("customers", "suppliers"):
+        return [r for r in rows if not is_inactive(r)] + [r for r in rows if is_inactive(r)]
+    return rows
+
+
 def test_full_and_window_reads_stream_exactly_the_generators_rows(sandbox, books):
     windows = [FULL, Window(date(2024, 11, 15), date(2025, 2, 3)), Window(date(2024, 3, 1), date(2024, 3, 2))]
     with sandbox() as sb:
@@ -32,7 +46,7 @@ def test_full_and_window_reads_stream_exactly_the_generators_rows(sandbox, books
             for window in windows:
                 assert flat(connector.stream_postings(company, window)) == expected(books, company, window)
             for dimension in DIMENSIONS:
-                assert flat(connector.stream_dimension(company, dimension)) == books.dimension(dimension)
+                assert flat(connector.stream_dimension(company, dimension)) == expected_dimension(books, dimension)
         connector.close()
     # Clients act for each client company in the Basic username.
     assert {e.basic_user for e in sb.recorder.to("/ledger/posting")} == {"1001", "1002"}
@@ -146,7 +160,7 @@ def test_reads_are_identical_under_every_fault(sandbox, books):
         for company in ("1001", "1002"):
             assert flat(connector.stream_postings(company, FULL)) == expected(books, company, FULL)
             for dimension in DIMENSIONS:
-                assert flat(connector.stream_dimension(company, dimension)) == books.dimension(dimension)
+                assert flat(connector.stream_dimension(company, dimension)) == expected_dimension(books, dimension)
         connector.close()
         counts = sb.app.counts
     assert all(counts[kind] > 0 for kind in ("429", "500", "slow", "drop", "malformed")), counts
@@ -182,10 +196,10 @@ def test_changed_since_filters_customers_and_suppliers(sandbox, books):
         later = datetime.combine(END, datetime.min.time())
         assert flat(connector.stream_dimension_since("1001", "customers", later)) == []
         assert flat(connector.stream_dimension_since("1001", "suppliers", datetime(2000, 1, 1))) == \
-            books.dimension("suppliers")
+            expected_dimension(books, "suppliers")
         assert flat(connector.stream_dimension_since("1001", "projects", later)) == books.dimension("projects")
         connector.close()
-    assert [e.params.get("changedSince") for e in sb.recorder.to("/customer")] == ["2025-06-30T00:00:00"]
+    assert [e.params.get("changedSince") for e in sb.recorder.to("/customer")] == ["2025-06-30T00:00:00"] * 2
     assert "changedSince" not in sb.recorder.to("/project")[0].params
 
 
@@ -201,3 +215,84 @@ def test_long_windows_split_by_calendar_year():
     parts = split_by_year(Window(date(2022, 6, 1), date(2024, 3, 1)))
     assert [str(p) for p in parts] == ["[2022-06-01, 2023-01-01)", "[2023-01-01, 2024-01-01)",
                                        "[2024-01-01, 2024-03-01)"]
+
+
+def test_inactive_customers_and_suppliers_are_read_too(sandbox, books):
+    """``/customer`` and ``/supplier`` default to ``isInactive=false``; postings still name inactive ones."""
+    with sandbox() as sb:
+        connector = sb.connector()
+        customers = flat(connector.stream_dimension("1001", "customers"))
+        suppliers = flat(connector.stream_dimension("1001", "suppliers"))
+        connector.close()
+    assert sorted(customers) == sorted(books.dimension("customers"))
+    assert sorted(suppliers) == sorted(books.dimension("suppliers"))
+    inactive = {r[0] for r in books.dimension("customers") if is_inactive(r)}
+    named = {r[11] for r in flat(books.postings_in("1001", FULL))}
+    assert inactive & named <= {r[0] for r in customers} and inactive & named
+    assert [e.params.get("isInactive") for e in sb.recorder.to("/customer")] == ["false", "true"]
+
+
+def test_paging_ends_on_a_short_page_whatever_full_result_size_says(sandbox, books):
+    window = Window(date(2024, 1, 1), date(2025, 1, 1))
+    total = len(expected(books, "1001", window))
+    assert total % 300 and total % 1000  # the last page is short, and fullResultSize (rounded up) is not exact
+    with sandbox() as sb:
+        connector = sb.connector(page_size=300)
+        assert flat(connector.stream_postings("1001", window)) == expected(books, "1001", window)
+        connector.close()
+    served = sb.recorder.to("/ledger/posting")
+    assert [int(e.params["from"]) for e in served] == list(range(0, total, 300))
+    assert orjson.loads(served[-1].body)["fullResultSize"] > total
+
+
+def test_a_full_last_page_is_followed_by_one_empty_page(sandbox, books):
+    with sandbox() as sb:
+        connector = sb.connector(page_size=5)
+        assert flat(connector.stream_dimension("1001", "departments")) == books.dimension("departments")
+        connector.close()
+    assert [(e.params["from"], orjson.loads(e.body)["count"]) for e in sb.recorder.to("/department")] == [
+        ("0", 5), ("5", 0)]
+
+
+def test_a_server_that_ignores_from_fails_the_read_instead_of_looping(sandbox):
+    with sandbox() as sb:
+        sb.state.ignore_from = True
+        connector = sb.connector(page_size=2)
+        with pytest.raises(MalformedResponse) as caught:
+            for pages, _ in enumerate(connector.stream_dimension("1001", "departments")):
+                assert pages < 3, "paging did not stop"
+        connector.close()
+    assert str(caught.value).startswith("connection 'tx-test', company '1001': GET /department answered the page "
+                                        "before again for from=2")
+
+
+def test_accounts_in_no_balance_group_get_no_group(sandbox, books):
+    with sandbox() as sb:
+        connector = sb.connector()
+        accounts = {r[1]: r[4] for r in flat(connector.stream_dimension("1001", "accounts"))}
+        connector.close()
+    served = orjson.loads(sb.recorder.to("/ledger/account")[0].body)["values"]
+    assert {a["number"]: a["balanceGroup"] for a in served}[1920] == "Ikke i en saldogruppe."
+    assert accounts["1920"] is None and accounts["1900"] is None
+    assert accounts["3000"] == "30 Salgsinntekt"
+
+
+def test_the_voucher_number_takes_the_voucher_year_not_the_posting_date():
+    """A posting of voucher 17 of 2024 dated in January 2025 stays in voucher 17 of 2024; its period is 2025-01."""
+    page = orjson.dumps({"fullResultSize": 1, "from": 0, "count": 1, "values": [{
+        "id": 9, "date": "2025-01-02", "amount": 100.0, "amountCurrency": 100.0, "account": {"number": 1920},
+        "voucher": {"number": 17, "year": 2024}, "currency": {"code": "NOK"}}]})
+    [row] = map_postings(decode_postings(page).values)
+    assert (row[1], row[2], row[3]) == ("2024000017", "2025-01-02", 202501)
+
+
+def test_the_sandbox_serves_each_voucher_with_its_year(sandbox, books):
+    with sandbox() as sb:
+        connector = sb.connector()
+        window = Window(date(2024, 12, 30), date(2025, 1, 2))
+        assert flat(connector.stream_postings("1001", window)) == expected(books, "1001", window)
+        connector.close()
+    served = sb.recorder.to("/ledger/posting")
+    assert all("voucher(number,year)" in e.params["fields"] for e in served)
+    years = {(p["date"][:4], p["voucher"]["year"]) for e in served for p in orjson.loads(e.body)["values"]}
+    assert years == {("2024", 2024), ("2025", 2025)}

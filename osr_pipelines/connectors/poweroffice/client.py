@@ -58,6 +58,8 @@ SUBSCRIPTION_HEADER = "Ocp-Apim-Subscription-Key"
 RATE_LIMIT = 10
 #: ``ResourceParameters.MaxPageSize``'s default, the largest ``PageSize`` PowerOffice accepts.
 MAX_PAGE_SIZE = 20_000
+#: ``FinancialSettingsDto.CurrencyCode``: "only NOK is supported and this property will allways return NOK".
+DEFAULT_CURRENCY = "NOK"
 
 
 def token_url(base_url: str) -> str:
@@ -66,24 +68,26 @@ def token_url(base_url: str) -> str:
     return root.removesuffix("/v2") + "/OAuth/Token"
 
 
-def next_page(header: str | None, page: int, size: int, page_size: int) -> int | None:
-    """The page after ``page`` from ``X-Pagination``'s ``nextPageLink``, or ``None`` on the last page.
+def next_page(header: str | None, page: int) -> int | None:
+    """The page after ``page`` from ``X-Pagination``, or ``None`` when it names none.
 
     The link's ``PageNumber`` is used when it has one; the request is rebuilt
     from our own path and parameters, so a link naming an internal host does
-    not matter. Without the header, a full page means there may be more.
+    not matter. Without the header (or a link or page count in it) the next
+    page is asked for: only a 204 or an empty page ends the list, since a short
+    page may be one the server trimmed to its own ``MaxPageSize``.
     """
     if header is None:
-        return page + 1 if size >= page_size else None
+        return page + 1
     try:
         pagination = {str(k).lower(): v for k, v in orjson.loads(header).items()}
     except (orjson.JSONDecodeError, AttributeError):
-        return page + 1 if size >= page_size else None
-    if "nextpagelink" not in pagination:  # another header shape: its page count, else a full page means more
+        return page + 1
+    if "nextpagelink" not in pagination:  # another header shape: its page count, else ask for the next page
         current, total = pagination.get("currentpage", page), pagination.get("totalpages")
         if isinstance(current, int) and isinstance(total, int):
             return current + 1 if current < total else None
-        return page + 1 if size >= page_size else None
+        return page + 1
     link = pagination["nextpagelink"]
     if not link:
         return None
@@ -127,6 +131,7 @@ class PowerOfficeConnector:
         self._auth: dict[str, ClientCredentials] = {}
         self._company_of: dict[str, str] = {}  # client key field -> ClientId
         self._proven: set[str] = set()  # client key fields that got a token: the application key is good
+        self._currencies: dict[str, str] = {}  # company -> its currency
 
     # -- credentials and errors ----------------------------------------------------------------
 
@@ -192,8 +197,14 @@ class PowerOfficeConnector:
 
     def _pages(self, field: str, path: str, params: Mapping[str, Any], company: str,
                decoder: Callable[[bytes], Any] | None = None) -> Iterator[list]:
-        """Each page's array, following ``X-Pagination``; a 204 is an empty page."""
+        """Each page's array, following ``X-Pagination`` until a 204 or an empty page.
+
+        A page that repeats the one before (the server ignored ``PageNumber``), or
+        a next page that is not after this one, ends the read with
+        :class:`MalformedResponse` instead of an endless loop.
+        """
         page = 1
+        previous: tuple | None = None
         while True:
             body, headers = self._get(field, path, {**params, "PageNumber": page, "PageSize": self.page_size},
                                       company, decoder=decoder, with_headers=True)
@@ -204,10 +215,19 @@ class PowerOfficeConnector:
                                         connection=self.connection, company=company)
             if not body:
                 return
+            seen = (_id(body[0]), _id(body[-1]), len(body))
+            if seen == previous:
+                raise MalformedResponse(f"GET {path} answered the page before again for PageNumber={page}: the "
+                                        "server ignores 'PageNumber', so paging stopped instead of repeating it",
+                                        connection=self.connection, company=company)
+            previous = seen
             yield body
-            following = next_page(headers.get("X-Pagination"), page, len(body), self.page_size)
-            if following is None or following <= page:
+            following = next_page(headers.get("X-Pagination"), page)
+            if following is None:
                 return
+            if following <= page:
+                raise MalformedResponse(f"GET {path} page {page} named page {following} as the next one: paging "
+                                        "stopped instead of going back", connection=self.connection, company=company)
             page = following
 
     def _client_info(self, field: str) -> dict:
@@ -303,26 +323,56 @@ class PowerOfficeConnector:
         path, mapper = DIMENSION_SOURCES[dimension]
         params: dict[str, Any] = {}
         if changed_since is not None:
-            aware = changed_since if changed_since.tzinfo else changed_since.replace(tzinfo=UTC)
-            params["lastChangedDateTimeOffsetGreaterThan"] = aware.isoformat()
+            params["lastChangedDateTimeOffsetGreaterThan"] = _utc_iso(changed_since)
         field = self._key_for(company_id)
         for page in self._pages(field, path, params, company_id):
             yield map_page(page, each(mapper), connection=self.connection, company=company_id)
 
     def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
-        """Transactions posted inside ``window``, the next page fetched while this one maps.
+        """Transactions posted inside ``window``, the next page fetched while this one maps."""
+        return self._transactions(company_id, window, {})
 
-        ``fromDate`` and ``toDate`` are both inclusive: the half-open window ends the day before ``end``.
+    def stream_postings_created_since(self, company_id: str, window: Window, since: datetime) -> Iterator[Batch]:
+        """Transactions posted inside ``window`` and entered after ``since`` (naive means UTC).
+
+        Catches vouchers entered back-dated since the last run, whatever their
+        date, with PowerOffice's own polling filter (``createdDateTimeOffsetGreaterThan``,
+        exclusive): ``window`` can be wide (the year so far) at the cost of one
+        page of new postings. Posted vouchers change only by new (reversal and
+        correction) vouchers, so entries since ``since`` are all that changed.
         """
+        return self._transactions(company_id, window, {"createdDateTimeOffsetGreaterThan": _utc_iso(since)})
+
+    def _transactions(self, company_id: str, window: Window, filters: Mapping[str, str]) -> Iterator[Batch]:
+        """``fromDate`` and ``toDate`` are both inclusive: the half-open window ends the day before ``end``."""
         field = self._key_for(company_id)
         params = {"fromDate": window.start.isoformat(), "toDate": (window.end - timedelta(days=1)).isoformat(),
-                  "Fields": TRANSACTION_FIELDS}
+                  **filters, "Fields": TRANSACTION_FIELDS}
         pages = prefetch(self._pages(field, "/AccountTransactions", params, company_id, decode_transactions), depth=2)
         try:
             for page in pages:
-                yield map_page(page, map_transactions, connection=self.connection, company=company_id)
+                currency = self._currency(field, company_id) if any(t.CurrencyCode is None for t in page) else None
+                yield map_page(page, lambda p, c=currency: map_transactions(p, c), connection=self.connection,
+                               company=company_id)
         finally:
             pages.close()
+
+    def _currency(self, field: str, company_id: str) -> str:
+        """The company's currency, ``CurrencyCode`` of ``GET /FinancialSettings`` (asked once).
+
+        The spec says it is NOK for every client "as of now", so NOK stands in
+        when the integration lacks the ``CommonServices`` privilege to ask.
+        """
+        if company_id not in self._currencies:
+            try:
+                settings = self._auth_for(field).request_json("GET", "/FinancialSettings", company=company_id)
+            except HttpStatusError as err:
+                if err.status != 403:
+                    raise self._failure(err, field, "GET /FinancialSettings") from None
+                settings = None
+            code = settings.get("CurrencyCode") if isinstance(settings, dict) else None
+            self._currencies[company_id] = code or DEFAULT_CURRENCY
+        return self._currencies[company_id]
 
     def close(self) -> None:
         self._http.close()
@@ -334,6 +384,16 @@ class PairRefused(CredentialsRejected):
     def __init__(self, message: str, status: str, *, connection: str, field: str) -> None:
         super().__init__(message, connection=connection, field=field)
         self.status = status
+
+
+def _utc_iso(moment: datetime) -> str:
+    """An ISO date-time with its offset, as the ``*GreaterThan`` filters take it; naive means UTC."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
+def _id(item: Any) -> Any:
+    """The ``Id`` of an array item, a dict or a decoded object."""
+    return item.get("Id") if isinstance(item, dict) else getattr(item, "Id", None)
 
 
 def _subscription_refused(err: HttpStatusError) -> bool:

@@ -62,19 +62,21 @@ def utc(stamp: str) -> str:
     return moment.isoformat()
 
 
-def map_transactions(values: list[Transaction]) -> Batch:
+def map_transactions(values: list[Transaction], currency: str | None = None) -> Batch:
     """Map typed transactions to posting rows.
 
     ``PostingDate`` (the date of accounting effect, which ``fromDate``/``toDate``
     filter on) is the canonical voucher date. The sub-ledger contact
     (``ContactId``, the id of the customer or supplier) fills the customer or
     supplier column, whichever sub-ledger account the line is posted to.
+    ``CurrencyCode`` is nullable; a line without one is in ``currency``, the
+    company's own, since ``Amount`` always is.
     """
     with gc_paused():
-        return _map(values)
+        return _map(values, currency)
 
 
-def _map(values: list[Transaction]) -> Batch:
+def _map(values: list[Transaction], currency: str | None) -> Batch:
     rows: Batch = []
     append = rows.append
     last = None
@@ -92,7 +94,7 @@ def _map(values: list[Transaction]) -> Batch:
             period,
             str(t.AccountNo),
             round(t.Amount, 2),
-            t.CurrencyCode,
+            t.CurrencyCode or currency,
             round(t.CurrencyAmount, 2),
             t.Description,
             None if department is None else str(department),
@@ -129,9 +131,14 @@ def map_project(p: dict) -> Row:
 
 
 def map_contact(c: dict) -> Row:
-    """Customers and suppliers: ``Number`` is the sub-ledger number users know them by."""
+    """Customers and suppliers: ``Number`` is the sub-ledger number users know them by.
+
+    A contact that is a person (``IsPerson``) has ``Name`` null and its name in
+    ``FirstName`` and ``LastName``.
+    """
     number = c.get("Number")
-    return (str(c["Id"]), str(number) if number is not None else str(c["Id"]), c.get("Name"),
+    name = c.get("Name") or " ".join(part for part in (c.get("FirstName"), c.get("LastName")) if part) or None
+    return (str(c["Id"]), str(number) if number is not None else str(c["Id"]), name,
             c.get("OrganizationNumber") or None)
 
 

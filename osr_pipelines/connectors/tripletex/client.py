@@ -172,26 +172,34 @@ class TripletexConnector:
 
     def _pages(self, path: str, params: Mapping[str, Any], company: str | None,
                decoder: Callable[[bytes], Any] | None = None) -> Iterator[list]:
-        """``values`` of each page, walking ``from``/``count`` until the list is exhausted.
+        """``values`` of each page, walking ``from``/``count`` until a short or empty page.
 
-        Pages are dicts, or with ``decoder`` objects with ``values`` and ``fullResultSize`` attributes.
+        ``fullResultSize`` is not read: the spec calls it deprecated and "not exact".
+        A page that repeats the one before means the server ignored ``from``; it
+        ends the walk with :class:`MalformedResponse` instead of an endless loop.
+        Pages are dicts, or with ``decoder`` objects with a ``values`` attribute.
         """
         start = 0
+        previous: tuple | None = None
         while True:
             body = self._call(path, {**params, "from": start, "count": self.page_size}, company, decoder)
-            if decoder is not None:
-                body = {"values": body.values, "fullResultSize": body.fullResultSize}
             try:
-                values = body["values"]
+                values = body.values if decoder is not None else body["values"]
             except (KeyError, TypeError):
                 raise MalformedResponse(f"GET {path} answered without values", connection=self.connection,
                                         company=company) from None
-            if values:
-                yield values
-            start += len(values)
-            # ``fullResultSize`` is inexact, but a short page below it means the server capped ``count``.
-            if not values or (len(values) < self.page_size and start >= (body.get("fullResultSize") or 0)):
+            if not values:
                 return
+            seen = (_id(values[0]), _id(values[-1]), len(values))
+            if seen == previous:
+                raise MalformedResponse(f"GET {path} answered the page before again for from={start}: the server "
+                                        "ignores 'from', so paging stopped instead of repeating it",
+                                        connection=self.connection, company=company)
+            previous = seen
+            yield values
+            if len(values) < self.page_size:
+                return
+            start += len(values)
 
     def _who_am_i(self) -> dict:
         body = self._get("/token/session/>whoAmI", {"fields": "companyId,company(id,name,organizationNumber)"},
@@ -232,15 +240,22 @@ class TripletexConnector:
         """
         if dimension not in DIMENSION_COLUMNS:
             raise ValueError(f"unknown dimension '{dimension}'")
-        path, fields, mapper, incremental = DIMENSION_SOURCES[dimension]
-        params = {"fields": fields}
-        if incremental and changed_since is not None:
+        source = DIMENSION_SOURCES[dimension]
+        params = {"fields": source.fields}
+        if source.changed_since and changed_since is not None:
             params["changedSince"] = changed_since.strftime("%Y-%m-%dT%H:%M:%S")
+        mapper = each(source.mapper)
+        seen: set[str] = set()  # an object changing state between two passes would come twice
         try:
-            for page in self._pages(path, params, company_id):
-                yield map_page(page, each(mapper), connection=self.connection, company=company_id)
+            for filters in source.filters:
+                for page in self._pages(source.path, {**params, **filters}, company_id):
+                    rows = map_page(page, mapper, connection=self.connection, company=company_id)
+                    if len(source.filters) > 1:
+                        rows = [row for row in rows if row[0] not in seen]
+                        seen.update(row[0] for row in rows)
+                    yield rows
         except HttpStatusError as err:
-            raise self._failure(err, f"GET {path}") from None
+            raise self._failure(err, f"GET {source.path}") from None
 
     def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
         """Postings of ``window``, a request series per year, ``workers`` years fetched at once.
@@ -275,6 +290,11 @@ class TripletexConnector:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _id(value: Any) -> Any:
+    """The ``id`` of a page item, a dict or a decoded object."""
+    return value.get("id") if isinstance(value, dict) else getattr(value, "id", None)
 
 
 def _validation(payload: Any) -> list[dict]:

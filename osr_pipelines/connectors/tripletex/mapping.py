@@ -7,6 +7,7 @@ testable function: it is where a full-history import spends its CPU.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import msgspec
 
@@ -14,11 +15,14 @@ from osr_pipelines.connectors.base import Batch, Row
 from osr_pipelines.connectors.http import gc_paused, json_decoder
 
 #: One pass of ``/ledger/posting`` brings everything a canonical posting needs.
-POSTING_FIELDS = ("id,date,description,amount,amountCurrency,account(number),voucher(number),"
+POSTING_FIELDS = ("id,date,description,amount,amountCurrency,account(number),voucher(number,year),"
                   "currency(code),department(id),project(id),customer(id),supplier(id),changes(timestamp)")
 
 #: Tripletex account types on the balance sheet; every other type is a result (income statement) account.
 BALANCE_TYPES = frozenset({"ASSETS", "EQUITY", "LIABILITIES"})
+
+#: The ``balanceGroup`` Tripletex answers for an account in no balance group ("not in a balance group").
+NO_BALANCE_GROUP = "Ikke i en saldogruppe."
 
 
 class _Number(msgspec.Struct, gc=False):
@@ -27,6 +31,11 @@ class _Number(msgspec.Struct, gc=False):
 
 class _Ref(msgspec.Struct, gc=False):
     id: int
+
+
+class _Voucher(msgspec.Struct, gc=False):
+    number: int
+    year: int
 
 
 class _Currency(msgspec.Struct, gc=False):
@@ -45,7 +54,7 @@ class Posting(msgspec.Struct, gc=False):
     amount: float
     amountCurrency: float
     account: _Number
-    voucher: _Number
+    voucher: _Voucher
     currency: _Currency
     description: str | None = None
     department: _Ref | None = None
@@ -56,10 +65,9 @@ class Posting(msgspec.Struct, gc=False):
 
 
 class PostingPage(msgspec.Struct):
-    """``ListResponsePosting``: the fields the connector reads."""
+    """``ListResponsePosting``: the field the connector reads."""
 
     values: list[Posting]
-    fullResultSize: int | None = None
 
 
 #: Decode a ``/ledger/posting`` page into Structs.
@@ -70,9 +78,11 @@ def map_postings(values: list[Posting]) -> Batch:
     """Map the typed ``Posting`` objects of :func:`decode_postings`.
 
     Tripletex numbers vouchers per year, so the canonical voucher number
-    prefixes the year of the voucher date: voucher 17 of 2024 becomes
-    ``"2024000017"``. The loop avoids per-row helper calls and works out
-    the year and period once per run of equal dates: it is the hot path.
+    prefixes the voucher's own ``year``: voucher 17 of 2024 becomes
+    ``"2024000017"``, even when a posting of it is dated in another year
+    (the posting's date would file it under another voucher). ``period`` is
+    the calendar month of the posting's date. The loop avoids per-row helper
+    calls and works out the period once per run of equal dates: it is the hot path.
     """
     with gc_paused():
         return _map_postings(values)
@@ -82,22 +92,21 @@ def _map_postings(values: list[Posting]) -> Batch:
     rows: Batch = []
     append = rows.append
     last = None
-    year = period = voucher_base = 0
+    period = 0
     for p in values:
         day = p.date
         if day != last:
             last = day
-            year = int(day[:4])
-            period = year * 100 + int(day[5:7])
-            voucher_base = year * 1_000_000
+            period = int(day[:4]) * 100 + int(day[5:7])
         department, project, customer, supplier, changes = p.department, p.project, p.customer, p.supplier, p.changes
         if changes:
             changed = changes[0].timestamp if len(changes) == 1 else max(c.timestamp for c in changes)
         else:
             changed = None
+        voucher = p.voucher
         append((
             str(p.id),
-            str(voucher_base + p.voucher.number),
+            str(voucher.year * 1_000_000 + voucher.number),
             day,
             period,
             str(p.account.number),
@@ -126,7 +135,10 @@ def account_type(account: dict) -> str:
 
 
 def map_account(a: dict) -> Row:
-    return (str(a["id"]), str(a["number"]), a.get("name"), account_type(a), a.get("balanceGroup"))
+    """Ungrouped accounts carry :data:`NO_BALANCE_GROUP` as their group; they get none."""
+    group = a.get("balanceGroup")
+    return (str(a["id"]), str(a["number"]), a.get("name"), account_type(a),
+            None if not group or group == NO_BALANCE_GROUP else group)
 
 
 def map_department(d: dict) -> Row:
@@ -149,11 +161,28 @@ def map_supplier(s: dict) -> Row:
             s.get("organizationNumber") or None)
 
 
-#: Canonical dimension -> (path, fields, mapper, whether the path takes ``changedSince``).
-DIMENSION_SOURCES: dict[str, tuple[str, str, Callable[[dict], Row], bool]] = {
-    "accounts": ("/ledger/account", "id,number,name,type,balanceGroup", map_account, False),
-    "departments": ("/department", "id,departmentNumber,name", map_department, False),
-    "projects": ("/project", "id,number,name", map_project, False),
-    "customers": ("/customer", "id,customerNumber,name,organizationNumber", map_customer, True),
-    "suppliers": ("/supplier", "id,supplierNumber,name,organizationNumber", map_supplier, True),
+@dataclass(frozen=True)
+class DimensionSource:
+    """Where a canonical dimension is read: ``changed_since`` says whether the path takes
+    ``changedSince``; ``filters`` are the passes to make, one request series each."""
+
+    path: str
+    fields: str
+    mapper: Callable[[dict], Row]
+    changed_since: bool = False
+    filters: tuple[dict[str, str], ...] = ({},)
+
+
+#: ``/customer`` and ``/supplier`` default to ``isInactive=false``: inactive ones, which old
+#: postings still name, come only when asked for.
+BOTH_STATES = ({"isInactive": "false"}, {"isInactive": "true"})
+
+DIMENSION_SOURCES: dict[str, DimensionSource] = {
+    "accounts": DimensionSource("/ledger/account", "id,number,name,type,balanceGroup", map_account),
+    "departments": DimensionSource("/department", "id,departmentNumber,name", map_department),
+    "projects": DimensionSource("/project", "id,number,name", map_project),
+    "customers": DimensionSource("/customer", "id,customerNumber,name,organizationNumber", map_customer,
+                                 changed_since=True, filters=BOTH_STATES),
+    "suppliers": DimensionSource("/supplier", "id,supplierNumber,name,organizationNumber", map_supplier,
+                                 changed_since=True, filters=BOTH_STATES),
 }
