@@ -8,6 +8,7 @@ from dagster import Definitions, JobDefinition
 
 from osr_pipelines import settings
 from osr_pipelines.assets.imports import build_import_assets
+from osr_pipelines.assets.reports import REPORT_ASSETS
 from osr_pipelines.jobs import IMPORT_JOBS
 from osr_pipelines.registry import Registry, load_registry
 from osr_pipelines.resources import RegistryResource, WarehouseResource, connection_resources
@@ -21,7 +22,7 @@ def build_definitions(registry_path: Path | None = None, warehouse_url: str | No
     registry = load_registry(path) if path.exists() else Registry()
     connections = connection_resources(registry)
     return Definitions(
-        assets=build_import_assets(set(connections)),
+        assets=[*build_import_assets(set(connections)), *REPORT_ASSETS],
         jobs=list(IMPORT_JOBS.values()),
         schedules=[nightly_imports, weekly_ytd_imports],
         sensors=[registry_sync],

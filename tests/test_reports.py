@@ -141,3 +141,22 @@ def test_balance_sheet_matches_the_hand_calculation(engine) -> None:
 def test_a_period_that_is_not_a_month_is_named() -> None:
     with pytest.raises(ValueError, match=r"--period: '2024-13' is not a month; write it as YYYY-MM"):
         parse_period("2024-13")
+
+
+def test_a_direct_connection_without_its_credential_names_the_variable(tmp_path, monkeypatch) -> None:
+    from datetime import date
+
+    from osr_pipelines.registry import load_registry
+    from osr_pipelines.reports.source import ReportError, company_ledger
+
+    from .conftest import synthetic_connection, write_registry
+
+    monkeypatch.delenv("OSR_TEST_UNSET_KEY", raising=False)
+    connection = {**synthetic_connection("live", mode="direct", companies="2001"),
+                  "credentials": {"api_key": "OSR_TEST_UNSET_KEY"}}
+    registry = load_registry(write_registry(tmp_path / "registry.yaml", [connection], [("live", "2001")]))
+    with pytest.raises(ReportError, match=r"company 'live.2001': connection 'live' is direct and its credentials "
+                                          r"are not set: api_key \(environment variable OSR_TEST_UNSET_KEY\)"):
+        company_ledger(registry, None, "live.2001", 202401, date(2024, 1, 31))
+    with pytest.raises(ReportError, match=r"company 'live.9999' is not in the registry"):
+        company_ledger(registry, None, "live.9999", 202401, date(2024, 1, 31))

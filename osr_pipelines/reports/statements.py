@@ -17,7 +17,6 @@ from osr_pipelines.reports.accounts import Grouping, Line, ns4102_balance_sectio
 from osr_pipelines.reports.periods import january, months_between, shift
 from osr_pipelines.reports.trial_balance import ZERO, TrialBalance
 
-INCOME_COLUMNS = ("period", "year to date", "period last year", "year to date last year")
 BALANCE_COLUMNS = ("opening", "movement", "closing")
 YEAR_RESULT = Line("C9", "Årets resultat")
 
