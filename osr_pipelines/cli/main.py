@@ -12,6 +12,7 @@ from osr_pipelines.cli.common import edit_registry, open_connector, read_registr
 from osr_pipelines.cli.companies import company
 from osr_pipelines.cli.connections import connection
 from osr_pipelines.cli.imports import import_, run_and_report, status
+from osr_pipelines.cli.reports import report
 from osr_pipelines.cli.sandbox import sandbox
 from osr_pipelines.connectors.base import DIMENSIONS
 from osr_pipelines.connectors.synthetic import books_from_options
@@ -103,3 +104,4 @@ cli.add_command(company)
 cli.add_command(import_)
 cli.add_command(status)
 cli.add_command(sandbox)
+cli.add_command(report)
