@@ -154,6 +154,15 @@ class Consolidation:
             (p.total() for p in self.eliminated.values()), ZERO)
 
 
+def latest_period(engine: Engine, companies: tuple[str, ...], client: str) -> int:
+    """The latest month with postings in any of the client's companies."""
+    found = [r[1] for c in companies if (r := ledger.warehouse_period_range(engine, c))]
+    if not found:
+        raise ValueError(f"client '{client}': none of its companies has postings in the warehouse; import them "
+                         "first or name a period")
+    return max(found)
+
+
 def consolidate(engine: Engine, setup: ClientSetup, rates: Rates, period: int) -> Consolidation:
     """The client's companies at ``period`` in its presentation currency, with eliminations."""
     rule = setup.eliminations
