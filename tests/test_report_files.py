@@ -78,12 +78,12 @@ def test_income_statement_html_renders_in_a_browser(books_home: Path) -> None:
     assert rows == [["3", "Salgs- og driftsinntekt", "0.00", "1 000.00", "400.00", "400.00"],
                     ["4", "Varekostnad", "-300.00", "-300.00", "0.00", "0.00"],
                     ["", "Resultat", "-300.00", "700.00", "400.00", "400.00"]]
-    bars = {(a["class"], a["data-month"]): Decimal(a["data-value"]) for tag, a, _ in dom.elements
+    bars = {(a["class"], a["data-category"]): Decimal(a["data-value"]) for tag, a, _ in dom.elements
             if tag == "rect" and "bar" in a.get("class", "")}
     assert len(bars) == 24  # twelve months of 2023 against twelve of 2022
-    assert bars[("bar this-year", "2023-11")] == Decimal("1000.00")
-    assert bars[("bar this-year", "2023-12")] == Decimal("-300.00")
-    assert bars[("bar last-year", "2022-12")] == Decimal("400.00")
+    assert bars[("bar this-year", "Nov")] == Decimal("1000.00")
+    assert bars[("bar this-year", "Dec")] == Decimal("-300.00")
+    assert bars[("bar last-year", "Dec")] == Decimal("400.00")
     svg = next(a for tag, a, _ in dom.elements if tag == "svg")
     assert svg["id"] == "monthly-result" and "2023 against 2022 (SEK)" in svg["aria-label"]
 
@@ -110,3 +110,35 @@ def test_a_company_not_in_the_registry_is_named(books_home: Path) -> None:
     assert result.exit_code == 1
     assert "company 'books.nope' is not in the registry" in result.output
     assert not (books_home / "reports").exists()
+
+
+@sqlite_only
+def test_a_clients_consolidated_report_shows_eliminations_in_browser_and_workbook(home: Path,
+                                                                                 warehouse_url: str) -> None:
+    import yaml
+
+    from .group_books import RATES_CSV, insert_group
+
+    insert_group(warehouse_url).dispose()
+    (home / "registry.yaml").write_text(yaml.safe_dump({
+        "customers": [{"name": "Acme", "groups": [{"name": "Acme", "clients": [{"name": "Group"}]}]}],
+        "connections": [synthetic_connection("g")],
+        "companies": [{"connection": "g", "erp_id": e, "name": e, "client": "Group"} for e in ("parent", "sub")]}))
+    (home / "rates.csv").write_text(RATES_CSV)
+    (home / "consolidation.yaml").write_text(yaml.safe_dump({"clients": {"Group": {
+        "currency": "NOK", "rates": "rates.csv", "eliminate": {"counterparty": "free_dimension_1"}}}}))
+    page, book = written(osr("report", "income-statement", "--client", "Group").output)
+    dom = browser_dom(page)
+    headers = [" ".join(t).strip() for tag, _, t in dom.elements if tag == "th"][:6]
+    assert headers == ["Line", "Name", "g.parent", "g.sub", "Eliminations", "Consolidated"]
+    result = {a["data-category"]: Decimal(a["data-value"]) for tag, a, _ in dom.elements
+              if tag == "rect" and a.get("class") == "bar result"}
+    assert result == {"g.parent": Decimal("700.00"), "g.sub": Decimal("1900.00"), "Eliminations": Decimal("0.00"),
+                      "Consolidated": Decimal("2600.00")}
+    revenue = {a["data-category"]: Decimal(a["data-value"]) for tag, a, _ in dom.elements
+               if tag == "rect" and a.get("class") == "bar revenue"}
+    assert revenue == {"g.parent": Decimal("950.00"), "g.sub": Decimal("2850.00")}
+    rows = {r[1].value: [c.value for c in r[2:]] for r in load_workbook(book)["Consolidated income statement"]
+            .iter_rows(min_row=3)}
+    assert rows["Salgs- og driftsinntekt"] == [950, 2850, -950, 2850]
+    assert osr("report", "trial-balance", "--client", "Group", ok=False).exit_code == 2

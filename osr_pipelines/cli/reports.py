@@ -1,4 +1,4 @@
-"""``osr report``: a company's report as an HTML page and an Excel workbook."""
+"""``osr report``: a company's report, or a client's consolidated report, as an HTML page and an Excel workbook."""
 
 from __future__ import annotations
 
@@ -11,26 +11,44 @@ from osr_pipelines.assets.windows import today_in_oslo
 from osr_pipelines.cli.common import read_registry, warehouse
 from osr_pipelines.reports import files
 from osr_pipelines.reports.build import KINDS, build_report
+from osr_pipelines.reports.consolidation import consolidate, latest_period
+from osr_pipelines.reports.groups import client_setup
 from osr_pipelines.reports.periods import label, parse_period
+from osr_pipelines.reports.rates import MissingRate
 from osr_pipelines.reports.source import ReportError, company_ledger
 
 
 @click.command("report")
 @click.argument("kind", type=click.Choice(KINDS))
-@click.option("--company", required=True, help="The company's key, <connection>.<ERP company id>.")
+@click.option("--company", help="A company's key, <connection>.<ERP company id>.")
+@click.option("--client", help="A client's name: its companies consolidated (income-statement, balance-sheet).")
 @click.option("--period", help="The month, YYYY-MM (default: the latest month with postings; the current "
                                "month for a direct connection).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write to (default: reports/ in the OSR home).")
-def report(kind: str, company: str, period: str | None, out: Path | None) -> None:
-    """Write a company's trial balance, income statement or balance sheet as HTML and Excel."""
+def report(kind: str, company: str | None, client: str | None, period: str | None, out: Path | None) -> None:
+    """Write a trial balance, income statement or balance sheet as HTML and Excel."""
+    if (company is None) == (client is None):
+        raise click.UsageError("name either --company KEY or --client NAME")
+    if client is not None and kind == "trial-balance":
+        raise click.UsageError("a client has a consolidated income-statement or balance-sheet, not a trial-balance")
+    engine = warehouse().engine
     try:
         month = parse_period(period) if period else None
-        ledger, month, source = company_ledger(read_registry(), warehouse().engine, company, month, today_in_oslo())
-        built = build_report(kind, ledger, month)
+        if company is not None:
+            ledger, month, source = company_ledger(read_registry(), engine, company, month, today_in_oslo())
+            doc = files.company_document(build_report(kind, ledger, month))
+            what = f"{kind} of {company} for {label(month)} (from the {source})"
+        else:
+            group = client_setup(read_registry(), client)
+            month = month or latest_period(engine, group.setup.companies, client)
+            doc = files.client_document(consolidate(engine, group.setup, group.rates(), month), kind)
+            what = f"consolidated {kind} of client '{client}' for {label(month)} in {group.setup.currency}"
+    except MissingRate as exc:
+        raise click.ClickException(f"client '{client}': {exc}") from None
     except (ReportError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    page, book = files.write(built, out or settings.osr_home() / "reports")
-    click.echo(f"{kind} of {company} for {label(month)} (from the {source}):")
+    page, book = files.write(doc, out or settings.osr_home() / "reports")
+    click.echo(f"{what}:")
     click.echo(f"  HTML  {page}")
     click.echo(f"  Excel {book}")
