@@ -22,6 +22,7 @@ from dagster import (
     asset,
 )
 
+from osr_pipelines.connectors.base import ConnectorError
 from osr_pipelines.partitions import client_partitions, company_partitions
 from osr_pipelines.registry import RegistryError
 from osr_pipelines.reports.build import build_report
@@ -140,7 +141,7 @@ def _consolidated_asset(name: str, render, description: str) -> AssetsDefinition
             period = (parse_period(config.period, what=f"client '{client}': run config 'period'") if config.period
                       else latest_period(engine, group.setup.companies, client))
             result = consolidate(engine, group.setup, group.rates(), period)
-        except MissingRate as exc:
+        except (MissingRate, ConnectorError) as exc:
             raise Failure(f"client '{client}': {exc}") from None
         except (RegistryError, ValueError) as exc:
             raise Failure(str(exc)) from None

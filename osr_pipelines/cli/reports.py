@@ -9,6 +9,7 @@ import click
 from osr_pipelines import settings
 from osr_pipelines.assets.windows import today_in_oslo
 from osr_pipelines.cli.common import read_registry, warehouse
+from osr_pipelines.connectors.base import ConnectorError
 from osr_pipelines.reports import files
 from osr_pipelines.reports.build import KINDS, build_report
 from osr_pipelines.reports.consolidation import consolidate, latest_period
@@ -44,7 +45,7 @@ def report(kind: str, company: str | None, client: str | None, period: str | Non
             month = month or latest_period(engine, group.setup.companies, client)
             doc = files.client_document(consolidate(engine, group.setup, group.rates(), month), kind)
             what = f"consolidated {kind} of client '{client}' for {label(month)} in {group.setup.currency}"
-    except MissingRate as exc:
+    except (MissingRate, ConnectorError) as exc:
         raise click.ClickException(f"client '{client}': {exc}") from None
     except (ReportError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -7,7 +7,7 @@ currency, where rates come from, and how intercompany amounts are found::
     clients:
       Acme Group:
         currency: NOK
-        rates: rates.csv              # CSV fallback, relative to this file
+        rates: norges-bank            # or a CSV file, relative to this file (the fallback)
         eliminate:
           counterparty: free_dimension_1
           accounts: ["1560", "2460", "3050", "4050"]
@@ -25,9 +25,12 @@ import yaml
 from osr_pipelines import settings
 from osr_pipelines.registry import Registry
 from osr_pipelines.reports.consolidation import COUNTERPARTY_COLUMNS, ClientSetup, Eliminations
+from osr_pipelines.reports.norges_bank import API, NorgesBank
 from osr_pipelines.reports.rates import Rates, rates_from_csv
 
-_CLIENT_FIELDS = {"currency", "rates", "eliminate"}
+NORGES_BANK = "norges-bank"
+
+_CLIENT_FIELDS = {"currency", "rates", "rates_url", "eliminate"}
 _ELIMINATE_FIELDS = {"counterparty", "accounts", "company"}
 
 
@@ -38,10 +41,14 @@ def groups_path() -> Path:
 @dataclass(frozen=True)
 class GroupConfig:
     setup: ClientSetup
-    rates_file: Path
+    #: ``norges-bank`` or a CSV file
+    rates_source: str
+    rates_url: str = API
 
     def rates(self) -> Rates:
-        return rates_from_csv(self.rates_file)
+        if self.rates_source == NORGES_BANK:
+            return NorgesBank(self.rates_url).rates()
+        return rates_from_csv(Path(self.rates_source))
 
 
 def client_setup(registry: Registry, client: str, path: Path | None = None) -> GroupConfig:
@@ -61,7 +68,7 @@ def client_setup(registry: Registry, client: str, path: Path | None = None) -> G
     if len(currency) != 3 or not currency.isalpha():
         problems.append(f"field 'currency': must be a currency code such as NOK, not '{currency}'")
     if not entry.get("rates"):
-        problems.append("field 'rates': required (a CSV file of currency,period,average,closing)")
+        problems.append(f"field 'rates': required: {NORGES_BANK}, or a CSV file of currency,period,average,closing")
     eliminate = entry.get("eliminate") or {}
     problems += [f"field 'eliminate.{key}': unknown (allowed: {', '.join(sorted(_ELIMINATE_FIELDS))})"
                  for key in eliminate if key not in _ELIMINATE_FIELDS]
@@ -79,4 +86,6 @@ def client_setup(registry: Registry, client: str, path: Path | None = None) -> G
     if problems:
         raise ValueError(f"{where}:\n" + "\n".join(f"  - {p}" for p in problems))
     rule = Eliminations(tuple(str(a) for a in eliminate.get("accounts") or ()), counterparty, company)
-    return GroupConfig(ClientSetup(client, currency.upper(), members, rule), path.parent / str(entry["rates"]))
+    source = str(entry["rates"])
+    return GroupConfig(ClientSetup(client, currency.upper(), members, rule),
+                       source if source == NORGES_BANK else str(path.parent / source), str(entry.get("rates_url", API)))

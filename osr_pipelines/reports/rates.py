@@ -9,6 +9,7 @@ missing rate is an error naming the currency and the month: translating at
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -23,16 +24,30 @@ class MissingRate(LookupError):
     """No rate for a currency in a month; the message says which, and where rates come from."""
 
 
+#: fetches a currency's year: ``(currency, year) -> {YYYYMM: (average, closing)}``
+YearFetcher = Callable[[str, int], dict[int, tuple[Decimal, Decimal]]]
+
+
 @dataclass
 class Rates:
-    """NOK per unit of each currency, per month: ``(currency, YYYYMM) -> (average, closing)``."""
+    """NOK per unit of each currency, per month: ``(currency, YYYYMM) -> (average, closing)``.
+
+    With ``fetch``, a currency's year is asked for the first time one of its
+    months is needed, so a report fetches only the rates it uses.
+    """
 
     source: str
     monthly: dict[tuple[str, int], tuple[Decimal, Decimal]] = field(default_factory=dict)
+    fetch: YearFetcher | None = None
+    _fetched: set[tuple[str, int]] = field(default_factory=set)
 
     def _nok(self, currency: str, period: int, which: int, what: str) -> Decimal:
         if currency == BASE:
             return Decimal(1)
+        year = period // 100
+        if self.fetch is not None and (currency, period) not in self.monthly and (currency, year) not in self._fetched:
+            self._fetched.add((currency, year))
+            self.monthly.update({(currency, p): rates for p, rates in self.fetch(currency, year).items()})
         found = self.monthly.get((currency, period))
         if found is None:
             raise MissingRate(f"no {what} rate for {currency} in {label(period)} in {self.source}; add the month's "
