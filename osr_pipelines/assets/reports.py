@@ -25,7 +25,7 @@ from dagster import (
 from osr_pipelines.connectors.base import ConnectorError
 from osr_pipelines.partitions import client_partitions, company_partitions
 from osr_pipelines.registry import RegistryError
-from osr_pipelines.reports.build import build_report
+from osr_pipelines.reports.build import NS4102, build_report
 from osr_pipelines.reports.consolidation import (
     consolidate,
     consolidated_balance_sheet,
@@ -57,6 +57,8 @@ class ReportConfig(Config):
     (of any of a client's companies; the current month for a direct connection)."""
 
     period: str = ""
+    #: report lines: ``ns4102`` classes, or a SAF-T level: ``standard_account``, ``RF-1167``, ``RF-1175``
+    group_by: str = NS4102
 
 
 def _report_asset(kind: str, description: str, check_specs: list[AssetCheckSpec]) -> AssetsDefinition:
@@ -81,7 +83,7 @@ def _report_asset(kind: str, description: str, check_specs: list[AssetCheckSpec]
             ledger, period, source = company_ledger(context.resources.registry.load(),
                                                     context.resources.warehouse.warehouse.engine,
                                                     company, period, today_in_oslo())
-            report = build_report(kind, ledger, period)
+            report = build_report(kind, ledger, period, config.group_by)
         except (ReportError, RegistryError, ValueError) as exc:
             raise Failure(str(exc)) from None
         context.log.info(f"{kind} of {company} for {label(period)} from the {source}")

@@ -11,7 +11,7 @@ from osr_pipelines.assets.windows import today_in_oslo
 from osr_pipelines.cli.common import read_registry, warehouse
 from osr_pipelines.connectors.base import ConnectorError
 from osr_pipelines.reports import files
-from osr_pipelines.reports.build import KINDS, build_report
+from osr_pipelines.reports.build import GROUP_BY, KINDS, NS4102, build_report
 from osr_pipelines.reports.consolidation import consolidate, latest_period
 from osr_pipelines.reports.groups import client_setup
 from osr_pipelines.reports.periods import label, parse_period
@@ -25,9 +25,12 @@ from osr_pipelines.reports.source import ReportError, company_ledger
 @click.option("--client", help="A client's name: its companies consolidated (income-statement, balance-sheet).")
 @click.option("--period", help="The month, YYYY-MM (default: the latest month with postings; the current "
                                "month for a direct connection).")
+@click.option("--group-by", type=click.Choice(GROUP_BY), default=NS4102, show_default=True,
+              help="Report lines: NS 4102 classes, SAF-T standard accounts or RF-1167/RF-1175 grouping codes.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write to (default: reports/ in the OSR home).")
-def report(kind: str, company: str | None, client: str | None, period: str | None, out: Path | None) -> None:
+def report(kind: str, company: str | None, client: str | None, period: str | None, group_by: str,
+           out: Path | None) -> None:
     """Write a trial balance, income statement or balance sheet as HTML and Excel."""
     if (company is None) == (client is None):
         raise click.UsageError("name either --company KEY or --client NAME")
@@ -38,7 +41,7 @@ def report(kind: str, company: str | None, client: str | None, period: str | Non
         month = parse_period(period) if period else None
         if company is not None:
             ledger, month, source = company_ledger(read_registry(), engine, company, month, today_in_oslo())
-            doc = files.company_document(build_report(kind, ledger, month))
+            doc = files.company_document(build_report(kind, ledger, month, group_by))
             what = f"{kind} of {company} for {label(month)} (from the {source})"
         else:
             group = client_setup(read_registry(), client)

@@ -57,7 +57,8 @@ def company_document(report: Report) -> Document:
                      for m, name in enumerate(MONTHS)])
     return Document(f"{TITLES[report.kind]} {label(report.period)}: {report.company}",
                     f"{report.company}-{report.kind}-{label(report.period)}", report.currency,
-                    [(TITLES[report.kind], t) for t in report.tables] + [("Monthly result", figures)],
+                    [(TITLES[report.kind] if i == 0 else "Not mapped", t) for i, t in enumerate(report.tables)]
+                    + [("Monthly result", figures)],
                     [("Monthly result", monthly_result_svg(report.monthly_result, report.currency))],
                     report_sheets=len(report.tables))
 
