@@ -8,14 +8,13 @@ import pytest
 import yaml
 from dagster import instance_for_test, materialize
 
-from osr_pipelines.assets.reports import REPORT_ASSETS
+from osr_pipelines.assets.reports import client_reports
 from osr_pipelines.partitions import client_partitions
 from osr_pipelines.resources import RegistryResource, WarehouseResource
 
 from .conftest import synthetic_connection
 from .group_books import RATES_CSV, insert_group
 
-CONSOLIDATED = [a for a in REPORT_ASSETS if a.key.to_user_string().startswith("consolidated_")]
 sqlite_only = pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
 
 
@@ -37,15 +36,15 @@ def group_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def run(home: Path, url: str, period: str | None = None):
     with instance_for_test() as instance:
         instance.add_dynamic_partitions(client_partitions.name, ["Group"])
-        config = ({"ops": {a.key.to_user_string(): {"config": {"period": period}} for a in CONSOLIDATED}}
-                  if period else None)
-        return materialize(CONSOLIDATED, instance=instance, partition_key="Group", run_config=config,
+        config = {"ops": {"client_reports": {"config": {"period": period}}}} if period else None
+        return materialize([client_reports], instance=instance, partition_key="Group", run_config=config,
                            resources={"registry": RegistryResource(path=str(home / "registry.yaml")),
                                       "warehouse": WarehouseResource(url=url)}, raise_on_error=False)
 
 
 def report(result, name: str) -> str:
-    (materialization,) = result.asset_materializations_for_node(name)
+    (materialization,) = [m for m in result.asset_materializations_for_node("client_reports")
+                          if m.asset_key.to_user_string() == name]
     return materialization.metadata["report"].value
 
 

@@ -262,3 +262,11 @@ def consolidated_balance_sheet(c: Consolidation, grouping: Grouping = ns4102_bal
                                      c.column(lambda t: t.closing, c.eliminated))))
     return _table(f"Consolidated balance sheet {c.client} {label(c.period)} ({c.currency})", columns,
                   [*c.companies, "Eliminations"], [TRANSLATION, YEAR_RESULT], 1, "Sum")
+
+
+def mismatch_table(c: Consolidation) -> Table:
+    """The intercompany amounts that do not cancel out, for a controller to follow up."""
+    return Table("Intercompany amounts that do not match",
+                 ("Company", "Counterpart", "Kind", "Amount", "Counter amount", "Difference"),
+                 [Row((m.company, m.counterpart, m.kind, m.amount, m.counter_amount, m.difference))
+                  for m in c.mismatches])

@@ -21,6 +21,7 @@ from osr_pipelines.reports.consolidation import (
     Consolidation,
     consolidated_balance_sheet,
     consolidated_income_statement,
+    mismatch_table,
 )
 from osr_pipelines.reports.periods import label
 from osr_pipelines.reports.tables import Row, Table, amount
@@ -67,10 +68,7 @@ def client_document(group: Consolidation, kind: str) -> Document:
     """The consolidated income statement or balance sheet, with the intercompany mismatches and two charts:
     revenue and cost per company, and the result per company beside the eliminations and the group."""
     table = consolidated_income_statement(group) if kind == "income-statement" else consolidated_balance_sheet(group)
-    mismatches = Table("Intercompany amounts that do not match",
-                       ("Company", "Counterpart", "Kind", "Amount", "Counter amount", "Difference"),
-                       [Row((m.company, m.counterpart, m.kind, m.amount, m.counter_amount, m.difference))
-                        for m in group.mismatches])
+    mismatches = mismatch_table(group)
     ytd = [group.parts[c].ytd for c in group.companies] + [group.column(lambda t: t.ytd, group.eliminated)]
     revenue = [-sum((v for a, v in part.items() if a.startswith("3")), ZERO) for part in ytd]
     cost = [-sum((v for a, v in part.items() if not a.startswith("3")), ZERO) for part in ytd]
