@@ -53,3 +53,26 @@ def test_missing_code_lists_are_named(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("OSR_SAFT_CODES", str(tmp_path))
     with pytest.raises(ValueError, match="point OSR_SAFT_CODES at a folder holding the Skatteetaten/saf-t CSV"):
         saft.CodeLists.load()
+
+
+def test_a_consolidated_income_statement_by_standard_account(codes: Path, warehouse_url: str, tmp_path: Path) -> None:
+    from osr_pipelines.reports.consolidation import (
+        ClientSetup,
+        Eliminations,
+        consolidate,
+        consolidated_income_statement,
+    )
+    from osr_pipelines.reports.rates import rates_from_csv
+
+    from .group_books import PARENT, RATES_CSV, SUB, insert_group
+
+    (tmp_path / "rates.csv").write_text(RATES_CSV)
+    wh = insert_group(warehouse_url)
+    setup = ClientSetup("Group", "NOK", (PARENT, SUB), Eliminations(counterparty="free_dimension_1"))
+    group = consolidate(wh.engine, setup, rates_from_csv(tmp_path / "rates.csv"), 202401)
+    wh.dispose()
+    lines = {row.cells[0]: list(row.cells[2:]) for row in consolidated_income_statement(group, saft.groupings(
+        saft.STANDARD_ACCOUNT)).rows}
+    assert lines["3050"] == [D("950.00"), D("0.00"), D("-950.00"), D("0.00")]  # the intercompany sale, eliminated
+    assert lines["3000"] == [D("0.00"), D("2850.00"), D("0.00"), D("2850.00")]
+    assert lines["8160"] == [D("-50.00"), D("0.00"), D("0.00"), D("-50.00")]

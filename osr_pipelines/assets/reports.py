@@ -27,6 +27,7 @@ from dagster import (
 from osr_pipelines.connectors.base import ConnectorError
 from osr_pipelines.partitions import client_partitions, company_partitions
 from osr_pipelines.registry import RegistryError
+from osr_pipelines.reports import saft
 from osr_pipelines.reports.build import NS4102, build_report
 from osr_pipelines.reports.consolidation import (
     consolidate,
@@ -160,6 +161,7 @@ def client_reports(context: AssetExecutionContext, config: ReportConfig) -> Iter
         period = (parse_period(config.period, what=f"client '{client}': run config 'period'") if config.period
                   else latest_period(engine, group.setup.companies, client))
         result = consolidate(engine, group.setup, group.rates(), period)
+        lines = None if config.group_by == NS4102 else saft.groupings(config.group_by)
     except (MissingRate, ConnectorError) as exc:
         raise Failure(f"client '{client}': {exc}") from None
     except (RegistryError, ValueError) as exc:
@@ -171,7 +173,7 @@ def client_reports(context: AssetExecutionContext, config: ReportConfig) -> Iter
             continue
         yield MaterializeResult(
             asset_key=name,
-            metadata={"report": MetadataValue.md(markdown(render(result))), "period": label(period),
+            metadata={"report": MetadataValue.md(markdown(render(result, lines))), "period": label(period),
                       "currency": result.currency, "companies": len(result.companies)},
             check_results=[
                 AssetCheckResult(asset_key=name, check_name="consolidated_sums_to_zero", passed=not off,

@@ -10,7 +10,7 @@ from osr_pipelines import settings
 from osr_pipelines.assets.windows import today_in_oslo
 from osr_pipelines.cli.common import read_registry, warehouse
 from osr_pipelines.connectors.base import ConnectorError
-from osr_pipelines.reports import files
+from osr_pipelines.reports import files, saft
 from osr_pipelines.reports.build import GROUP_BY, KINDS, NS4102, build_report
 from osr_pipelines.reports.consolidation import consolidate, latest_period
 from osr_pipelines.reports.groups import client_setup
@@ -46,7 +46,8 @@ def report(kind: str, company: str | None, client: str | None, period: str | Non
         else:
             group = client_setup(read_registry(), client)
             month = month or latest_period(engine, group.setup.companies, client)
-            doc = files.client_document(consolidate(engine, group.setup, group.rates(), month), kind)
+            doc = files.client_document(consolidate(engine, group.setup, group.rates(), month), kind,
+                                        None if group_by == NS4102 else saft.groupings(group_by))
             what = f"consolidated {kind} of client '{client}' for {label(month)} in {group.setup.currency}"
     except (MissingRate, ConnectorError) as exc:
         raise click.ClickException(f"client '{client}': {exc}") from None

@@ -240,26 +240,41 @@ def _table(title: str, columns: list[dict[Line, Decimal]], headers: list[str],
     return Table(title, ("Line", "Name", *headers, "Consolidated"), rows)
 
 
-def consolidated_income_statement(c: Consolidation, grouping: Grouping = ns4102_class) -> Table:
+#: each company's grouping of its accounts (its own SAF-T overrides, say); NS 4102 by default
+Groupings = Callable[[str], Grouping]
+
+
+def _merged(columns: list[dict[Line, Decimal]]) -> dict[Line, Decimal]:
+    out: dict[Line, Decimal] = defaultdict(lambda: ZERO)
+    for col in columns:
+        for line, value in col.items():
+            out[line] += value
+    return out
+
+
+def consolidated_income_statement(c: Consolidation, groupings: Groupings | None = None) -> Table:
     """Year to date per company, the eliminations, and the group; profit positive."""
-    columns = [_grouped(c.parts[co].ytd, grouping) for co in c.companies]
-    columns.append(_grouped(c.column(lambda t: t.ytd, c.eliminated), grouping))
+
+    def column(company: str, part: Translated) -> dict[Line, Decimal]:
+        return _grouped(part.ytd, groupings(company) if groupings else ns4102_class)
+
+    columns = [column(co, c.parts[co]) for co in c.companies]
+    columns.append(_merged([column(co, part) for co, part in c.eliminated.items()]))
     return _table(f"Consolidated income statement {c.client}, year to date {label(c.period)} ({c.currency})",
                   columns, [*c.companies, "Eliminations"], [], -1, "Resultat")
 
 
-def consolidated_balance_sheet(c: Consolidation, grouping: Grouping = ns4102_balance_section) -> Table:
+def consolidated_balance_sheet(c: Consolidation, groupings: Groupings | None = None) -> Table:
     """Closing balances per company, the eliminations, and the group; assets positive, every column sums to zero."""
 
-    def column(part: Translated) -> dict[Line, Decimal]:
-        col = _grouped(part.closing, grouping)
+    def column(company: str, part: Translated) -> dict[Line, Decimal]:
+        col = _grouped(part.closing, groupings(company) if groupings else ns4102_balance_section)
         col[YEAR_RESULT] = sum(part.ytd.values(), ZERO)
         col[TRANSLATION] = part.difference
         return col
 
-    columns = [column(c.parts[co]) for co in c.companies]
-    columns.append(column(Translated(c.column(lambda t: t.ytd, c.eliminated),
-                                     c.column(lambda t: t.closing, c.eliminated))))
+    columns = [column(co, c.parts[co]) for co in c.companies]
+    columns.append(_merged([column(co, part) for co, part in c.eliminated.items()]))
     return _table(f"Consolidated balance sheet {c.client} {label(c.period)} ({c.currency})", columns,
                   [*c.companies, "Eliminations"], [TRANSLATION, YEAR_RESULT], 1, "Sum")
 

@@ -19,6 +19,7 @@ from osr_pipelines.reports.build import Report
 from osr_pipelines.reports.chart import MONTHS, Series, bar_chart, monthly_result_svg
 from osr_pipelines.reports.consolidation import (
     Consolidation,
+    Groupings,
     consolidated_balance_sheet,
     consolidated_income_statement,
     mismatch_table,
@@ -64,10 +65,11 @@ def company_document(report: Report) -> Document:
                     report_sheets=len(report.tables))
 
 
-def client_document(group: Consolidation, kind: str) -> Document:
+def client_document(group: Consolidation, kind: str, groupings: Groupings | None = None) -> Document:
     """The consolidated income statement or balance sheet, with the intercompany mismatches and two charts:
     revenue and cost per company, and the result per company beside the eliminations and the group."""
-    table = consolidated_income_statement(group) if kind == "income-statement" else consolidated_balance_sheet(group)
+    render = consolidated_income_statement if kind == "income-statement" else consolidated_balance_sheet
+    table = render(group, groupings)
     mismatches = mismatch_table(group)
     ytd = [group.parts[c].ytd for c in group.companies] + [group.column(lambda t: t.ytd, group.eliminated)]
     revenue = [-sum((v for a, v in part.items() if a.startswith("3")), ZERO) for part in ytd]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,3 +125,9 @@ def mapping(company: str, level: str, lists: CodeLists | None = None) -> Mapping
     if level not in LEVELS:
         raise ValueError(f"company '{company}': group by '{level}': not a SAF-T level (one of {', '.join(LEVELS)})")
     return Mapping(level, lists or CodeLists.load(), company_overrides(company).get(level, {}))
+
+
+def groupings(level: str, lists: CodeLists | None = None) -> Callable[[str], Grouping]:
+    """Each company's grouping at ``level``, for consolidated reports: companies keep their own overrides."""
+    lists = lists or CodeLists.load()
+    return lambda company: mapping(company, level, lists).grouping()
