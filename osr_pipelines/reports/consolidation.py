@@ -138,7 +138,6 @@ class Consolidation:
     #: per company (and the elimination company), what is eliminated
     eliminated: dict[str, Translated]
     mismatches: list[Mismatch]
-    accounts: dict[str, str]
 
     def column(self, pick: Callable[[Translated], dict[str, Decimal]], source: dict[str, Translated]
                ) -> dict[str, Decimal]:
@@ -168,12 +167,11 @@ def consolidate(engine: Engine, setup: ClientSetup, rates: Rates, period: int) -
     rule = setup.eliminations
     first, last = ledger_range(period)
     members = [c for c in setup.companies if c != rule.company]
-    parts, eliminated, names = {}, {}, {}
+    parts, eliminated = {}, {}
     pairs: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
     for company in members:
         books = ledger.from_warehouse(engine, company, first, last)
         tb = trial_balance(books)
-        names.update({a: acc.name for a, acc in tb.accounts.items() if acc.name})
         parts[company] = translate(tb, rates, setup.currency, period, whole=True)
         removed = Translated()
         if rule.accounts:
@@ -199,7 +197,7 @@ def consolidate(engine: Engine, setup: ClientSetup, rates: Rates, period: int) -
                       for c in members] + [Mismatch(c, "*", "result", -sum(eliminated[c].ytd.values(), ZERO), ZERO)
                                            for c in members]
     mismatches = [m for m in mismatches if m.difference]
-    return Consolidation(setup.client, setup.currency, period, members, parts, eliminated, mismatches, names)
+    return Consolidation(setup.client, setup.currency, period, members, parts, eliminated, mismatches)
 
 
 def _translate_rows(books: Ledger, rows: list[tuple], rates: Rates, presentation: str, period: int) -> Translated:
