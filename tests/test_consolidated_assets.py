@@ -30,6 +30,7 @@ def group_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "consolidation.yaml").write_text(yaml.safe_dump({"clients": {"Group": {
         "currency": "NOK", "rates": "rates.csv", "eliminate": {"counterparty": "free_dimension_1"}}}}))
     monkeypatch.setenv("OSR_CONSOLIDATION", str(tmp_path / "consolidation.yaml"))
+    monkeypatch.setenv("OSR_HOME", str(tmp_path))
     return tmp_path
 
 
@@ -63,6 +64,11 @@ def test_consolidated_assets_eliminate_and_translate(group_home: Path, warehouse
     sheet = report(result, "consolidated_balance_sheet")
     assert "| C8 | Omregningsdifferanse | 0.00 | 100.00 | 0.00 | 100.00 |" in sheet
     assert all(checks(result).values()) and len(checks(result)) == 4
+    (materialization,) = [m for m in result.asset_materializations_for_node("client_reports")
+                          if m.asset_key.to_user_string() == "consolidated_balance_sheet"]
+    page = materialization.metadata["html"].value
+    assert page == str(group_home / "reports" / "Group-consolidated-balance-sheet-2024-01.html")
+    assert '<svg id="consolidated-result"' in Path(page).read_text()
 
 
 @sqlite_only

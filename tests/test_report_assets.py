@@ -26,6 +26,13 @@ from .report_books import COMPANY, insert_books
 sqlite_only = pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
 
 
+@pytest.fixture(autouse=True)
+def osr_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Materializations write their HTML and Excel files under the OSR home."""
+    monkeypatch.setenv("OSR_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
 @pytest.fixture
 def instance() -> DagsterInstance:
     with instance_for_test() as instance:
@@ -59,7 +66,8 @@ def imported(tmp_path: Path, warehouse_url: str) -> Path:
     return write_registry(tmp_path / "registry.yaml", [synthetic_connection("books")], [("books", "sek")])
 
 
-def test_report_assets_render_the_hand_computed_books(instance, imported: Path, warehouse_url: str) -> None:
+def test_report_assets_render_the_hand_computed_books(instance, imported: Path, warehouse_url: str,
+                                                       osr_home: Path) -> None:
     result = run(instance, imported, warehouse_url, COMPANY, "2024-01")
     assert result.success
     tb = metadata(result, "trial_balance")
@@ -73,6 +81,10 @@ def test_report_assets_render_the_hand_computed_books(instance, imported: Path, 
     sheet = metadata(result, "balance_sheet")["report"]
     assert "| **C9** | **Årets resultat** | **0.00** | **-300.00** | **-300.00** |" in sheet
     assert checks(result) == {"sums_to_zero": True, "closing_is_next_opening": True}
+    page = Path(metadata(result, "income_statement")["html"])
+    assert page == osr_home / "reports" / "books.sek-income-statement-2024-01.html"
+    assert '<svg id="monthly-result"' in page.read_text()
+    assert Path(metadata(result, "income_statement")["excel"]).exists()
 
 
 @sqlite_only

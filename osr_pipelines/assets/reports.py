@@ -1,12 +1,15 @@
-"""The report assets: trial balance, income statement and balance sheet, one partition per company.
+"""The report assets: per company the trial balance, income statement and balance sheet; per client the
+consolidated income statement and balance sheet.
 
-They compute on demand and keep only what they render, in the materialization's
-metadata: the warehouse gains no tables, and a direct company's ledger, asked
-of its ERP during the run, is never written anywhere.
+They compute on demand and keep only what they render: a Markdown table in the
+materialization's metadata, and the HTML page (with its charts) and Excel file
+it links to. The warehouse gains no tables, and a direct company's ledger,
+asked of its ERP during the run, is never written anywhere.
 """
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from dagster import (
     AllPartitionMapping,
@@ -24,10 +27,11 @@ from dagster import (
     multi_asset,
 )
 
+from osr_pipelines import settings
 from osr_pipelines.connectors.base import ConnectorError
 from osr_pipelines.partitions import client_partitions, company_partitions
 from osr_pipelines.registry import RegistryError
-from osr_pipelines.reports import saft
+from osr_pipelines.reports import files, saft
 from osr_pipelines.reports.build import NS4102, build_report
 from osr_pipelines.reports.consolidation import (
     consolidate,
@@ -45,6 +49,12 @@ from osr_pipelines.reports.tables import amount, markdown
 from .windows import today_in_oslo
 
 GROUP = "reports"
+
+
+def report_folder() -> Path:
+    """Where materializations leave their HTML (with the charts) and Excel files: the same place as ``osr report``,
+    read at run time so that the run's environment decides."""
+    return settings.osr_home() / "reports"
 
 _CHECKS = [
     AssetCheckSpec("sums_to_zero", asset="trial_balance",
@@ -115,10 +125,13 @@ def company_reports(context: AssetExecutionContext, config: ReportConfig) -> Ite
                                      [[label(d.period), d.account, str(d.expected), str(d.found)]
                                       for d in broken[:5]])}),
             ]
+        page, book = files.write(files.company_document(report), report_folder())
         yield MaterializeResult(
             asset_key=name,
             metadata={
                 "report": MetadataValue.md("\n\n".join(markdown(t) for t in report.tables)),
+                "html": MetadataValue.path(str(page)),
+                "excel": MetadataValue.path(str(book)),
                 "period": label(period),
                 "currency": report.currency,
                 "source": source,
@@ -171,9 +184,12 @@ def client_reports(context: AssetExecutionContext, config: ReportConfig) -> Iter
     for name, (render, _) in _CLIENT_REPORTS.items():
         if name not in selected:
             continue
+        kind = "income-statement" if name == "consolidated_income_statement" else "balance-sheet"
+        page, book = files.write(files.client_document(result, kind, lines), report_folder())
         yield MaterializeResult(
             asset_key=name,
             metadata={"report": MetadataValue.md(markdown(render(result, lines))), "period": label(period),
+                      "html": MetadataValue.path(str(page)), "excel": MetadataValue.path(str(book)),
                       "currency": result.currency, "companies": len(result.companies)},
             check_results=[
                 AssetCheckResult(asset_key=name, check_name="consolidated_sums_to_zero", passed=not off,
