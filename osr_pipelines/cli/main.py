@@ -13,6 +13,7 @@ from osr_pipelines.cli.common import edit_registry, open_connector, read_registr
 from osr_pipelines.cli.companies import company
 from osr_pipelines.cli.connections import connection
 from osr_pipelines.cli.imports import import_, run_and_report, status
+from osr_pipelines.cli.reports import report
 from osr_pipelines.cli.sandbox import sandbox
 from osr_pipelines.cli.warehouse import warehouse_group
 from osr_pipelines.connectors.base import DIMENSIONS
@@ -136,3 +137,4 @@ cli.add_command(import_)
 cli.add_command(status)
 cli.add_command(sandbox)
 cli.add_command(warehouse_group)
+cli.add_command(report)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 #: Canonical posting columns, in the order connectors yield them.
@@ -173,4 +174,29 @@ class Connector(Protocol):
 
     def close(self) -> None:
         """Release connections and sessions."""
+        ...
+
+
+#: One aggregate of a direct connection: ``(account, period, debit, credit)``; ``period`` is ``YYYYMM``,
+#: or ``YYYY00`` for everything of year ``YYYY`` before the first period asked for.
+BalanceRow = tuple[str, int, Decimal, Decimal]
+
+
+@runtime_checkable
+class DirectConnector(Connector, Protocol):
+    """A connector that reports query live: the ERP aggregates, nothing is stored.
+
+    Reports need only account totals per period, and every ERP with a direct
+    mode answers that with one aggregate query of its own, so this is all a
+    direct connector adds to :class:`Connector` (whose ``accounts`` dimension
+    names and types the accounts).
+    """
+
+    def balances(self, company_id: str, from_period: int, to_period: int) -> Iterable[BalanceRow]:
+        """Debit and credit totals per account and period up to ``to_period``; periods before
+        ``from_period`` summed per year (period ``YYYY00``), so opening balances cost one row a year."""
+        ...
+
+    def currency(self, company_id: str) -> str:
+        """The company's own (domestic) currency, the one amounts are in."""
         ...

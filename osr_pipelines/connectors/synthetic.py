@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from osr_pipelines.connectors.base import (
+    BalanceRow,
     Batch,
     CompanyInfo,
     ConnectorError,
@@ -80,6 +83,26 @@ class SyntheticConnector:
             if self.batch_delay:
                 time.sleep(self.batch_delay)
             yield batch
+
+    def balances(self, company_id: str, from_period: int, to_period: int) -> list[BalanceRow]:
+        """The synthetic ERP's aggregate query; it sums its generated days, as a real ERP sums its tables."""
+        self._check(company_id)
+        year, month = divmod(to_period, 100)
+        after = date(year + month // 12, month % 12 + 1, 1)
+        if after <= self.books.start:
+            return []
+        totals: dict[tuple[str, int], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+        for batch in self.books.postings_in(company_id, Window(self.books.start, after), self.batch_size):
+            for row in batch:
+                period, account, amount = row[3], row[4], Decimal(str(row[5]))
+                key = (account, period if period >= from_period else period // 100 * 100)
+                totals[key][0 if amount > 0 else 1] += abs(amount)
+        return [(account, period, debit, credit) for (account, period), (debit, credit) in sorted(totals.items())]
+
+    def currency(self, company_id: str) -> str:
+        """Synthetic companies keep their books in NOK (some lines are in EUR)."""
+        self._check(company_id)
+        return "NOK"
 
     def close(self) -> None:
         pass

@@ -1,0 +1,285 @@
+"""Group reporting: a client's companies translated into one currency, intercompany amounts eliminated.
+
+Every part is a ledger of account totals, so one trial-balance walk serves
+all: each company's own ledger, and per company the amounts to eliminate (its
+ledger on the designated intercompany accounts, and its postings whose
+counterparty dimension names another company of the client, both with the
+sign turned), and an elimination company's ledger as it stands. Each part is
+translated with its company's rates: results at each month's average rate,
+balances at the month's closing rate, and the difference to a translation line
+in equity. Eliminated amounts stay visible in their own column.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import Engine, case, func, select
+
+from osr_pipelines.reports import ledger
+from osr_pipelines.reports.accounts import Grouping, Line, ns4102_balance_section, ns4102_class
+from osr_pipelines.reports.build import ledger_range
+from osr_pipelines.reports.ledger import CENT, Ledger
+from osr_pipelines.reports.periods import january, label, months_between
+from osr_pipelines.reports.rates import Rates
+from osr_pipelines.reports.statements import YEAR_RESULT
+from osr_pipelines.reports.tables import Row, Table
+from osr_pipelines.reports.trial_balance import ZERO, TrialBalance, trial_balance
+from osr_pipelines.warehouse.schema import gl_postings
+
+TRANSLATION = Line("C8", "Omregningsdifferanse")
+#: posting columns that may hold the counterparty company of an intercompany posting
+COUNTERPARTY_COLUMNS = ("customer", "supplier", "department", "project",
+                        "free_dimension_1", "free_dimension_2", "free_dimension_3")
+
+
+@dataclass(frozen=True)
+class Eliminations:
+    """How a client's intercompany amounts are found; any of the three methods, or several."""
+
+    #: accounts that only carry intercompany amounts, eliminated whole
+    accounts: tuple[str, ...] = ()
+    #: a posting column naming the counterparty company by its key
+    counterparty: str | None = None
+    #: a company whose postings are the eliminations
+    company: str | None = None
+
+
+@dataclass(frozen=True)
+class ClientSetup:
+    client: str
+    currency: str
+    companies: tuple[str, ...]
+    eliminations: Eliminations = field(default_factory=Eliminations)
+
+
+@dataclass
+class Translated:
+    """One ledger in the presentation currency at a period: what the consolidated reports add up."""
+
+    #: result accounts: the year to date, each month at its average rate (ledger sign)
+    ytd: dict[str, Decimal] = field(default_factory=dict)
+    #: balance accounts: the closing balance at the closing rate (ledger sign)
+    closing: dict[str, Decimal] = field(default_factory=dict)
+    #: what makes the translated ledger sum to zero again (kept only for whole companies)
+    difference: Decimal = ZERO
+
+    def total(self) -> Decimal:
+        return sum(self.ytd.values(), ZERO) + sum(self.closing.values(), ZERO) + self.difference
+
+
+def translate(tb: TrialBalance, rates: Rates, presentation: str, period: int, *, whole: bool) -> Translated:
+    out = Translated()
+    for month in months_between(january(period), period):
+        rate = rates.average(tb.currency, presentation, month)
+        for row in tb.of(month):
+            if not tb.accounts[row.account].is_balance and row.movement:
+                out.ytd[row.account] = out.ytd.get(row.account, ZERO) + (row.movement * rate).quantize(CENT)
+    rate = rates.closing(tb.currency, presentation, period)
+    for row in tb.of(period):
+        if tb.accounts[row.account].is_balance and row.closing:
+            out.closing[row.account] = (row.closing * rate).quantize(CENT)
+    if whole:
+        out.difference = -out.total()
+    return out
+
+
+def _turned(rows: list[tuple]) -> list[tuple]:
+    return [(a, p, c, d) for a, p, d, c in rows]
+
+
+def counterparty_balances(engine: Engine, company: str, column: str, counterparts: list[str],
+                          from_period: int, to_period: int) -> dict[str, list[tuple]]:
+    """Per counterparty, the company's totals on postings naming it: one grouped query."""
+    if column not in COUNTERPARTY_COLUMNS:
+        raise ValueError(f"consolidation: field 'counterparty': '{column}' is not a posting column that can name a "
+                         f"company (one of {', '.join(COUNTERPARTY_COLUMNS)})")
+    g = gl_postings.c
+    other = g[column]
+    bucket = case((g.period < from_period, (g.period // 100) * 100), else_=g.period)
+    query = (select(other, g.account, bucket,
+                    func.sum(case((g.amount > 0, g.amount), else_=0)),
+                    func.sum(case((g.amount < 0, -g.amount), else_=0)))
+             .where(g.company == company, g.period <= to_period, other.in_(counterparts))
+             .group_by(other, g.account, bucket))
+    out: dict[str, list[tuple]] = defaultdict(list)
+    with engine.connect() as conn:
+        for counterpart, account, period, debit, credit in conn.execute(query):
+            out[counterpart].append((account, period, debit, credit))
+    return out
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """Intercompany amounts of two companies that do not cancel out (``*``: against all others)."""
+
+    company: str
+    counterpart: str
+    #: ``balance`` (closing balances) or ``result`` (year to date)
+    kind: str
+    amount: Decimal
+    counter_amount: Decimal
+
+    @property
+    def difference(self) -> Decimal:
+        return self.amount + self.counter_amount
+
+
+@dataclass
+class Consolidation:
+    client: str
+    currency: str
+    period: int
+    companies: list[str]
+    parts: dict[str, Translated]
+    #: per company (and the elimination company), what is eliminated
+    eliminated: dict[str, Translated]
+    mismatches: list[Mismatch]
+
+    def column(self, pick: Callable[[Translated], dict[str, Decimal]], source: dict[str, Translated]
+               ) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for part in source.values():
+            for account, value in pick(part).items():
+                out[account] += value
+        return out
+
+    def unbalanced(self) -> Decimal:
+        """What the consolidated trial balance sums to: zero unless eliminations do not cancel out."""
+        return sum((p.total() for p in self.parts.values()), ZERO) + sum(
+            (p.total() for p in self.eliminated.values()), ZERO)
+
+
+def latest_period(engine: Engine, companies: tuple[str, ...], client: str) -> int:
+    """The latest month with postings in any of the client's companies."""
+    found = [r[1] for c in companies if (r := ledger.warehouse_period_range(engine, c))]
+    if not found:
+        raise ValueError(f"client '{client}': none of its companies has postings in the warehouse; import them "
+                         "first or name a period")
+    return max(found)
+
+
+def consolidate(engine: Engine, setup: ClientSetup, rates: Rates, period: int) -> Consolidation:
+    """The client's companies at ``period`` in its presentation currency, with eliminations."""
+    rule = setup.eliminations
+    first, last = ledger_range(period)
+    members = [c for c in setup.companies if c != rule.company]
+    parts, eliminated = {}, {}
+    pairs: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
+    for company in members:
+        books = ledger.from_warehouse(engine, company, first, last)
+        tb = trial_balance(books)
+        parts[company] = translate(tb, rates, setup.currency, period, whole=True)
+        removed = Translated()
+        if rule.accounts:
+            picked = [r for r in books.rows if r[0] in rule.accounts]
+            removed = _add(removed, _translate_rows(books, picked, rates, setup.currency, period))
+        if rule.counterparty:
+            others = [c for c in members if c != company]
+            for counterpart, rows in counterparty_balances(engine, company, rule.counterparty, others,
+                                                           first, last).items():
+                picked = [r for r in rows if r[0] not in rule.accounts]
+                part = _translate_rows(books, picked, rates, setup.currency, period)
+                pairs[(company, counterpart)] = (-sum(part.closing.values(), ZERO), -sum(part.ytd.values(), ZERO))
+                removed = _add(removed, part)
+        eliminated[company] = removed
+    if rule.company:
+        books = ledger.from_warehouse(engine, rule.company, first, last)
+        eliminated[rule.company] = translate(trial_balance(books), rates, setup.currency, period, whole=False)
+    mismatches = [Mismatch(a, b, kind, amounts[i], pairs.get((b, a), (ZERO, ZERO))[i])
+                  for (a, b), amounts in sorted(pairs.items()) if a < b or (b, a) not in pairs
+                  for i, kind in enumerate(("balance", "result"))]
+    if rule.accounts and not rule.counterparty and sum((eliminated[c].total() for c in members), ZERO):
+        mismatches = [Mismatch(c, "*", "balance", -sum(eliminated[c].closing.values(), ZERO), ZERO)
+                      for c in members] + [Mismatch(c, "*", "result", -sum(eliminated[c].ytd.values(), ZERO), ZERO)
+                                           for c in members]
+    mismatches = [m for m in mismatches if m.difference]
+    return Consolidation(setup.client, setup.currency, period, members, parts, eliminated, mismatches)
+
+
+def _translate_rows(books: Ledger, rows: list[tuple], rates: Rates, presentation: str, period: int) -> Translated:
+    """Rows of a company's ledger, sign turned (so adding them removes them), in the presentation currency."""
+    part = Ledger(books.company, books.currency, books.from_period, books.to_period, books.accounts,
+                  tuple((a, p, ledger.cents(d), ledger.cents(c)) for a, p, d, c in _turned(rows)))
+    return translate(trial_balance(part), rates, presentation, period, whole=False)
+
+
+def _add(one: Translated, two: Translated) -> Translated:
+    out = Translated(dict(one.ytd), dict(one.closing), one.difference + two.difference)
+    for target, more in ((out.ytd, two.ytd), (out.closing, two.closing)):
+        for account, value in more.items():
+            target[account] = target.get(account, ZERO) + value
+    return out
+
+
+# -- the consolidated reports, as tables ---------------------------------------------------------
+
+
+def _grouped(values: dict[str, Decimal], grouping: Grouping) -> dict[Line, Decimal]:
+    out: dict[Line, Decimal] = defaultdict(lambda: ZERO)
+    for account, value in values.items():
+        out[grouping(account)] += value
+    return out
+
+
+def _table(title: str, columns: list[dict[Line, Decimal]], headers: list[str],
+           extra: list[Line], sign: int, total: str) -> Table:
+    lines = sorted({line for col in columns for line in col if line not in extra}, key=lambda ln: ln.code) + extra
+    rows = []
+    for line in lines:
+        values = [sign * col.get(line, ZERO) for col in columns]
+        if any(values) or line in extra:
+            rows.append(Row((line.code, line.name, *values, sum(values, ZERO))))
+    sums = [sum((r.cells[2 + i] for r in rows), ZERO) for i in range(len(columns) + 1)]  # type: ignore[misc]
+    rows.append(Row(("", total, *sums), strong=True))
+    return Table(title, ("Line", "Name", *headers, "Consolidated"), rows)
+
+
+#: each company's grouping of its accounts (its own SAF-T overrides, say); NS 4102 by default
+Groupings = Callable[[str], Grouping]
+
+
+def _merged(columns: list[dict[Line, Decimal]]) -> dict[Line, Decimal]:
+    out: dict[Line, Decimal] = defaultdict(lambda: ZERO)
+    for col in columns:
+        for line, value in col.items():
+            out[line] += value
+    return out
+
+
+def consolidated_income_statement(c: Consolidation, groupings: Groupings | None = None) -> Table:
+    """Year to date per company, the eliminations, and the group; profit positive."""
+
+    def column(company: str, part: Translated) -> dict[Line, Decimal]:
+        return _grouped(part.ytd, groupings(company) if groupings else ns4102_class)
+
+    columns = [column(co, c.parts[co]) for co in c.companies]
+    columns.append(_merged([column(co, part) for co, part in c.eliminated.items()]))
+    return _table(f"Consolidated income statement {c.client}, year to date {label(c.period)} ({c.currency})",
+                  columns, [*c.companies, "Eliminations"], [], -1, "Resultat")
+
+
+def consolidated_balance_sheet(c: Consolidation, groupings: Groupings | None = None) -> Table:
+    """Closing balances per company, the eliminations, and the group; assets positive, every column sums to zero."""
+
+    def column(company: str, part: Translated) -> dict[Line, Decimal]:
+        col = _grouped(part.closing, groupings(company) if groupings else ns4102_balance_section)
+        col[YEAR_RESULT] = sum(part.ytd.values(), ZERO)
+        col[TRANSLATION] = part.difference
+        return col
+
+    columns = [column(co, c.parts[co]) for co in c.companies]
+    columns.append(_merged([column(co, part) for co, part in c.eliminated.items()]))
+    return _table(f"Consolidated balance sheet {c.client} {label(c.period)} ({c.currency})", columns,
+                  [*c.companies, "Eliminations"], [TRANSLATION, YEAR_RESULT], 1, "Sum")
+
+
+def mismatch_table(c: Consolidation) -> Table:
+    """The intercompany amounts that do not cancel out, for a controller to follow up."""
+    return Table("Intercompany amounts that do not match",
+                 ("Company", "Counterpart", "Kind", "Amount", "Counter amount", "Difference"),
+                 [Row((m.company, m.counterpart, m.kind, m.amount, m.counter_amount, m.difference))
+                  for m in c.mismatches])

@@ -1,0 +1,92 @@
+"""The consolidated assets, partitioned by client, materialized through Dagster over the group books."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster import instance_for_test, materialize
+
+from osr_pipelines.assets.reports import client_reports
+from osr_pipelines.partitions import client_partitions
+from osr_pipelines.resources import RegistryResource, WarehouseResource
+
+from .conftest import synthetic_connection
+from .group_books import RATES_CSV, insert_group
+
+sqlite_only = pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def group_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    registry = {
+        "customers": [{"name": "Acme", "groups": [{"name": "Acme", "clients": [{"name": "Group"}]}]}],
+        "connections": [synthetic_connection("g")],
+        "companies": [{"connection": "g", "erp_id": erp, "name": erp, "client": "Group"} for erp in ("parent", "sub")],
+    }
+    (tmp_path / "registry.yaml").write_text(yaml.safe_dump(registry))
+    (tmp_path / "rates.csv").write_text(RATES_CSV)
+    (tmp_path / "consolidation.yaml").write_text(yaml.safe_dump({"clients": {"Group": {
+        "currency": "NOK", "rates": "rates.csv", "eliminate": {"counterparty": "free_dimension_1"}}}}))
+    monkeypatch.setenv("OSR_CONSOLIDATION", str(tmp_path / "consolidation.yaml"))
+    monkeypatch.setenv("OSR_HOME", str(tmp_path))
+    return tmp_path
+
+
+def run(home: Path, url: str, period: str | None = None):
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(client_partitions.name, ["Group"])
+        config = {"ops": {"client_reports": {"config": {"period": period}}}} if period else None
+        return materialize([client_reports], instance=instance, partition_key="Group", run_config=config,
+                           resources={"registry": RegistryResource(path=str(home / "registry.yaml")),
+                                      "warehouse": WarehouseResource(url=url)}, raise_on_error=False)
+
+
+def report(result, name: str) -> str:
+    (materialization,) = [m for m in result.asset_materializations_for_node("client_reports")
+                          if m.asset_key.to_user_string() == name]
+    return materialization.metadata["report"].value
+
+
+def checks(result) -> dict[tuple[str, str], bool]:
+    return {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+
+
+@sqlite_only
+def test_consolidated_assets_eliminate_and_translate(group_home: Path, warehouse_url: str) -> None:
+    insert_group(warehouse_url).dispose()
+    result = run(group_home, warehouse_url)  # the latest month with postings: 2024-01
+    assert result.success
+    income = report(result, "consolidated_income_statement")
+    assert "| Line | Name | g.parent | g.sub | Eliminations | Consolidated |" in income
+    assert "|  | **Resultat** | **700.00** | **1 900.00** | **0.00** | **2 600.00** |" in income
+    sheet = report(result, "consolidated_balance_sheet")
+    assert "| C8 | Omregningsdifferanse | 0.00 | 100.00 | 0.00 | 100.00 |" in sheet
+    assert all(checks(result).values()) and len(checks(result)) == 4
+    (materialization,) = [m for m in result.asset_materializations_for_node("client_reports")
+                          if m.asset_key.to_user_string() == "consolidated_balance_sheet"]
+    page = materialization.metadata["html"].value
+    assert page == str(group_home / "reports" / "Group-consolidated-balance-sheet-2024-01.html")
+    assert '<svg id="consolidated-result"' in Path(page).read_text()
+
+
+@sqlite_only
+def test_unmatched_intercompany_amounts_fail_the_checks_with_amounts(group_home: Path, warehouse_url: str) -> None:
+    insert_group(warehouse_url, without=("P3",)).dispose()
+    result = run(group_home, warehouse_url, "2024-01")
+    found = checks(result)
+    assert not found[("consolidated_balance_sheet", "intercompany_matches")]
+    assert not found[("consolidated_balance_sheet", "consolidated_sums_to_zero")]
+    evaluation = next(e for e in result.get_asset_check_evaluations()
+                      if e.check_name == "intercompany_matches" and e.asset_key.to_user_string().endswith("sheet"))
+    assert "| g.parent | g.sub | balance | 950.00 | -900.00 | 50.00 |" in evaluation.metadata["mismatches"].value
+
+
+@sqlite_only
+def test_a_missing_rate_fails_naming_client_currency_and_month(group_home: Path, warehouse_url: str) -> None:
+    insert_group(warehouse_url).dispose()
+    result = run(group_home, warehouse_url, "2024-02")
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "client 'Group': no average rate for SEK in 2024-02" in str(failure.event_specific_data)

@@ -1,0 +1,138 @@
+"""The report assets, materialized through Dagster against warehouses filled by hand and a direct connection."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, instance_for_test, materialize
+from sqlalchemy import func, insert, select
+
+from osr_pipelines.assets.reports import company_reports
+from osr_pipelines.connectors.base import Window
+from osr_pipelines.partitions import company_partitions
+from osr_pipelines.reports.tables import amount
+from osr_pipelines.resources import RegistryResource, WarehouseResource
+from osr_pipelines.sandbox.generator import SyntheticBooks
+from osr_pipelines.warehouse.loader import Warehouse
+from osr_pipelines.warehouse.schema import gl_postings
+
+from .conftest import synthetic_connection, write_registry
+from .report_books import COMPANY, insert_books
+
+#: for tests whose outcome does not depend on the database: one backend keeps the suite quick
+sqlite_only = pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def osr_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Materializations write their HTML and Excel files under the OSR home."""
+    monkeypatch.setenv("OSR_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def instance() -> DagsterInstance:
+    with instance_for_test() as instance:
+        yield instance
+
+
+def run(instance: DagsterInstance, registry: Path, url: str, company: str, period: str | None = None,
+        selection: list[str] | None = None):
+    if not instance.has_dynamic_partition(company_partitions.name, company):
+        instance.add_dynamic_partitions(company_partitions.name, [company])
+    config = {"ops": {"company_reports": {"config": {"period": period}}}} if period else None
+    return materialize([company_reports], instance=instance, partition_key=company, run_config=config,
+                       selection=selection,
+                       resources={"registry": RegistryResource(path=str(registry)),
+                                  "warehouse": WarehouseResource(url=url)}, raise_on_error=False)
+
+
+def metadata(result, name: str) -> dict:
+    (materialization,) = [m for m in result.asset_materializations_for_node("company_reports")
+                          if m.asset_key.to_user_string() == name]
+    return {key: getattr(value, "value", value) for key, value in materialization.metadata.items()}
+
+
+def checks(result) -> dict[str, bool]:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+@pytest.fixture
+def imported(tmp_path: Path, warehouse_url: str) -> Path:
+    insert_books(warehouse_url).dispose()
+    return write_registry(tmp_path / "registry.yaml", [synthetic_connection("books")], [("books", "sek")])
+
+
+def test_report_assets_render_the_hand_computed_books(instance, imported: Path, warehouse_url: str,
+                                                       osr_home: Path) -> None:
+    result = run(instance, imported, warehouse_url, COMPANY, "2024-01")
+    assert result.success
+    tb = metadata(result, "trial_balance")
+    assert (tb["period"], tb["currency"], tb["source"]) == ("2024-01", "SEK", "warehouse")
+    assert "| 1920 | Bankinnskudd | 1 400.00 | 500.00 | 200.00 | 300.00 | 1 700.00 |" in tb["report"]
+    assert "| 2050 | Annen egenkapital | -1 100.00 | 0.00 | 0.00 | 0.00 | -1 100.00 |" in tb["report"]
+    assert "|  | **Sum** | **0.00** | **700.00** | **700.00** | **0.00** | **0.00** |" in tb["report"]
+    income = metadata(result, "income_statement")["report"]
+    assert "| **3** | **Salgs- og driftsinntekt** | **500.00** | **500.00** | **0.00** | **0.00** |" in income
+    assert "|  | **Resultat** | **300.00** | **300.00** | **0.00** | **0.00** |" in income
+    sheet = metadata(result, "balance_sheet")["report"]
+    assert "| **C9** | **Årets resultat** | **0.00** | **-300.00** | **-300.00** |" in sheet
+    assert checks(result) == {"sums_to_zero": True, "closing_is_next_opening": True}
+    page = Path(metadata(result, "income_statement")["html"])
+    assert page == osr_home / "reports" / "books.sek-income-statement-2024-01.html"
+    assert '<svg id="monthly-result"' in page.read_text()
+    assert Path(metadata(result, "income_statement")["excel"]).exists()
+
+
+@sqlite_only
+def test_without_a_period_the_latest_month_with_postings_is_reported(instance, imported: Path,
+                                                                       warehouse_url: str) -> None:
+    result = run(instance, imported, warehouse_url, COMPANY, selection=["income_statement"])
+    assert result.success and metadata(result, "income_statement")["period"] == "2024-02"
+    assert [m.asset_key.to_user_string() for m in result.asset_materializations_for_node("company_reports")] == [
+        "income_statement"]  # one report asked for, one made
+
+
+@sqlite_only
+def test_an_unbalanced_ledger_fails_the_check(instance, imported: Path, warehouse_url: str) -> None:
+    wh = Warehouse(warehouse_url)
+    with wh.engine.begin() as conn:
+        conn.execute(insert(gl_postings).values(
+            company=COMPANY, posting_id="odd", voucher_number="V9", voucher_date=date(2024, 1, 31), period=202401,
+            account="1920", amount=Decimal("10"), currency="SEK", amount_currency=Decimal("10")))
+    wh.dispose()
+    result = run(instance, imported, warehouse_url, COMPANY, "2024-02")
+    assert checks(result) == {"sums_to_zero": False, "closing_is_next_opening": True}
+
+
+@sqlite_only
+def test_a_bad_period_fails_naming_company_and_field(instance, imported: Path, warehouse_url: str) -> None:
+    result = run(instance, imported, warehouse_url, COMPANY, "January")
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "company 'books.sek': run config 'period': 'January' is not a month" in str(failure.event_specific_data)
+
+
+def test_a_direct_company_reports_live_and_stores_no_postings(instance, tmp_path: Path, warehouse_url: str) -> None:
+    end = date(2024, 3, 31)
+    registry = write_registry(tmp_path / "registry.yaml",
+                              [synthetic_connection("live", mode="direct", postings=600, companies="2001",
+                                                    end=end.isoformat())],
+                              [("live", "2001")])
+    result = run(instance, registry, warehouse_url, "live.2001", "2024-03")
+    assert result.success
+    tb = metadata(result, "trial_balance")
+    assert (tb["source"], tb["currency"]) == ("direct", "NOK")
+    books = SyntheticBooks(company_ids=("2001",), postings=600, years=2, end=end)
+    bank = sum(Decimal(str(r[5])) for b in books.postings_in("2001", Window(books.start, date(2024, 4, 1)))
+               for r in b if r[4] == "1920")
+    bank_line = next(line for line in tb["report"].splitlines() if line.startswith("| 1920 | Bankinnskudd |"))
+    assert bank_line.endswith(f"| {amount(bank)} |")  # a balance-sheet account's closing: all its history
+    assert checks(result) == {"sums_to_zero": True, "closing_is_next_opening": True}
+    wh = Warehouse(warehouse_url)
+    with wh.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(gl_postings)).scalar_one() == 0
+    wh.dispose()

@@ -1,0 +1,144 @@
+"""``osr report`` writes HTML and Excel; the HTML is read back by a real headless browser, the workbook by openpyxl."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from decimal import Decimal
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from .conftest import synthetic_connection, write_registry
+from .helpers import osr
+from .report_books import COMPANY, insert_books
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+sqlite_only = pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
+
+
+class Elements(HTMLParser):
+    """Every element of a document as (tag, attributes, text inside), in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str], list[str]]] = []
+        self._open: list[list[str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        texts: list[str] = []
+        self.elements.append((tag, dict(attrs), texts))
+        self._open.append(texts)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open:
+            self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        for texts in self._open:
+            texts.append(data)
+
+
+def browser_dom(page: Path) -> Elements:
+    """The DOM as Chromium built it from the page (not the file as written)."""
+    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                           "--no-first-run", "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                          timeout=120, check=True)
+    parsed = Elements()
+    parsed.feed(done.stdout)
+    return parsed
+
+
+@pytest.fixture
+def books_home(home: Path, warehouse_url: str) -> Path:
+    insert_books(warehouse_url).dispose()
+    write_registry(home / "registry.yaml", [synthetic_connection("books")], [("books", "sek")])
+    return home
+
+
+def written(output: str) -> tuple[Path, Path]:
+    page = re.search(r"HTML\s+(\S+\.html)", output)
+    book = re.search(r"Excel\s+(\S+\.xlsx)", output)
+    assert page and book, output
+    return Path(page.group(1)), Path(book.group(1))
+
+
+@sqlite_only
+def test_income_statement_html_renders_in_a_browser(books_home: Path) -> None:
+    page, _ = written(osr("report", "income-statement", "--company", COMPANY, "--period", "2023-12").output)
+    assert page.parent == books_home / "reports"
+    dom = browser_dom(page)
+    title = next(" ".join(t).strip() for tag, _, t in dom.elements if tag == "h1")
+    assert title == "Income statement 2023-12: books.sek"
+    rows = [[" ".join(t).strip() for tag, _, t in dom.elements[i + 1:] if tag == "td"][:6]
+            for i, (tag, attrs, _) in enumerate(dom.elements) if tag == "tr" and attrs.get("class") == "strong"]
+    assert rows == [["3", "Salgs- og driftsinntekt", "0.00", "1 000.00", "400.00", "400.00"],
+                    ["4", "Varekostnad", "-300.00", "-300.00", "0.00", "0.00"],
+                    ["", "Resultat", "-300.00", "700.00", "400.00", "400.00"]]
+    bars = {(a["class"], a["data-category"]): Decimal(a["data-value"]) for tag, a, _ in dom.elements
+            if tag == "rect" and "bar" in a.get("class", "")}
+    assert len(bars) == 24  # twelve months of 2023 against twelve of 2022
+    assert bars[("bar this-year", "Nov")] == Decimal("1000.00")
+    assert bars[("bar this-year", "Dec")] == Decimal("-300.00")
+    assert bars[("bar last-year", "Dec")] == Decimal("400.00")
+    svg = next(a for tag, a, _ in dom.elements if tag == "svg")
+    assert svg["id"] == "monthly-result" and "2023 against 2022 (SEK)" in svg["aria-label"]
+
+
+@sqlite_only
+def test_trial_balance_workbook_holds_numbers(books_home: Path, tmp_path: Path) -> None:
+    output = osr("report", "trial-balance", "--company", COMPANY, "--period", "2024-01", "--out", str(tmp_path)).output
+    page, book = written(output)
+    assert (page.parent, book.name) == (tmp_path, "books.sek-trial-balance-2024-01.xlsx")
+    sheet = load_workbook(book)["Trial balance"]
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0] == ["Trial balance 2024-01 (SEK)", None, None, None, None, None, None]
+    assert rows[1] == ["Account", "Name", "Opening", "Debit", "Credit", "Movement", "Closing"]
+    by_account = {r[0]: r[2:] for r in rows[2:]}
+    assert by_account["1920"] == [1400, 500, 200, 300, 1700]
+    assert by_account["2050"] == [-1100, 0, 0, 0, -1100]
+    assert rows[-1] == [None, "Sum", 0, 700, 700, 0, 0]
+    assert sheet.cell(3, 3).number_format == "#,##0.00"
+
+
+@sqlite_only
+def test_a_company_not_in_the_registry_is_named(books_home: Path) -> None:
+    result = osr("report", "balance-sheet", "--company", "books.nope", ok=False)
+    assert result.exit_code == 1
+    assert "company 'books.nope' is not in the registry" in result.output
+    assert not (books_home / "reports").exists()
+
+
+@sqlite_only
+def test_a_clients_consolidated_report_shows_eliminations_in_browser_and_workbook(home: Path,
+                                                                                 warehouse_url: str) -> None:
+    import yaml
+
+    from .group_books import RATES_CSV, insert_group
+
+    insert_group(warehouse_url).dispose()
+    (home / "registry.yaml").write_text(yaml.safe_dump({
+        "customers": [{"name": "Acme", "groups": [{"name": "Acme", "clients": [{"name": "Group"}]}]}],
+        "connections": [synthetic_connection("g")],
+        "companies": [{"connection": "g", "erp_id": e, "name": e, "client": "Group"} for e in ("parent", "sub")]}))
+    (home / "rates.csv").write_text(RATES_CSV)
+    (home / "consolidation.yaml").write_text(yaml.safe_dump({"clients": {"Group": {
+        "currency": "NOK", "rates": "rates.csv", "eliminate": {"counterparty": "free_dimension_1"}}}}))
+    page, book = written(osr("report", "income-statement", "--client", "Group").output)
+    dom = browser_dom(page)
+    headers = [" ".join(t).strip() for tag, _, t in dom.elements if tag == "th"][:6]
+    assert headers == ["Line", "Name", "g.parent", "g.sub", "Eliminations", "Consolidated"]
+    result = {a["data-category"]: Decimal(a["data-value"]) for tag, a, _ in dom.elements
+              if tag == "rect" and a.get("class") == "bar result"}
+    assert result == {"g.parent": Decimal("700.00"), "g.sub": Decimal("1900.00"), "Eliminations": Decimal("0.00"),
+                      "Consolidated": Decimal("2600.00")}
+    revenue = {a["data-category"]: Decimal(a["data-value"]) for tag, a, _ in dom.elements
+               if tag == "rect" and a.get("class") == "bar revenue"}
+    assert revenue == {"g.parent": Decimal("950.00"), "g.sub": Decimal("2850.00")}
+    rows = {r[1].value: [c.value for c in r[2:]] for r in load_workbook(book)["Consolidated income statement"]
+            .iter_rows(min_row=3)}
+    assert rows["Salgs- og driftsinntekt"] == [950, 2850, -950, 2850]
+    assert osr("report", "trial-balance", "--client", "Group", ok=False).exit_code == 2

@@ -1,0 +1,78 @@
+"""SAF-T mapping: reports grouped by standard accounts and RF-1167 codes, with overrides and unmapped accounts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from osr_pipelines.reports import ledger, saft
+from osr_pipelines.reports.build import build_report
+
+from .conftest import SPECS
+from .report_books import COMPANY, insert_books
+
+CODES = SPECS.parent / "data" / "saf-t"
+D = Decimal
+
+
+@pytest.fixture
+def codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("OSR_SAFT_CODES", str(CODES))
+    mapping = tmp_path / "saft-mapping.yaml"
+    mapping.write_text(yaml.safe_dump({"companies": {COMPANY: {"RF-1167": {"4000": "4005"}}}}))
+    monkeypatch.setenv("OSR_SAFT_MAPPING", str(mapping))
+    return mapping
+
+
+def test_income_statement_by_rf1167_with_an_override_and_the_unmapped_listed(codes: Path, warehouse_url: str) -> None:
+    wh = insert_books(warehouse_url)
+    report = build_report("income-statement", ledger.from_warehouse(wh.engine, COMPANY, 202201, 202312), 202312,
+                          "RF-1167")
+    wh.dispose()
+    statement, unmapped = report.tables
+    lines = {row.cells[:2]: list(row.cells[2:]) for row in statement.rows if row.strong}
+    assert lines == {
+        ("3000", "Salgsinntekt og uttak, avgiftspliktig"): [D("0.00"), D("1000.00"), D("400.00"), D("400.00")],
+        ("4005", "Varekostnad"): [D("-300.00"), D("-300.00"), D("0.00"), D("0.00")],  # 4000 mapped by the file
+        ("", "Resultat"): [D("-300.00"), D("700.00"), D("400.00"), D("400.00")],
+    }
+    assert [row.cells for row in unmapped.rows] == [("2050", "Annen egenkapital")]  # no RF-1167 code 2050
+
+
+def test_standard_accounts_by_number_then_two_digit_group(codes: Path) -> None:
+    mapping = saft.mapping(COMPANY, saft.STANDARD_ACCOUNT)
+    assert mapping.code("1920") == "1920" and mapping.name("1920") == "Bankinnskudd"
+    assert mapping.code("3001") == "30"  # no standard account 3001: its NS 4102 group
+    assert mapping.unmapped({"1920", "3001", "9990", "ABC"}) == ["9990", "ABC"]
+
+
+def test_missing_code_lists_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OSR_SAFT_CODES", str(tmp_path))
+    with pytest.raises(ValueError, match="point OSR_SAFT_CODES at a folder holding the Skatteetaten/saf-t CSV"):
+        saft.CodeLists.load()
+
+
+def test_a_consolidated_income_statement_by_standard_account(codes: Path, warehouse_url: str, tmp_path: Path) -> None:
+    from osr_pipelines.reports.consolidation import (
+        ClientSetup,
+        Eliminations,
+        consolidate,
+        consolidated_income_statement,
+    )
+    from osr_pipelines.reports.rates import rates_from_csv
+
+    from .group_books import PARENT, RATES_CSV, SUB, insert_group
+
+    (tmp_path / "rates.csv").write_text(RATES_CSV)
+    wh = insert_group(warehouse_url)
+    setup = ClientSetup("Group", "NOK", (PARENT, SUB), Eliminations(counterparty="free_dimension_1"))
+    group = consolidate(wh.engine, setup, rates_from_csv(tmp_path / "rates.csv"), 202401)
+    wh.dispose()
+    lines = {row.cells[0]: list(row.cells[2:]) for row in consolidated_income_statement(group, saft.groupings(
+        saft.STANDARD_ACCOUNT)).rows}
+    assert lines["3050"] == [D("950.00"), D("0.00"), D("-950.00"), D("0.00")]  # the intercompany sale, eliminated
+    assert lines["3000"] == [D("0.00"), D("2850.00"), D("0.00"), D("2850.00")]
+    assert lines["8160"] == [D("-50.00"), D("0.00"), D("0.00"), D("-50.00")]
