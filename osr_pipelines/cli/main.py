@@ -7,6 +7,7 @@ import sys
 from contextlib import ExitStack, closing
 
 import click
+import yaml
 
 from osr_pipelines import settings
 from osr_pipelines.cli.common import edit_registry, open_connector, read_registry, warehouse
@@ -20,10 +21,13 @@ from osr_pipelines.connectors.base import DIMENSIONS
 from osr_pipelines.connectors.synthetic import books_from_options
 from osr_pipelines.instance import ensure_dagster_home
 from osr_pipelines.registry import Company, Connection, Customer, Group, Registry, save_registry
+from osr_pipelines.reports.build import NS4102
+from osr_pipelines.reports.groups import groups_path
 from osr_pipelines.sandbox.erps import sandbox_app
 from osr_pipelines.sandbox.server import running
 
 DEMO_CONNECTION = "demo"
+DEMO_GROUP = "Demo Group"
 DEMO_PORT = 8765
 #: The sandbox's own (public, made-up) tokens; real connections name their own variables.
 DEMO_TOKENS = {"OSR_DEMO_CONSUMER_TOKEN": "sandbox-consumer-token",
@@ -105,10 +109,12 @@ def demo(postings: int, port: int) -> None:
                 reg.connections.append(conn)
                 with closing(open_connector(conn)) as connector:
                     found = connector.list_companies()
-                for info in found:
-                    reg.ensure_client(info.name, conn)
+                # the first company is a client of its own; the others form a group, consolidated
+                for n, info in enumerate(found):
+                    client = info.name if n == 0 else DEMO_GROUP
+                    reg.ensure_client(client, conn)
                     reg.companies.append(Company(connection=conn.name, erp_id=info.erp_id, name=info.name,
-                                                 client=info.name))
+                                                 client=client))
         reg = read_registry()
         companies = reg.companies_of(DEMO_CONNECTION)
         outcomes = run_and_report("full", [co.key for co in companies], None)
@@ -123,12 +129,28 @@ def demo(postings: int, port: int) -> None:
                    f"{len(wh.unbalanced_vouchers(co.key)):>10}  {dims}")
     if any(o.status != "SUCCESS" for o in outcomes):
         raise click.ClickException("some demo imports failed; see above")
+    _demo_reports(companies[0].key)
     click.secho("\nall imports succeeded. Open the Dagster UI with `make dev` (http://127.0.0.1:3000; it also "
                 f"serves the sandbox on port {port}); see `osr status` for health.", fg="green")
     click.echo("To use this home from another shell in this directory (osr finds .osr/ itself; Dagster's "
                "CLI and the demo's sandbox tokens need):\n"
                f"  export DAGSTER_HOME={settings.dagster_home()} "
                + " ".join(f"{var}={value}" for var, value in DEMO_TOKENS.items()))
+
+
+def _demo_reports(company_key: str) -> None:
+    """One company's income statement and the demo group's consolidated one, as HTML and Excel."""
+    groups = groups_path()
+    if not groups.exists():
+        rates = settings.osr_home() / "demo-rates.csv"
+        rates.write_text("currency,period,average,closing\n")  # every demo company reports in NOK
+        groups.write_text(yaml.safe_dump({"clients": {DEMO_GROUP: {"currency": "NOK", "rates": str(rates)}}}))
+    context = click.get_current_context()
+    click.echo("\nreports")
+    context.invoke(report, kind="income-statement", company=company_key, client=None, period=None,
+                   group_by=NS4102, out=None)
+    context.invoke(report, kind="income-statement", company=None, client=DEMO_GROUP, period=None,
+                   group_by=NS4102, out=None)
 
 
 cli.add_command(connection)
