@@ -61,3 +61,16 @@ def test_asset_checks_and_metadata_recorded(home: Path, warehouse_url: str, pg_i
     assert materialization.partition == "demo.1001"
     assert materialization.metadata["rows_written"].value == Warehouse(warehouse_url).count_postings("demo.1001")
     assert materialization.metadata["mode"].value == "full"
+
+
+def test_consolidated_clients_get_their_partitions(home: Path, warehouse_url: str, pg_instance) -> None:
+    from osr_pipelines.partitions import client_partitions
+
+    registry = write_registry(home / "registry.yaml", [synthetic_connection()], [("demo", "1001")])
+    (home / "consolidation.yaml").write_text("clients:\n  Client demo.1001:\n    currency: NOK\n    rates: r.csv\n")
+    tick(pg_instance, registry, warehouse_url)
+    assert pg_instance.get_dynamic_partitions(client_partitions.name) == ["Client demo.1001"]
+
+    (home / "consolidation.yaml").write_text("clients: {}\n")
+    tick(pg_instance, registry, warehouse_url)
+    assert pg_instance.get_dynamic_partitions(client_partitions.name) == []

@@ -38,6 +38,16 @@ def groups_path() -> Path:
     return Path(os.environ.get("OSR_CONSOLIDATION", settings.osr_home() / "consolidation.yaml")).expanduser()
 
 
+def consolidated_clients(path: Path | None = None) -> list[str]:
+    """The clients the group file describes: each is a partition of the consolidated reports."""
+    path = path or groups_path()
+    if not path.exists():
+        return []
+    data = yaml.safe_load(path.read_text()) or {}
+    clients = data.get("clients") if isinstance(data, dict) else None
+    return sorted(str(name) for name in clients) if isinstance(clients, dict) else []
+
+
 @dataclass(frozen=True)
 class GroupConfig:
     setup: ClientSetup
