@@ -548,8 +548,8 @@ def test_a_server_that_ignores_the_page_number_fails_the_read_instead_of_looping
             for pages, _ in enumerate(connector.stream_dimension("1001", "departments")):
                 assert pages < 3, "paging did not stop"
         connector.close()
-    assert str(caught.value).startswith("connection 'po-test', company '1001': GET /Departments answered the page "
-                                        "before again for PageNumber=2")
+    assert str(caught.value).startswith("connection 'po-test', company '1001', field 'PageNumber': GET /Departments "
+                                        "answered the page before again for PageNumber=2")
 
 
 def test_customers_and_suppliers_that_are_persons_are_named_by_first_and_last_name(sandbox, books):

@@ -394,7 +394,7 @@ def test_a_server_repeating_a_page_ends_the_walk_with_a_clear_error(sandbox, tot
                 assert pages < 10, "the walk did not stop on a repeated page"
         connector.close()
     assert str(caught.value).startswith("connection 'vn-test', company '1001', field 'pageNumber'")
-    assert "page 2 with the items of page 1" in str(caught.value) and pages == 1
+    assert "the page before again for pageNumber=2" in str(caught.value) and pages == 1
 
 
 @pytest.mark.parametrize(("margin", "found"), [(1, True), (0, False)])

@@ -42,6 +42,7 @@ from osr_pipelines.connectors.base import (
 from osr_pipelines.connectors.catalog import in_family
 from osr_pipelines.connectors.http import HttpClient, HttpStatusError, RateLimitHeaders, prefetch
 from osr_pipelines.connectors.oauth import ClientCredentials
+from osr_pipelines.connectors.paging import RepeatGuard, item_key
 from osr_pipelines.connectors.poweroffice.mapping import (
     DIMENSION_SOURCES,
     TRANSACTION_FIELDS,
@@ -204,7 +205,8 @@ class PowerOfficeConnector:
         :class:`MalformedResponse` instead of an endless loop.
         """
         page = 1
-        previous: tuple | None = None
+        guard = RepeatGuard(connection=self.connection, company=company, path=path, parameter="PageNumber",
+                            key=item_key("Id"))
         while True:
             body, headers = self._get(field, path, {**params, "PageNumber": page, "PageSize": self.page_size},
                                       company, decoder=decoder, with_headers=True)
@@ -215,12 +217,7 @@ class PowerOfficeConnector:
                                         connection=self.connection, company=company)
             if not body:
                 return
-            seen = (_id(body[0]), _id(body[-1]), len(body))
-            if seen == previous:
-                raise MalformedResponse(f"GET {path} answered the page before again for PageNumber={page}: the "
-                                        "server ignores 'PageNumber', so paging stopped instead of repeating it",
-                                        connection=self.connection, company=company)
-            previous = seen
+            guard.check(body, page)
             yield body
             following = next_page(headers.get("X-Pagination"), page)
             if following is None:
@@ -389,11 +386,6 @@ class PairRefused(CredentialsRejected):
 def _utc_iso(moment: datetime) -> str:
     """An ISO date-time with its offset, as the ``*GreaterThan`` filters take it; naive means UTC."""
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
-
-
-def _id(item: Any) -> Any:
-    """The ``Id`` of an array item, a dict or a decoded object."""
-    return item.get("Id") if isinstance(item, dict) else getattr(item, "Id", None)
 
 
 def _subscription_refused(err: HttpStatusError) -> bool:

@@ -33,6 +33,7 @@ from osr_pipelines.connectors.base import (
     map_page,
 )
 from osr_pipelines.connectors.http import HttpClient, HttpStatusError, RateBudget, RateLimitHeaders, fetch_ahead
+from osr_pipelines.connectors.paging import RepeatGuard, item_key
 from osr_pipelines.connectors.tripletex.mapping import (
     DIMENSION_SOURCES,
     POSTING_FIELDS,
@@ -180,7 +181,8 @@ class TripletexConnector:
         Pages are dicts, or with ``decoder`` objects with a ``values`` attribute.
         """
         start = 0
-        previous: tuple | None = None
+        guard = RepeatGuard(connection=self.connection, company=company, path=path, parameter="from",
+                            key=item_key("id"))
         while True:
             body = self._call(path, {**params, "from": start, "count": self.page_size}, company, decoder)
             try:
@@ -190,12 +192,7 @@ class TripletexConnector:
                                         company=company) from None
             if not values:
                 return
-            seen = (_id(values[0]), _id(values[-1]), len(values))
-            if seen == previous:
-                raise MalformedResponse(f"GET {path} answered the page before again for from={start}: the server "
-                                        "ignores 'from', so paging stopped instead of repeating it",
-                                        connection=self.connection, company=company)
-            previous = seen
+            guard.check(values, start)
             yield values
             if len(values) < self.page_size:
                 return
@@ -290,11 +287,6 @@ class TripletexConnector:
 
     def close(self) -> None:
         self._http.close()
-
-
-def _id(value: Any) -> Any:
-    """The ``id`` of a page item, a dict or a decoded object."""
-    return value.get("id") if isinstance(value, dict) else getattr(value, "id", None)
 
 
 def _validation(payload: Any) -> list[dict]:

@@ -67,6 +67,7 @@ from osr_pipelines.connectors.http import (
     prefetch,
 )
 from osr_pipelines.connectors.oauth import ClientCredentials
+from osr_pipelines.connectors.paging import RepeatGuard
 from osr_pipelines.connectors.vismanet.mapping import DIMENSION_SOURCES, Metadata, decode_gl_lines, map_gl_lines
 from osr_pipelines.connectors.vismanet.periods import Period, parse_periods, period_range
 
@@ -191,15 +192,9 @@ class VismaNetConnector:
     def _pages(self, tenant: _Tenant, path: str, params: Mapping[str, Any], company: str,
                decoder: Callable[[bytes], Any] | None = None) -> Iterator[list]:
         """Each page's items, stopped with :class:`MalformedResponse` if a page repeats the one before."""
-        previous = None
+        guard = RepeatGuard(connection=self.connection, company=company, path=path, parameter="pageNumber")
         for number, page in enumerate(self._walk(tenant, path, params, company, decoder), start=1):
-            edges = (page[0], page[-1]) if page else None  # a page past a shrunk total is empty
-            if edges is not None and edges == previous:
-                raise MalformedResponse(
-                    f"GET {path} answered page {number} with the items of page {number - 1}: the API did not "
-                    "follow pageNumber, so the import stopped instead of reading the same page again",
-                    connection=self.connection, company=company, field="pageNumber")
-            previous = edges
+            guard.check(page, number)  # a page past a shrunk total is empty, and passes
             yield page
 
     def _walk(self, tenant: _Tenant, path: str, params: Mapping[str, Any], company: str,
