@@ -26,7 +26,7 @@ from dagster import (
 from osr_pipelines.connectors.base import DIMENSIONS, Connector, ConnectorError
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import Company, Connection
-from osr_pipelines.resources import RegistryResource
+from osr_pipelines.resources import RegistryResource, resource_key
 from osr_pipelines.warehouse.loader import LoadError
 
 from .windows import ImportConfig, resolve_window, today_in_oslo
@@ -58,7 +58,7 @@ def open_source(context: AssetExecutionContext, registry: RegistryResource) -> I
     if connection.mode != "import":
         raise Failure(f"company '{key}': connection '{connection.name}' is a direct connection; "
                       "reports query it live and nothing is imported")
-    resource = getattr(context.resources, connection.resource_key, None)
+    resource = getattr(context.resources, resource_key(connection.name), None)
     if resource is None:
         raise Failure(f"company '{key}': connection '{connection.name}' was added after this code location "
                       "was loaded; reload the code location")

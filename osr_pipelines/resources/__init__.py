@@ -47,10 +47,15 @@ class ErpConnection(ConfigurableResource):
                                                    self.credential_env)
 
 
+def resource_key(connection: str) -> str:
+    """The Dagster resource key of a connection (an identifier)."""
+    return "conn_" + connection.replace("-", "_")
+
+
 def connection_resources(registry: Registry) -> dict[str, ErpConnection]:
     """A resource per registered connection, keyed by the connection's resource key."""
     return {
-        c.resource_key: ErpConnection(
+        resource_key(c.name): ErpConnection(
             connection=c.name,
             erp_type=c.type,
             options=dict(c.options),
