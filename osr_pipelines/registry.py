@@ -443,7 +443,8 @@ def _credential_problems(type_name: str, credentials: dict[str, str], *, check_e
         if cred not in known and ctype.family_of(cred) is None:
             out.append(f"{where}: not a credential of type '{type_name}'")
         elif not _ENV_NAME.fullmatch(var):
-            out.append(f"{where}: must name an environment variable (letters, digits and '_'), not {show(var)}")
+            # The value is not shown: a secret pasted in place of a variable name would be.
+            out.append(f"{where}: must name an environment variable")
         elif check_env and var not in os.environ:
             out.append(f"{where}: environment variable {var} is not set")
     return out

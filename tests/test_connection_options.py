@@ -127,7 +127,7 @@ def test_options_that_are_not_text_or_numbers_are_refused(tmp_path: Path) -> Non
 def test_build_refuses_a_bad_option_even_without_the_registry() -> None:
     with pytest.raises(ConnectorError) as err:
         CONNECTOR_TYPES["tripletex"].build("tt", {"workers": "-1"}, {"consumer_token": "c", "employee_token": "e"})
-    assert str(err.value) == "connection 'tt', field 'options.workers': must be a whole number from 1 to 32, not '-1'"
+    assert str(err.value) == "connection 'tt': option 'workers': must be a whole number from 1 to 32, not '-1'"
 
 
 def test_the_declared_defaults_are_the_connectors_own(tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ def _lazy(name: str, module: str, cls: str, specs: Mapping[str, OptionSpec]) -> 
               credential_env: Mapping[str, str] | None = None) -> Connector:
         problems = check_options(options, specs, name)
         if problems:
-            raise ConnectorError(problems[0].reason, connection=connection, field=f"options.{problems[0].option}")
+            raise ConnectorError(str(problems[0]), connection=connection)
         connector = getattr(importlib.import_module(module), cls)
         return connector(connection, with_defaults(options, specs),
                          clean_credentials(connection, credentials, credential_env), credential_env=credential_env)
