@@ -16,6 +16,7 @@ a duplicate name elsewhere.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tempfile
@@ -65,6 +66,8 @@ def show(value: object) -> str:
     if isinstance(value, str):
         text = repr(value)
         return text if len(text) <= 60 else text[:57] + "..."
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     if isinstance(value, int | float):
         return str(value) if abs(value) < 10**18 else "a very large number"
     if isinstance(value, list):
@@ -284,11 +287,11 @@ _ADAPTERS: dict[type, dict[str, TypeAdapter[Any]]] = {
 def _field(name: object) -> str:
     """A field name for a message, quoted; control characters visible."""
     text = str(name)
-    return f"'{text}'" if text.isprintable() and "'" not in text else repr(text)
+    return f"'{text}'" if text.isprintable() and "'" not in text and len(text) <= 60 else show(text)
 
 
-def _message(error: Any) -> str:
-    """A pydantic error in the registry's words."""
+def _message(error: Any, *, reveal: bool) -> str:
+    """A pydantic error in the registry's words; the wrong value is shown only where ``reveal`` allows."""
     kind, value = error["type"], error.get("input")
     if kind == "osr":
         return error["msg"]
@@ -300,7 +303,7 @@ def _message(error: Any) -> str:
         "list_type": "must be a list",
         "literal_error": f"must be one of {error.get('ctx', {}).get('expected', '')}",
     }.get(kind, error["msg"].lower())
-    return f"{expects}, not {show(value)}"
+    return f"{expects}, not {show(value)}" if reveal else expects
 
 
 def _path(name: str, loc: tuple[int | str, ...]) -> str:
@@ -330,8 +333,9 @@ def _entry(cls: type[Entry], raw: object, where: str, problems: list[str],
             try:
                 values[name] = _ADAPTERS[cls][name].validate_python(raw[name])
             except ValidationError as exc:
-                problems.extend(f"{where}: field {_field(_path(name, e['loc']))}: {_message(e)}"
-                                for e in exc.errors())
+                # A value under credentials may be a secret pasted in place of a variable name.
+                problems.extend(f"{where}: field {_field(_path(name, e['loc']))}: "
+                                f"{_message(e, reveal=name != 'credentials')}" for e in exc.errors())
                 values[name] = None
     return cls(**values)
 

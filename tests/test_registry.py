@@ -144,7 +144,9 @@ def _cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ("connections: [{name: a, type: synthetic, options: 5}]", ["connections[0] (a): field 'options': must be a "
                                                                 "mapping, not 5"]),
     ("connections: [{name: a, type: synthetic, credentials: [X]}]",
-     ["connections[0] (a): field 'credentials': must be a mapping, not a list"]),
+     ["connections[0] (a): field 'credentials': must be a mapping"]),
+    ("connections: [{name: a, type: synthetic, credentials: {api_key: 123456}}]",  # a secret in the wrong place
+     ["connections[0] (a): field 'credentials.api_key': must be text"]),
     ("connections: [{name: 5, type: synthetic}]", ["connections[0] (5): field 'name': must be text, not 5"]),
     ("connections: [{name: a, type: [synthetic]}]", ["connections[0] (a): field 'type': must be text, not a list"]),
     ("customers: [{name: A, groups: 5}]", ["customers[0] (A) groups: must be a list, not 5"]),
