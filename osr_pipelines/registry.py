@@ -1,30 +1,45 @@
 """The registry: customers, groups, clients, connections and companies, kept in YAML.
 
-It is the one file a team version-controls. Secrets never live in it: a
-connection names the *environment variables* that hold its credentials.
-Loading validates everything and reports every problem at once, each naming the
-entry and field it is about.
+It is the one file a team version-controls, and it lists every tenant, so it
+is written readable by its owner only. Secrets never live in it: a connection
+names the *environment variables* that hold its credentials.
+
+Loading validates everything and reports every problem at once, each naming
+the entry and field it is about. Validation runs in two passes: the schema
+(each field's type and format, through pydantic, field by field so that one
+bad field never hides the others) and then the rules across entries
+(unique names, references, what each connection type accepts). The second
+pass runs on whatever the first could read, so a missing field does not hide
+a duplicate name elsewhere.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import re
+import tempfile
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_type_hints
 
 import yaml
+from pydantic import AfterValidator, BeforeValidator, Strict, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 
 from osr_pipelines.connectors.catalog import CONNECTOR_TYPES
+from osr_pipelines.connectors.options import check_options
 
-MODES = ("import", "direct")
+CONNECTION_MODES = ("import", "direct")
 LEVELS = ("customer", "group", "client")
-_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SLUG = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TOP_LEVEL = ("customers", "connections", "companies")
 
 
 class RegistryError(ValueError):
@@ -39,43 +54,126 @@ class DuplicateCompanyWarning(UserWarning):
     """The same ERP company is reachable through two connections (imported twice)."""
 
 
+# -- field types: the schema ------------------------------------------------------------
+
+
+def show(value: object) -> str:
+    """A value as a message shows it: YAML words for YAML values, control characters visible."""
+    if value is None:
+        return "empty (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, int | float):
+        return str(value) if abs(value) < 10**18 else "a very large number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a {type(value).__name__} value"
+
+
+def _invalid(expects: str, value: object) -> PydanticCustomError:
+    return PydanticCustomError("osr", "{expects}, not {shown}", {"expects": expects, "shown": show(value)})
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.fullmatch(value):
+        raise _invalid("must be lower-case letters, digits, '-' or '_', starting with a letter (at most 63)", value)
+    return value
+
+
+def _label(value: str) -> str:
+    if not value.strip() or value != value.strip() or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise _invalid("must be non-empty text without surrounding blanks or control characters", value)
+    return value
+
+
+def _plain(value: str) -> str:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise _invalid("must be text without control characters", value)
+    return value
+
+
+def _iso_date(value: str) -> str:
+    try:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise ValueError(value)
+        date.fromisoformat(value)
+    except ValueError:
+        raise _invalid("must be a date (YYYY-MM-DD)", value) from None
+    return value
+
+
+def _days(value: int) -> int:
+    if not 1 <= value <= 366:
+        raise _invalid("must be a whole number of days from 1 to 366", value)
+    return value
+
+
+def _known_type(value: str) -> str:
+    if value not in CONNECTOR_TYPES:
+        raise PydanticCustomError("osr", "unknown type {shown} (known: {known})",
+                                  {"shown": show(value), "known": ", ".join(sorted(CONNECTOR_TYPES))})
+    return value
+
+
+def _number_as_text(value: object) -> object:
+    """Ids and option values are text, but YAML reads ``erp_id: 1001`` as a number: take its digits."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+Slug = Annotated[str, Strict(), AfterValidator(_slug)]
+Label = Annotated[str, Strict(), AfterValidator(_label)]
+PlainText = Annotated[str, Strict(), AfterValidator(_plain)]
+Flag = Annotated[bool, Strict()]
+Days = Annotated[int, Strict(), AfterValidator(_days)]
+IsoDate = Annotated[str, Strict(), AfterValidator(_iso_date)]
+ErpId = Annotated[str, BeforeValidator(_number_as_text), Strict(), AfterValidator(_label)]
+TypeName = Annotated[str, Strict(), AfterValidator(_known_type)]
+Mode = Literal["import", "direct"]
+Level = Literal["customer", "group", "client"]
+#: Checked per connection type in the second pass, where the type is known.
+Credentials = dict[Annotated[str, Strict()], Annotated[str, Strict()]]
+Options = dict[Annotated[str, Strict()], Annotated[str, BeforeValidator(_number_as_text), Strict()]]
+
+
 @dataclass
 class Client:
-    name: str
+    name: Label
 
 
 @dataclass
 class Group:
-    name: str
+    name: Label
     clients: list[Client] = field(default_factory=list)
 
 
 @dataclass
 class Customer:
-    name: str
+    name: Label
     groups: list[Group] = field(default_factory=list)
 
 
 @dataclass
 class Connection:
-    name: str
-    type: str
-    mode: str = "import"
-    level: str = "customer"
-    parent: str = ""
-    private: bool = False
-    owner: str = ""
+    name: Slug
+    type: TypeName
+    mode: Mode = "import"
+    level: Level = "customer"
+    parent: PlainText = ""
+    private: Flag = False
+    owner: PlainText = ""
     #: credential field -> name of the environment variable holding its value
-    credentials: dict[str, str] = field(default_factory=dict)
-    #: non-secret, type-specific settings (base URL, page size, ...)
-    options: dict[str, str] = field(default_factory=dict)
-    nightly_days: int = 5
-    history_start: str = "2000-01-01"
-
-    @property
-    def resource_key(self) -> str:
-        """The Dagster resource key of this connection (an identifier)."""
-        return "conn_" + self.name.replace("-", "_")
+    credentials: Credentials = field(default_factory=dict)
+    #: non-secret, type-specific settings (base URL, page size, ...), as text
+    options: Options = field(default_factory=dict)
+    nightly_days: Days = 5
+    history_start: IsoDate = "2000-01-01"
 
     def secret_values(self) -> dict[str, str]:
         """Resolve credentials from the environment (for code outside Dagster)."""
@@ -84,12 +182,12 @@ class Connection:
 
 @dataclass
 class Company:
-    connection: str
-    erp_id: str
-    name: str
-    client: str
+    connection: Slug
+    erp_id: ErpId
+    name: PlainText
+    client: Label
     #: set when an ``import`` connection was deleted: data stays, imports stop
-    detached: bool = False
+    detached: Flag = False
 
     @property
     def key(self) -> str:
@@ -155,68 +253,13 @@ class Registry:
     # -- validation ---------------------------------------------------------------
 
     def problems(self, *, check_env: bool) -> list[str]:
-        """Every problem in the registry, each naming its entry and field."""
-        out: list[str] = []
-        _duplicates(out, "customer", [c.name for c in self.customers])
-        _duplicates(out, "group", [g.name for cu in self.customers for g in cu.groups])
-        _duplicates(out, "client", [cl.name for _, _, cl in self.clients()])
-        _duplicates(out, "connection", [c.name for c in self.connections])
-        _duplicates(out, "company", [c.key for c in self.companies])
-        names = {
-            "customer": {c.name for c in self.customers},
-            "group": {g.name for cu in self.customers for g in cu.groups},
-            "client": {cl.name for _, _, cl in self.clients()},
-        }
-        for c in self.connections:
-            where = f"connection '{c.name}'"
-            if not _NAME.match(c.name):
-                out.append(f"{where}: field 'name': must be lower-case letters, digits, '-' or '_', "
-                           "starting with a letter")
-            ctype = CONNECTOR_TYPES.get(c.type)
-            if ctype is None:
-                out.append(f"{where}: field 'type': unknown type '{c.type}' "
-                           f"(known: {', '.join(sorted(CONNECTOR_TYPES))})")
-            elif c.mode not in ctype.modes:
-                out.append(f"{where}: field 'mode': type '{c.type}' supports {', '.join(ctype.modes)}, "
-                           f"not '{c.mode}'")
-            if c.mode not in MODES:
-                out.append(f"{where}: field 'mode': must be one of {', '.join(MODES)}, not '{c.mode}'")
-            if c.level not in LEVELS:
-                out.append(f"{where}: field 'level': must be one of {', '.join(LEVELS)}, not '{c.level}'")
-            elif c.parent and c.parent not in names[c.level]:
-                out.append(f"{where}: field 'parent': no {c.level} named '{c.parent}'")
-            if not isinstance(c.nightly_days, int) or not 1 <= c.nightly_days <= 366:
-                out.append(f"{where}: field 'nightly_days': must be a whole number of days from 1 to 366")
-            try:
-                date.fromisoformat(str(c.history_start))
-            except ValueError:
-                out.append(f"{where}: field 'history_start': not a date (YYYY-MM-DD): '{c.history_start}'")
-            if ctype is not None:
-                known = set(ctype.credentials) | set(ctype.optional_credentials)
-                for cred in ctype.credentials:
-                    if cred not in c.credentials:
-                        out.append(f"{where}: field 'credentials.{cred}': missing (name an environment variable)")
-                for family in ctype.credential_families:
-                    if not any(ctype.family_of(cred) == family for cred in c.credentials):
-                        out.append(f"{where}: field 'credentials.{family}': missing (name an environment variable "
-                                   f"in '{family}' or one or more '{family}_<label>' fields)")
-                for cred, var in c.credentials.items():
-                    if cred not in known and ctype.family_of(cred) is None:
-                        out.append(f"{where}: field 'credentials.{cred}': not a credential of type '{c.type}'")
-                    elif not isinstance(var, str) or not _ENV_NAME.match(var):
-                        out.append(f"{where}: field 'credentials.{cred}': must name an environment variable")
-                    elif check_env and var not in os.environ:
-                        out.append(f"{where}: field 'credentials.{cred}': environment variable {var} is not set")
-        connections = {c.name for c in self.connections}
-        for co in self.companies:
-            where = f"company '{co.key}'"
-            if co.connection not in connections and not co.detached:
-                out.append(f"{where}: field 'connection': no connection named '{co.connection}'")
-            if not co.erp_id:
-                out.append(f"{where}: field 'erp_id': must not be empty")
-            if co.client not in names["client"]:
-                out.append(f"{where}: field 'client': no client named '{co.client}'")
-        return out
+        """Every problem in the registry, each naming its entry and field.
+
+        The registry is checked as the file it would be written to, so that
+        what code built (the CLI sets fields directly) passes the same
+        schema as what a person typed.
+        """
+        return _read(asdict(self), check_env=check_env)[1]
 
     def duplicate_erp_companies(self) -> list[str]:
         """The same ERP company reached through two connections of one type."""
@@ -230,80 +273,265 @@ class Registry:
         ]
 
 
-def _duplicates(out: list[str], kind: str, names: list[str]) -> None:
-    for name, n in Counter(names).items():
-        if n > 1:
-            out.append(f"{kind} '{name}': field 'name': used {n} times; names must be unique")
+# -- first pass: the schema, field by field ---------------------------------------------
+
+Entry = TypeVar("Entry")
+_NESTED = {Customer: "groups", Group: "clients"}
+_ADAPTERS: dict[type, dict[str, TypeAdapter[Any]]] = {
+    cls: {name: TypeAdapter(hint) for name, hint in get_type_hints(cls, include_extras=True).items()
+          if name != _NESTED.get(cls)}
+    for cls in (Client, Group, Customer, Connection, Company)
+}
+
+
+def _field(name: object) -> str:
+    """A field name for a message, quoted; control characters visible."""
+    text = str(name)
+    return f"'{text}'" if text.isprintable() and "'" not in text and len(text) <= 60 else show(text)
+
+
+def _message(error: Any, *, reveal: bool) -> str:
+    """A pydantic error in the registry's words; the wrong value is shown only where ``reveal`` allows."""
+    kind, value = error["type"], error.get("input")
+    if kind == "osr":
+        return error["msg"]
+    expects = {
+        "string_type": "must be text",
+        "int_type": "must be a whole number",
+        "bool_type": "must be true or false",
+        "dict_type": "must be a mapping",
+        "list_type": "must be a list",
+        "literal_error": f"must be one of {error.get('ctx', {}).get('expected', '')}",
+    }.get(kind, error["msg"].lower())
+    return f"{expects}, not {show(value)}" if reveal else expects
+
+
+def _path(name: str, loc: tuple[int | str, ...]) -> str:
+    """``credentials``, ``('API_KEY', '[key]')`` -> ``credentials.API_KEY`` (keys of a mapping by name)."""
+    return ".".join(str(part) for part in (name, *loc) if part != "[key]")
+
+
+def _entry(cls: type[Entry], raw: object, where: str, problems: list[str],
+           nested: Callable[[object, str], list[Any]] | None = None) -> Entry | None:
+    """One entry, its bad or missing fields left ``None`` so that the second pass can skip them."""
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: must be a mapping, not {show(raw)}")
+        return None
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for key in raw:
+        if key not in fields:
+            problems.append(f"{where}: field {_field(key)}: unknown field (allowed: {', '.join(fields)})")
+    values: dict[str, Any] = {}
+    for name, spec in fields.items():
+        if name not in raw:
+            if spec.default is MISSING and spec.default_factory is MISSING:
+                problems.append(f"{where}: field '{name}': required")
+                values[name] = None
+        elif name == _NESTED.get(cls) and nested is not None:
+            values[name] = nested(raw[name], where)
+        else:
+            try:
+                values[name] = _ADAPTERS[cls][name].validate_python(raw[name])
+            except ValidationError as exc:
+                # A value under credentials may be a secret pasted in place of a variable name.
+                problems.extend(f"{where}: field {_field(_path(name, e['loc']))}: "
+                                f"{_message(e, reveal=name != 'credentials')}" for e in exc.errors())
+                values[name] = None
+    return cls(**values)
+
+
+def _label_of(raw: object, *keys: str) -> str:
+    """`` (acme-tt)`` after an entry's position, from its own name, to say which entry is meant."""
+    if not isinstance(raw, dict):
+        return ""
+    parts = [raw.get(k) for k in keys]
+    if not all(isinstance(p, str | int) and not isinstance(p, bool) for p in parts):
+        return ""
+    text = ".".join(str(p) for p in parts)
+    return f" ({text})" if text.isprintable() and len(text) <= 80 else f" ({show(text)})"
+
+
+def _entries(raw: object, where: str, problems: list[str],
+             read: Callable[[object, str], Entry | None], *label: str) -> list[Entry]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.append(f"{where}: must be a list, not {show(raw)}")
+        return []
+    found = (read(item, f"{where}[{i}]{_label_of(item, *label)}") for i, item in enumerate(raw))
+    return [e for e in found if e is not None]
+
+
+def _read(data: object, *, check_env: bool) -> tuple[Registry, list[str]]:
+    """The registry in ``data`` as far as it is readable, and every problem with it."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        return Registry(), ["top level must be a mapping with customers, connections, companies"]
+    problems: list[str] = []
+    unknown = [k for k in data if k not in _TOP_LEVEL]
+    if unknown:
+        problems.append(f"unknown top-level key(s): {', '.join(_field(k) for k in unknown)} "
+                        f"(allowed: {', '.join(_TOP_LEVEL)})")
+
+    def clients(raw: object, where: str) -> list[Client]:
+        return _entries(raw, f"{where} clients", problems, lambda r, w: _entry(Client, r, w, problems), "name")
+
+    def groups(raw: object, where: str) -> list[Group]:
+        return _entries(raw, f"{where} groups", problems, lambda r, w: _entry(Group, r, w, problems, clients),
+                        "name")
+
+    registry = Registry(
+        customers=_entries(data.get("customers"), "customers", problems,
+                           lambda r, w: _entry(Customer, r, w, problems, groups), "name"),
+        connections=_entries(data.get("connections"), "connections", problems,
+                             lambda r, w: _entry(Connection, r, w, problems), "name"),
+        companies=_entries(data.get("companies"), "companies", problems,
+                           lambda r, w: _entry(Company, r, w, problems), "connection", "erp_id"),
+    )
+    problems.extend(_rules(registry, check_env=check_env))
+    return registry, problems
+
+
+# -- second pass: the rules across entries ----------------------------------------------
+
+
+def _rules(reg: Registry, *, check_env: bool) -> list[str]:
+    """Problems between entries and per connection type; fields the schema refused are ``None`` and skipped."""
+    out: list[str] = []
+    names = {
+        "customer": [c.name for c in reg.customers],
+        "group": [g.name for cu in reg.customers for g in cu.groups],
+        "client": [cl.name for _, _, cl in reg.clients()],
+        "connection": [c.name for c in reg.connections],
+        "company": [c.key for c in reg.companies if c.connection is not None and c.erp_id is not None],
+    }
+    for kind, listed in names.items():
+        for name, n in Counter(n for n in listed if n is not None).items():
+            if n > 1:
+                out.append(f"{kind} {_field(name)}: field 'name': used {n} times; names must be unique")
+    for i, c in enumerate(reg.connections):
+        where = f"connection {_field(c.name)}" if c.name is not None else f"connections[{i}]"
+        ctype = CONNECTOR_TYPES.get(c.type) if c.type is not None else None
+        if ctype is not None and c.mode is not None and c.mode not in ctype.modes:
+            out.append(f"{where}: field 'mode': type '{c.type}' supports {', '.join(ctype.modes)}, not '{c.mode}'")
+        if c.level is not None and c.parent and c.parent not in names[c.level]:
+            out.append(f"{where}: field 'parent': no {c.level} named {_field(c.parent)}")
+        if ctype is not None and c.credentials is not None:
+            out.extend(f"{where}: {p}" for p in _credential_problems(c.type, c.credentials, check_env=check_env))
+        if ctype is not None and c.options is not None:
+            out.extend(f"{where}: field {_field('options.' + e.option)}: {e.reason}"
+                       for e in check_options(c.options, ctype.options, c.type))
+    for co in reg.companies:
+        where = f"company {_field(co.key)}"
+        if co.connection is not None and co.connection not in names["connection"] and co.detached is False:
+            out.append(f"{where}: field 'connection': no connection named '{co.connection}'")
+        if co.client is not None and co.client not in names["client"]:
+            out.append(f"{where}: field 'client': no client named {_field(co.client)}")
+    return out
+
+
+def _credential_problems(type_name: str, credentials: dict[str, str], *, check_env: bool) -> list[str]:
+    ctype = CONNECTOR_TYPES[type_name]
+    out = []
+    for cred in ctype.credentials:
+        if cred not in credentials:
+            out.append(f"field 'credentials.{cred}': missing (name an environment variable)")
+    for family in ctype.credential_families:
+        if not any(ctype.family_of(cred) == family for cred in credentials):
+            out.append(f"field 'credentials.{family}': missing (name an environment variable "
+                       f"in '{family}' or one or more '{family}_<label>' fields)")
+    known = set(ctype.credentials) | set(ctype.optional_credentials)
+    for cred, var in credentials.items():
+        where = f"field {_field('credentials.' + cred)}"
+        if cred not in known and ctype.family_of(cred) is None:
+            out.append(f"{where}: not a credential of type '{type_name}'")
+        elif not _ENV_NAME.fullmatch(var):
+            # The value is not shown: a secret pasted in place of a variable name would be.
+            out.append(f"{where}: must name an environment variable")
+        elif check_env and var not in os.environ:
+            out.append(f"{where}: environment variable {var} is not set")
+    return out
 
 
 # -- reading and writing -----------------------------------------------------------
 
 
-def _build(data: dict[str, Any], path: Path | str) -> Registry:
-    problems: list[str] = []
+class _Refused(yaml.YAMLError):
+    """YAML the registry does not accept although it parses; the message says why and where."""
 
-    def make(cls: type, raw: Any, where: str) -> Any:
-        if not isinstance(raw, dict):
-            problems.append(f"{where}: must be a mapping, not {type(raw).__name__}")
-            return None
-        allowed = set(cls.__dataclass_fields__)
-        for key in raw:
-            if key not in allowed:
-                problems.append(f"{where}: field '{key}': unknown field (allowed: {', '.join(sorted(allowed))})")
-        values = {k: v for k, v in raw.items() if k in allowed}
-        missing = [f for f, d in cls.__dataclass_fields__.items()
-                   if f not in values and d.default is MISSING and d.default_factory is MISSING]
-        for f in missing:
-            problems.append(f"{where}: field '{f}': required")
-        if missing:
-            return None
-        return cls(**values)
 
-    customers = []
-    for i, raw in enumerate(data.get("customers") or []):
-        cu = make(Customer, raw, f"customers[{i}]")
-        if cu is None:
-            continue
-        groups = []
-        for j, graw in enumerate(cu.groups or []):
-            g = make(Group, graw, f"customer '{cu.name}' groups[{j}]")
-            if g is not None:
-                g.clients = [cl for k, craw in enumerate(g.clients or [])
-                             if (cl := make(Client, craw, f"group '{g.name}' clients[{k}]")) is not None]
-                groups.append(g)
-        cu.groups = groups
-        customers.append(cu)
-    connections = [c for i, raw in enumerate(data.get("connections") or [])
-                   if (c := make(Connection, raw, f"connections[{i}]")) is not None]
-    for c in connections:
-        c.credentials = dict(c.credentials or {})
-        c.options = {k: str(v) for k, v in (c.options or {}).items()}
-        c.history_start = str(c.history_start)
-    companies = [c for i, raw in enumerate(data.get("companies") or [])
-                 if (c := make(Company, raw, f"companies[{i}]")) is not None]
-    for co in companies:
-        co.erp_id = str(co.erp_id)
-    if problems:
-        raise RegistryError(path, problems)
-    return Registry(customers=customers, connections=connections, companies=companies)
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser, when present, is ~10x faster
+    """Safe YAML, minus what only hides mistakes or costs without bound.
 
+    A repeated key would silently keep only its last value (a second
+    ``companies:`` drops the first list); aliases let a few lines expand into
+    gigabytes once validated; dates stay text, as the registry stores them.
+    """
+
+    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # An alias is the node of its anchor, met a second time.
+        if node in self.constructed_objects or node in self.recursive_objects:
+            raise _Refused(f"line {node.start_mark.line + 1}: YAML anchors and aliases (&name, *name) are not "
+                           "accepted; write each value out in full")
+        return super().construct_object(node, deep=deep)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[tuple[str, str], int] = {}
+        for key_node, _ in node.value:
+            line = key_node.start_mark.line + 1
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise _Refused(f"line {line}: YAML merge keys (<<) are not accepted; write each field out")
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue  # a list or mapping as a key: the constructor refuses it
+            key = (key_node.tag, key_node.value)
+            if key in first_line:
+                raise _Refused(f"line {line}: key {_field(key_node.value)} appears twice in one mapping "
+                               f"(first on line {first_line[key]}); keep one")
+            first_line[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes every value out in full: the loader refuses anchors and aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _parse_yaml(text: str) -> object:
+    """The YAML in ``text``; why it cannot be read is raised as ``ValueError``, one line for the user."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except _Refused as exc:
+        raise ValueError(str(exc)) from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ValueError("not valid YAML: nested too deeply") from None
+    except (ValueError, OverflowError, TypeError) as exc:  # e.g. an explicit !!timestamp of 2024-13-01
+        raise ValueError(f"not valid YAML: a value cannot be read ({exc})") from None
 
 
 def load_registry(path: Path, *, check_env: bool = False) -> Registry:
     """Read and validate the registry; raise :class:`RegistryError` listing every problem."""
+    path = Path(path)
     if not path.exists():
         raise RegistryError(path, ["file does not exist (run `osr init`)"])
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise RegistryError(path, [f"not valid YAML: {exc}"]) from None
-    if not isinstance(data, dict):
-        raise RegistryError(path, ["top level must be a mapping with customers, connections, companies"])
-    unknown = set(data) - {"customers", "connections", "companies"}
-    if unknown:
-        raise RegistryError(path, [f"unknown top-level key(s): {', '.join(sorted(unknown))}"])
-    registry = _build(data, path)
-    problems = registry.problems(check_env=check_env)
+        data = _parse_yaml(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise RegistryError(path, ["not UTF-8 text"]) from None
+    except OSError as exc:
+        raise RegistryError(path, [f"cannot be read: {exc.strerror}"]) from None
+    except ValueError as exc:
+        raise RegistryError(path, [str(exc)]) from None
+    registry, problems = _read(data, check_env=check_env)
     if problems:
         raise RegistryError(path, problems)
     for message in registry.duplicate_erp_companies():
@@ -311,12 +539,32 @@ def load_registry(path: Path, *, check_env: bool = False) -> Registry:
     return registry
 
 
+def _private_dirs(directory: Path) -> None:
+    """Create ``directory`` and missing parents readable by the owner only; existing ones are left as they are."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o700, exist_ok=True)
+        d.chmod(0o700)  # mkdir's mode is masked by the umask
+
+
 def save_registry(registry: Registry, path: Path) -> None:
-    """Validate, then write atomically so a crash never leaves half a file."""
+    """Validate, then write owner-only and atomically, so a crash never leaves half a file."""
+    path = Path(path)
     problems = registry.problems(check_env=False)
     if problems:
         raise RegistryError(path, problems)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump(asdict(registry), sort_keys=False, allow_unicode=True))
-    tmp.replace(path)
+    _private_dirs(path.parent)
+    text = yaml.dump(asdict(registry), Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # created 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

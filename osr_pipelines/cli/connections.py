@@ -19,7 +19,7 @@ from osr_pipelines.connectors.base import ConnectorError
 from osr_pipelines.connectors.catalog import CONNECTOR_TYPES
 from osr_pipelines.instance import get_instance
 from osr_pipelines.partitions import company_partitions
-from osr_pipelines.registry import LEVELS, MODES, Connection
+from osr_pipelines.registry import CONNECTION_MODES, LEVELS, Connection
 
 
 @click.group("connection")
@@ -30,7 +30,7 @@ def connection() -> None:
 @connection.command("add")
 @click.argument("name")
 @click.option("--type", "erp_type", required=True, type=click.Choice(sorted(CONNECTOR_TYPES)))
-@click.option("--mode", type=click.Choice(MODES), default="import", show_default=True)
+@click.option("--mode", type=click.Choice(CONNECTION_MODES), default="import", show_default=True)
 @click.option("--level", type=click.Choice(LEVELS), default="customer", show_default=True)
 @click.option("--parent", default="", help="The customer, group or client it sits on.")
 @click.option("--private", is_flag=True, help="Only the owner and customer-level admins may edit it.")

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from osr_pipelines.connectors.base import Connector, ConnectorError, CredentialLabels
+from osr_pipelines.connectors.options import (
+    RATE_RESERVE,
+    TIMEOUT,
+    OptionSpec,
+    check_options,
+    iso_date,
+    pattern,
+    seconds,
+    slot,
+    text,
+    url,
+    whole,
+    with_defaults,
+    workers,
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +39,8 @@ class ConnectorType:
     #: Credential families: a family ``client_key`` accepts ``client_key`` and ``client_key_<label>``
     #: fields (one secret per company, say), at least one of them required.
     credential_families: tuple[str, ...] = ()
+    #: option name -> its kind, range and default (``options`` of a connection)
+    options: Mapping[str, OptionSpec] = dataclasses.field(default_factory=dict)
 
     def family_of(self, credential: str) -> str | None:
         """The family ``credential`` belongs to, if any."""
@@ -50,33 +68,107 @@ def clean_credentials(connection: str, credentials: Mapping[str, str],
     return cleaned
 
 
-def _lazy(module: str, cls: str) -> Callable[..., Connector]:
-    """A build function that imports its connector on first use, so listing types loads no ERP client."""
+def _lazy(name: str, module: str, cls: str, specs: Mapping[str, OptionSpec]) -> Callable[..., Connector]:
+    """A build function that imports its connector on first use, so listing types loads no ERP client.
+
+    Options are checked again here, for callers that do not come through the
+    registry, and the declared defaults filled in, so that the catalog, not
+    each client, decides what an absent option means.
+    """
 
     def build(connection: str, options: Mapping[str, str], credentials: Mapping[str, str],
               credential_env: Mapping[str, str] | None = None) -> Connector:
+        problems = check_options(options, specs, name)
+        if problems:
+            raise ConnectorError(str(problems[0]), connection=connection)
         connector = getattr(importlib.import_module(module), cls)
-        return connector(connection, options, clean_credentials(connection, credentials, credential_env),
-                         credential_env=credential_env)
+        return connector(connection, with_defaults(options, specs),
+                         clean_credentials(connection, credentials, credential_env), credential_env=credential_env)
 
     return build
+
+
+def _type(name: str, module: str, cls: str, options: tuple[OptionSpec, ...], **kwargs: object) -> ConnectorType:
+    specs = {spec.name: spec for spec in options}
+    return ConnectorType(name, build=_lazy(name, module, cls, specs), options=specs, **kwargs)
+
+
+#: Sources: docs/connectors/<type>.md; each client's own defaults are checked against these by the tests.
+_SYNTHETIC = (
+    whole("seed", 42, 0, 2**63 - 1),
+    pattern("companies", r"[0-9]{1,8}(,[0-9]{1,8})*", "comma-separated company numbers (1001,1002)",
+            "1001,1002,1003"),
+    whole("postings", 20_000, 1, 100_000_000),
+    whole("years", 3, 1, 50),
+    iso_date("end"),
+    text("state", what="a file path"),
+    whole("batch_size", 10_000, 1, 1_000_000),
+    whole("fail_after_rows", None, 0, 10**12),
+    seconds("batch_delay", 0, 0, 60),
+    pattern("accepted_key_sha256", r"[0-9a-f]{64}", "a SHA-256 digest (64 lower-case hex digits)"),
+)
+_TRIPLETEX = (
+    url("base_url", "https://tripletex.no/v2"),
+    # ``count`` per request: 1000 by default, 10 000 observed to work.
+    whole("page_size", 10_000, 1, 100_000),
+    # A session token expires at midnight of its expiration date, which must be after today.
+    whole("session_days", 2, 1, 365),
+    workers(2),
+    RATE_RESERVE,
+    TIMEOUT,
+)
+_POWEROFFICE = (
+    url("base_url", "https://goapi.poweroffice.net/v2"),
+    url("token_url", None),
+    # ``PageSize`` may not exceed ``MaxPageSize``, 20 000 by default.
+    whole("page_size", 20_000, 1, 20_000),
+    # Tokens last 20 minutes: renewing 20 minutes ahead would renew on every request.
+    seconds("renew_before", 120, 0, 1199),
+    text("rate_state_dir", what="a directory path"),
+    whole("rate_limit", 10, 1, 1000),
+    seconds("rate_period", 1.1, 0.01, 3600),
+    TIMEOUT,
+)
+_XLEDGER = (
+    url("base_url", "https://www.xledger.net/graphql"),
+    text("entity", what="an entity code"),
+    # "Xledger's API has a limit of 10000 records per query"
+    whole("page_size", 10_000, 1, 10_000),
+    slot("department_object", 1),
+    slot("project_object", 2),
+    whole("department_kind", 1, 1, 2**31 - 1),
+    whole("rate_retries", 10, 0, 100),
+    TIMEOUT,
+)
+_VISMA_NET = (
+    url("base_url", "https://api.finance.visma.net"),
+    url("token_url", "https://connect.visma.com/connect/token"),
+    text("scope", "vismanet_erp_service_api:read", what="an OAuth scope"),
+    text("tenant_id", required=True, what="the Visma.net company tenant id"),
+    whole("page_size", 10_000, 1, 100_000),
+    whole("period_margin", 12, 0, 120),
+    workers(4),
+    text("ledger", what="a ledger id"),
+    pattern("currency", r"[A-Z]{3}", "a currency code (three capital letters)", "NOK"),
+    RATE_RESERVE,
+    TIMEOUT,
+)
 
 
 CONNECTOR_TYPES: dict[str, ConnectorType] = {
     t.name: t
     for t in (
-        ConnectorType("synthetic", credentials=(), optional_credentials=("api_key",),
-                      build=_lazy("osr_pipelines.connectors.synthetic", "SyntheticConnector"),
-                      modes=("import", "direct")),
-        ConnectorType("tripletex", credentials=("consumer_token", "employee_token"), optional_credentials=(),
-                      build=_lazy("osr_pipelines.connectors.tripletex", "TripletexConnector")),
-        ConnectorType("poweroffice-go", credentials=("application_key", "subscription_key"), optional_credentials=(),
-                      build=_lazy("osr_pipelines.connectors.poweroffice", "PowerOfficeConnector"),
-                      credential_families=("client_key",)),
-        ConnectorType("xledger", credentials=("token",), optional_credentials=(),
-                      build=_lazy("osr_pipelines.connectors.xledger", "XledgerConnector")),
-        ConnectorType("visma-net", credentials=("client_id", "client_secret"), optional_credentials=(),
-                      build=_lazy("osr_pipelines.connectors.vismanet", "VismaNetConnector")),
+        _type("synthetic", "osr_pipelines.connectors.synthetic", "SyntheticConnector", _SYNTHETIC,
+              credentials=(), optional_credentials=("api_key",), modes=("import", "direct")),
+        _type("tripletex", "osr_pipelines.connectors.tripletex", "TripletexConnector", _TRIPLETEX,
+              credentials=("consumer_token", "employee_token"), optional_credentials=()),
+        _type("poweroffice-go", "osr_pipelines.connectors.poweroffice", "PowerOfficeConnector", _POWEROFFICE,
+              credentials=("application_key", "subscription_key"), optional_credentials=(),
+              credential_families=("client_key",)),
+        _type("xledger", "osr_pipelines.connectors.xledger", "XledgerConnector", _XLEDGER,
+              credentials=("token",), optional_credentials=()),
+        _type("visma-net", "osr_pipelines.connectors.vismanet", "VismaNetConnector", _VISMA_NET,
+              credentials=("client_id", "client_secret"), optional_credentials=()),
     )
 }
 
