@@ -137,6 +137,8 @@ _XLEDGER = (
     slot("department_object", 1),
     slot("project_object", 2),
     whole("department_kind", 1, 1, 2**31 - 1),
+    # no source confirms the posting-date filter of ``transactions``: the name is an option
+    pattern("posted_date_filter", r"[_A-Za-z][_0-9A-Za-z]*", "a GraphQL filter field name", "headerPostedDate"),
     whole("rate_retries", 10, 0, 100),
     TIMEOUT,
 )
@@ -144,9 +146,13 @@ _VISMA_NET = (
     url("base_url", "https://api.finance.visma.net"),
     url("token_url", "https://connect.visma.com/connect/token"),
     text("scope", "vismanet_erp_service_api:read", what="an OAuth scope"),
-    text("tenant_id", required=True, what="the Visma.net company tenant id"),
+    text("tenant_id", required=True, what="the company tenant ids (comma-separated)"),
+    # empty: the tenants are the companies, without asking the context endpoint
+    pattern("context_path", r"(/[!-~]*)?", "a URL path starting with '/', or nothing", "/API/resources/v1/context",
+            invalid=("API/context", "/a b", "x\n")),
     whole("page_size", 10_000, 1, 100_000),
-    whole("period_margin", 12, 0, 120),
+    # financial periods read beyond the window's, for lines posted to a neighbouring period
+    whole("period_margin", 1, 0, 24),
     workers(4),
     text("ledger", what="a ledger id"),
     pattern("currency", r"[A-Z]{3}", "a currency code (three capital letters)", "NOK"),

@@ -122,7 +122,8 @@ def text(name: str, default: str | None = None, *, required: bool = False, what:
                       required=required, invalid_examples=("", " x", "x\n", "a\x00b"))
 
 
-def pattern(name: str, regex: str, expects: str, default: str | None = None) -> OptionSpec:
+def pattern(name: str, regex: str, expects: str, default: str | None = None,
+            invalid: tuple[str, ...] = ("", "abc!", "-1", "x\n")) -> OptionSpec:
     """Text matching ``regex`` in full."""
 
     def parse(value: str) -> str:
@@ -130,7 +131,7 @@ def pattern(name: str, regex: str, expects: str, default: str | None = None) -> 
             raise ValueError(value)
         return value
 
-    return OptionSpec(name, parse, expects, default, invalid_examples=("", "abc!", "-1", "x\n"))
+    return OptionSpec(name, parse, expects, default, invalid_examples=invalid)
 
 
 def iso_date(name: str) -> OptionSpec:
