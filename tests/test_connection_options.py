@@ -106,8 +106,8 @@ def test_a_required_option_is_named_when_missing(tmp_path: Path) -> None:
     path = write_registry(tmp_path / "r.yaml", [_connection(CONNECTOR_TYPES["visma-net"], {})], [])
     with pytest.raises(RegistryError) as err:
         load_registry(path)
-    assert err.value.problems == ["connection 'conn': field 'options.tenant_id': missing: set it to the Visma.net "
-                                  "company tenant id without surrounding blanks or control characters"]
+    assert err.value.problems == ["connection 'conn': field 'options.tenant_id': missing: set it to the company "
+                                  "tenant ids (comma-separated) without surrounding blanks or control characters"]
 
 
 def test_options_that_are_not_text_or_numbers_are_refused(tmp_path: Path) -> None:
