@@ -155,3 +155,31 @@ def test_second_concurrent_import_is_skipped_with_a_hint(home: Path) -> None:
     first.wait(60)
     [run] = inst.get_runs()
     assert run.status in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
+
+
+def test_everything_osr_creates_in_its_home_is_private(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "OSR_HOME": str(home), "OSR_REGISTRY": str(home / "registry.yaml"),
+           "OSR_WAREHOUSE_URL": f"sqlite:///{home / 'warehouse.db'}", "DAGSTER_HOME": str(home / "dagster")}
+    assert run_osr("init", env=env).returncode == 0
+    assert run_osr("connection", "add", "demo", "--type", "synthetic", "--option", "companies=1001",
+                   "--option", "postings=200", "--option", "years=1", env=env).returncode == 0
+    assert run_osr("company", "add", "demo", "1001", env=env).returncode == 0
+    done = run_osr("import", "full", "--company", "demo.1001", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # the registry (every tenant), the general ledger and Dagster's run history are the owner's alone
+    modes = {str(p.relative_to(home)): p.stat().st_mode & 0o777 for p in [home, *home.rglob("*")]}
+    assert "warehouse.db" in modes and "registry.yaml" in modes and any(k.startswith("dagster/") for k in modes)
+    loose = {name: oct(mode) for name, mode in modes.items() if mode & 0o077}
+    assert not loose
+
+
+def test_two_imports_on_a_new_home_both_start(home: Path) -> None:
+    """Dagster creates its storage on first use; the first two ``osr`` processes must not race to create it."""
+    conn = synthetic_connection(companies="1001,1002", postings="300", years="1")
+    write_registry(home / "registry.yaml", [conn], [("demo", "1001"), ("demo", "1002")])
+    procs = [subprocess.Popen([BIN / "osr", "import", "full", "--company", key], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for key in ("demo.1001", "demo.1002")]
+    results = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    assert all("SUCCESS" in out for out, _ in results)
