@@ -67,6 +67,7 @@ def run_osr(*args: str, env: dict[str, str] | None = None, timeout: float = 120)
                           timeout=timeout)
 
 
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
 def test_refused_host_fails_once_quickly_in_one_paragraph(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TT_C", "c")
     monkeypatch.setenv("TT_E", "e")
@@ -87,6 +88,7 @@ def test_refused_host_fails_once_quickly_in_one_paragraph(home: Path, monkeypatc
     assert len((done.stdout + done.stderr).strip().splitlines()) <= 6, done.stdout + done.stderr
 
 
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(("args", "message"), [
     (["--from", "2024-12-31", "--to", "2024-01-01"], "--to must be on or after --from"),
     (["--from", "2024-01-01", "--to", "9999-12-31"], "before 9999-12-31"),
@@ -100,12 +102,14 @@ def test_bad_import_arguments_are_one_line(home: Path, args: list[str], message:
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
 def test_full_import_refuses_a_window(home: Path) -> None:
     write_registry(home / "registry.yaml", [synthetic_connection()], [("demo", "1001")])
     done = run_osr("import", "full", "--company", "demo.1001", "--from", "2024-01-01", "--to", "2024-01-31")
     assert done.returncode != 0 and "takes no --from/--to" in done.stderr
 
 
+@pytest.mark.parametrize("warehouse_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_interrupted_import_never_blocks_its_company(home: Path, warehouse_url: str, how: signal.Signals) -> None:
     slow = synthetic_connection(companies="1001", postings="3000", years="1", batch_size="100", batch_delay="0.2")
@@ -137,6 +141,7 @@ def test_interrupted_import_never_blocks_its_company(home: Path, warehouse_url: 
     assert Warehouse(warehouse_url).count_postings("demo.1001") > 1000
 
 
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
 def test_second_concurrent_import_is_skipped_with_a_hint(home: Path) -> None:
     slow = synthetic_connection(companies="1001", postings="2000", years="1", batch_size="50", batch_delay="1")
     write_registry(home / "registry.yaml", [slow], [("demo", "1001")])
@@ -174,6 +179,7 @@ def test_everything_osr_creates_in_its_home_is_private(tmp_path: Path) -> None:
     assert not loose
 
 
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
 def test_two_imports_on_a_new_home_both_start(home: Path) -> None:
     """Dagster creates its storage on first use; the first two ``osr`` processes must not race to create it."""
     conn = synthetic_connection(companies="1001,1002", postings="300", years="1")
