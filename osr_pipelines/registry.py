@@ -32,6 +32,7 @@ import yaml
 from pydantic import AfterValidator, BeforeValidator, Strict, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
 
+from osr_pipelines.connectors.base import Connector
 from osr_pipelines.connectors.catalog import CONNECTOR_TYPES
 from osr_pipelines.connectors.options import check_options
 
@@ -176,8 +177,16 @@ class Connection:
     history_start: IsoDate = "2000-01-01"
 
     def secret_values(self) -> dict[str, str]:
-        """Resolve credentials from the environment (for code outside Dagster)."""
+        """Resolve credentials from the environment, at the moment they are needed."""
         return {f: os.environ[var] for f, var in self.credentials.items() if var in os.environ}
+
+    def missing_secrets(self) -> list[tuple[str, str]]:
+        """``(credential, environment variable)`` of each credential whose variable is not set."""
+        return [(f, var) for f, var in self.credentials.items() if var not in os.environ]
+
+    def connector(self) -> Connector:
+        """This connection's connector, its secrets read from the environment now (never stored)."""
+        return CONNECTOR_TYPES[self.type].build(self.name, self.options, self.secret_values(), self.credentials)
 
 
 @dataclass
@@ -537,6 +546,30 @@ def load_registry(path: Path, *, check_env: bool = False) -> Registry:
     for message in registry.duplicate_erp_companies():
         warnings.warn(message, DuplicateCompanyWarning, stacklevel=2)
     return registry
+
+
+_cache: dict[Path, tuple[tuple[int, int, int], Registry]] = {}
+
+
+def load_registry_cached(path: Path) -> Registry:
+    """:func:`load_registry`, parsed again only when the file changed; the result must not be mutated.
+
+    Runs, sensors and tags read the registry on every step, tick and partition:
+    with a thousand companies one parse costs about a second, and the file
+    rarely changes between two of them. An edit is a new file (saves rename into
+    place), so the inode, modification time and size tell a changed file apart.
+    """
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return load_registry(path)  # raises the error naming the missing file
+    stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    cached = _cache.get(path)
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, load_registry(path))
+        _cache[path] = cached
+    return cached[1]
 
 
 def _private_dirs(directory: Path) -> None:

@@ -189,12 +189,25 @@ def run_imports(
     on_update: Progress | None = None,
     *,
     allow_shrink: bool = False,
+    on_done: Callable[[RunOutcome], None] | None = None,
 ) -> list[RunOutcome]:
-    """One import per company; through the daemon's queue when one runs, here otherwise."""
+    """One import per company; through the daemon's queue when one runs, here otherwise.
+
+    ``on_update(company, text)`` reports progress; ``on_done(outcome)`` each finished company.
+    """
     ensure_partitions(instance, keys)
     if daemon_running(instance):
-        return submit_and_follow(instance, kind, keys, window, on_update, allow_shrink=allow_shrink)
-    return [run_here(instance, kind, key, window, on_update, allow_shrink=allow_shrink) for key in keys]
+        outcomes = submit_and_follow(instance, kind, keys, window, on_update, allow_shrink=allow_shrink)
+        for outcome in outcomes:
+            if on_done:
+                on_done(outcome)
+        return outcomes
+    outcomes = []
+    for key in keys:
+        outcomes.append(run_here(instance, kind, key, window, on_update, allow_shrink=allow_shrink))
+        if on_done:
+            on_done(outcomes[-1])
+    return outcomes
 
 
 def run_config(kind: str, window: Window | None, *, allow_shrink: bool = False) -> dict:

@@ -7,35 +7,21 @@ runs findable by what people call the company, not only by its key.
 from __future__ import annotations
 
 from contextlib import suppress
-from pathlib import Path
 
 from osr_pipelines import settings
-from osr_pipelines.registry import Registry, RegistryError, load_registry
+from osr_pipelines.registry import Registry, RegistryError, load_registry_cached
 
 PARTITION_TAG = "dagster/partition"
 CONNECTION_TAG = "osr/connection"
 COMPANY_NAME_TAG = "osr/company"
 IMPORT_TAG = "osr/import"
 
-_registry_cache: dict[Path, tuple[tuple[int, int], Registry]] = {}
-
-
 def _registry() -> Registry | None:
-    """The registry, parsed again only when the file changed: a backfill asks once per partition."""
-    path = settings.registry_path()
+    """The registry, if it loads: a run of a company it lacks gets no name tag, and fails clearly itself."""
     try:
-        stat = path.stat()
-    except OSError:
+        return load_registry_cached(settings.registry_path())
+    except RegistryError:
         return None
-    stamp = (stat.st_mtime_ns, stat.st_size)
-    cached = _registry_cache.get(path)
-    if cached is None or cached[0] != stamp:
-        try:
-            cached = (stamp, load_registry(path))
-        except RegistryError:
-            return None
-        _registry_cache[path] = cached
-    return cached[1]
 
 
 def connection_of(partition_key: str) -> str:

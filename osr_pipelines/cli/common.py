@@ -10,7 +10,6 @@ import click
 
 from osr_pipelines import settings
 from osr_pipelines.connectors.base import Connector, ConnectorError
-from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.registry import Connection, Registry, RegistryError, load_registry, save_registry
 from osr_pipelines.warehouse.loader import Warehouse
 
@@ -56,13 +55,11 @@ def get_connection(registry: Registry, name: str) -> Connection:
 
 def open_connector(connection: Connection) -> Connector:
     """A connector built from the environment; a missing variable is named, its value never shown."""
-    values = connection.secret_values()
-    missing = [f"{field} ({var})" for field, var in connection.credentials.items() if field not in values]
+    missing = [f"{field} ({var})" for field, var in connection.missing_secrets()]
     if missing:
         fail(f"connection '{connection.name}': environment variable(s) not set: {', '.join(missing)}")
     try:
-        return connector_type(connection.type).build(connection.name, connection.options, values,
-                                                     connection.credentials)
+        return connection.connector()
     except ConnectorError as exc:
         raise click.ClickException(str(exc)) from None
 

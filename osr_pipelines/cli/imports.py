@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date, datetime, timedelta
+from itertools import count
 
 import click
 from dagster import DagsterRunStatus, RunsFilter
@@ -15,11 +16,9 @@ from osr_pipelines.runner import (
     RunOutcome,
     cancel_imports,
     daemon_running,
-    ensure_partitions,
     is_stale,
     run_failure_reason,
-    run_here,
-    submit_and_follow,
+    run_imports,
 )
 from osr_pipelines.tags import PARTITION_TAG
 
@@ -48,21 +47,12 @@ def run_and_report(kind: str, keys: list[str], window: Window | None, *,
     one company at a time.
     """
     instance = get_instance()
-    queued = daemon_running(instance)
     click.echo(f"{kind} import of {len(keys)} companies" + (f" for {window}" if window else "")
-               + (" through the daemon's run queue" if queued else "") + f" (Dagster home {instance.root_directory})")
-    ensure_partitions(instance, keys)
-    if queued:
-        outcomes = submit_and_follow(instance, kind, keys, window, _progress, allow_shrink=allow_shrink)
-        for n, outcome in enumerate(outcomes, 1):
-            _report(n, len(keys), outcome)
-        return outcomes
-    outcomes = []
-    for n, key in enumerate(keys, 1):
-        outcome = run_here(instance, kind, key, window, _progress, allow_shrink=allow_shrink)
-        outcomes.append(outcome)
-        _report(n, len(keys), outcome)
-    return outcomes
+               + (" through the daemon's run queue" if daemon_running(instance) else "")
+               + f" (Dagster home {instance.root_directory})")
+    done = count(1)
+    return run_imports(instance, kind, keys, window, _progress, allow_shrink=allow_shrink,
+                       on_done=lambda outcome: _report(next(done), len(keys), outcome))
 
 
 def _window(date_from: datetime | None, date_to: datetime | None) -> Window | None:

@@ -12,7 +12,6 @@ from datetime import date
 from sqlalchemy import Engine
 
 from osr_pipelines.connectors.base import ConnectorError, DirectConnector
-from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.registry import Connection, Registry
 from osr_pipelines.reports import ledger
 from osr_pipelines.reports.build import ledger_range
@@ -24,15 +23,12 @@ class ReportError(ValueError):
 
 
 def _direct_connector(connection: Connection, company: str) -> DirectConnector:
-    values = connection.secret_values()
-    missing = [f"{field} (environment variable {var})" for field, var in connection.credentials.items()
-               if field not in values]
+    missing = [f"{field} (environment variable {var})" for field, var in connection.missing_secrets()]
     if missing:
         raise ReportError(f"company '{company}': connection '{connection.name}' is direct and its credentials "
                           f"are not set: {', '.join(missing)}; set them where reports run")
     try:
-        connector = connector_type(connection.type).build(connection.name, connection.options, values,
-                                                          connection.credentials)
+        connector = connection.connector()
     except ConnectorError as exc:
         raise ReportError(f"company '{company}': {exc}") from None
     if not isinstance(connector, DirectConnector):

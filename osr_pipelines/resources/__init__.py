@@ -11,7 +11,6 @@ connection's secrets from the environment, so:
 
 from __future__ import annotations
 
-import os
 from functools import cached_property
 from pathlib import Path
 
@@ -20,13 +19,12 @@ from pydantic import PrivateAttr
 
 from osr_pipelines import settings
 from osr_pipelines.connectors.base import Connector, ConnectorError, SourceUnavailable
-from osr_pipelines.connectors.catalog import connector_type
-from osr_pipelines.registry import Connection, Registry, load_registry
+from osr_pipelines.registry import Connection, Registry, load_registry_cached
 from osr_pipelines.warehouse.loader import Warehouse
 
 
 class RegistryResource(ConfigurableResource):
-    """The registry file; read afresh on every use so sensors and runs see edits without a reload.
+    """The registry file; read again whenever it changed, so sensors and runs see edits without a reload.
 
     Without a ``path`` it is found from the environment when used, not when the
     definitions were built (a process may run imports for several homes).
@@ -35,7 +33,7 @@ class RegistryResource(ConfigurableResource):
     path: str | None = None
 
     def load(self) -> Registry:
-        return load_registry(Path(self.path) if self.path else settings.registry_path())
+        return load_registry_cached(Path(self.path) if self.path else settings.registry_path())
 
 
 class WarehouseResource(ConfigurableResource):
@@ -63,15 +61,12 @@ class ErpConnections(ConfigurableResource):
     def open(self, connection: Connection) -> Connector:
         if connection.name in self._unreachable:
             raise self._unreachable[connection.name]
-        missing = [f"{field} (environment variable {var})" for field, var in connection.credentials.items()
-                   if var not in os.environ]
+        missing = [f"{field} (environment variable {var})" for field, var in connection.missing_secrets()]
         if missing:
             raise ConnectorError(f"credential {', '.join(missing)} is not set in the environment of the Dagster "
                                  "code location; set it where the daemon and code server run, then re-run",
                                  connection=connection.name)
-        values = {field: os.environ[var] for field, var in connection.credentials.items()}
-        return connector_type(connection.type).build(connection.name, connection.options, values,
-                                                     connection.credentials)
+        return connection.connector()
 
     def remember_unreachable(self, error: SourceUnavailable) -> None:
         self._unreachable[error.connection] = error
