@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dagster import Definitions, JobDefinition
 
-from osr_pipelines.assets.imports import build_import_assets, build_import_checks
+from osr_pipelines.assets.imports import build_import_assets
 from osr_pipelines.assets.reports import REPORT_ASSETS
 from osr_pipelines.jobs import IMPORT_JOBS
 from osr_pipelines.resources import ErpConnections, RegistryResource, WarehouseResource
@@ -22,7 +22,6 @@ from osr_pipelines.sensors import registry_sync
 def build_definitions(registry_path: Path | None = None, warehouse_url: str | None = None) -> Definitions:
     return Definitions(
         assets=[*build_import_assets(), *REPORT_ASSETS],
-        asset_checks=build_import_checks(),
         jobs=list(IMPORT_JOBS.values()),
         schedules=[nightly_imports, weekly_ytd_imports],
         sensors=[registry_sync],

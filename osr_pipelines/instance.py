@@ -15,6 +15,8 @@ from dagster import DagsterInstance
 
 from osr_pipelines import settings
 
+#: Parallel runs per ERP connection: they share the connection's rate limit.
+CONNECTION_RUN_LIMIT = 4
 #: One import per company at a time; a per-connection cap protects the ERP's rate limit.
 RUN_QUEUE = {
     "module": "dagster.core.run_coordinator",
@@ -26,7 +28,7 @@ RUN_QUEUE = {
         "user_code_failure_retry_delay": 10,
         "tag_concurrency_limits": [
             {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
-            {"key": "osr/connection", "value": {"applyLimitPerUniqueValue": True}, "limit": 4},
+            {"key": "osr/connection", "value": {"applyLimitPerUniqueValue": True}, "limit": CONNECTION_RUN_LIMIT},
         ],
     },
 }

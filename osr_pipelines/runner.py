@@ -27,12 +27,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from dagster import (
-    AssetKey,
     DagsterEventType,
     DagsterInstance,
     DagsterRun,
@@ -43,9 +43,12 @@ from dagster import (
 )
 
 from osr_pipelines import definitions, settings
-from osr_pipelines.connectors.base import DIMENSIONS, Window
+from osr_pipelines.assets.imports import FAILED_COMPANIES, OP_NAME, POSTINGS
+from osr_pipelines.connectors.base import Window
 from osr_pipelines.partitions import company_partitions
-from osr_pipelines.tags import PARTITION_TAG, partition_tags
+from osr_pipelines.registry import load_registry_cached
+from osr_pipelines.schedules import Batch, batch_tags, plan_batches
+from osr_pipelines.tags import PARTITION_TAG, RANGE_START_TAG, partition_tags
 
 CODE_LOCATION = "osr_pipelines.definitions"
 #: Set on runs that ``osr`` executes itself: which process owns the run.
@@ -214,11 +217,9 @@ def run_config(kind: str, window: Window | None, *, allow_shrink: bool = False) 
     op_config: dict = {"mode": kind}
     if window is not None:
         op_config.update(start=window.start.isoformat(), end=window.end.isoformat())
-    ops: dict = {"gl_postings": {"config": op_config}}
     if allow_shrink:
         op_config["allow_shrink"] = True
-        ops.update({dimension: {"config": {"allow_shrink": True}} for dimension in DIMENSIONS})
-    return {"ops": ops}
+    return {"ops": {OP_NAME: {"config": op_config}}}
 
 
 def run_here(instance: DagsterInstance, kind: str, key: str, window: Window | None,
@@ -289,29 +290,34 @@ def _fail_run_on_signal(instance: DagsterInstance, token: str) -> Iterator[None]
 
 def submit_and_follow(instance: DagsterInstance, kind: str, keys: list[str], window: Window | None,
                       on_update: Progress | None = None, *, allow_shrink: bool = False) -> list[RunOutcome]:
-    """Hand the runs to the daemon's queue with Dagster's CLI, then wait for each to finish.
+    """Hand the runs to the daemon's queue with ``dagster job launch``, then wait for each company.
 
-    Without a window or override, one ``dagster job backfill`` submits every company (it shows
-    as a backfill in the UI); a pinned window or override needs run config, so each company gets a
-    ``dagster job launch``.
+    The companies go in the same batches the schedules use (a range of one
+    connection's companies per run), so ``osr import --all`` costs what the
+    nightly costs; a batch of one is a single-partition run, which the queue's
+    per-company limit covers.
     """
     token = uuid.uuid4().hex
     started = time.perf_counter()
     target = ["-m", CODE_LOCATION, "-j", job_name(kind)]
-    if window is None and not allow_shrink:
-        _dagster("job", "backfill", *target, "--partitions", ",".join(keys), "--noprompt",
-                 "--tags", json.dumps({CLI_TAG: token}))
-    else:
-        for key in keys:
-            _dagster("job", "launch", *target, "--tags",
-                     json.dumps({PARTITION_TAG: key, **partition_tags(key), CLI_TAG: token}),
-                     "--config-json", json.dumps(run_config(kind, window, allow_shrink=allow_shrink)))
+    config = json.dumps(run_config(kind, window, allow_shrink=allow_shrink))
+    batches = plan_batches(instance.get_dynamic_partitions(company_partitions.name),
+                           load_registry_cached(settings.registry_path()), only=set(keys))
+
+    def launch(batch: Batch) -> None:
+        _dagster("job", "launch", *target, "--config-json", config,
+                 "--tags", json.dumps({**batch_tags(batch), CLI_TAG: token}))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:  # each launch is a process that loads the code location
+        list(pool.map(launch, batches))
+    batch_of = {key: batch.keys[0] for batch in batches for key in batch.keys}
     outcomes: dict[str, RunOutcome] = {}
     while len(outcomes) < len(keys):
         time.sleep(0.5)
-        runs = {r.tags.get(PARTITION_TAG): r for r in instance.get_runs(RunsFilter(tags={CLI_TAG: token}))}
+        runs = {r.tags.get(PARTITION_TAG) or r.tags.get(RANGE_START_TAG): r
+                for r in instance.get_runs(RunsFilter(tags={CLI_TAG: token}))}
         for key in keys:
-            run = runs.get(key)
+            run = runs.get(batch_of.get(key))
             if key in outcomes:
                 continue
             if run is not None and run.status in _DONE:
@@ -338,10 +344,25 @@ def outcome_of(instance: DagsterInstance, key: str, run_id: str, seconds: float)
     rows = None
     for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
         materialization = entry.asset_materialization
-        if materialization is not None and materialization.asset_key == AssetKey("gl_postings"):
+        if materialization is not None and materialization.asset_key == POSTINGS and materialization.partition == key:
             rows = materialization.metadata["rows_written"].value
-    error = None if run.status == DagsterRunStatus.SUCCESS else run_failure_reason(instance, run_id)
-    return RunOutcome(key, run_id, run.status.value, rows, seconds, error)
+    if run.status == DagsterRunStatus.SUCCESS:
+        return RunOutcome(key, run_id, run.status.value, rows, seconds)
+    error = company_failure(instance, run_id, key)
+    if error is None and rows is not None and run.status == DagsterRunStatus.FAILURE:
+        # the batch failed for other companies; this one was imported
+        return RunOutcome(key, run_id, DagsterRunStatus.SUCCESS.value, rows, seconds)
+    return RunOutcome(key, run_id, run.status.value, rows, seconds, error or run_failure_reason(instance, run_id))
+
+
+def company_failure(instance: DagsterInstance, run_id: str, key: str) -> str | None:
+    """Why the run's import step failed ``key``, from the step failure's per-company list."""
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
+        failure = getattr(entry.dagster_event.event_specific_data, "user_failure_data", None)
+        failed = failure.metadata.get(FAILED_COMPANIES) if failure is not None else None
+        if failed is not None and key in failed.value:
+            return failed.value[key]
+    return None
 
 
 def _progress_text(instance: DagsterInstance, token: str) -> str:

@@ -15,6 +15,8 @@ PARTITION_TAG = "dagster/partition"
 CONNECTION_TAG = "osr/connection"
 COMPANY_NAME_TAG = "osr/company"
 IMPORT_TAG = "osr/import"
+#: Dagster's tags for a run over a range of partitions (a batch of companies).
+RANGE_START_TAG, RANGE_END_TAG = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 def _registry() -> Registry | None:
     """The registry, if it loads: a run of a company it lacks gets no name tag, and fails clearly itself."""

@@ -45,7 +45,7 @@ def all_rows_with_run(wh: Warehouse, company: str) -> set[tuple]:
 
 def run_request(instance: DagsterInstance, job_name: str, request: RunRequest) -> tuple[bool, str]:
     """Execute a run request the way the daemon would: same job, partition, tags and config."""
-    tags = {**request.tags, "dagster/partition": request.partition_key}
+    tags = {**request.tags, **({"dagster/partition": request.partition_key} if request.partition_key else {})}
     run_config = dict(request.run_config or {})
     with execute_job(import_job(job_name.removesuffix("_import")), instance=instance, tags=tags,
                      run_config=run_config, raise_on_error=False) as result:

@@ -1,4 +1,4 @@
-"""Nightly and year-to-date schedules: one run per import-mode company, window pinned in the run config."""
+"""Nightly and year-to-date schedules: batches of one connection's import-mode companies, window pinned."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from osr_pipelines.assets.windows import OSLO
 from osr_pipelines.definitions import build_definitions
 from osr_pipelines.instance import RUN_MONITORING, RUN_QUEUE
 from osr_pipelines.partitions import company_partitions
+from osr_pipelines.registry import load_registry
 from osr_pipelines.resources import RegistryResource
+from osr_pipelines.schedules import plan_batches
 from tests.conftest import synthetic_connection, write_registry
 
 
@@ -35,16 +37,24 @@ def registry_with_modes(tmp_path: Path) -> Path:
     return path
 
 
-def test_nightly_covers_import_companies_with_their_window(tmp_path: Path, pg_instance) -> None:
+def ranges(requests: list) -> dict[tuple[str, str], dict]:
+    """(first, last) company of each run -> its import config; a batch of one is a single-partition run."""
+    return {(r.partition_key, r.partition_key) if r.partition_key else
+            (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"]):
+            r.run_config["ops"]["import_company"]["config"] for r in requests}
+
+
+def test_nightly_covers_import_companies_in_batches_with_their_window(tmp_path: Path, pg_instance) -> None:
     registry = registry_with_modes(tmp_path)
     pg_instance.add_dynamic_partitions(company_partitions.name, ["books.1", "books.2", "weekly.1", "live.9", "old.3"])
     requests = evaluate(pg_instance, registry, "nightly_imports", datetime(2026, 3, 10, 2, 0, tzinfo=OSLO))
 
-    windows = {r.partition_key: r.run_config["ops"]["gl_postings"]["config"] for r in requests}
-    assert set(windows) == {"books.1", "books.2", "weekly.1"}  # no direct, no detached company
-    assert windows["books.1"] == {"mode": "nightly", "start": "2026-03-06", "end": "2026-03-11"}
-    assert windows["weekly.1"] == {"mode": "nightly", "start": "2026-03-01", "end": "2026-03-11"}
-    assert {r.tags["osr/connection"] for r in requests} == {"books", "weekly"}
+    windows = ranges(requests)
+    # books' two companies are split in up to 4 runs (the connection's queue limit); no direct, no detached company
+    assert set(windows) == {("books.1", "books.1"), ("books.2", "books.2"), ("weekly.1", "weekly.1")}
+    assert windows[("books.1", "books.1")] == {"mode": "nightly", "start": "2026-03-06", "end": "2026-03-11"}
+    assert windows[("weekly.1", "weekly.1")] == {"mode": "nightly", "start": "2026-03-01", "end": "2026-03-11"}
+    assert [r.tags["osr/connection"] for r in requests] == ["books", "books", "weekly"]
     assert len({r.run_key for r in requests}) == 3
 
 
@@ -52,15 +62,41 @@ def test_company_without_partition_waits_for_the_sensor(tmp_path: Path, pg_insta
     registry = registry_with_modes(tmp_path)
     pg_instance.add_dynamic_partitions(company_partitions.name, ["books.1"])
     requests = evaluate(pg_instance, registry, "nightly_imports", datetime(2026, 3, 10, 2, 0, tzinfo=OSLO))
-    assert [r.partition_key for r in requests] == ["books.1"]
+    assert list(ranges(requests)) == [("books.1", "books.1")]
 
 
 def test_weekly_ytd_window(tmp_path: Path, pg_instance) -> None:
     registry = registry_with_modes(tmp_path)
     pg_instance.add_dynamic_partitions(company_partitions.name, ["books.1"])
     [request] = evaluate(pg_instance, registry, "weekly_ytd_imports", datetime(2026, 3, 8, 4, 0, tzinfo=OSLO))
-    assert request.run_config["ops"]["gl_postings"]["config"] == {
+    assert request.run_config["ops"]["import_company"]["config"] == {
         "mode": "ytd", "start": "2026-01-01", "end": "2026-03-09"}
+
+
+def test_batches_are_ranges_of_one_connection_cut_to_its_run_limit(tmp_path: Path) -> None:
+    conns = [synthetic_connection("a", companies=",".join(map(str, range(1, 11)))),
+             synthetic_connection("b", companies="1,2,3"), synthetic_connection("live", mode="direct", companies="9")]
+    companies = [("a", str(i)) for i in range(1, 11)] + [("b", "1"), ("b", "2"), ("b", "3"), ("live", "9")]
+    registry = load_registry(write_registry(tmp_path / "r.yaml", conns, companies))
+    # partitions in the order they were added: b.2 and a direct company interrupt a's range
+    order = ["a.1", "a.2", "a.3", "a.4", "b.1", "a.5", "a.6", "live.9", "a.7", "a.8", "a.9", "a.10", "b.2", "b.3"]
+    batches = [(b.connection, list(b.keys)) for b in plan_batches(order, registry)]
+    # a has 10 companies: batches of ceil(10/4) = 3, b's 3 one each; never across another connection or a
+    # direct partition
+    assert batches == [("a", ["a.1", "a.2", "a.3"]), ("a", ["a.4"]), ("b", ["b.1"]), ("a", ["a.5", "a.6"]),
+                       ("a", ["a.7", "a.8", "a.9"]), ("a", ["a.10"]), ("b", ["b.2"]), ("b", ["b.3"])]
+    assert sorted(k for _, keys in batches for k in keys) == sorted(o for o in order if o != "live.9")
+
+
+def test_batches_stop_at_the_largest_size() -> None:
+    from osr_pipelines.schedules import MAX_BATCH
+
+    class Reg:
+        def importable_companies(self) -> list:
+            return [type("C", (), {"key": f"x.{i}", "connection": "x"}) for i in range(1000)]
+
+    sizes = [len(b.keys) for b in plan_batches([f"x.{i}" for i in range(1000)], Reg())]  # type: ignore[arg-type]
+    assert sizes == [MAX_BATCH] * 10
 
 
 def test_schedule_times() -> None:

@@ -1,10 +1,15 @@
 """The import assets: the general ledger and the dimensions, one partition per company.
 
-Each asset resolves its partition to a registered company, opens that company's
-connection through the ``erp`` resource, and streams the source into the warehouse's atomic loader.
-The connector and the loader do the work; this module only wires and reports.
+One multi-asset step imports a company's selected assets: the dimensions first,
+then the postings, then the checks. A run may cover one company or a range of
+them (the nightly schedule batches each connection's companies, because a run
+costs seconds of process start and a company a fraction of one). Either way
+every company is loaded in its own transactions and reported as its own
+partition: its materializations and check results are logged per company as
+they happen, and a company that fails is logged and skipped, so the others
+still load. The step fails at the end if any company failed; Dagster then shows
+exactly those partitions as failed, and they can be retried alone.
 """
-
 
 import time
 import warnings
@@ -13,38 +18,45 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from dagster import (
-    AssetCheckExecutionContext,
-    AssetCheckResult,
-    AssetChecksDefinition,
+    AssetCheckEvaluation,
+    AssetCheckKey,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
     AssetObservation,
     AssetsDefinition,
-    Config,
+    AssetSpec,
     Failure,
-    MaterializeResult,
     MetadataValue,
     PreviewWarning,
-    asset,
-    asset_check,
+    multi_asset,
 )
-from pydantic import Field
 
 from osr_pipelines.connectors.base import DIMENSIONS, Connector, ConnectorError, SourceUnavailable
 from osr_pipelines.partitions import company_partitions
-from osr_pipelines.registry import Company, Connection
-from osr_pipelines.resources import ErpConnections, RegistryResource
+from osr_pipelines.registry import Company, Connection, Registry
+from osr_pipelines.resources import ErpConnections
 from osr_pipelines.tags import partition_tags
 from osr_pipelines.warehouse.integrity import dangling_references
-from osr_pipelines.warehouse.loader import CompanyRow, LoadError
+from osr_pipelines.warehouse.loader import CompanyRow, LoadError, Warehouse
 
 from .windows import ImportConfig, resolve_window, today_in_oslo
 
 GROUP = "erp_import"
+#: The op's name: run config of the import jobs goes under ``ops.import_company.config``.
+OP_NAME = "import_company"
+POSTINGS = AssetKey("gl_postings")
+#: Metadata of a batch's step failure: failed company -> why.
+FAILED_COMPANIES = "failed_companies"
 PROGRESS_EVERY = 100_000
 #: A load keeping less than half of the rows it replaced is flagged (a warning, not a failure).
 LARGE_DROP, LARGE_DROP_MIN_ROWS = 0.5, 100
+
+
+class CompanyFailed(Exception):
+    """One company's import failed; the message is the paragraph a user acts on."""
 
 
 @dataclass
@@ -54,208 +66,201 @@ class Source:
     connector: Connector
 
 
-@contextmanager
-def open_source(context: AssetExecutionContext, registry: RegistryResource, erp: ErpConnections) -> Iterator[Source]:
-    """The partition's company, its connection and an open connector, or a clear failure."""
-    key = context.partition_key
-    reg = registry.load()
+def _company(reg: Registry, key: str) -> tuple[Company, Connection]:
     try:
         company = reg.company(key)
     except KeyError:
-        raise Failure(f"company '{key}' is not in the registry (was it removed?)") from None
+        raise CompanyFailed(f"company '{key}' is not in the registry (was it removed?)") from None
     if company.detached:
-        raise Failure(f"company '{key}': its connection '{company.connection}' was deleted; "
-                      "the company keeps its data but is no longer updated")
+        raise CompanyFailed(f"company '{key}': its connection '{company.connection}' was deleted; "
+                            "the company keeps its data but is no longer updated")
     connection = reg.connection(company.connection)
     if connection.mode != "import":
-        raise Failure(f"company '{key}': connection '{connection.name}' is a direct connection; "
-                      "reports query it live and nothing is imported")
-    _tag_run(context, key)
+        raise CompanyFailed(f"company '{key}': connection '{connection.name}' is a direct connection; "
+                            "reports query it live and nothing is imported")
+    return company, connection
+
+
+@contextmanager
+def open_source(reg: Registry, key: str, erp: ErpConnections) -> Iterator[Source]:
+    """The company, its connection and an open connector; every failure becomes one ``CompanyFailed``."""
+    company, connection = _company(reg, key)
     try:
         connector = erp.open(connection)
     except ConnectorError as exc:
-        raise Failure(f"{exc} (company '{key}')") from None
+        raise CompanyFailed(f"{exc} (company '{key}')") from None
     try:
         yield Source(company, connection, connector)
     except SourceUnavailable as exc:
-        erp.remember_unreachable(exc)
-        raise Failure(f"{exc} (company '{key}'; previous data left unchanged)") from None
+        erp.remember_unreachable(exc)  # the run's other companies on this ERP fail at once
+        raise CompanyFailed(f"{exc} (company '{key}'; previous data left unchanged)") from None
     except (ConnectorError, LoadError) as exc:
         # The loader rolled back: the company's previous rows are untouched.
-        raise Failure(f"{exc} (company '{key}'; previous data left unchanged)") from None
+        raise CompanyFailed(f"{exc} (company '{key}'; previous data left unchanged)") from None
     finally:
         connector.close()
 
 
-def _tag_run(context: AssetExecutionContext, key: str) -> None:
-    """Give runs launched outside the import jobs (the asset graph, ``asset materialize``) the same tags."""
-    missing = {k: v for k, v in partition_tags(key).items() if k not in context.run.tags}
-    if missing:
-        context.instance.add_run_tags(context.run.run_id, missing)
+def _tag_run(context: AssetExecutionContext) -> None:
+    """Give single-company runs launched outside the import jobs (the asset graph, ``asset materialize``) the
+    same tags as the jobs' runs."""
+    if context.has_partition_key:
+        key = context.partition_key
+        missing = {k: v for k, v in partition_tags(key).items() if k not in context.run.tags}
+        if missing:
+            context.instance.add_run_tags(context.run.run_id, missing)
 
 
 RESOURCES = {"registry", "warehouse", "erp"}
 
 
-def build_import_assets() -> list[AssetsDefinition]:
-    """``gl_postings`` plus one asset per dimension; they share partitions, resources and wiring."""
-    return [_gl_postings(), *(_dimension_asset(d) for d in DIMENSIONS)]
-
-
-def build_import_checks() -> list[AssetChecksDefinition]:
-    """Checks that need every import asset of the run materialized first."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PreviewWarning)
-
-        @asset_check(asset="gl_postings", additional_deps=list(DIMENSIONS), partitions_def=company_partitions,
-                     required_resource_keys={"warehouse"},
-                     description="Every account, department, project, customer and supplier the postings "
-                                 "reference exists in the imported dimensions.")
-        def dimensions_resolve(context: AssetCheckExecutionContext) -> AssetCheckResult:
-            dangling = dangling_references(context.resources.warehouse.warehouse.engine, context.partition_key)
-            return AssetCheckResult(
-                passed=not dangling,
-                severity=AssetCheckSeverity.WARN,
-                metadata={d.column: MetadataValue.json({"missing_values": d.values, "postings": d.postings,
-                                                        "examples": d.examples}) for d in dangling}
-                or {"dangling": 0},
-            )
-
-    return [dimensions_resolve]
-
-
-def _check_specs() -> list[AssetCheckSpec]:
-    """Checks per company partition, so one company's failure is not hidden by another's later pass.
+def _specs() -> tuple[list[AssetSpec], list[AssetCheckSpec]]:
+    """Assets and checks per company partition, so one company's failure is not hidden by another's pass.
 
     Partitioned checks are a preview in Dagster 1.13; its warning would print on every command.
     """
+    assets = [
+        AssetSpec(POSTINGS, group_name=GROUP, partitions_def=company_partitions, kinds={"sql"}, skippable=True,
+                  description="General-ledger posting lines of one company; replaced by date window."),
+        *(AssetSpec(d, group_name=GROUP, partitions_def=company_partitions, kinds={"sql"}, skippable=True,
+                    description=f"The {d} of one company; replaced whole on every import.") for d in DIMENSIONS),
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PreviewWarning)
-        return [
-            AssetCheckSpec("vouchers_balance", asset="gl_postings", partitions_def=company_partitions,
+        checks = [
+            AssetCheckSpec("vouchers_balance", asset=POSTINGS, partitions_def=company_partitions,
                            description="The postings of every voucher in the window sum to zero."),
-            AssetCheckSpec("no_large_drop", asset="gl_postings", partitions_def=company_partitions,
+            AssetCheckSpec("no_large_drop", asset=POSTINGS, partitions_def=company_partitions,
                            description=f"The load kept at least {1 - LARGE_DROP:.0%} of the rows it replaced "
                                        f"(checked from {LARGE_DROP_MIN_ROWS} rows on)."),
-            AssetCheckSpec("row_count_matches_source", asset="gl_postings", partitions_def=company_partitions,
+            AssetCheckSpec("row_count_matches_source", asset=POSTINGS, partitions_def=company_partitions,
                            description="Warehouse rows in the window equal the rows the source sent."),
+            AssetCheckSpec("dimensions_resolve", asset=POSTINGS, partitions_def=company_partitions,
+                           description="Every account, department, project, customer and supplier the postings "
+                                       "reference exists in the imported dimensions."),
         ]
+    return assets, checks
 
 
-def _gl_postings() -> AssetsDefinition:
-    @asset(
-        name="gl_postings",
-        group_name=GROUP,
-        partitions_def=company_partitions,
-        required_resource_keys=RESOURCES,
-        kinds={"sql"},
-        description="General-ledger posting lines of one company; replaced by date window.",
-        check_specs=_check_specs(),
-    )
-    def gl_postings(context: AssetExecutionContext, config: ImportConfig) -> MaterializeResult:
-        registry: RegistryResource = context.resources.registry
-        warehouse = context.resources.warehouse.warehouse
-        with open_source(context, registry, context.resources.erp) as src:
+def build_import_assets() -> list[AssetsDefinition]:
+    """``gl_postings`` plus one asset per dimension, computed by one step per run (see the module doc)."""
+    specs, checks = _specs()
+
+    @multi_asset(name=OP_NAME, specs=specs, check_specs=checks, partitions_def=company_partitions,
+                 can_subset=True, required_resource_keys=RESOURCES)
+    def import_company(context: AssetExecutionContext, config: ImportConfig) -> Iterator[None]:
+        _tag_run(context)
+        reg = context.resources.registry.load()
+        warehouse: Warehouse = context.resources.warehouse.warehouse
+        keys = context.partition_keys
+        failed: dict[str, str] = {}
+        for number, key in enumerate(keys, 1):
+            if len(keys) > 1:
+                context.log.info(f"company {number}/{len(keys)}: {key}")
             try:
-                window, full = resolve_window(config, src.connection, today_in_oslo())
-            except ValueError as exc:
-                raise Failure(f"company '{src.company.key}': {exc}") from None
-            context.log.info(f"importing postings of {src.company.key} for {window} "
-                             f"({'full history' if full else 'window replace'})")
-            next_report = [PROGRESS_EVERY]
+                with warehouse.company_lease(key) as free:
+                    if not free:
+                        raise CompanyFailed(
+                            f"company '{key}': another import of it is running; this run left it alone. "
+                            f"Retry it when that one ends (osr import {config.mode} --company {key}).")
+                    _import(context, reg, warehouse, key, config)
+            except CompanyFailed as exc:
+                failed[key] = str(exc)
+                context.log.error(str(exc))
+        if failed:
+            done = len(keys) - len(failed)
+            summary = failed[keys[0]] if len(keys) == 1 else (
+                f"{len(failed)} of {len(keys)} companies failed; the other {done} are imported.\n"
+                + "\n".join(failed.values()))
+            raise Failure(summary, metadata={FAILED_COMPANIES: MetadataValue.json(failed)})
+        yield from ()
 
-            def progress(rows: int) -> None:
-                # a structured event, so the UI and `osr import` show how far a long load has come
-                if rows >= next_report[0]:
-                    context.log_event(AssetObservation(asset_key="gl_postings", partition=src.company.key,
-                                                       metadata={"rows_loaded": rows}))
-                    next_report[0] = rows + PROGRESS_EVERY
+    return [import_company]
 
-            started = time.perf_counter()
-            result = warehouse.load_postings(
-                src.company.key,
-                src.connector.stream_postings(src.company.erp_id, window),
-                window=None if full else window,
-                run_id=context.run.run_id,
-                on_progress=progress,
-                allow_shrink=config.allow_shrink,
-                # the company's row commits with its postings, so a failed first import leaves none
-                company_row=CompanyRow(src.connection.name, src.company.erp_id, src.company.name,
-                                       src.company.client),
-            )
-        seconds = time.perf_counter() - started
-        in_warehouse = warehouse.count_postings(src.company.key, None if full else window)
-        unbalanced = warehouse.unbalanced_vouchers(src.company.key, None if full else window)
-        return MaterializeResult(
-            metadata={
-                "rows_written": result.rows_written,
-                "rows_deleted": result.rows_deleted,
-                "source_rows": result.rows_written,
-                "window": str(window),
-                "mode": "full" if full else config.mode,
-                "duration_s": round(seconds, 3),
-                "rows_per_s": round(result.rows_written / seconds) if seconds else 0,
-                "connection": src.connection.name,
-                "erp_company": src.company.erp_id,
-                "company_name": src.company.name,
-            },
-            check_results=[
-                AssetCheckResult(
-                    check_name="vouchers_balance",
-                    passed=not unbalanced,
-                    severity=AssetCheckSeverity.ERROR,
-                    metadata={"unbalanced_vouchers": len(unbalanced),
-                              "examples": MetadataValue.json([[str(v) for v in row] for row in unbalanced[:5]])},
-                ),
-                AssetCheckResult(
-                    check_name="no_large_drop",
-                    passed=not _large_drop(result.rows_before, result.rows_written),
-                    severity=AssetCheckSeverity.WARN,
-                    metadata={"rows_before": result.rows_before, "rows_written": result.rows_written,
-                              "kept_ratio": round(result.rows_written / result.rows_before, 3)
-                              if result.rows_before else 1.0},
-                ),
-                AssetCheckResult(
-                    check_name="row_count_matches_source",
-                    passed=in_warehouse == result.rows_written,
-                    severity=AssetCheckSeverity.ERROR,
-                    metadata={"warehouse_rows": in_warehouse, "source_rows": result.rows_written},
-                ),
-            ],
-        )
 
-    return gl_postings
+def _import(context: AssetExecutionContext, reg: Registry, warehouse: Warehouse, key: str,
+            config: ImportConfig) -> None:
+    """One company: its selected dimensions, then its postings and their checks."""
+    selected = context.selected_asset_keys
+    with open_source(reg, key, context.resources.erp) as src:
+        meta = {"connection": src.connection.name, "company_name": src.company.name}
+        for dimension in DIMENSIONS:
+            if AssetKey(dimension) not in selected:
+                continue
+            result = warehouse.load_dimension(
+                key, dimension, src.connector.stream_dimension(src.company.erp_id, dimension),
+                run_id=context.run.run_id, allow_shrink=config.allow_shrink)
+            context.log_event(AssetMaterialization(dimension, partition=key, metadata={
+                "rows_written": result.rows_written, "rows_deleted": result.rows_deleted,
+                "duration_s": round(result.seconds, 3), **meta}))
+        if POSTINGS in selected:
+            _import_postings(context, warehouse, src, config, meta)
+
+
+def _import_postings(context: AssetExecutionContext, warehouse: Warehouse, src: Source, config: ImportConfig,
+                     meta: dict[str, str]) -> None:
+    key = src.company.key
+    try:
+        window, full = resolve_window(config, src.connection, today_in_oslo())
+    except ValueError as exc:
+        raise CompanyFailed(f"company '{key}': {exc}") from None
+    context.log.info(f"importing postings of {key} for {window} ({'full history' if full else 'window replace'})")
+    next_report = [PROGRESS_EVERY]
+
+    def progress(rows: int) -> None:
+        # a structured event, so the UI and `osr import` show how far a long load has come
+        if rows >= next_report[0]:
+            context.log_event(AssetObservation(asset_key=POSTINGS, partition=key, metadata={"rows_loaded": rows}))
+            next_report[0] = rows + PROGRESS_EVERY
+
+    started = time.perf_counter()
+    result = warehouse.load_postings(
+        key,
+        src.connector.stream_postings(src.company.erp_id, window),
+        window=None if full else window,
+        run_id=context.run.run_id,
+        on_progress=progress,
+        allow_shrink=config.allow_shrink,
+        # the company's row commits with its postings, so a failed first import leaves none
+        company_row=CompanyRow(src.connection.name, src.company.erp_id, src.company.name, src.company.client),
+    )
+    seconds = time.perf_counter() - started
+    scope = None if full else window
+    context.log_event(AssetMaterialization(POSTINGS, partition=key, metadata={
+        "rows_written": result.rows_written,
+        "rows_deleted": result.rows_deleted,
+        "source_rows": result.rows_written,
+        "window": str(window),
+        "mode": "full" if full else config.mode,
+        "duration_s": round(seconds, 3),
+        "rows_per_s": round(result.rows_written / seconds) if seconds else 0,
+        "erp_company": src.company.erp_id,
+        **meta,
+    }))
+    in_warehouse = warehouse.count_postings(key, scope)
+    unbalanced = warehouse.unbalanced_vouchers(key, scope)
+    dangling = dangling_references(warehouse.engine, key)
+    checks = [
+        ("vouchers_balance", not unbalanced, AssetCheckSeverity.ERROR,
+         {"unbalanced_vouchers": len(unbalanced),
+          "examples": MetadataValue.json([[str(v) for v in row] for row in unbalanced[:5]])}),
+        ("no_large_drop", not _large_drop(result.rows_before, result.rows_written), AssetCheckSeverity.WARN,
+         {"rows_before": result.rows_before, "rows_written": result.rows_written,
+          "kept_ratio": round(result.rows_written / result.rows_before, 3) if result.rows_before else 1.0}),
+        ("row_count_matches_source", in_warehouse == result.rows_written, AssetCheckSeverity.ERROR,
+         {"warehouse_rows": in_warehouse, "source_rows": result.rows_written}),
+        ("dimensions_resolve", not dangling, AssetCheckSeverity.WARN,
+         {d.column: MetadataValue.json({"missing_values": d.values, "postings": d.postings, "examples": d.examples})
+          for d in dangling} or {"dangling": 0}),
+    ]
+    selected = context.selected_asset_check_keys
+    for name, passed, severity, metadata in checks:
+        if AssetCheckKey(POSTINGS, name) not in selected:
+            continue
+        context.log_event(AssetCheckEvaluation(asset_key=POSTINGS, check_name=name, passed=passed,
+                                               severity=severity, metadata=metadata, partition=key))
 
 
 def _large_drop(before: int, written: int) -> bool:
     """A load that replaced many rows with far fewer: an ERP-side deletion, or a source that lost data."""
     return before >= LARGE_DROP_MIN_ROWS and written < before * (1 - LARGE_DROP)
-
-
-class DimensionConfig(Config):
-    allow_shrink: bool = Field(default=False, description="let the load replace a non-empty dimension with nothing")
-
-
-def _dimension_asset(dimension: str) -> AssetsDefinition:
-    @asset(
-        name=dimension,
-        group_name=GROUP,
-        partitions_def=company_partitions,
-        required_resource_keys=RESOURCES,
-        kinds={"sql"},
-        description=f"The {dimension} of one company; replaced whole on every import.",
-    )
-    def _dimension(context: AssetExecutionContext, config: DimensionConfig) -> MaterializeResult:
-        with open_source(context, context.resources.registry, context.resources.erp) as src:
-            result = context.resources.warehouse.warehouse.load_dimension(
-                src.company.key, dimension, src.connector.stream_dimension(src.company.erp_id, dimension),
-                run_id=context.run.run_id, allow_shrink=config.allow_shrink)
-        return MaterializeResult(metadata={
-            "rows_written": result.rows_written,
-            "rows_deleted": result.rows_deleted,
-            "duration_s": round(result.seconds, 3),
-            "connection": src.connection.name,
-            "company_name": src.company.name,
-        })
-
-    return _dimension

@@ -7,6 +7,7 @@ SQLite gives its ``-wal`` and ``-shm`` companions the main file's mode.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 from collections.abc import Iterator
@@ -77,3 +78,43 @@ def locked_transaction(engine: Engine, lock: str) -> Iterator[Connection]:
         if conn.dialect.name == "postgresql":
             conn.execute(select(func.pg_advisory_xact_lock(lock_key(lock))))
         yield conn
+
+
+@contextmanager
+def company_lease(engine: Engine, company: str) -> Iterator[bool]:
+    """Whether this process may import ``company`` now; held until the block ends.
+
+    The run queue keeps one import per company for single-company runs, but a
+    batch run covers a range of companies and carries no per-company tag. The
+    lease makes the rule hold between any two imports, whatever launched them.
+    On PostgreSQL it is a session advisory lock on an autocommit connection
+    (no transaction stays open while the ERP is read), released by the server
+    if the process dies; on SQLite, whose writers share one machine, an
+    ``flock`` on a file beside the database.
+    """
+    name = f"lease:{company}"
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            held = bool(conn.execute(select(func.pg_try_advisory_lock(lock_key(name)))).scalar())
+            try:
+                yield held
+            finally:
+                if held:
+                    conn.execute(select(func.pg_advisory_unlock(lock_key(name))))
+        return
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield True  # an in-memory database has a single writer
+        return
+    leases = Path(f"{database}.leases")
+    leases.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(leases / f"{lock_key(name) & 0xFFFFFFFFFFFFFFFF:016x}", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from osr_pipelines.connectors.base import DIMENSION_COLUMNS, POSTING_COLUMNS, Batch, Window
-from osr_pipelines.warehouse.engine import locked_transaction, make_engine
+from osr_pipelines.warehouse.engine import company_lease, locked_transaction, make_engine
 from osr_pipelines.warehouse.migrate import bring_to_head
 from osr_pipelines.warehouse.schema import companies, dimension_tables, gl_postings, import_log
 
@@ -83,6 +83,10 @@ class Warehouse:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def company_lease(self, company: str) -> AbstractContextManager[bool]:
+        """Whether no other import of ``company`` is running; see ``engine.company_lease``."""
+        return company_lease(self.engine, company)
 
     # -- loads ---------------------------------------------------------------------
 
