@@ -2,11 +2,13 @@
 
 Creates N synthetic companies (about 10 postings each in the 5-day window),
 spread over ``--connections`` connections, adds their partitions, starts
-``dagster-daemon run -w workspace.yaml`` and launches one ``nightly_import``
-backfill over every company: the same queue, limits and run launcher a
-production installation uses. Prints throughput, orchestration seconds per
-company (wall time minus the source and load time the warehouse logged) and
-the peak memory of the daemon's whole process tree. Usage:
+``dagster-daemon run -w workspace.yaml``, evaluates the ``nightly_imports``
+schedule and launches each of its run requests (batches of one connection's
+companies) with ``dagster job launch``: the same requests, queue, limits and
+run launcher a production installation's 02:00 tick uses. Prints throughput,
+orchestration seconds per company (wall time minus the source and load time
+the warehouse logged) and the peak memory of the whole process tree (daemon,
+code servers, runs and the launches). Usage:
 
     python bench/bench_nightly.py --companies 40 [--connections 10] [--pg-url postgresql://postgres@127.0.0.1:5432/test]
 """
@@ -14,6 +16,7 @@ the peak memory of the daemon's whole process tree. Usage:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -25,10 +28,11 @@ from pathlib import Path
 
 import psycopg
 import yaml
-from dagster import DagsterInstance, DagsterRunStatus
+from dagster import DagsterInstance, DagsterRunStatus, RunRequest, build_schedule_context
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from osr_pipelines.definitions import build_definitions
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.warehouse.loader import Warehouse
 from osr_pipelines.warehouse.schema import import_log
@@ -84,6 +88,29 @@ def registry(companies: int, connections: int) -> dict:
             "connections": conns, "companies": cos}
 
 
+def nightly_requests(instance: DagsterInstance, registry_path: Path) -> list[RunRequest]:
+    """The run requests of the ``nightly_imports`` schedule's tick, evaluated as the daemon evaluates them."""
+    defs = build_definitions(registry_path)
+    context = build_schedule_context(instance=instance, repository_def=defs.get_repository_def())
+    return list(defs.resolve_schedule_def("nightly_imports").evaluate_tick(context).run_requests or [])
+
+
+def launch_command(request: RunRequest) -> list[str]:
+    tags = dict(request.tags)
+    if request.partition_key:
+        tags["dagster/partition"] = request.partition_key
+    return [str(BIN / "dagster"), "job", "launch", "-w", "workspace.yaml", "-j", "nightly_import",
+            "--tags", json.dumps(tags), "--config-json", json.dumps(request.run_config)]
+
+
+def run_size(run, position: dict[str, int]) -> int:
+    """Companies a run covered: one, or its range's."""
+    start = run.tags.get("dagster/asset_partition_range_start")
+    if start is None:
+        return 1
+    return position[run.tags["dagster/asset_partition_range_end"]] - position[start] + 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--companies", type=int, default=40)
@@ -106,6 +133,7 @@ def main() -> None:
     instance = DagsterInstance.get()
     keys = [f"{co['connection']}.{co['erp_id']}" for co in reg["companies"]]
     instance.add_dynamic_partitions(company_partitions.name, keys)
+    position = {key: i for i, key in enumerate(keys)}
     Warehouse(warehouse_url)  # tables exist before the first run
 
     daemon = subprocess.Popen([BIN / "dagster-daemon", "run", "-w", "workspace.yaml"], cwd=ROOT, env=os.environ,
@@ -114,19 +142,28 @@ def main() -> None:
     try:
         time.sleep(5)  # the daemon's first heartbeat
         started = time.perf_counter()
-        subprocess.run([BIN / "dagster", "job", "backfill", "-w", "workspace.yaml", "-j", "nightly_import",
-                        "--partitions", ",".join(keys), "--noprompt"], cwd=ROOT, check=True, capture_output=True)
+        requests = nightly_requests(instance, home / "registry.yaml")
+        print(f"schedule tick: {len(requests)} runs for {len(keys)} companies "
+              f"({time.perf_counter() - started:.1f} s)", flush=True)
+        launches = [subprocess.Popen(launch_command(r), cwd=ROOT, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL) for r in requests[:4]]
+        pending = requests[4:]
         last_report = 0.0
         while True:
-            peak = max(peak, tree_rss_mb(daemon.pid))
+            peak = max(peak, tree_rss_mb(os.getpid()))
+            for i, launch in enumerate(launches):  # four launches at a time, as a tick's submissions
+                if launch.poll() is not None and pending:
+                    launches[i] = subprocess.Popen(launch_command(pending.pop(0)), cwd=ROOT,
+                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             runs = instance.get_runs()
             done = [r for r in runs if r.status in DONE]
+            companies_done = sum(run_size(r, position) for r in done)
             elapsed = time.perf_counter() - started
             if elapsed - last_report >= 15:
                 last_report = elapsed
-                print(f"  {elapsed:6.0f}s  {len(done)}/{len(keys)} companies done, "
-                      f"{len(done) / elapsed * 60:.1f}/min, tree {peak:.0f} MB peak", flush=True)
-            if len(done) >= len(keys):
+                print(f"  {elapsed:6.0f}s  {companies_done}/{len(keys)} companies done in {len(done)} runs, "
+                      f"{companies_done / elapsed * 60:.1f}/min, tree {peak:.0f} MB peak", flush=True)
+            if len(done) >= len(requests) and not pending:
                 break
             time.sleep(0.5)
         wall = time.perf_counter() - started
@@ -141,7 +178,7 @@ def main() -> None:
     print(f"companies per minute: {n / wall * 60:.1f}")
     print(f"source and load time: {work:.1f} s in all; orchestration per company: {(wall - work) / n:.2f} s "
           f"(wall time minus source and load time, {n} companies)")
-    print(f"failed runs: {len(failed)}")
+    print(f"runs: {len(runs)}, failed runs: {len(failed)}")
     print(f"nightly: {n} companies in {wall:.0f} s = {wall / n:.2f} s/company, peak {peak:.0f} MB")
 
 

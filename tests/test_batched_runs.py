@@ -10,8 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
-from dagster._core.storage.partition_status_cache import AssetPartitionStatus
+from dagster import AssetKey, AssetPartitionStatus, DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from osr_pipelines.assets.windows import OSLO
 from osr_pipelines.partitions import company_partitions

@@ -4,7 +4,7 @@ Only the environment points the shipped files at the test database. The sensor
 imports the registered companies; a connection whose secret is missing fails
 only its own company; a connection added with ``osr`` while the daemon runs is
 imported without a reload; a backfill's runs carry the connection tag the
-queue limits on.
+queue limits on; a batched nightly fails only the partition of its failing company.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+import yaml
+from dagster import AssetKey, AssetPartitionStatus, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from sqlalchemy.engine import make_url
 
+from osr_pipelines.partitions import company_partitions
 from osr_pipelines.runner import run_failure_reason
 from osr_pipelines.warehouse.loader import Warehouse
 from tests.conftest import synthetic_connection, write_registry
@@ -76,8 +78,10 @@ def test_shipped_instance_daemon_sensor_live_connections_and_backfill(production
     write_registry(tmp_path / "registry.yaml", [good, bad], [("good", "1001"), ("bad", "1001")])
     instance = DagsterInstance.from_config(env["DAGSTER_HOME"])
 
+    # stderr goes to a file: the daemon's runs inherit it, and a full pipe nobody reads would block them
+    daemon_log = tmp_path / "daemon.log"
     daemon = subprocess.Popen([BIN / "dagster-daemon", "run", "-w", "workspace.yaml"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                              stdout=subprocess.DEVNULL, stderr=daemon_log.open("wb"), start_new_session=True)
     try:
         # The sensor's first tick adds both partitions and launches both full imports.
         wait_until(lambda: finished(instance, "good.1001") and finished(instance, "bad.1001"), 240,
@@ -116,7 +120,40 @@ def test_shipped_instance_daemon_sensor_live_connections_and_backfill(production
             assert run.status == DagsterRunStatus.SUCCESS, run_failure_reason(instance, run.run_id)
             assert run.tags["osr/connection"] == connection
             assert "dagster/backfill" in run.tags
+
+        # A nightly over a batched connection through the daemon's queue: `osr import` plans the same
+        # batches as the schedule (ranges of one connection's companies). Company 3004 is not in the
+        # source: its partition alone fails; its batch neighbour is imported; each has its own checks.
+        subprocess.run([*osr, "connection", "add", "many", "--type", "synthetic", "--option",
+                        "companies=" + ",".join(str(i) for i in range(3001, 3009)), "--option", "postings=300",
+                        "--option", "years=1"], env=env, check=True, capture_output=True)
+        subprocess.run([*osr, "company", "add", "many", "--all"], env=env, check=True, capture_output=True)
+        many = [f"many.{i}" for i in range(3001, 3009)]
+        registry = yaml.safe_load((tmp_path / "registry.yaml").read_text())
+        [conn] = [c for c in registry["connections"] if c["name"] == "many"]
+        conn["options"]["companies"] = "3001,3002,3003,3005,3006,3007,3008"  # 3004 is gone from the ERP
+        (tmp_path / "registry.yaml").write_text(yaml.safe_dump(registry, sort_keys=False))
+        wait_until(lambda: all(finished(instance, k) for k in many), 300, "the new companies' full imports",
+                   instance)
+        nightly = subprocess.run([*osr, "import", "nightly", "--all"], env=env, capture_output=True, text=True,
+                                 timeout=300)
+        assert nightly.returncode == 1, nightly.stdout + nightly.stderr
+        batches = [r for r in instance.get_runs(RunsFilter(job_name="nightly_import", tags={"osr/connection": "many"}))]
+        ranges = sorted((r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
+                        for r in batches)
+        assert ranges == [("many.3001", "many.3002"), ("many.3003", "many.3004"), ("many.3005", "many.3006"),
+                          ("many.3007", "many.3008")]
+        status = instance.get_status_by_partition(AssetKey("gl_postings"), many, company_partitions)
+        assert status["many.3004"] == AssetPartitionStatus.FAILED
+        assert all(status[k] == AssetPartitionStatus.MATERIALIZED for k in many if k != "many.3004"), status
+        assert "many.3004" in nightly.stdout and "no such company in the source" in nightly.stdout, nightly.stdout
+        [failed_batch] = [r for r in batches if r.status == DagsterRunStatus.FAILURE]
+        checked = {e.dagster_event.event_specific_data.partition
+                   for e in instance.all_logs(failed_batch.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)}
+        assert checked == {"many.3003"}
+        assert wh.count_postings("many.3003") > 0 and wh.count_postings("many.3004") == 0
     finally:
         daemon.terminate()
-        _, err = daemon.communicate(timeout=60)
+        daemon.wait(timeout=60)
+    err = daemon_log.read_bytes()
     assert b"NOTIFY" not in err and b"SyntaxError" not in err, err.decode()[-2000:]
