@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 #: Canonical posting columns, in the order connectors yield them.
 #: ``voucher_date`` is an ISO ``YYYY-MM-DD`` string, ``period`` an int ``YYYYMM``,
@@ -77,6 +77,20 @@ class CompanyInfo:
     erp_id: str
     name: str
     organization_number: str | None = None
+
+
+class SourceCount(NamedTuple):
+    """How many posting rows the ERP itself said a read holds, for checking the import against.
+
+    ``rows`` is ``None`` where the ERP reports no count (``note`` says why);
+    ``field`` names where it reports it (``fullResultSize``); ``exact`` is false
+    where the ERP documents the count as approximate.
+    """
+
+    rows: int | None
+    field: str
+    exact: bool
+    note: str = ""
 
 
 class ConnectorError(Exception):
@@ -170,6 +184,10 @@ class Connector(Protocol):
 
     def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
         """Batches of rows shaped as ``POSTING_COLUMNS``, dated inside ``window``."""
+        ...
+
+    def source_count(self) -> SourceCount:
+        """The count the ERP reported during the last completed :meth:`stream_postings`."""
         ...
 
     def close(self) -> None:

@@ -65,9 +65,11 @@ class Posting(msgspec.Struct, gc=False):
 
 
 class PostingPage(msgspec.Struct):
-    """``ListResponsePosting``: the field the connector reads."""
+    """``ListResponsePosting``: the fields the connector reads."""
 
     values: list[Posting]
+    #: "[DEPRECATED]" and "not exact" in the spec: reported as the ERP's own count, never used to page
+    fullResultSize: int | None = None
 
 
 #: Decode a ``/ledger/posting`` page into Structs.
@@ -163,13 +165,11 @@ def map_supplier(s: dict) -> Row:
 
 @dataclass(frozen=True)
 class DimensionSource:
-    """Where a canonical dimension is read: ``changed_since`` says whether the path takes
-    ``changedSince``; ``filters`` are the passes to make, one request series each."""
+    """Where a canonical dimension is read: ``filters`` are the passes to make, one request series each."""
 
     path: str
     fields: str
     mapper: Callable[[dict], Row]
-    changed_since: bool = False
     filters: tuple[dict[str, str], ...] = ({},)
 
 
@@ -182,7 +182,7 @@ DIMENSION_SOURCES: dict[str, DimensionSource] = {
     "departments": DimensionSource("/department", "id,departmentNumber,name", map_department),
     "projects": DimensionSource("/project", "id,number,name", map_project),
     "customers": DimensionSource("/customer", "id,customerNumber,name,organizationNumber", map_customer,
-                                 changed_since=True, filters=BOTH_STATES),
+                                 filters=BOTH_STATES),
     "suppliers": DimensionSource("/supplier", "id,supplierNumber,name,organizationNumber", map_supplier,
-                                 changed_since=True, filters=BOTH_STATES),
+                                 filters=BOTH_STATES),
 }
