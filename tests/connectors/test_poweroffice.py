@@ -592,3 +592,23 @@ def test_the_served_sandbox_takes_the_paging_options(books, tmp_path):
         connector.close()
     pages = [e for e in sb.to("/v2/AccountTransactions") if e.status == 200]
     assert len(pages) > 1 and all(len(orjson.loads(e.body)) == 100 for e in pages[:-1])
+
+
+def test_the_source_count_is_the_pagination_headers_total_and_zero_for_a_204(sandbox, books):
+    with sandbox() as sb:
+        connector = sb.connector(page_size=400)
+        rows = flat(connector.stream_postings("1001", FULL))
+        assert connector.source_count() == (len(rows), "X-Pagination TotalCount", True, "")
+        assert len(rows) == len(expected(books, "1001", FULL)) > 400
+        assert flat(connector.stream_postings("1001", Window(date(2026, 1, 1), date(2026, 2, 1)))) == []
+        assert connector.source_count().rows == 0
+        connector.close()
+
+
+def test_without_a_pagination_header_the_source_count_is_unknown(sandbox):
+    with sandbox(pagination_header=False) as sb:
+        connector = sb.connector()
+        flat(connector.stream_postings("1001", FULL))
+        count = connector.source_count()
+        connector.close()
+    assert count == (None, "X-Pagination TotalCount", False, "1 of 1 request(s) reported no X-Pagination TotalCount")

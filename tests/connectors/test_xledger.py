@@ -449,3 +449,11 @@ def test_a_repeated_cursor_ends_the_walk_with_a_clear_error(sandbox, books):
     for info in (postings, accounts):
         assert str(info.value).startswith("connection 'xl-test'") and "a second time" in str(info.value)
     assert postings.value.company == "2001" and accounts.value.company == "2002"
+
+
+def test_xledger_reports_no_source_count_and_says_so(sandbox, books):
+    window = Window(date(2024, 1, 1), date(2024, 3, 1))
+    with sandbox() as sb, closing(sb.connector(page_size=100)) as connector:
+        assert len(flat(connector.stream_postings("2001", window))) == len(expected(books, "2001", window))
+        count = connector.source_count()
+    assert count.rows is None and count.note.startswith("Xledger reports no count")
