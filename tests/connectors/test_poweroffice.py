@@ -29,8 +29,7 @@ from referencing.jsonschema import DRAFT7
 
 from osr_pipelines.connectors.base import CredentialsRejected, MalformedResponse, Window
 from osr_pipelines.connectors.catalog import connector_type
-from osr_pipelines.connectors.poweroffice import PowerOfficeConnector
-from osr_pipelines.connectors.poweroffice.client import next_page, token_url
+from osr_pipelines.connectors.poweroffice.client import PowerOfficeConnector, next_page, token_url
 from osr_pipelines.connectors.ratelimit import SharedRateLimiter, state_path
 from osr_pipelines.registry import RegistryError, load_registry
 from osr_pipelines.runner import run_imports
@@ -334,7 +333,7 @@ def test_a_429_is_slept_through_for_its_retry_after(sandbox, books, clock):
 
 _WORKER = textwrap.dedent("""
     import sys, time
-    from osr_pipelines.connectors.poweroffice import PowerOfficeConnector
+    from osr_pipelines.connectors.poweroffice.client import PowerOfficeConnector
     url, state, app_key, sub, key, out = sys.argv[1:]
     creds = {"application_key": app_key, "subscription_key": sub, "client_key_1001": key}
     c = PowerOfficeConnector("po-test", {"base_url": url + "/v2", "rate_state_dir": state, "page_size": "1"}, creds)

@@ -11,8 +11,7 @@ import pytest
 
 from osr_pipelines.connectors.base import CredentialsRejected, MalformedResponse, Window
 from osr_pipelines.connectors.catalog import connector_type
-from osr_pipelines.connectors.tripletex import TripletexConnector
-from osr_pipelines.connectors.tripletex.client import split_by_year
+from osr_pipelines.connectors.tripletex.client import TripletexConnector, split_by_year
 from osr_pipelines.connectors.tripletex.mapping import decode_postings, map_postings
 from osr_pipelines.sandbox.tripletex import is_inactive
 from tests.connectors.conftest import CONSUMER, EMPLOYEE, TOKENS, flat

@@ -29,7 +29,7 @@ from referencing.jsonschema import DRAFT4
 
 from osr_pipelines.connectors.base import ConnectorError, CredentialsRejected, MalformedResponse, Window
 from osr_pipelines.connectors.catalog import connector_type
-from osr_pipelines.connectors.vismanet import VismaNetConnector
+from osr_pipelines.connectors.vismanet.client import VismaNetConnector
 from osr_pipelines.connectors.vismanet.periods import Period, period_range
 from osr_pipelines.sandbox.server import FAULT_HEADER
 from osr_pipelines.sandbox.vismanet import SCOPE, vismanet_app

@@ -29,7 +29,7 @@ from osr_pipelines.connectors.base import (
     Window,
 )
 from osr_pipelines.connectors.catalog import connector_type
-from osr_pipelines.connectors.xledger import XledgerConnector
+from osr_pipelines.connectors.xledger.client import XledgerConnector
 from osr_pipelines.connectors.xledger.mapping import (
     Edge,
     Lookups,

@@ -40,10 +40,17 @@ from osr_pipelines.connectors.base import (
     each,
     map_page,
 )
-from osr_pipelines.connectors.catalog import in_family
 from osr_pipelines.connectors.http import HttpClient, HttpStatusError, RateLimitHeaders, prefetch
+from osr_pipelines.connectors.kind import in_family
 from osr_pipelines.connectors.oauth import ClientCredentials
 from osr_pipelines.connectors.paging import Count, LastCount, Page, Tally, Where, item_key, numbered_pages
+from osr_pipelines.connectors.poweroffice.facts import (
+    CLIENT_KEY,
+    CREDENTIALS,
+    DEFAULT_BASE_URL,
+    MAX_PAGE_SIZE,
+    RATE_LIMIT,
+)
 from osr_pipelines.connectors.poweroffice.mapping import (
     DIMENSION_SOURCES,
     TRANSACTION_FIELDS,
@@ -52,14 +59,7 @@ from osr_pipelines.connectors.poweroffice.mapping import (
 )
 from osr_pipelines.connectors.ratelimit import SharedRateLimiter, state_path
 
-DEFAULT_BASE_URL = "https://goapi.poweroffice.net/v2"
-REQUIRED = ("application_key", "subscription_key")
-CLIENT_KEY = "client_key"
 SUBSCRIPTION_HEADER = "Ocp-Apim-Subscription-Key"
-#: PowerOffice's documented limit: 10 requests per second per subscription key.
-RATE_LIMIT = 10
-#: ``ResourceParameters.MaxPageSize``'s default, the largest ``PageSize`` PowerOffice accepts.
-MAX_PAGE_SIZE = 20_000
 #: ``FinancialSettingsDto.CurrencyCode``: "only NOK is supported and this property will allways return NOK".
 DEFAULT_CURRENCY = "NOK"
 
@@ -123,7 +123,7 @@ class PowerOfficeConnector:
                  clock: Callable[[], float] = time.monotonic, rate_clock: Callable[[], float] = time.time) -> None:
         self.connection = connection
         self._label = CredentialLabels(credential_env)
-        self._label.require(connection, credentials, REQUIRED)
+        self._label.require(connection, credentials, CREDENTIALS)
         self._client_keys = {f: v for f, v in sorted(credentials.items()) if in_family(f, CLIENT_KEY) and v}
         if not self._client_keys:
             raise ConnectorError("no client key: name one in 'client_key' or 'client_key_<label>'",

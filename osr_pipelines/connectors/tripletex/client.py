@@ -35,6 +35,7 @@ from osr_pipelines.connectors.base import (
 )
 from osr_pipelines.connectors.http import HttpClient, HttpStatusError, RateBudget, RateLimitHeaders, fetch_ahead
 from osr_pipelines.connectors.paging import Count, LastCount, Page, Tally, Where, item_key, offset_pages
+from osr_pipelines.connectors.tripletex.facts import CREDENTIALS, DEFAULT_BASE_URL
 from osr_pipelines.connectors.tripletex.mapping import (
     DIMENSION_SOURCES,
     POSTING_FIELDS,
@@ -43,8 +44,6 @@ from osr_pipelines.connectors.tripletex.mapping import (
     map_postings,
 )
 
-DEFAULT_BASE_URL = "https://tripletex.no/v2"
-CREDENTIALS = ("consumer_token", "employee_token")
 _API_NAMES = {"consumerToken": "consumer_token", "employeeToken": "employee_token"}
 RESULT_SET_TOO_LARGE = 23000
 

@@ -68,14 +68,16 @@ from osr_pipelines.connectors.http import (
 )
 from osr_pipelines.connectors.oauth import ClientCredentials
 from osr_pipelines.connectors.paging import Count, LastCount, Page, Tally, Where, numbered_pages
+from osr_pipelines.connectors.vismanet.facts import (
+    CREDENTIALS,
+    DEFAULT_BASE_URL,
+    DEFAULT_CONTEXT_PATH,
+    DEFAULT_SCOPE,
+    DEFAULT_TOKEN_URL,
+)
 from osr_pipelines.connectors.vismanet.mapping import DIMENSION_SOURCES, Metadata, decode_gl_lines, map_gl_lines
 from osr_pipelines.connectors.vismanet.periods import Period, parse_periods, period_range
 
-DEFAULT_BASE_URL = "https://api.finance.visma.net"
-DEFAULT_TOKEN_URL = "https://connect.visma.com/connect/token"
-DEFAULT_CONTEXT_PATH = "/API/resources/v1/context"
-DEFAULT_SCOPE = "vismanet_erp_service_api:read"
-CREDENTIALS = ("client_id", "client_secret")
 RATE_HEADERS = RateLimitHeaders(remaining="X-RateLimit-Remaining", reset="X-RateLimit-Reset")
 GL_PATH = "/v1/GeneralLedgerTransactions"
 PERIODS_PATH = "/v1/financialPeriod"

@@ -40,6 +40,7 @@ from osr_pipelines.connectors.graphql import GraphQLClient, GraphQLError, GraphQ
 from osr_pipelines.connectors.http import HttpClient, prefetch
 from osr_pipelines.connectors.paging import LastCount, Page, Where, cursor_pages
 from osr_pipelines.connectors.xledger import queries
+from osr_pipelines.connectors.xledger.facts import CREDENTIALS, DEFAULT_BASE_URL, MAX_PAGE, POSTED_DATE_FILTER
 from osr_pipelines.connectors.xledger.mapping import (
     DIMENSION_MAPPERS,
     Edge,
@@ -51,14 +52,8 @@ from osr_pipelines.connectors.xledger.mapping import (
     map_transactions,
 )
 
-DEFAULT_BASE_URL = "https://www.xledger.net/graphql"
-MAX_PAGE = 10_000  # "Xledger's API has a limit of 10000 records per query"
 TRANSIENT = frozenset({"BURST_RATE_LIMIT_REACHED", "CONCURRENCY_LIMIT_REACHED"})
 AUTH_CODES = frozenset({"UNAUTHORIZED", "UNAUTHENTICATED", "FORBIDDEN", "INVALID_TOKEN"})
-#: The default of option ``posted_date_filter``: the header's posting date flattened with the
-#: ``header`` prefix, the way Xledger names header fields in filters (``headerTransactionSourceDbId_in``
-#: on ``arTransactions``). A guess: no published material shows a posting-date filter on ``transactions``.
-POSTED_DATE_FILTER = "headerPostedDate"
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 _DIGITS = re.compile(r"[0-9]+")
 #: Relay connections in Xledger carry ``edges`` and ``pageInfo`` only: no published field holds a total.
@@ -91,7 +86,7 @@ class XledgerConnector:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.connection = connection
         self._label = CredentialLabels(credential_env, {"token": "API token"})
-        self._label.require(connection, credentials, ("token",))
+        self._label.require(connection, credentials, CREDENTIALS)
         token = credentials["token"]
         self.entity = (options.get("entity") or "").strip() or None
         self.page_size = min(int(options.get("page_size", MAX_PAGE)), MAX_PAGE)
