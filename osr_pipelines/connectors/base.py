@@ -7,7 +7,7 @@ loader can stream them into COPY without building dicts or objects per row.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -151,6 +151,14 @@ class SourceUnavailable(ConnectorError):
 
 class MalformedResponse(ConnectorError):
     """The ERP answered with data that does not fit its published API."""
+
+
+def account_type(kind: str | None, balance_kinds: Collection[str], number: int) -> str:
+    """``balance`` or ``income``: from the ERP's own account type when it names one, else from the
+    NS 4102 number range (classes 1 and 2, below 3000, are the balance sheet)."""
+    if kind:
+        return "balance" if kind in balance_kinds else "income"
+    return "balance" if number < 3000 else "income"
 
 
 def map_page(page: list, map_rows: Callable[[list], Batch], *, connection: str, company: str) -> Batch:

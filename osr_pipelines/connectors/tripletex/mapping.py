@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from osr_pipelines.connectors.base import Batch, Row
+from osr_pipelines.connectors.base import Batch, Row, account_type
 from osr_pipelines.connectors.http import gc_paused, json_decoder
 
 #: One pass of ``/ledger/posting`` brings everything a canonical posting needs.
@@ -128,18 +128,11 @@ def _map_postings(values: list[Posting]) -> Batch:
     return rows
 
 
-def account_type(account: dict) -> str:
-    """``balance`` or ``income``, from the Tripletex type or else the NS 4102 number range."""
-    kind = account.get("type")
-    if kind:
-        return "balance" if kind in BALANCE_TYPES else "income"
-    return "balance" if account["number"] < 3000 else "income"
-
-
 def map_account(a: dict) -> Row:
     """Ungrouped accounts carry :data:`NO_BALANCE_GROUP` as their group; they get none."""
     group = a.get("balanceGroup")
-    return (str(a["id"]), str(a["number"]), a.get("name"), account_type(a),
+    kind = account_type(a.get("type"), BALANCE_TYPES, a["number"])
+    return (str(a["id"]), str(a["number"]), a.get("name"), kind,
             None if not group or group == NO_BALANCE_GROUP else group)
 
 
