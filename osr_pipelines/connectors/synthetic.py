@@ -75,7 +75,6 @@ class SyntheticConnector:
         yield self.books.dimension(dimension)
 
     def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
-        self._check(company_id)
         sent = [0]
         return self._last_count.track(self._postings(company_id, window, sent),
                                       lambda: SourceCount(sent[0], "generated rows", True,
@@ -85,6 +84,7 @@ class SyntheticConnector:
         return self._last_count.value
 
     def _postings(self, company_id: str, window: Window, sent: list[int]) -> Iterator[Batch]:
+        self._check(company_id)
         for batch in self.books.postings_in(company_id, window, self.batch_size):
             if self.fail_after_rows is not None and sent[0] + len(batch) > self.fail_after_rows:
                 raise SourceUnavailable(
