@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+
 from osr_pipelines.connectors.kind import ConnectorType, declare
 from osr_pipelines.connectors.options import iso_date, pattern, seconds, text, whole
-from osr_pipelines.connectors.poweroffice.facts import KIND as POWEROFFICE
-from osr_pipelines.connectors.tripletex.facts import KIND as TRIPLETEX
-from osr_pipelines.connectors.vismanet.facts import KIND as VISMA_NET
-from osr_pipelines.connectors.xledger.facts import KIND as XLEDGER
+
+#: The module of each ERP that declares its type as ``KIND`` (see :func:`~osr_pipelines.connectors.kind.declare`).
+ERP_FACTS = (
+    "osr_pipelines.connectors.tripletex.facts",
+    "osr_pipelines.connectors.poweroffice.facts",
+    "osr_pipelines.connectors.xledger.facts",
+    "osr_pipelines.connectors.vismanet.facts",
+)
 
 __all__ = ["CONNECTOR_TYPES", "ConnectorType", "connector_type"]
 
@@ -26,7 +32,8 @@ SYNTHETIC = declare("synthetic", "osr_pipelines.connectors.synthetic", "Syntheti
     pattern("accepted_key_sha256", r"[0-9a-f]{64}", "a SHA-256 digest (64 lower-case hex digits)"),
 ), credentials=(), optional_credentials=("api_key",), modes=("import", "direct"))
 
-CONNECTOR_TYPES: dict[str, ConnectorType] = {t.name: t for t in (SYNTHETIC, TRIPLETEX, POWEROFFICE, XLEDGER, VISMA_NET)}
+CONNECTOR_TYPES: dict[str, ConnectorType] = {
+    t.name: t for t in (SYNTHETIC, *(importlib.import_module(module).KIND for module in ERP_FACTS))}
 
 
 def connector_type(name: str) -> ConnectorType:
