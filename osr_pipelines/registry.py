@@ -135,6 +135,8 @@ Flag = Annotated[bool, Strict()]
 Days = Annotated[int, Strict(), AfterValidator(_days)]
 IsoDate = Annotated[str, Strict(), AfterValidator(_iso_date)]
 ErpId = Annotated[str, BeforeValidator(_number_as_text), Strict(), AfterValidator(_label)]
+#: YAML reads ``organization_number: 999000111`` as a number: it is text, as the ERP reports it.
+NumberText = Annotated[str, BeforeValidator(_number_as_text), Strict(), AfterValidator(_plain)]
 TypeName = Annotated[str, Strict(), AfterValidator(_known_type)]
 Mode = Literal["import", "direct"]
 Level = Literal["customer", "group", "client"]
@@ -197,6 +199,8 @@ class Company:
     client: Label
     #: set when an ``import`` connection was deleted: data stays, imports stop
     detached: Flag = False
+    #: as the ERP listed it when the company was added; empty when it lists none
+    organization_number: NumberText = ""
 
     @property
     def key(self) -> str:

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance
+from sqlalchemy import select
 
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import load_registry
 from osr_pipelines.warehouse.loader import Warehouse
+from osr_pipelines.warehouse.schema import companies
 from tests.helpers import osr
 
 SECRET = "sk-live-5ecret-value-9f2c"
@@ -44,12 +46,16 @@ def test_connection_lifecycle_and_import(with_connection: Path, warehouse_url: s
     reg = load_registry(home / "registry.yaml")
     assert [(c.key, c.client) for c in reg.companies] == [("acme.1001", reg.companies[0].name),
                                                            ("acme.1002", "Acme Group")]
+    numbers = {"acme.1001": "900001001", "acme.1002": "900001002"}  # as the source lists them
+    assert {c.key: c.organization_number for c in reg.companies} == numbers
 
     out = osr("import", "full", "--all").output
     assert out.count("SUCCESS") == 2
     wh = Warehouse(warehouse_url)
     rows = wh.count_postings("acme.1001")
     assert rows > 1000
+    with wh.engine.connect() as conn:
+        assert dict(conn.execute(select(companies.c.company, companies.c.organization_number)).all()) == numbers
     assert sorted(instance(home).get_dynamic_partitions(company_partitions.name)) == ["acme.1001", "acme.1002"]
 
     status = osr("status").output

@@ -12,9 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from osr_pipelines.connectors import poweroffice, synthetic, tripletex, vismanet, xledger
+from osr_pipelines.connectors import synthetic
 from osr_pipelines.connectors.base import ConnectorError
 from osr_pipelines.connectors.catalog import CONNECTOR_TYPES, ConnectorType
+from osr_pipelines.connectors.poweroffice import client as poweroffice
+from osr_pipelines.connectors.tripletex import client as tripletex
+from osr_pipelines.connectors.vismanet import client as vismanet
+from osr_pipelines.connectors.xledger import client as xledger
 from osr_pipelines.registry import RegistryError, load_registry
 from tests.conftest import write_registry
 from tests.helpers import osr
@@ -147,20 +151,20 @@ def test_the_declared_defaults_are_the_connectors_own(tmp_path: Path) -> None:
             pass
     assert (str(tt.page_size), str(tt.session_days), str(tt.workers)) == (
         default("tripletex", "page_size"), default("tripletex", "session_days"), default("tripletex", "workers"))
-    assert default("tripletex", "base_url") == tripletex.client.DEFAULT_BASE_URL
+    assert default("tripletex", "base_url") == tripletex.DEFAULT_BASE_URL
     assert (str(vn.page_size), str(vn.period_margin), str(vn.workers), vn.currency) == (
         default("visma-net", "page_size"), default("visma-net", "period_margin"), default("visma-net", "workers"),
         default("visma-net", "currency"))
     assert (default("visma-net", "base_url"), default("visma-net", "token_url"), default("visma-net", "scope")) == (
-        vismanet.client.DEFAULT_BASE_URL, vismanet.client.DEFAULT_TOKEN_URL, vismanet.client.DEFAULT_SCOPE)
+        vismanet.DEFAULT_BASE_URL, vismanet.DEFAULT_TOKEN_URL, vismanet.DEFAULT_SCOPE)
     assert (str(xl.page_size), xl.department_kind, str(xl.slots.department), str(xl.slots.project)) == (
         default("xledger", "page_size"), default("xledger", "department_kind"),
         default("xledger", "department_object"), default("xledger", "project_object"))
-    assert default("xledger", "base_url") == xledger.client.DEFAULT_BASE_URL
+    assert default("xledger", "base_url") == xledger.DEFAULT_BASE_URL
     assert (str(po.page_size), f"{po._renew_before:g}") == (
         default("poweroffice-go", "page_size"), default("poweroffice-go", "renew_before"))
     assert (default("poweroffice-go", "base_url"), default("poweroffice-go", "rate_limit")) == (
-        poweroffice.client.DEFAULT_BASE_URL, str(poweroffice.client.RATE_LIMIT))
+        poweroffice.DEFAULT_BASE_URL, str(poweroffice.RATE_LIMIT))
     books = sy.books
     assert (str(sy.batch_size), f"{sy.batch_delay:g}", str(books.seed), ",".join(books.company_ids),
             str(books.postings), str(books.years)) == tuple(

@@ -222,7 +222,8 @@ def _import_postings(context: AssetExecutionContext, warehouse: Warehouse, src: 
         on_progress=progress,
         allow_shrink=config.allow_shrink,
         # the company's row commits with its postings, so a failed first import leaves none
-        company_row=CompanyRow(src.connection.name, src.company.erp_id, src.company.name, src.company.client),
+        company_row=CompanyRow(src.connection.name, src.company.erp_id, src.company.name, src.company.client,
+                               src.company.organization_number or None),
     )
     seconds = time.perf_counter() - started
     scope = None if full else window

@@ -12,7 +12,9 @@ from osr_pipelines.connectors.base import Window
 from osr_pipelines.registry import Connection
 
 OSLO = ZoneInfo("Europe/Oslo")
-MODES = ("full", "nightly", "ytd", "window")
+#: An import run's ``mode``: which dates it replaces (a connection's mode, import or direct, is
+#: ``registry.CONNECTION_MODES``).
+WINDOW_MODES = ("full", "nightly", "ytd", "window")
 
 
 def today_in_oslo() -> date:
@@ -35,8 +37,8 @@ class ImportConfig(Config):
 
 def resolve_window(config: ImportConfig, connection: Connection, today: date) -> tuple[Window, bool]:
     """The window to fetch and whether the load replaces the company's whole history."""
-    if config.mode not in MODES:
-        raise ValueError(f"run config field 'mode': must be one of {', '.join(MODES)}, not '{config.mode}'")
+    if config.mode not in WINDOW_MODES:
+        raise ValueError(f"run config field 'mode': must be one of {', '.join(WINDOW_MODES)}, not '{config.mode}'")
     if config.start or config.end:
         if not (config.start and config.end):
             raise ValueError("run config fields 'start' and 'end' must be given together")

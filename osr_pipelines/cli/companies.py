@@ -62,14 +62,18 @@ def add(connection_name: str, erp_ids: tuple[str, ...], add_all: bool, client: s
     added = []
     with edit_registry() as reg:
         conn = reg.connection(connection_name)
-        existing = {co.erp_id for co in reg.companies_of(connection_name)}
+        existing = {co.erp_id: co for co in reg.companies_of(connection_name)}
         for erp_id in wanted:
+            number = found[erp_id].organization_number or ""
             if erp_id in existing:
+                # a company added before its organisation number was kept gets it now
+                existing[erp_id].organization_number = existing[erp_id].organization_number or number
                 continue
             name = found[erp_id].name
             client_name = client or name
             reg.ensure_client(client_name, conn)
-            co = Company(connection=connection_name, erp_id=erp_id, name=name, client=client_name)
+            co = Company(connection=connection_name, erp_id=erp_id, name=name, client=client_name,
+                         organization_number=number)
             reg.companies.append(co)
             added.append(co)
     for co in added:

@@ -114,7 +114,7 @@ def demo(postings: int, port: int) -> None:
                     client = info.name if n == 0 else DEMO_GROUP
                     reg.ensure_client(client, conn)
                     reg.companies.append(Company(connection=conn.name, erp_id=info.erp_id, name=info.name,
-                                                 client=client))
+                                                 client=client, organization_number=info.organization_number or ""))
         reg = read_registry()
         companies = reg.companies_of(DEMO_CONNECTION)
         outcomes = run_and_report("full", [co.key for co in companies], None)

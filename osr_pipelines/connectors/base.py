@@ -7,11 +7,11 @@ loader can stream them into COPY without building dicts or objects per row.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 #: Canonical posting columns, in the order connectors yield them.
 #: ``voucher_date`` is an ISO ``YYYY-MM-DD`` string, ``period`` an int ``YYYYMM``,
@@ -79,6 +79,20 @@ class CompanyInfo:
     organization_number: str | None = None
 
 
+class SourceCount(NamedTuple):
+    """How many posting rows the ERP itself said a read holds, for checking the import against.
+
+    ``rows`` is ``None`` where the ERP reports no count (``note`` says why);
+    ``field`` names where it reports it (``fullResultSize``); ``exact`` is false
+    where the ERP documents the count as approximate.
+    """
+
+    rows: int | None
+    field: str
+    exact: bool
+    note: str = ""
+
+
 class ConnectorError(Exception):
     """An error from a source, naming where it happened so that users can act on it.
 
@@ -139,6 +153,14 @@ class MalformedResponse(ConnectorError):
     """The ERP answered with data that does not fit its published API."""
 
 
+def account_type(kind: str | None, balance_kinds: Collection[str], number: int) -> str:
+    """``balance`` or ``income``: from the ERP's own account type when it names one, else from the
+    NS 4102 number range (classes 1 and 2, below 3000, are the balance sheet)."""
+    if kind:
+        return "balance" if kind in balance_kinds else "income"
+    return "balance" if number < 3000 else "income"
+
+
 def map_page(page: list, map_rows: Callable[[list], Batch], *, connection: str, company: str) -> Batch:
     """``map_rows(page)``; an item lacking a field, or with one of the wrong type, becomes a
     :class:`MalformedResponse` naming the connection and company instead of a bare ``KeyError``."""
@@ -170,6 +192,10 @@ class Connector(Protocol):
 
     def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
         """Batches of rows shaped as ``POSTING_COLUMNS``, dated inside ``window``."""
+        ...
+
+    def source_count(self) -> SourceCount:
+        """The count the ERP reported during the last completed :meth:`stream_postings`."""
         ...
 
     def close(self) -> None:

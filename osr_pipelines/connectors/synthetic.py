@@ -22,9 +22,11 @@ from osr_pipelines.connectors.base import (
     ConnectorError,
     CredentialLabels,
     CredentialsRejected,
+    SourceCount,
     SourceUnavailable,
     Window,
 )
+from osr_pipelines.connectors.paging import LastCount
 from osr_pipelines.sandbox.generator import SyntheticBooks
 
 
@@ -54,6 +56,7 @@ class SyntheticConnector:
         self.batch_size = int(options.get("batch_size", 10_000))
         self.fail_after_rows = int(options["fail_after_rows"]) if options.get("fail_after_rows") else None
         self.batch_delay = float(options.get("batch_delay", 0))  # seconds: a slow source
+        self._last_count = LastCount()
         accepted = options.get("accepted_key_sha256")
         key = credentials.get("api_key", "")
         if accepted is not None and hashlib.sha256(key.encode()).hexdigest() != accepted:
@@ -72,14 +75,22 @@ class SyntheticConnector:
         yield self.books.dimension(dimension)
 
     def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
+        sent = [0]
+        return self._last_count.track(self._postings(company_id, window, sent),
+                                      lambda: SourceCount(sent[0], "generated rows", True,
+                                                          "the synthetic books count the rows they generate"))
+
+    def source_count(self) -> SourceCount:
+        return self._last_count.value
+
+    def _postings(self, company_id: str, window: Window, sent: list[int]) -> Iterator[Batch]:
         self._check(company_id)
-        sent = 0
         for batch in self.books.postings_in(company_id, window, self.batch_size):
-            if self.fail_after_rows is not None and sent + len(batch) > self.fail_after_rows:
+            if self.fail_after_rows is not None and sent[0] + len(batch) > self.fail_after_rows:
                 raise SourceUnavailable(
-                    f"source failed after {sent} rows (simulated outage)",
+                    f"source failed after {sent[0]} rows (simulated outage)",
                     connection=self.connection, company=company_id)
-            sent += len(batch)
+            sent[0] += len(batch)
             if self.batch_delay:
                 time.sleep(self.batch_delay)
             yield batch

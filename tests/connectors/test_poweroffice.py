@@ -29,8 +29,7 @@ from referencing.jsonschema import DRAFT7
 
 from osr_pipelines.connectors.base import CredentialsRejected, MalformedResponse, Window
 from osr_pipelines.connectors.catalog import connector_type
-from osr_pipelines.connectors.poweroffice import PowerOfficeConnector
-from osr_pipelines.connectors.poweroffice.client import next_page, token_url
+from osr_pipelines.connectors.poweroffice.client import PowerOfficeConnector, next_page, token_url
 from osr_pipelines.connectors.ratelimit import SharedRateLimiter, state_path
 from osr_pipelines.registry import RegistryError, load_registry
 from osr_pipelines.runner import run_imports
@@ -216,7 +215,6 @@ def test_reads_match_the_books_and_every_exchange_fits_the_spec(sandbox, books, 
             for dimension in DIMENSIONS:
                 assert flat(connector.stream_dimension(company, dimension)) == expected_dimension(books, dimension)
         assert flat(connector.stream_postings("1001", Window(date(2026, 1, 1), date(2026, 2, 1)))) == []
-        assert flat(connector.stream_dimension_since("1002", "customers", datetime(2025, 1, 1))) == []
         connector.close()
         counts = sb.app.counts
     assert all(counts[kind] > 0 for kind in ("429", "500", "drop", "malformed")), counts
@@ -271,19 +269,6 @@ def test_an_empty_page_is_a_204_and_ends_the_read(sandbox):
     assert next_page(None, 1) == 2  # without the header only a 204 or an empty page ends the list
     assert next_page('{"nextPageLink": "https://x/v2/Departments?PageNumber=3&PageSize=5"}', 2) == 3
     assert next_page('{"totalPages": 2}', 2) is None
-
-
-def test_changed_since_filters_dimensions(sandbox, books):
-    with sandbox() as sb:
-        connector = sb.connector()
-        later = datetime.combine(END, datetime.min.time())
-        assert flat(connector.stream_dimension_since("1001", "projects", later)) == []
-        assert flat(connector.stream_dimension_since("1001", "suppliers", datetime(2000, 1, 1))) == \
-            expected_dimension(books, "suppliers")
-        connector.close()
-    assert [e.params.get("lastChangedDateTimeOffsetGreaterThan") for e in sb.to("/v2/Projects")] == [
-        "2025-06-30T00:00:00+00:00"]
-    assert [e.status for e in sb.to("/v2/Projects")] == [204]
 
 
 # -- tokens ------------------------------------------------------------------------------------------
@@ -348,7 +333,7 @@ def test_a_429_is_slept_through_for_its_retry_after(sandbox, books, clock):
 
 _WORKER = textwrap.dedent("""
     import sys, time
-    from osr_pipelines.connectors.poweroffice import PowerOfficeConnector
+    from osr_pipelines.connectors.poweroffice.client import PowerOfficeConnector
     url, state, app_key, sub, key, out = sys.argv[1:]
     creds = {"application_key": app_key, "subscription_key": sub, "client_key_1001": key}
     c = PowerOfficeConnector("po-test", {"base_url": url + "/v2", "rate_state_dir": state, "page_size": "1"}, creds)
@@ -548,8 +533,8 @@ def test_a_server_that_ignores_the_page_number_fails_the_read_instead_of_looping
             for pages, _ in enumerate(connector.stream_dimension("1001", "departments")):
                 assert pages < 3, "paging did not stop"
         connector.close()
-    assert str(caught.value).startswith("connection 'po-test', company '1001', field 'PageNumber': GET /Departments "
-                                        "answered the page before again for PageNumber=2")
+    assert str(caught.value).startswith("connection 'po-test', company '1001', field 'PageNumber': PowerOffice "
+                                        "GET /Departments answered the page before again for PageNumber=2")
 
 
 def test_customers_and_suppliers_that_are_persons_are_named_by_first_and_last_name(sandbox, books):
@@ -606,3 +591,23 @@ def test_the_served_sandbox_takes_the_paging_options(books, tmp_path):
         connector.close()
     pages = [e for e in sb.to("/v2/AccountTransactions") if e.status == 200]
     assert len(pages) > 1 and all(len(orjson.loads(e.body)) == 100 for e in pages[:-1])
+
+
+def test_the_source_count_is_the_pagination_headers_total_and_zero_for_a_204(sandbox, books):
+    with sandbox() as sb:
+        connector = sb.connector(page_size=400)
+        rows = flat(connector.stream_postings("1001", FULL))
+        assert connector.source_count() == (len(rows), "X-Pagination TotalCount", True, "")
+        assert len(rows) == len(expected(books, "1001", FULL)) > 400
+        assert flat(connector.stream_postings("1001", Window(date(2026, 1, 1), date(2026, 2, 1)))) == []
+        assert connector.source_count().rows == 0
+        connector.close()
+
+
+def test_without_a_pagination_header_the_source_count_is_unknown(sandbox):
+    with sandbox(pagination_header=False) as sb:
+        connector = sb.connector()
+        flat(connector.stream_postings("1001", FULL))
+        count = connector.source_count()
+        connector.close()
+    assert count == (None, "X-Pagination TotalCount", False, "1 of 1 request(s) reported no X-Pagination TotalCount")

@@ -29,7 +29,7 @@ from referencing.jsonschema import DRAFT4
 
 from osr_pipelines.connectors.base import ConnectorError, CredentialsRejected, MalformedResponse, Window
 from osr_pipelines.connectors.catalog import connector_type
-from osr_pipelines.connectors.vismanet import VismaNetConnector
+from osr_pipelines.connectors.vismanet.client import VismaNetConnector
 from osr_pipelines.connectors.vismanet.periods import Period, period_range
 from osr_pipelines.sandbox.server import FAULT_HEADER
 from osr_pipelines.sandbox.vismanet import SCOPE, vismanet_app
@@ -410,3 +410,22 @@ def test_lines_posted_to_the_period_before_their_date_are_found_by_the_margin(sa
     assert late and all(r[3] == 202501 for r in late)  # ``period`` stays the calendar month of the date
     assert (rows == expected(books, "1001", window)) is found
     assert (set(late) <= set(rows)) is found
+
+
+@pytest.mark.parametrize("announced", [True, False])
+def test_the_source_count_is_the_first_lines_metadata_total_count(sandbox, books, announced):
+    window = Window(date(2024, 1, 1), date(2024, 7, 1))
+    with sandbox(max_page_size=100) as sb:
+        sb.state.announce_total_count = announced
+        connector = sb.connector(page_size=100, ledger="L")
+        rows = flat(connector.stream_postings("1001", window))
+        count = connector.source_count()
+        assert flat(connector.stream_postings("1001", Window(date(2031, 1, 1), date(2031, 2, 1)))) == []
+        empty = connector.source_count()
+        connector.close()
+    assert rows == expected(books, "1001", window) and len(rows) > 100
+    if announced:
+        assert count == (len(rows), "metadata.totalCount", True, "")
+    else:
+        assert count == (None, "metadata.totalCount", False, "1 of 1 request(s) reported no metadata.totalCount")
+    assert empty.rows == 0  # no financial period overlaps: nothing can be dated in the window

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from osr_pipelines.connectors.base import (
     Window,
 )
 from osr_pipelines.connectors.catalog import connector_type
-from osr_pipelines.connectors.xledger import XledgerConnector
+from osr_pipelines.connectors.xledger.client import XledgerConnector
 from osr_pipelines.connectors.xledger.mapping import (
     Edge,
     Lookups,
@@ -206,17 +206,6 @@ def test_gl_object_slots_choose_departments_projects_and_free_dimensions(sandbox
     assert any(r[13] for r in rows) and any(r[14] for r in rows)
 
 
-def test_changed_since_uses_modified_at_gte(sandbox, books):
-    with sandbox() as sb, closing(sb.connector()) as connector:
-        before = flat(connector.stream_dimension_since("2001", "customers", datetime(2020, 1, 1)))
-        after = flat(connector.stream_dimension_since("2001", "suppliers", datetime(2024, 1, 2)))
-    assert before == books.dimension("customers") and after == []
-    requests = sb.requests()
-    assert [r["variables"]["since"] for r in requests] == ["2020-01-01T00:00:00", "2024-01-02T00:00:00"]
-    assert all("filter: { ownerDbId: 2001, modifiedAt_gte: $since }" in r["query"] for r in requests)
-    assert all("$since: DateTimeString" in r["query"] for r in requests)
-
-
 def test_an_entity_code_resolves_to_the_entity_and_its_subsidiaries(sandbox):
     with sandbox() as sb:
         def companies(**options: Any) -> list[str]:
@@ -295,7 +284,6 @@ def test_every_query_sent_is_valid_against_the_sandbox_schema_even_under_faults(
         assert flat(connector.stream_postings("2001", FULL)) == expected(books, "2001", FULL)
         for dimension in DIMENSIONS:
             assert flat(connector.stream_dimension("2002", dimension))
-        flat(connector.stream_dimension_since("2002", "accounts", datetime(2020, 1, 1)))
     injected = {e.response_headers.get("x-sandbox-fault") for e in sb.recorder.exchanges}
     assert {"429", "500", "malformed", "drop"} <= injected
     queries = {r["query"] for r in sb.requests()}
@@ -403,7 +391,6 @@ def test_filters_are_written_inline_and_the_sandbox_names_input_types_as_xledger
         flat(connector.stream_postings("2001", Window(date(2024, 1, 1), date(2024, 1, 8))))
         for dimension in DIMENSIONS:
             flat(connector.stream_dimension("2001", dimension))
-        flat(connector.stream_dimension_since("2001", "projects", datetime(2020, 1, 1)))
         # A declared filter variable needs Xledger's type name; the old guess is unknown to it.
         guessed = ("query ($filter: TransactionFilter) { transactions(first: 1, filter: $filter) "
                    "{ edges { node { dbId } } } }")
@@ -462,3 +449,11 @@ def test_a_repeated_cursor_ends_the_walk_with_a_clear_error(sandbox, books):
     for info in (postings, accounts):
         assert str(info.value).startswith("connection 'xl-test'") and "a second time" in str(info.value)
     assert postings.value.company == "2001" and accounts.value.company == "2002"
+
+
+def test_xledger_reports_no_source_count_and_says_so(sandbox, books):
+    window = Window(date(2024, 1, 1), date(2024, 3, 1))
+    with sandbox() as sb, closing(sb.connector(page_size=100)) as connector:
+        assert len(flat(connector.stream_postings("2001", window))) == len(expected(books, "2001", window))
+        count = connector.source_count()
+    assert count.rows is None and count.note.startswith("Xledger reports no count")

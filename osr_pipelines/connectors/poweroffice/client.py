@@ -35,14 +35,22 @@ from osr_pipelines.connectors.base import (
     CredentialLabels,
     CredentialsRejected,
     MalformedResponse,
+    SourceCount,
     Window,
     each,
     map_page,
 )
-from osr_pipelines.connectors.catalog import in_family
 from osr_pipelines.connectors.http import HttpClient, HttpStatusError, RateLimitHeaders, prefetch
+from osr_pipelines.connectors.kind import in_family
 from osr_pipelines.connectors.oauth import ClientCredentials
-from osr_pipelines.connectors.paging import RepeatGuard, item_key
+from osr_pipelines.connectors.paging import Count, LastCount, Page, Tally, Where, item_key, numbered_pages
+from osr_pipelines.connectors.poweroffice.facts import (
+    CLIENT_KEY,
+    CREDENTIALS,
+    DEFAULT_BASE_URL,
+    MAX_PAGE_SIZE,
+    RATE_LIMIT,
+)
 from osr_pipelines.connectors.poweroffice.mapping import (
     DIMENSION_SOURCES,
     TRANSACTION_FIELDS,
@@ -51,14 +59,7 @@ from osr_pipelines.connectors.poweroffice.mapping import (
 )
 from osr_pipelines.connectors.ratelimit import SharedRateLimiter, state_path
 
-DEFAULT_BASE_URL = "https://goapi.poweroffice.net/v2"
-REQUIRED = ("application_key", "subscription_key")
-CLIENT_KEY = "client_key"
 SUBSCRIPTION_HEADER = "Ocp-Apim-Subscription-Key"
-#: PowerOffice's documented limit: 10 requests per second per subscription key.
-RATE_LIMIT = 10
-#: ``ResourceParameters.MaxPageSize``'s default, the largest ``PageSize`` PowerOffice accepts.
-MAX_PAGE_SIZE = 20_000
 #: ``FinancialSettingsDto.CurrencyCode``: "only NOK is supported and this property will allways return NOK".
 DEFAULT_CURRENCY = "NOK"
 
@@ -67,6 +68,16 @@ def token_url(base_url: str) -> str:
     """The token endpoint beside the API: ``.../Demo/v2`` -> ``.../Demo/OAuth/Token``."""
     root = base_url.rstrip("/")
     return root.removesuffix("/v2") + "/OAuth/Token"
+
+
+def pagination(header: str | None) -> dict[str, Any] | None:
+    """``X-Pagination`` as a dict with lower-cased keys, or ``None`` when absent or not a JSON object."""
+    if header is None:
+        return None
+    try:
+        return {str(k).lower(): v for k, v in orjson.loads(header).items()}
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
 
 
 def next_page(header: str | None, page: int) -> int | None:
@@ -78,22 +89,25 @@ def next_page(header: str | None, page: int) -> int | None:
     page is asked for: only a 204 or an empty page ends the list, since a short
     page may be one the server trimmed to its own ``MaxPageSize``.
     """
-    if header is None:
+    fields = pagination(header)
+    if fields is None:
         return page + 1
-    try:
-        pagination = {str(k).lower(): v for k, v in orjson.loads(header).items()}
-    except (orjson.JSONDecodeError, AttributeError):
-        return page + 1
-    if "nextpagelink" not in pagination:  # another header shape: its page count, else ask for the next page
-        current, total = pagination.get("currentpage", page), pagination.get("totalpages")
+    if "nextpagelink" not in fields:  # another header shape: its page count, else ask for the next page
+        current, total = fields.get("currentpage", page), fields.get("totalpages")
         if isinstance(current, int) and isinstance(total, int):
             return current + 1 if current < total else None
         return page + 1
-    link = pagination["nextpagelink"]
+    link = fields["nextpagelink"]
     if not link:
         return None
     numbers = [v for k, v in parse_qsl(urlsplit(str(link)).query) if k.lower() == "pagenumber"]
     return int(numbers[0]) if numbers and numbers[0].isdigit() else page + 1
+
+
+def total_count(header: str | None) -> int | None:
+    """``TotalCount`` of ``X-Pagination`` (any letter case): the rows of the whole request, if it says."""
+    total = (pagination(header) or {}).get("totalcount")
+    return total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
 
 
 class PowerOfficeConnector:
@@ -109,7 +123,7 @@ class PowerOfficeConnector:
                  clock: Callable[[], float] = time.monotonic, rate_clock: Callable[[], float] = time.time) -> None:
         self.connection = connection
         self._label = CredentialLabels(credential_env)
-        self._label.require(connection, credentials, REQUIRED)
+        self._label.require(connection, credentials, CREDENTIALS)
         self._client_keys = {f: v for f, v in sorted(credentials.items()) if in_family(f, CLIENT_KEY) and v}
         if not self._client_keys:
             raise ConnectorError("no client key: name one in 'client_key' or 'client_key_<label>'",
@@ -133,6 +147,7 @@ class PowerOfficeConnector:
         self._company_of: dict[str, str] = {}  # client key field -> ClientId
         self._proven: set[str] = set()  # client key fields that got a token: the application key is good
         self._currencies: dict[str, str] = {}  # company -> its currency
+        self._last_count = LastCount()
 
     # -- credentials and errors ----------------------------------------------------------------
 
@@ -197,35 +212,24 @@ class PowerOfficeConnector:
         return answer
 
     def _pages(self, field: str, path: str, params: Mapping[str, Any], company: str,
-               decoder: Callable[[bytes], Any] | None = None) -> Iterator[list]:
-        """Each page's array, following ``X-Pagination`` until a 204 or an empty page.
-
-        A page that repeats the one before (the server ignored ``PageNumber``), or
-        a next page that is not after this one, ends the read with
-        :class:`MalformedResponse` instead of an endless loop.
-        """
-        page = 1
-        guard = RepeatGuard(connection=self.connection, company=company, path=path, parameter="PageNumber",
-                            key=item_key("Id"))
-        while True:
-            body, headers = self._get(field, path, {**params, "PageNumber": page, "PageSize": self.page_size},
+               decoder: Callable[[bytes], Any] | None = None, count: Count | None = None) -> Iterator[list]:
+        """Each page's array, following ``X-Pagination`` until a 204 or an empty page, never stopping at a
+        short one (the server may trim ``PageSize`` to its ``MaxPageSize``). A 204 counts as zero rows."""
+        def fetch(number: int, size: int) -> Page:
+            body, headers = self._get(field, path, {**params, "PageNumber": number, "PageSize": size},
                                       company, decoder=decoder, with_headers=True)
             if body is None:
-                return
+                return Page([], total=0)
             if not isinstance(body, list):
                 raise MalformedResponse(f"GET {path} answered {type(body).__name__}, not an array",
                                         connection=self.connection, company=company)
-            if not body:
-                return
-            guard.check(body, page)
-            yield body
-            following = next_page(headers.get("X-Pagination"), page)
-            if following is None:
-                return
-            if following <= page:
-                raise MalformedResponse(f"GET {path} page {page} named page {following} as the next one: paging "
-                                        "stopped instead of going back", connection=self.connection, company=company)
-            page = following
+            header = headers.get("X-Pagination")
+            following = next_page(header, number)
+            return Page(body, total_count(header), following, more=following is not None)
+
+        where = Where("PowerOffice", f"GET {path}", self.connection, company)
+        return numbered_pages(fetch, size=self.page_size, where=where, parameter="PageNumber", key=item_key("Id"),
+                              stop_on_short=False, count=count)
 
     def _client_info(self, field: str) -> dict:
         """``GET /ClientIntegrationInformation`` of a key; remembers the ``ClientId`` it reaches."""
@@ -310,19 +314,11 @@ class PowerOfficeConnector:
         return (settings.get("OrganizationNumber") or None) if isinstance(settings, dict) else None
 
     def stream_dimension(self, company_id: str, dimension: str) -> Iterator[Batch]:
-        return self.stream_dimension_since(company_id, dimension, None)
-
-    def stream_dimension_since(self, company_id: str, dimension: str,
-                               changed_since: datetime | None) -> Iterator[Batch]:
-        """Like :meth:`stream_dimension`, only objects changed after ``changed_since`` (naive means UTC)."""
         if dimension not in DIMENSION_COLUMNS:
             raise ValueError(f"unknown dimension '{dimension}'")
         path, mapper = DIMENSION_SOURCES[dimension]
-        params: dict[str, Any] = {}
-        if changed_since is not None:
-            params["lastChangedDateTimeOffsetGreaterThan"] = _utc_iso(changed_since)
         field = self._key_for(company_id)
-        for page in self._pages(field, path, params, company_id):
+        for page in self._pages(field, path, {}, company_id):
             yield map_page(page, each(mapper), connection=self.connection, company=company_id)
 
     def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
@@ -340,12 +336,22 @@ class PowerOfficeConnector:
         """
         return self._transactions(company_id, window, {"createdDateTimeOffsetGreaterThan": _utc_iso(since)})
 
+    def source_count(self) -> SourceCount:
+        """``TotalCount`` of the first page's ``X-Pagination`` (0 for a 204)."""
+        return self._last_count.value
+
     def _transactions(self, company_id: str, window: Window, filters: Mapping[str, str]) -> Iterator[Batch]:
+        tally = Tally("X-Pagination TotalCount", exact=True)
+        return self._last_count.track(self._transaction_batches(company_id, window, filters, tally), tally.result)
+
+    def _transaction_batches(self, company_id: str, window: Window, filters: Mapping[str, str],
+                             count: Count) -> Iterator[Batch]:
         """``fromDate`` and ``toDate`` are both inclusive: the half-open window ends the day before ``end``."""
         field = self._key_for(company_id)
         params = {"fromDate": window.start.isoformat(), "toDate": (window.end - timedelta(days=1)).isoformat(),
                   **filters, "Fields": TRANSACTION_FIELDS}
-        pages = prefetch(self._pages(field, "/AccountTransactions", params, company_id, decode_transactions), depth=2)
+        pages = prefetch(self._pages(field, "/AccountTransactions", params, company_id, decode_transactions, count),
+                         depth=2)
         try:
             for page in pages:
                 currency = self._currency(field, company_id) if any(t.CurrencyCode is None for t in page) else None

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from osr_pipelines.connectors.base import Batch, Row
+from osr_pipelines.connectors.base import Batch, Row, account_type
 from osr_pipelines.connectors.http import gc_paused, json_decoder
 
 #: The ``AccountTransactionDto`` fields a canonical posting needs; sent as ``Fields`` to shrink pages.
@@ -109,17 +109,10 @@ def _map(values: list[Transaction], currency: str | None) -> Batch:
     return rows
 
 
-def account_type(account: dict) -> str:
-    """``balance`` or ``income``, from ``GeneralLedgerAccountType`` or else the NS 4102 number range."""
-    kind = account.get("GeneralLedgerAccountType")
-    if kind:
-        return "balance" if kind in BALANCE_TYPES else "income"
-    return "balance" if account["AccountNo"] < 3000 else "income"
-
-
 def map_account(a: dict) -> Row:
     # GeneralLedgerAccountDto has no account group: the column stays empty.
-    return (str(a["Id"]), str(a["AccountNo"]), a.get("Name"), account_type(a), None)
+    kind = account_type(a.get("GeneralLedgerAccountType"), BALANCE_TYPES, a["AccountNo"])
+    return (str(a["Id"]), str(a["AccountNo"]), a.get("Name"), kind, None)
 
 
 def map_department(d: dict) -> Row:

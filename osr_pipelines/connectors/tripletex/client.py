@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from osr_pipelines.connectors.base import (
@@ -28,12 +28,14 @@ from osr_pipelines.connectors.base import (
     CredentialLabels,
     CredentialsRejected,
     MalformedResponse,
+    SourceCount,
     Window,
     each,
     map_page,
 )
 from osr_pipelines.connectors.http import HttpClient, HttpStatusError, RateBudget, RateLimitHeaders, fetch_ahead
-from osr_pipelines.connectors.paging import RepeatGuard, item_key
+from osr_pipelines.connectors.paging import Count, LastCount, Page, Tally, Where, item_key, offset_pages
+from osr_pipelines.connectors.tripletex.facts import CREDENTIALS, DEFAULT_BASE_URL
 from osr_pipelines.connectors.tripletex.mapping import (
     DIMENSION_SOURCES,
     POSTING_FIELDS,
@@ -42,8 +44,6 @@ from osr_pipelines.connectors.tripletex.mapping import (
     map_postings,
 )
 
-DEFAULT_BASE_URL = "https://tripletex.no/v2"
-CREDENTIALS = ("consumer_token", "employee_token")
 _API_NAMES = {"consumerToken": "consumer_token", "employeeToken": "employee_token"}
 RESULT_SET_TOO_LARGE = 23000
 
@@ -92,6 +92,7 @@ class TripletexConnector:
         self._token: str | None = None
         self._expires: date | None = None
         self._own_company: str | None = None
+        self._last_count = LastCount()
 
     # -- auth -----------------------------------------------------------------------------
 
@@ -172,31 +173,26 @@ class TripletexConnector:
                               connection=self.connection, company=err.company)
 
     def _pages(self, path: str, params: Mapping[str, Any], company: str | None,
-               decoder: Callable[[bytes], Any] | None = None) -> Iterator[list]:
+               decoder: Callable[[bytes], Any] | None = None, count: Count | None = None) -> Iterator[list]:
         """``values`` of each page, walking ``from``/``count`` until a short or empty page.
 
-        ``fullResultSize`` is not read: the spec calls it deprecated and "not exact".
-        A page that repeats the one before means the server ignored ``from``; it
-        ends the walk with :class:`MalformedResponse` instead of an endless loop.
-        Pages are dicts, or with ``decoder`` objects with a ``values`` attribute.
+        ``fullResultSize`` is not paged by: the spec calls it deprecated and "not
+        exact"; it only goes to ``count``. Pages are dicts, or with ``decoder``
+        objects with ``values`` and ``fullResultSize`` attributes.
         """
-        start = 0
-        guard = RepeatGuard(connection=self.connection, company=company, path=path, parameter="from",
-                            key=item_key("id"))
-        while True:
-            body = self._call(path, {**params, "from": start, "count": self.page_size}, company, decoder)
+        def fetch(start: int, size: int) -> Page:
+            body = self._call(path, {**params, "from": start, "count": size}, company, decoder)
             try:
-                values = body.values if decoder is not None else body["values"]
-            except (KeyError, TypeError):
+                if decoder is not None:
+                    return Page(body.values, body.fullResultSize)
+                return Page(body["values"], body.get("fullResultSize"))
+            except (KeyError, TypeError, AttributeError):
                 raise MalformedResponse(f"GET {path} answered without values", connection=self.connection,
                                         company=company) from None
-            if not values:
-                return
-            guard.check(values, start)
-            yield values
-            if len(values) < self.page_size:
-                return
-            start += len(values)
+
+        where = Where("Tripletex", f"GET {path}", self.connection, company)
+        return offset_pages(fetch, size=self.page_size, where=where, parameter="from", key=item_key("id"),
+                            count=count)
 
     def _who_am_i(self) -> dict:
         body = self._get("/token/session/>whoAmI", {"fields": "companyId,company(id,name,organizationNumber)"},
@@ -227,20 +223,10 @@ class TripletexConnector:
                             company.get("organizationNumber") or None)]
 
     def stream_dimension(self, company_id: str, dimension: str) -> Iterator[Batch]:
-        return self.stream_dimension_since(company_id, dimension, None)
-
-    def stream_dimension_since(self, company_id: str, dimension: str,
-                               changed_since: datetime | None) -> Iterator[Batch]:
-        """Like :meth:`stream_dimension`; customers and suppliers only changed since ``changed_since``.
-
-        Other dimensions have no ``changedSince`` in the API and are listed in full.
-        """
         if dimension not in DIMENSION_COLUMNS:
             raise ValueError(f"unknown dimension '{dimension}'")
         source = DIMENSION_SOURCES[dimension]
         params = {"fields": source.fields}
-        if source.changed_since and changed_since is not None:
-            params["changedSince"] = changed_since.strftime("%Y-%m-%dT%H:%M:%S")
         mapper = each(source.mapper)
         seen: set[str] = set()  # an object changing state between two passes would come twice
         try:
@@ -260,7 +246,15 @@ class TripletexConnector:
         Each year runs at most two pages ahead of the one being mapped, so
         memory is bounded while the round trips of several years overlap.
         """
-        years = (self._window_pages(company_id, part) for part in split_by_year(window))
+        tally = Tally("fullResultSize", exact=False, note="deprecated and \"not exact\" in the spec")
+        return self._last_count.track(self._postings(company_id, window, tally), tally.result)
+
+    def source_count(self) -> SourceCount:
+        """``fullResultSize`` of each request series, summed; the spec says it is not exact."""
+        return self._last_count.value
+
+    def _postings(self, company_id: str, window: Window, count: Count) -> Iterator[Batch]:
+        years = (self._window_pages(company_id, part, count) for part in split_by_year(window))
         pages = fetch_ahead(years, workers=self.workers, depth=2)
         try:
             for page in pages:
@@ -268,12 +262,12 @@ class TripletexConnector:
         finally:
             pages.close()
 
-    def _window_pages(self, company_id: str, window: Window) -> Iterator[list[Posting]]:
+    def _window_pages(self, company_id: str, window: Window, count: Count) -> Iterator[list[Posting]]:
         """Pages of one window; a window Tripletex finds too large is fetched as two halves."""
         params = {"dateFrom": window.start.isoformat(), "dateTo": window.end.isoformat(), "fields": POSTING_FIELDS}
         started = False
         try:
-            for page in self._pages("/ledger/posting", params, company_id, decode_postings):
+            for page in self._pages("/ledger/posting", params, company_id, decode_postings, count):
                 started = True
                 yield page
         except HttpStatusError as err:
@@ -283,7 +277,7 @@ class TripletexConnector:
             if not splittable:
                 raise self._failure(err, f"GET /ledger/posting {window}") from None
             for half in halves(window):
-                yield from self._window_pages(company_id, half)
+                yield from self._window_pages(company_id, half, count)
 
     def close(self) -> None:
         self._http.close()

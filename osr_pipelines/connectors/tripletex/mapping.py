@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from osr_pipelines.connectors.base import Batch, Row
+from osr_pipelines.connectors.base import Batch, Row, account_type
 from osr_pipelines.connectors.http import gc_paused, json_decoder
 
 #: One pass of ``/ledger/posting`` brings everything a canonical posting needs.
@@ -65,9 +65,11 @@ class Posting(msgspec.Struct, gc=False):
 
 
 class PostingPage(msgspec.Struct):
-    """``ListResponsePosting``: the field the connector reads."""
+    """``ListResponsePosting``: the fields the connector reads."""
 
     values: list[Posting]
+    #: "[DEPRECATED]" and "not exact" in the spec: reported as the ERP's own count, never used to page
+    fullResultSize: int | None = None
 
 
 #: Decode a ``/ledger/posting`` page into Structs.
@@ -126,18 +128,11 @@ def _map_postings(values: list[Posting]) -> Batch:
     return rows
 
 
-def account_type(account: dict) -> str:
-    """``balance`` or ``income``, from the Tripletex type or else the NS 4102 number range."""
-    kind = account.get("type")
-    if kind:
-        return "balance" if kind in BALANCE_TYPES else "income"
-    return "balance" if account["number"] < 3000 else "income"
-
-
 def map_account(a: dict) -> Row:
     """Ungrouped accounts carry :data:`NO_BALANCE_GROUP` as their group; they get none."""
     group = a.get("balanceGroup")
-    return (str(a["id"]), str(a["number"]), a.get("name"), account_type(a),
+    kind = account_type(a.get("type"), BALANCE_TYPES, a["number"])
+    return (str(a["id"]), str(a["number"]), a.get("name"), kind,
             None if not group or group == NO_BALANCE_GROUP else group)
 
 
@@ -163,13 +158,11 @@ def map_supplier(s: dict) -> Row:
 
 @dataclass(frozen=True)
 class DimensionSource:
-    """Where a canonical dimension is read: ``changed_since`` says whether the path takes
-    ``changedSince``; ``filters`` are the passes to make, one request series each."""
+    """Where a canonical dimension is read: ``filters`` are the passes to make, one request series each."""
 
     path: str
     fields: str
     mapper: Callable[[dict], Row]
-    changed_since: bool = False
     filters: tuple[dict[str, str], ...] = ({},)
 
 
@@ -182,7 +175,7 @@ DIMENSION_SOURCES: dict[str, DimensionSource] = {
     "departments": DimensionSource("/department", "id,departmentNumber,name", map_department),
     "projects": DimensionSource("/project", "id,number,name", map_project),
     "customers": DimensionSource("/customer", "id,customerNumber,name,organizationNumber", map_customer,
-                                 changed_since=True, filters=BOTH_STATES),
+                                 filters=BOTH_STATES),
     "suppliers": DimensionSource("/supplier", "id,supplierNumber,name,organizationNumber", map_supplier,
-                                 changed_since=True, filters=BOTH_STATES),
+                                 filters=BOTH_STATES),
 }

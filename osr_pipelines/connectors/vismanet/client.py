@@ -56,6 +56,7 @@ from osr_pipelines.connectors.base import (
     CredentialLabels,
     CredentialsRejected,
     MalformedResponse,
+    SourceCount,
     Window,
 )
 from osr_pipelines.connectors.http import (
@@ -63,19 +64,20 @@ from osr_pipelines.connectors.http import (
     HttpStatusError,
     RateBudget,
     RateLimitHeaders,
-    fetch_ahead,
     prefetch,
 )
 from osr_pipelines.connectors.oauth import ClientCredentials
-from osr_pipelines.connectors.paging import RepeatGuard
+from osr_pipelines.connectors.paging import Count, LastCount, Page, Tally, Where, numbered_pages
+from osr_pipelines.connectors.vismanet.facts import (
+    CREDENTIALS,
+    DEFAULT_BASE_URL,
+    DEFAULT_CONTEXT_PATH,
+    DEFAULT_SCOPE,
+    DEFAULT_TOKEN_URL,
+)
 from osr_pipelines.connectors.vismanet.mapping import DIMENSION_SOURCES, Metadata, decode_gl_lines, map_gl_lines
 from osr_pipelines.connectors.vismanet.periods import Period, parse_periods, period_range
 
-DEFAULT_BASE_URL = "https://api.finance.visma.net"
-DEFAULT_TOKEN_URL = "https://connect.visma.com/connect/token"
-DEFAULT_CONTEXT_PATH = "/API/resources/v1/context"
-DEFAULT_SCOPE = "vismanet_erp_service_api:read"
-CREDENTIALS = ("client_id", "client_secret")
 RATE_HEADERS = RateLimitHeaders(remaining="X-RateLimit-Remaining", reset="X-RateLimit-Reset")
 GL_PATH = "/v1/GeneralLedgerTransactions"
 PERIODS_PATH = "/v1/financialPeriod"
@@ -134,6 +136,7 @@ class VismaNetConnector:
         self._ledgers: dict[str, str] = {}
         self._periods: dict[str, list[Period]] = {}
         self._lock = threading.Lock()
+        self._last_count = LastCount()
 
     # -- errors -----------------------------------------------------------------------------
 
@@ -172,13 +175,6 @@ class VismaNetConnector:
         except HttpStatusError as err:
             raise self._failure(err, f"GET {path}", tenant) from None
 
-    def _page(self, tenant: _Tenant, path: str, params: Mapping[str, Any], number: int, size: int, company: str,
-              decoder: Callable[[bytes], Any] | None) -> list:
-        page = self._get(tenant, path, {**params, "pageNumber": number, "pageSize": size}, company, decoder)
-        if not isinstance(page, list):
-            raise MalformedResponse(f"GET {path} answered no list", connection=self.connection, company=company)
-        return page
-
     def _metadata(self, path: str, item: Any, company: str) -> Metadata | None:
         meta = item.metadata if isinstance(item, msgspec.Struct) else item.get("metadata")
         if not isinstance(meta, dict):
@@ -190,46 +186,26 @@ class VismaNetConnector:
                                     company=company, field="metadata") from None
 
     def _pages(self, tenant: _Tenant, path: str, params: Mapping[str, Any], company: str,
-               decoder: Callable[[bytes], Any] | None = None) -> Iterator[list]:
-        """Each page's items, stopped with :class:`MalformedResponse` if a page repeats the one before."""
-        guard = RepeatGuard(connection=self.connection, company=company, path=path, parameter="pageNumber")
-        for number, page in enumerate(self._walk(tenant, path, params, company, decoder), start=1):
-            guard.check(page, number)  # a page past a shrunk total is empty, and passes
-            yield page
-
-    def _walk(self, tenant: _Tenant, path: str, params: Mapping[str, Any], company: str,
-              decoder: Callable[[bytes], Any] | None) -> Iterator[list]:
-        """The non-empty pages: ``pageSize`` capped by ``metadata.maxPageSize`` from the first page.
+               decoder: Callable[[bytes], Any] | None = None, count: Count | None = None) -> Iterator[list]:
+        """Each page's items: ``pageSize`` capped by ``metadata.maxPageSize`` from the first page.
 
         With ``metadata.totalCount`` every later page number is known, so up to
         ``workers`` pages are requested at once (latency overlaps, the shared
         rate budget still holds); without it, pages are walked until a short one.
         """
-        size = self.page_size
-        page = self._page(tenant, path, params, 1, size, company, decoder)
-        if not page:
-            return
-        meta = self._metadata(path, page[0], company)
-        if meta is not None and meta.maxPageSize and meta.maxPageSize < size:
-            size = meta.maxPageSize  # the server already cut page 1 to this size
-        elif meta is not None and meta.totalCount is not None and len(page) < min(size, meta.totalCount):
-            size = len(page)  # cut to a cap it did not announce: number the later pages by what came
-        yield page
-        if meta is not None and meta.totalCount is not None:
-            later = range(2, -(-meta.totalCount // size) + 1)
-            yield from fetch_ahead((self._lazy_page(tenant, path, params, n, size, company, decoder) for n in later),
-                                   workers=self.workers)
-            return
-        size, number = min(size, len(page)), 1
-        while len(page) >= size:
-            number += 1
-            page = self._page(tenant, path, params, number, size, company, decoder)
-            if page:
-                yield page
+        def fetch(number: int, size: int) -> Page:
+            page = self._get(tenant, path, {**params, "pageNumber": number, "pageSize": size}, company, decoder)
+            if not isinstance(page, list):
+                raise MalformedResponse(f"GET {path} answered no list", connection=self.connection,
+                                        company=company)
+            if not page:
+                return Page(page, total=0)  # an empty list is a count of its own, where no item carries one
+            meta = self._metadata(path, page[0], company) if number == 1 else None
+            return Page(page, meta.totalCount if meta else None, cap=meta.maxPageSize if meta else None)
 
-    def _lazy_page(self, tenant: _Tenant, path: str, params: Mapping[str, Any], number: int, size: int,
-                   company: str, decoder: Callable[[bytes], Any] | None) -> Iterator[list]:
-        yield self._page(tenant, path, params, number, size, company, decoder)
+        where = Where("Visma.net", f"GET {path}", self.connection, company)
+        return numbered_pages(fetch, size=self.page_size, where=where, parameter="pageNumber",
+                              workers=self.workers, count=count)
 
     # -- per company ----------------------------------------------------------------------------
 
@@ -317,14 +293,23 @@ class VismaNetConnector:
 
     def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
         """Released GL lines dated inside ``window``; the next pages are fetched while this one maps."""
+        tally = Tally("metadata.totalCount", exact=True)
+        return self._last_count.track(self._postings(company_id, window, tally), tally.result)
+
+    def source_count(self) -> SourceCount:
+        """``metadata.totalCount`` of the first page's first line; 0 when no financial period overlaps."""
+        return self._last_count.value
+
+    def _postings(self, company_id: str, window: Window, count: Count) -> Iterator[Batch]:
         tenant = self._tenant_of(company_id)
         periods = period_range(self._financial_periods(tenant, company_id), window, self.period_margin)
         if periods is None:
-            return  # no financial period overlaps the window, so no line can be dated in it
+            count(0)  # no financial period overlaps the window, so no line can be dated in it
+            return
         last = window.end - timedelta(days=1)
         params = {"ledger": self._ledger(tenant, company_id), "fromPeriod": periods[0], "toPeriod": periods[1],
                   "fromDate": window.start.isoformat(), "toDate": last.isoformat()}
-        pages = prefetch(self._pages(tenant, GL_PATH, params, company_id, decode_gl_lines), depth=2)
+        pages = prefetch(self._pages(tenant, GL_PATH, params, company_id, decode_gl_lines, count), depth=2)
         try:
             for page in pages:
                 try:

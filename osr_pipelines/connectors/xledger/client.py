@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,11 +33,14 @@ from osr_pipelines.connectors.base import (
     CredentialLabels,
     CredentialsRejected,
     MalformedResponse,
+    SourceCount,
     Window,
 )
 from osr_pipelines.connectors.graphql import GraphQLClient, GraphQLError, GraphQLErrors
 from osr_pipelines.connectors.http import HttpClient, prefetch
+from osr_pipelines.connectors.paging import LastCount, Page, Where, cursor_pages
 from osr_pipelines.connectors.xledger import queries
+from osr_pipelines.connectors.xledger.facts import CREDENTIALS, DEFAULT_BASE_URL, MAX_PAGE, POSTED_DATE_FILTER
 from osr_pipelines.connectors.xledger.mapping import (
     DIMENSION_MAPPERS,
     Edge,
@@ -50,16 +52,13 @@ from osr_pipelines.connectors.xledger.mapping import (
     map_transactions,
 )
 
-DEFAULT_BASE_URL = "https://www.xledger.net/graphql"
-MAX_PAGE = 10_000  # "Xledger's API has a limit of 10000 records per query"
 TRANSIENT = frozenset({"BURST_RATE_LIMIT_REACHED", "CONCURRENCY_LIMIT_REACHED"})
 AUTH_CODES = frozenset({"UNAUTHORIZED", "UNAUTHENTICATED", "FORBIDDEN", "INVALID_TOKEN"})
-#: The default of option ``posted_date_filter``: the header's posting date flattened with the
-#: ``header`` prefix, the way Xledger names header fields in filters (``headerTransactionSourceDbId_in``
-#: on ``arTransactions``). A guess: no published material shows a posting-date filter on ``transactions``.
-POSTED_DATE_FILTER = "headerPostedDate"
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 _DIGITS = re.compile(r"[0-9]+")
+#: Relay connections in Xledger carry ``edges`` and ``pageInfo`` only: no published field holds a total.
+NO_COUNT = SourceCount(None, "", False, "Xledger reports no count: its connections carry edges and pageInfo "
+                                        "(hasNextPage, hasPreviousPage) only")
 
 
 def _short(code: str | None) -> str:
@@ -87,7 +86,7 @@ class XledgerConnector:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.connection = connection
         self._label = CredentialLabels(credential_env, {"token": "API token"})
-        self._label.require(connection, credentials, ("token",))
+        self._label.require(connection, credentials, CREDENTIALS)
         token = credentials["token"]
         self.entity = (options.get("entity") or "").strip() or None
         self.page_size = min(int(options.get("page_size", MAX_PAGE)), MAX_PAGE)
@@ -104,6 +103,7 @@ class XledgerConnector:
         self._gql = GraphQLClient(self._http, url.path or "/graphql", retryable=_transient,
                                   retries=int(options.get("rate_retries", 10)))
         self._lookups: dict[str, Lookups] = {}
+        self._last_count = LastCount()
 
     # -- errors ------------------------------------------------------------------------
 
@@ -147,24 +147,18 @@ class XledgerConnector:
 
     def _pages(self, root: str, query: str, variables: Mapping[str, Any], company: str | None) -> Iterator[list[dict]]:
         """Nodes of each page of ``root``, following ``after`` while ``hasNextPage``."""
-        cursors = _Cursors(self.connection, company, root)
-        while True:
-            data = self._execute(root, query, {"first": self.page_size, "after": cursors.after, **variables},
-                                 company)
+        def fetch(after: str | None) -> Page:
+            data = self._execute(root, query, {"first": self.page_size, "after": after, **variables}, company)
             try:
                 connection = data[root]
                 edges = connection["edges"]
-                more = connection["pageInfo"]["hasNextPage"]
-                nodes = [e["node"] for e in edges]
-                last = edges[-1]["cursor"] if edges else None
+                return Page([e["node"] for e in edges], next=edges[-1]["cursor"] if edges else None,
+                            more=connection["pageInfo"]["hasNextPage"])
             except (KeyError, TypeError):
                 raise MalformedResponse(f"{root} answered without edges/pageInfo", connection=self.connection,
                                         company=company) from None
-            more = cursors.advance(more, last)  # before the rows go out: a repeated page must not load
-            if nodes:
-                yield nodes
-            if not more:
-                return
+
+        return cursor_pages(fetch, where=Where("Xledger", root, self.connection, company))
 
     def _transaction_pages(self, company: str, window: Window) -> Iterator[list[Edge]]:
         """One cursor walk over the whole window: a cursor keeps its place however long the range,
@@ -172,20 +166,18 @@ class XledgerConnector:
         what = f"transactions {window}"
         query = queries.transactions(_dbid(company, self.connection), self.posted_date_filter)
         dates = {"from": window.start.isoformat(), "to": window.end.isoformat()}
-        cursors = _Cursors(self.connection, company, what)
-        while True:
-            data = self._execute(what, query, {"first": self.page_size, "after": cursors.after, **dates}, company,
+
+        def fetch(after: str | None) -> Page:
+            data = self._execute(what, query, {"first": self.page_size, "after": after, **dates}, company,
                                  decode_transactions)
             connection = data.transactions
             if connection is None:
                 raise MalformedResponse(f"{what} answered without transactions",
                                         connection=self.connection, company=company)
-            more = cursors.advance(connection.pageInfo.hasNextPage,
-                                   connection.edges[-1].cursor if connection.edges else None)
-            if connection.edges:
-                yield connection.edges
-            if not more:
-                return
+            edges = connection.edges
+            return Page(edges, next=edges[-1].cursor if edges else None, more=connection.pageInfo.hasNextPage)
+
+        return cursor_pages(fetch, where=Where("Xledger", what, self.connection, company))
 
     # -- the connector protocol -----------------------------------------------------------
 
@@ -239,23 +231,15 @@ class XledgerConnector:
             "in that entity or one above it", connection=self.connection, field="entity")
 
     def stream_dimension(self, company_id: str, dimension: str) -> Iterator[Batch]:
-        return self.stream_dimension_since(company_id, dimension, None)
-
-    def stream_dimension_since(self, company_id: str, dimension: str,
-                               changed_since: datetime | None) -> Iterator[Batch]:
-        """Like :meth:`stream_dimension`, only rows modified at or after ``changed_since`` (``modifiedAt_gte``)."""
         if dimension not in DIMENSION_COLUMNS:
             raise ValueError(f"unknown dimension '{dimension}'")
         root = queries.DIMENSION_ROOTS[dimension]
         filter_ = {"ownerDbId": _dbid(company_id, self.connection)}
         if dimension == "departments":
             filter_["objectKindDbId"] = self.department_kind
-        variables: dict[str, Any] = {}
-        if changed_since is not None:
-            variables["since"] = changed_since.strftime("%Y-%m-%dT%H:%M:%S")
-        query = queries.master_data(root, filter_, since=changed_since is not None)
+        query = queries.master_data(root, filter_)
         mapper = DIMENSION_MAPPERS[dimension]
-        for nodes in self._pages(root, query, variables, company_id):
+        for nodes in self._pages(root, query, {}, company_id):
             try:
                 yield [mapper(node) for node in nodes]
             except (KeyError, TypeError) as exc:
@@ -264,6 +248,13 @@ class XledgerConnector:
 
     def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
         """Transactions of ``window``, the next page fetched while this one maps."""
+        return self._last_count.track(self._postings(company_id, window), lambda: NO_COUNT)
+
+    def source_count(self) -> SourceCount:
+        """Always without rows: Xledger's connections report no count (:data:`NO_COUNT`)."""
+        return self._last_count.value
+
+    def _postings(self, company_id: str, window: Window) -> Iterator[Batch]:
         lookups = self._lookups_of(company_id)
         edges_of_window = (window.start.isoformat(), window.end.isoformat())
         pages = prefetch(self._transaction_pages(company_id, window), depth=2)
@@ -337,31 +328,3 @@ def _dbid(company_id: str, connection: str) -> str:
                              "list the connection's companies to see their ids", connection=connection,
                              company=company_id, field="company")
     return company_id
-
-
-class _Cursors:
-    """The ``after`` of the next page, and the loop guard: a server that answers a cursor
-    it answered before would otherwise be followed forever (and billed per request)."""
-
-    def __init__(self, connection: str, company: str | None, what: str) -> None:
-        self.connection, self.company, self.what = connection, company, what
-        self.after: str | None = None
-        self._seen: set[str] = set()
-
-    def advance(self, more: bool, last: str | None) -> bool:
-        """Whether another page follows; raises on a page that repeats one (its rows would load twice)
-        or that promises more without a cursor to continue after."""
-        if last is not None:
-            if last in self._seen:
-                raise MalformedResponse(
-                    f"{self.what} answered cursor {last!r} a second time after {len(self._seen)} pages; "
-                    "stopping instead of reading the same pages again", connection=self.connection,
-                    company=self.company)
-            self._seen.add(last)
-        if not more:
-            return False
-        if last is None:
-            raise MalformedResponse(f"{self.what} said more pages follow but sent no edges to continue after",
-                                    connection=self.connection, company=self.company)
-        self.after = last
-        return True

@@ -91,15 +91,12 @@ DIMENSION_ROOTS: dict[str, str] = {
 }
 
 
-def master_data(root: str, filter_: Mapping[str, str], *, since: bool = False) -> str:
-    """One page of ``root``; ``filter_`` holds inline literals (dbIds), ``since`` adds ``modifiedAt_gte: $since``."""
+def master_data(root: str, filter_: Mapping[str, str]) -> str:
+    """One page of ``root``; ``filter_`` holds inline literals (dbIds)."""
     fields = [f"{name}: {value}" for name, value in filter_.items()]
-    if since:
-        fields.append("modifiedAt_gte: $since")
     status = " objectStatus: ALL," if root in WITH_CLOSED else ""
-    since_variable = ", $since: DateTimeString" if since else ""
     return f"""
-query {root[0].upper()}{root[1:]}($first: Int, $after: String{since_variable}) {{
+query {root[0].upper()}{root[1:]}($first: Int, $after: String) {{
   {root}(first: $first, after: $after, ownerSet: LOWER,{status} filter: {{ {", ".join(fields)} }}) {{
     edges {{ cursor node {{ {NODES[root]} }} }}
     {_PAGE}
