@@ -25,7 +25,7 @@ from osr_pipelines.connectors.base import (
     SourceUnavailable,
     Window,
 )
-from osr_pipelines.sandbox.generator import SyntheticBooks
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 
 
 def books_from_options(options: Mapping[str, str]) -> SyntheticBooks:

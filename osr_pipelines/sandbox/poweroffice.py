@@ -31,7 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from osr_pipelines.connectors.base import Window
-from osr_pipelines.sandbox.generator import SyntheticBooks
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.sandbox.server import BearerTokens, FaultInjector, FaultStyle, LiveMutations, SandboxErp
 
 SUBSCRIPTION_HEADER = "ocp-apim-subscription-key"

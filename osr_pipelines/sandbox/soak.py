@@ -22,9 +22,9 @@ from dagster import DagsterInstance
 from sqlalchemy import select
 
 from osr_pipelines.connectors.base import Window
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.runner import run_imports
 from osr_pipelines.sandbox.erps import sandbox_erp
-from osr_pipelines.sandbox.generator import SyntheticBooks
 from osr_pipelines.sandbox.server import running
 from osr_pipelines.warehouse.loader import Warehouse
 from osr_pipelines.warehouse.schema import gl_postings

@@ -32,7 +32,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from osr_pipelines.connectors.base import CompanyInfo, Window
-from osr_pipelines.sandbox.generator import SyntheticBooks
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.sandbox.server import (
     FaultInjector,
     FaultStyle,

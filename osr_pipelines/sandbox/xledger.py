@@ -70,7 +70,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from osr_pipelines.connectors.base import Window
-from osr_pipelines.sandbox.generator import SyntheticBooks
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.sandbox.server import FaultInjector, FaultStyle, FixedWindows, LiveMutations, SandboxErp
 
 #: The filter field of ``transactions`` holding the posting date unless the sandbox is told another

@@ -22,8 +22,8 @@ import pytest
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.connectors.tripletex import TripletexConnector
-from osr_pipelines.sandbox.generator import SyntheticBooks
 from osr_pipelines.sandbox.server import FAULT_HEADER, running
 from osr_pipelines.sandbox.tripletex import tripletex_app
 
