@@ -41,7 +41,7 @@ from osr_pipelines.connectors.xledger.mapping import (
     TransactionData,
     map_transactions,
 )
-from osr_pipelines.sandbox.xledger import BURST, CONCURRENCY, GROUP, SCHEMA, partner_companies, xledger_app
+from osr_sandbox.xledger import BURST, CONCURRENCY, GROUP, SCHEMA, partner_companies, xledger_app
 from tests.connectors.conftest import Served, flat, served
 
 SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "xledger"

@@ -48,7 +48,7 @@ from starlette.routing import Route
 
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.connectors.synthetic_books import ACCOUNTS, SyntheticBooks
-from osr_pipelines.sandbox.server import (
+from osr_sandbox.server import (
     BearerTokens,
     FaultInjector,
     FaultStyle,

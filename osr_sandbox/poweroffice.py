@@ -32,7 +32,7 @@ from starlette.routing import Route
 
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.connectors.synthetic_books import SyntheticBooks
-from osr_pipelines.sandbox.server import BearerTokens, FaultInjector, FaultStyle, LiveMutations, SandboxErp
+from osr_sandbox.server import BearerTokens, FaultInjector, FaultStyle, LiveMutations, SandboxErp
 
 SUBSCRIPTION_HEADER = "ocp-apim-subscription-key"
 TOKEN_LIFETIME = 1200  # seconds: v2 tokens live 20 minutes

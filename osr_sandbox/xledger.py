@@ -71,7 +71,7 @@ from starlette.routing import Route
 
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.connectors.synthetic_books import SyntheticBooks
-from osr_pipelines.sandbox.server import FaultInjector, FaultStyle, FixedWindows, LiveMutations, SandboxErp
+from osr_sandbox.server import FaultInjector, FaultStyle, FixedWindows, LiveMutations, SandboxErp
 
 #: The filter field of ``transactions`` holding the posting date unless the sandbox is told another
 #: (option ``posted_date_filter``); the connector's default, which no published material confirms.

@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from osr_pipelines.connectors.base import CompanyInfo, Window
 from osr_pipelines.connectors.synthetic_books import SyntheticBooks
-from osr_pipelines.sandbox.server import (
+from osr_sandbox.server import (
     FaultInjector,
     FaultStyle,
     FixedWindows,
