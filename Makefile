@@ -18,7 +18,7 @@ demo: $(BIN)/osr  ## embedded home, synthetic connection, three full imports thr
 	$(BIN)/osr demo --postings $(DEMO_POSTINGS)
 
 test: $(BIN)/osr  ## the whole suite (PostgreSQL at OSR_TEST_PG_URL, default 127.0.0.1:5432)
-	$(BIN)/ruff check osr_pipelines tests bench
+	$(BIN)/ruff check osr_pipelines osr_sandbox tests bench
 	$(BIN)/pytest
 
 dev: $(BIN)/osr  ## the Dagster UI and daemon on the embedded home, beside the demo's Tripletex sandbox

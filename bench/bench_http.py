@@ -50,7 +50,7 @@ def read_in_process(postings: int, page_size: int) -> dict:
 
 
 def read_over_http(erp: str, base_url: str, postings: int, page_size: int | None, extra: dict[str, str]) -> dict:
-    from osr_pipelines.sandbox.erps import sandbox_erp
+    from osr_sandbox.erps import sandbox_erp
 
     books_options = _books_options(postings)
     options, credentials = sandbox_erp(erp).login(base_url, books_from_options(books_options), books_options)
@@ -102,7 +102,7 @@ def _books_options(postings: int) -> dict[str, str]:
 
 
 def serve(erp: str, port: int, postings: int, faults: str | None) -> None:
-    from osr_pipelines.sandbox.erps import serve_sandbox
+    from osr_sandbox.erps import serve_sandbox
 
     serve_sandbox(erp, port, faults=faults, options=_books_options(postings))
 
@@ -149,7 +149,7 @@ def measure(erp: str, postings: int, page_size: int | None, faults: str | None, 
 
 
 def main() -> None:
-    from osr_pipelines.sandbox.erps import SANDBOXES
+    from osr_sandbox.erps import SANDBOXES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postings", type=int, default=1_000_000, help="postings in the company's books")

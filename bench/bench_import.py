@@ -21,7 +21,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from osr_pipelines.connectors.base import POSTING_COLUMNS, Window
-from osr_pipelines.sandbox.generator import SyntheticBooks
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.warehouse.loader import Warehouse
 
 END = date(2026, 11, 24)

@@ -21,9 +21,9 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from osr_pipelines.connectors.base import Window
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.reports import ledger
 from osr_pipelines.reports.build import build_report, ledger_range
-from osr_pipelines.sandbox.generator import SyntheticBooks
 from osr_pipelines.warehouse.loader import Warehouse
 
 END = date(2026, 11, 24)

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
-from osr_pipelines.sandbox.soak import soak
+from osr_sandbox.soak import soak
 
 
 def main() -> None:

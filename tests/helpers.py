@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from osr_pipelines.cli.main import cli
 from osr_pipelines.connectors.base import Window
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.definitions import build_definitions
 from osr_pipelines.resources import RegistryResource
 from osr_pipelines.runner import import_job
-from osr_pipelines.sandbox.generator import SyntheticBooks
 from osr_pipelines.warehouse.loader import Warehouse
 from osr_pipelines.warehouse.schema import gl_postings
 

@@ -21,12 +21,12 @@ from osr_pipelines.assets.windows import today_in_oslo
 from osr_pipelines.cli.main import cli
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.connectors.catalog import connector_type
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.registry import load_registry
 from osr_pipelines.runner import run_imports
-from osr_pipelines.sandbox.erps import SANDBOXES
-from osr_pipelines.sandbox.generator import SyntheticBooks
-from osr_pipelines.sandbox.server import running
 from osr_pipelines.warehouse.loader import Warehouse
+from osr_sandbox.erps import SANDBOXES
+from osr_sandbox.server import running
 from tests.conftest import write_registry
 from tests.helpers import all_rows_with_run, source_rows, warehouse_rows
 

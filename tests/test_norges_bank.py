@@ -14,8 +14,8 @@ from osr_pipelines.connectors.base import MalformedResponse
 from osr_pipelines.reports.consolidation import ClientSetup, Eliminations, consolidate, consolidated_income_statement
 from osr_pipelines.reports.norges_bank import NorgesBank
 from osr_pipelines.reports.rates import MissingRate
-from osr_pipelines.sandbox.norges_bank import norges_bank_app
-from osr_pipelines.sandbox.server import running
+from osr_sandbox.norges_bank import norges_bank_app
+from osr_sandbox.server import running
 
 from .group_books import PARENT, SUB, insert_group
 

@@ -12,10 +12,10 @@ from sqlalchemy import func, insert, select
 
 from osr_pipelines.assets.reports import company_reports
 from osr_pipelines.connectors.base import Window
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.reports.tables import amount
 from osr_pipelines.resources import RegistryResource, WarehouseResource
-from osr_pipelines.sandbox.generator import SyntheticBooks
 from osr_pipelines.warehouse.loader import Warehouse
 from osr_pipelines.warehouse.schema import gl_postings
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from osr_pipelines.sandbox.soak import soak
+from osr_sandbox.soak import soak
 
 
 @pytest.mark.parametrize("warehouse_url", ["postgresql"], indirect=True)

@@ -17,15 +17,15 @@ from sqlalchemy import select
 
 from osr_pipelines.assets.windows import OSLO, today_in_oslo
 from osr_pipelines.connectors.base import Window
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.definitions import build_definitions
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import load_registry
 from osr_pipelines.resources import RegistryResource
-from osr_pipelines.sandbox.generator import SyntheticBooks
-from osr_pipelines.sandbox.server import running
-from osr_pipelines.sandbox.vismanet import SANDBOX
 from osr_pipelines.warehouse.loader import Warehouse
 from osr_pipelines.warehouse.schema import companies
+from osr_sandbox.server import running
+from osr_sandbox.vismanet import SANDBOX
 from tests.connectors.conftest import Recorder
 from tests.helpers import all_rows_with_run, osr, source_rows, tick, warehouse_rows
 

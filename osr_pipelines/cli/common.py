@@ -18,6 +18,26 @@ def fail(message: str) -> None:
     raise click.ClickException(message)
 
 
+#: What ``pip install 'osr-pipelines[sandbox]'`` adds: the sandbox package's own imports.
+_SANDBOX_MODULES = frozenset({"osr_sandbox", "starlette", "uvicorn", "graphql"})
+
+
+@contextmanager
+def sandbox_extra(command: str) -> Iterator[None]:
+    """Around ``command``'s imports of ``osr_sandbox``: one line naming the extra when it is not installed.
+
+    Production installs leave the sandbox out, so only the commands that serve
+    one import it, inside the command, and say how to get it.
+    """
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in _SANDBOX_MODULES:
+            raise
+        raise click.ClickException(
+            f"`{command}` needs the sandbox, which is not installed: pip install 'osr-pipelines[sandbox]'") from None
+
+
 def read_registry(*, check_env: bool = False) -> Registry:
     path = settings.registry_path()
     try:

@@ -10,7 +10,7 @@ import click
 import yaml
 
 from osr_pipelines import settings
-from osr_pipelines.cli.common import edit_registry, open_connector, read_registry, warehouse
+from osr_pipelines.cli.common import edit_registry, open_connector, read_registry, sandbox_extra, warehouse
 from osr_pipelines.cli.companies import company
 from osr_pipelines.cli.connections import connection
 from osr_pipelines.cli.imports import import_, run_and_report, status
@@ -23,8 +23,6 @@ from osr_pipelines.instance import ensure_dagster_home
 from osr_pipelines.registry import Company, Connection, Customer, Group, Registry, save_registry
 from osr_pipelines.reports.build import NS4102
 from osr_pipelines.reports.groups import groups_path
-from osr_pipelines.sandbox.erps import sandbox_app
-from osr_pipelines.sandbox.server import running
 
 DEMO_CONNECTION = "demo"
 DEMO_GROUP = "Demo Group"
@@ -87,6 +85,9 @@ def init(customer: str) -> None:
 @click.option("--port", default=DEMO_PORT, show_default=True, help="Port of the Tripletex sandbox.")
 def demo(postings: int, port: int) -> None:
     """Import three companies from a Tripletex sandbox over HTTP, through Dagster, and summarise."""
+    with sandbox_extra("osr demo"):
+        from osr_sandbox.erps import sandbox_app
+        from osr_sandbox.server import running
     click.get_current_context().invoke(init, customer="Demo Accounting")
     for var, value in DEMO_TOKENS.items():
         os.environ.setdefault(var, value)

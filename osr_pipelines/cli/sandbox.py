@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from osr_pipelines.cli.common import parse_pairs
-from osr_pipelines.sandbox.erps import SANDBOXES, serve_sandbox
+from osr_pipelines.cli.common import parse_pairs, sandbox_extra
 
 
 @click.group("sandbox")
@@ -14,7 +13,7 @@ def sandbox() -> None:
 
 
 @sandbox.command("serve")
-@click.argument("erp", type=click.Choice(sorted(SANDBOXES)))
+@click.argument("erp")
 @click.option("--port", type=int, default=8765, show_default=True)
 @click.option("--companies", default="1001,1002,1003", show_default=True, help="Comma-separated company ids.")
 @click.option("--postings", type=int, default=100_000, show_default=True, help="Postings per company.")
@@ -22,6 +21,12 @@ def sandbox() -> None:
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="seed, years, end, state, consumer_token, employee_token, accountant, max_result_size.")
 def serve(erp: str, port: int, companies: str, postings: int, faults: str | None, options: tuple[str, ...]) -> None:
-    """Serve ERP's sandbox on 127.0.0.1:PORT until interrupted."""
+    """Serve the sandbox of ERP, a connection type such as tripletex, on 127.0.0.1:PORT until interrupted."""
+    with sandbox_extra("osr sandbox serve"):
+        from osr_sandbox.erps import sandbox_erp, serve_sandbox
+    try:
+        sandbox_erp(erp)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="ERP") from None
     click.echo(f"{erp} sandbox on http://127.0.0.1:{port} (companies {companies}, {postings:,} postings each)")
     serve_sandbox(erp, port, companies, postings, faults, options=parse_pairs(options, "--option"))

@@ -27,7 +27,7 @@ from osr_pipelines.connectors.base import (
     Window,
 )
 from osr_pipelines.connectors.paging import LastCount
-from osr_pipelines.sandbox.generator import SyntheticBooks
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 
 
 def books_from_options(options: Mapping[str, str]) -> SyntheticBooks:

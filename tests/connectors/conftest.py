@@ -22,10 +22,10 @@ import pytest
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.connectors.tripletex.client import TripletexConnector
-from osr_pipelines.sandbox.generator import SyntheticBooks
-from osr_pipelines.sandbox.server import FAULT_HEADER, running
-from osr_pipelines.sandbox.tripletex import tripletex_app
+from osr_sandbox.server import FAULT_HEADER, running
+from osr_sandbox.tripletex import tripletex_app
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "tripletex" / "openapi.json"
 CONSUMER = "consumer-secret-7f3a"

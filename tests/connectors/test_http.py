@@ -28,7 +28,7 @@ from osr_pipelines.connectors.http import (
     json_decoder,
     prefetch,
 )
-from osr_pipelines.sandbox.server import FaultInjector, FaultStyle, parse_faults, running
+from osr_sandbox.server import FaultInjector, FaultStyle, parse_faults, running
 
 SECRET = "tok-9c1e5d"
 

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from osr_pipelines.connectors.base import CredentialsRejected
 from osr_pipelines.connectors.http import HttpClient, HttpStatusError
 from osr_pipelines.connectors.oauth import ClientCredentials
-from osr_pipelines.sandbox.server import running
+from osr_sandbox.server import running
 
 CLIENT_ID, SECRET = "app-id", "s3cret-client-key"
 

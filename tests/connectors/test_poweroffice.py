@@ -31,12 +31,12 @@ from osr_pipelines.connectors.base import CredentialsRejected, MalformedResponse
 from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.connectors.poweroffice.client import PowerOfficeConnector, next_page, token_url
 from osr_pipelines.connectors.ratelimit import SharedRateLimiter, state_path
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.registry import RegistryError, load_registry
 from osr_pipelines.runner import run_imports
-from osr_pipelines.sandbox.generator import SyntheticBooks
-from osr_pipelines.sandbox.poweroffice import SANDBOX, client_key, is_person, poweroffice_app
-from osr_pipelines.sandbox.server import FAULT_HEADER, running
 from osr_pipelines.warehouse.loader import Warehouse
+from osr_sandbox.poweroffice import SANDBOX, client_key, is_person, poweroffice_app
+from osr_sandbox.server import FAULT_HEADER, running
 from tests.conftest import write_registry
 from tests.connectors.conftest import END, Exchange, Served, flat, served
 

@@ -13,7 +13,7 @@ from osr_pipelines.connectors.base import CredentialsRejected, MalformedResponse
 from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.connectors.tripletex.client import TripletexConnector, split_by_year
 from osr_pipelines.connectors.tripletex.mapping import decode_postings, map_postings
-from osr_pipelines.sandbox.tripletex import is_inactive
+from osr_sandbox.tripletex import is_inactive
 from tests.connectors.conftest import CONSUMER, EMPLOYEE, TOKENS, flat
 
 FULL = Window(date(2000, 1, 1), date(2030, 1, 1))

@@ -31,8 +31,8 @@ from osr_pipelines.connectors.base import ConnectorError, CredentialsRejected, M
 from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.connectors.vismanet.client import VismaNetConnector
 from osr_pipelines.connectors.vismanet.periods import Period, period_range
-from osr_pipelines.sandbox.server import FAULT_HEADER
-from osr_pipelines.sandbox.vismanet import SCOPE, vismanet_app
+from osr_sandbox.server import FAULT_HEADER
+from osr_sandbox.vismanet import SCOPE, vismanet_app
 from tests.connectors.conftest import Exchange, Served, flat, served
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "visma-net" / "swagger-2017.json"

@@ -29,6 +29,7 @@ from osr_pipelines.connectors.base import (
     Window,
 )
 from osr_pipelines.connectors.catalog import connector_type
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.connectors.xledger.client import XledgerConnector
 from osr_pipelines.connectors.xledger.mapping import (
     Edge,
@@ -40,8 +41,7 @@ from osr_pipelines.connectors.xledger.mapping import (
     TransactionData,
     map_transactions,
 )
-from osr_pipelines.sandbox.generator import SyntheticBooks
-from osr_pipelines.sandbox.xledger import BURST, CONCURRENCY, GROUP, SCHEMA, partner_companies, xledger_app
+from osr_sandbox.xledger import BURST, CONCURRENCY, GROUP, SCHEMA, partner_companies, xledger_app
 from tests.connectors.conftest import Served, flat, served
 
 SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "xledger"

@@ -40,7 +40,7 @@ import itertools
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from operator import itemgetter
@@ -70,8 +70,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from osr_pipelines.connectors.base import Window
-from osr_pipelines.sandbox.generator import SyntheticBooks
-from osr_pipelines.sandbox.server import FaultInjector, FaultStyle, FixedWindows, LiveMutations, SandboxErp
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
+from osr_sandbox.columns import objects
+from osr_sandbox.server import FaultInjector, FaultStyle, FixedWindows, LiveMutations, SandboxErp
 
 #: The filter field of ``transactions`` holding the posting date unless the sandbox is told another
 #: (option ``posted_date_filter``); the connector's default, which no published material confirms.
@@ -335,33 +336,54 @@ class Compiler:
         return self.getters[type_.name][name]
 
     def compile(self, type_: GraphQLObjectType, selection: SelectionSetNode) -> Callable[[Any], dict]:
-        """One generated function per selection set: a dict display of the selected keys, so that
-        a node costs one call plus its getters (10 000 nodes per page make this the hot path)."""
-        namespace: dict[str, Any] = {}
-        items: list[str] = []
-        for i, node in enumerate(selection.selections):
+        """A function from a source to the dict of exactly the selected fields."""
+        build = self.compile_many(type_, selection)
+        return lambda source: build([source])[0]
+
+    def compile_many(self, type_: GraphQLObjectType, selection: SelectionSetNode) -> Callable[[list], list[dict]]:
+        """A function from sources to their dicts, built a column (field) at a time: 10 000 nodes per page
+        make this the hot path, and columns keep its loops in C (see :mod:`osr_sandbox.columns`)."""
+        keys: list[str] = []
+        columns: list[Callable[[list], Iterable[Any]]] = []
+        for node in selection.selections:
             if not isinstance(node, FieldNode):
                 raise XledgerFailure.of("BAD_REQUEST", "Fragments are not supported by this sandbox")
             name = node.name.value
-            namespace[f"k{i}"] = node.alias.value if node.alias else name
+            keys.append(node.alias.value if node.alias else name)
             if name == "__typename":
-                namespace[f"g{i}"] = type_.name
-                items.append(f"k{i}: g{i}")
+                columns.append(lambda sources, t=type_.name: [t] * len(sources))
                 continue
-            namespace[f"g{i}"] = self._getter(type_, name)
+            get = self._getter(type_, name)
             field_type = get_nullable_type(type_.fields[name].type)
             named = get_named_type(field_type)
             if not is_object_type(named):
-                items.append(f"k{i}: g{i}(s)")
-                continue
-            namespace[f"b{i}"] = self.compile(named, node.selection_set)
-            if is_list_type(field_type):
-                items.append(f"k{i}: [b{i}(x) for x in g{i}(s)]")
+                columns.append(functools.partial(map, get))
+            elif is_list_type(field_type):
+                columns.append(_list_column(get, self.compile_many(named, node.selection_set)))
             else:
-                items.append(f"k{i}: None if (v{i} := g{i}(s)) is None else b{i}(v{i})")
-        # The code is built from field indexes only; names and values stay in the namespace.
-        exec(f"def build(s):\n    return {{{', '.join(items)}}}", namespace)
-        return namespace["build"]
+                columns.append(_object_column(get, self.compile_many(named, node.selection_set)))
+
+        def build(sources: list) -> list[dict]:
+            return objects(keys, [column(sources) for column in columns], len(sources))
+
+        return build
+
+
+def _list_column(get: Getter, build: Callable[[list], list[dict]]) -> Callable[[list], list[list[dict]]]:
+    return lambda sources: [build(items) for items in map(get, sources)]
+
+
+def _object_column(get: Getter, build: Callable[[list], list[dict]]) -> Callable[[list], list[dict | None]]:
+    """Nullable objects: the non-null ones built together, nulls kept in place."""
+
+    def column(sources: list) -> list[dict | None]:
+        values = list(map(get, sources))
+        if None not in values:
+            return build(values)
+        built = iter(build([v for v in values if v is not None]))
+        return [None if v is None else next(built) for v in values]
+
+    return column
 
 
 @functools.lru_cache(maxsize=64)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from osr_pipelines.connectors.synthetic import books_from_options
-from osr_pipelines.sandbox import poweroffice, tripletex, vismanet, xledger
-from osr_pipelines.sandbox.generator import SyntheticBooks
-from osr_pipelines.sandbox.server import ASGIApp, SandboxErp, serve
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
+from osr_sandbox import poweroffice, tripletex, vismanet, xledger
+from osr_sandbox.server import ASGIApp, SandboxErp, serve
 
 SANDBOXES: dict[str, SandboxErp] = {
     "tripletex": tripletex.SANDBOX,

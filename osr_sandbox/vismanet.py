@@ -47,8 +47,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from osr_pipelines.connectors.base import Window
-from osr_pipelines.sandbox.generator import ACCOUNTS, SyntheticBooks
-from osr_pipelines.sandbox.server import (
+from osr_pipelines.connectors.synthetic_books import ACCOUNTS, SyntheticBooks
+from osr_sandbox.server import (
     BearerTokens,
     FaultInjector,
     FaultStyle,

@@ -1,5 +1,9 @@
 """Deterministic synthetic accounting data: the stand-in for a real ERP's books.
 
+The synthetic connector serves these books in process; the sandbox ERPs
+(``osr_sandbox``) serve the same books over each ERP's API, so this module is
+part of the core package and the sandbox depends on it, never the reverse.
+
 Every day of every company is generated from its own seeded RNG, so any date
 window can be produced on its own, in any process, without generating the
 history before it. Edits and deletions are kept in a small JSON file so that

@@ -22,12 +22,12 @@ from dagster import DagsterInstance
 from sqlalchemy import select
 
 from osr_pipelines.connectors.base import Window
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.runner import run_imports
-from osr_pipelines.sandbox.erps import sandbox_erp
-from osr_pipelines.sandbox.generator import SyntheticBooks
-from osr_pipelines.sandbox.server import running
 from osr_pipelines.warehouse.loader import Warehouse
 from osr_pipelines.warehouse.schema import gl_postings
+from osr_sandbox.erps import sandbox_erp
+from osr_sandbox.server import running
 
 ALL_FAULTS = "429=0.05,500=0.05,slow=0.02,drop=0.03,malformed=0.03"
 

@@ -19,8 +19,10 @@ import threading
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -31,8 +33,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from osr_pipelines.connectors.base import Window
-from osr_pipelines.sandbox.generator import SyntheticBooks
-from osr_pipelines.sandbox.server import BearerTokens, FaultInjector, FaultStyle, LiveMutations, SandboxErp
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
+from osr_sandbox.columns import objects
+from osr_sandbox.server import BearerTokens, FaultInjector, FaultStyle, LiveMutations, SandboxErp
 
 SUBSCRIPTION_HEADER = "ocp-apim-subscription-key"
 TOKEN_LIFETIME = 1200  # seconds: v2 tokens live 20 minutes
@@ -89,38 +92,6 @@ class SlidingWindow:
             return times[0] + self.period - now
 
 
-#: ``AccountTransactionDto`` fields as Python expressions over a books posting tuple ``r``
-#: (posting_id, voucher, date, period, account, amount, currency, amount_currency, description,
-#: department, project, customer, supplier, dim1, dim2, dim3, changed).
-TRANSACTION_FIELDS: dict[str, str] = {
-    "Id": "int(r[0])",
-    "AccountId": "account_ids[r[4]]",
-    "AccountNo": "int(r[4])",
-    "Amount": "r[5]",
-    "CurrencyAmount": "r[7]",
-    "CurrencyCode": "None if r[6] == 'NOK' and r[8].startswith('Innbetaling') else r[6]",
-    "Description": "r[8]",
-    "PostingDate": "r[2]",
-    "VoucherDate": "r[2]",
-    "VoucherNo": "int(r[1])",
-    "VoucherId": "voucher_ids[r[1]]",
-    "VoucherType": "voucher_type(r[8])",
-    "DepartmentId": "None if r[9] is None else int(r[9])",
-    "DepartmentCode": "department_codes.get(r[9])",
-    "ProjectId": "None if r[10] is None else int(r[10])",
-    "ProjectCode": "project_codes.get(r[10])",
-    "ContactId": "int(r[11]) if r[11] is not None else None if r[12] is None else int(r[12])",
-    "CustomerAccountNo": "None if r[11] is None else int(r[11])",
-    "SupplierAccountNo": "None if r[12] is None else int(r[12])",
-    "Dim1Code": "r[13]",
-    "Dim2Code": "r[14]",
-    "Dim3Code": "r[15]",
-    "IsReversed": "False",
-    "CreatedDateTimeOffset": "late.get(r[2]) or created[r[2]]",
-    "LastChangedDateTimeOffset": "changed[r[16]]",
-}
-
-
 class _Memo(dict):
     """Values computed once per key, on first use."""
 
@@ -131,6 +102,82 @@ class _Memo(dict):
     def __missing__(self, key: Any) -> Any:
         value = self[key] = self.make(key)
         return value
+
+
+@dataclass(frozen=True)
+class _Lookups:
+    """What the columns of :data:`TRANSACTION_FIELDS` look values up in; per-value strings are memoized."""
+
+    account_ids: dict[str, int]
+    department_codes: dict[str, str]
+    project_codes: dict[str, str]
+    late: dict[str, str]
+    voucher_ids: _Memo
+    created: _Memo
+    changed: _Memo
+
+
+#: A field of a page, as a column: its values for the page's rows, in order.
+Column = Callable[[_Lookups, list[tuple]], Iterable[Any]]
+
+
+def _at(index: int) -> Column:
+    return lambda _, rows: map(itemgetter(index), rows)
+
+
+def _int_at(index: int) -> Column:
+    return lambda _, rows: map(int, map(itemgetter(index), rows))
+
+
+def _optional_int_at(index: int) -> Column:
+    return lambda _, rows: [None if v is None else int(v) for v in map(itemgetter(index), rows)]
+
+
+def _currency_codes(_: _Lookups, rows: list[tuple]) -> list[str | None]:
+    return [None if code == "NOK" and text.startswith("Innbetaling") else code
+            for code, text in map(itemgetter(6, 8), rows)]
+
+
+def _contact_ids(_: _Lookups, rows: list[tuple]) -> list[int | None]:
+    return [int(c) if c is not None else None if s is None else int(s) for c, s in map(itemgetter(11, 12), rows)]
+
+
+def _created_stamps(lookups: _Lookups, rows: list[tuple]) -> list[str]:
+    late, created = lookups.late, lookups.created
+    return [late.get(day) or created[day] for day in map(itemgetter(2), rows)]
+
+
+#: ``AccountTransactionDto`` fields as columns over books posting tuples (posting_id, voucher,
+#: date, period, account, amount, currency, amount_currency, description, department, project,
+#: customer, supplier, dim1, dim2, dim3, changed). Columns of C-level maps and comprehensions
+#: keep a 20 000-row page cheap without generating code per selection (see :mod:`osr_sandbox.columns`).
+TRANSACTION_FIELDS: dict[str, Column] = {
+    "Id": _int_at(0),
+    "AccountId": lambda k, rows: map(k.account_ids.__getitem__, map(itemgetter(4), rows)),
+    "AccountNo": _int_at(4),
+    "Amount": _at(5),
+    "CurrencyAmount": _at(7),
+    "CurrencyCode": _currency_codes,
+    "Description": _at(8),
+    "PostingDate": _at(2),
+    "VoucherDate": _at(2),
+    "VoucherNo": _int_at(1),
+    "VoucherId": lambda k, rows: map(k.voucher_ids.__getitem__, map(itemgetter(1), rows)),
+    "VoucherType": lambda _, rows: map(_voucher_type, map(itemgetter(8), rows)),
+    "DepartmentId": _optional_int_at(9),
+    "DepartmentCode": lambda k, rows: map(k.department_codes.get, map(itemgetter(9), rows)),
+    "ProjectId": _optional_int_at(10),
+    "ProjectCode": lambda k, rows: map(k.project_codes.get, map(itemgetter(10), rows)),
+    "ContactId": _contact_ids,
+    "CustomerAccountNo": _optional_int_at(11),
+    "SupplierAccountNo": _optional_int_at(12),
+    "Dim1Code": _at(13),
+    "Dim2Code": _at(14),
+    "Dim3Code": _at(15),
+    "IsReversed": lambda _, rows: [False] * len(rows),
+    "CreatedDateTimeOffset": _created_stamps,
+    "LastChangedDateTimeOffset": lambda k, rows: map(k.changed.__getitem__, map(itemgetter(16), rows)),
+}
 
 
 def _voucher_type(description: str) -> str:
@@ -253,12 +300,10 @@ class PowerOfficeSandbox:
                 self.windows.popitem(last=False)
         return rows
 
-    def _transaction_namespace(self) -> dict[str, Any]:
-        """Lookups the field expressions of :data:`TRANSACTION_FIELDS` use; per-value strings are memoized."""
-        return {"account_ids": self.account_ids, "department_codes": self.department_codes,
-                "project_codes": self.project_codes, "voucher_type": _voucher_type,
-                "voucher_ids": _Memo(lambda number: str(uuid.UUID(int=int(number)))),
-                "created": _Memo(_created), "changed": _Memo(_offset), "late": self.late_created}
+    def _lookups(self) -> _Lookups:
+        return _Lookups(self.account_ids, self.department_codes, self.project_codes, self.late_created,
+                        voucher_ids=_Memo(lambda number: str(uuid.UUID(int=int(number)))),
+                        created=_Memo(_created), changed=_Memo(_offset))
 
     def register_late(self, day: date, when: datetime) -> None:
         """Make the vouchers of ``day`` (every company's) created at ``when``: entered back-dated.
@@ -272,9 +317,13 @@ class PowerOfficeSandbox:
         return datetime.fromisoformat(self.late_created.get(row[2]) or _created(row[2]))
 
     def page_builder(self, fields: str | None) -> Callable[[list[tuple]], list[dict]]:
-        """A compiled function from posting tuples to ``AccountTransactionDto`` dicts with ``fields`` (all if empty).
+        """A function from posting tuples to ``AccountTransactionDto`` dicts with ``fields`` (all if empty).
 
-        Compiled once per selection, so that a page is one comprehension of dict displays.
+        Built once per selection, with its own memos of per-value strings.
+        Columns are the fastest form found without generated code, yet slower
+        than the dict display per row that code generated per selection gave:
+        for 200 000 postings with the connector's fields, :meth:`transactions`
+        takes 0.46 s of CPU against 0.31 s (+50 %, 2.3 against 1.5 µs a posting).
         """
         names = tuple(f.strip() for f in (fields or "").split(",") if f.strip()) or tuple(TRANSACTION_FIELDS)
         builder = self.builders.get(names)
@@ -282,10 +331,13 @@ class PowerOfficeSandbox:
             unknown = [f for f in names if f not in TRANSACTION_FIELDS]
             if unknown:
                 raise Problem(400, "Invalid fields", f"Unknown field(s): {', '.join(unknown)}")
-            members = ", ".join(f"{name!r}: {TRANSACTION_FIELDS[name]}" for name in names)
-            namespace = self._transaction_namespace()
-            exec(f"def build(rows):\n    return [{{{members}}} for r in rows]", namespace)  # names checked above
-            builder = self.builders[names] = namespace["build"]
+            columns = [TRANSACTION_FIELDS[name] for name in names]
+            lookups = self._lookups()
+
+            def build(rows: list[tuple]) -> list[dict]:
+                return objects(names, [column(lookups, rows) for column in columns], len(rows))
+
+            builder = self.builders[names] = build
         return builder
 
     def transactions(self, rows: list[tuple], fields: str | None) -> bytes:

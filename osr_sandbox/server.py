@@ -22,7 +22,7 @@ from typing import Any
 
 import uvicorn
 
-from osr_pipelines.sandbox.generator import Mutations, SyntheticBooks
+from osr_pipelines.connectors.synthetic_books import Mutations, SyntheticBooks
 
 ASGIApp = Callable[..., Any]
 Headers = list[tuple[bytes, bytes]]

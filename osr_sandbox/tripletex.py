@@ -18,7 +18,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,8 +32,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from osr_pipelines.connectors.base import CompanyInfo, Window
-from osr_pipelines.sandbox.generator import SyntheticBooks
-from osr_pipelines.sandbox.server import (
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
+from osr_sandbox.server import (
     FaultInjector,
     FaultStyle,
     FixedWindows,
@@ -181,44 +181,37 @@ class Schema:
 
         return build
 
-    def compile_members(self, name: str, tree: FieldTree | None) -> Callable[[Any], bytes]:
-        """Like :meth:`compile`, but straight to JSON: the object's members, each with a leading comma.
+    def compile_members(self, name: str, tree: FieldTree | None) -> Callable[[Sequence[Any]], list[bytes]]:
+        """Like :meth:`compile`, but for a page and straight to JSON: each object's members, each with a leading comma.
 
-        Each field becomes a piece ``,"key":value`` (empty when the value is
-        null); pieces of dates, vouchers, accounts, currencies and change logs
-        repeat across postings and come from memos, so that a posting is mostly
-        a join of cached bytes. Lists join the members of their objects.
+        Each field becomes a column of pieces ``,"key":value`` (empty when the
+        value is null); pieces of dates, vouchers, accounts, currencies and
+        change logs repeat across postings and come from memos, so that a
+        posting is mostly a join of cached bytes. Lists join the members of
+        their objects. Built a column at a time, the page's loops run in C
+        (``map``, ``zip``, ``bytes.join``) rather than per object and field.
         """
-        namespace: dict[str, Any] = {"_join": b"".join, "_dumps": orjson.dumps}
-        pieces: list[str] = []
-        lines: list[str] = []
-        for i, (key, kind, how) in enumerate(self._selected(name, tree)):
+        columns: list[Callable[[Sequence[Any]], Iterable[bytes]]] = []
+        for key, kind, how in self._selected(name, tree):
             prefix = b',"' + key.encode() + b'":'
             if kind == "ref":
                 key_of, resolve, build = how
-                namespace[f"k{i}"] = key_of
-                namespace[f"m{i}"] = _RefPieces(prefix, resolve, build)
+                columns.append(_memo_column(key_of, _RefPieces(prefix, resolve, build)))
             elif kind == "keyed":
                 _, key_of, value_of, keys = how
-                namespace[f"k{i}"] = key_of
-                namespace[f"m{i}"] = _Pieces(lambda k, p=prefix, v=value_of, ks=keys: _piece(p, _with(v(k), ks)))
-                kind = "ref"
+                columns.append(_memo_column(key_of, _Pieces(
+                    lambda k, p=prefix, v=value_of, ks=keys: _piece(p, _with(v(k), ks)))))
             elif kind == "objects":
-                namespace[f"k{i}"] = _identity_pieces(how, prefix)
+                columns.append(functools.partial(map, _identity_pieces(how, prefix)))
             else:
-                namespace[f"k{i}"] = how
-                namespace[f"p{i}"] = prefix
-                lines.append(f"    v = k{i}(s)")
-                lines.append(f"    p{i}_ = b'' if v is None else p{i} + _dumps(v)")
-                pieces.append(f"p{i}_")
-                continue
-            lines.append(f"    p{i}_ = m{i}[k{i}(s)]" if kind == "ref" else f"    p{i}_ = k{i}(s)")
-            pieces.append(f"p{i}_")
-        if not pieces:
-            return lambda s: b""
-        lines.append(f"    return _join(({', '.join(pieces)},))")
-        exec("\n".join(["def build(s):", *lines]), namespace)  # code built above from field indexes only
-        return namespace["build"]
+                columns.append(_scalar_column(how, prefix))
+
+        def members(sources: Sequence[Any]) -> list[bytes]:
+            if not columns:
+                return [b""] * len(sources)
+            return list(map(b"".join, zip(*[column(sources) for column in columns], strict=True)))
+
+        return members
 
     @staticmethod
     def _ref(key_of: Callable[[Any], Any], resolve: Callable[[Any], Any], build: Builder) -> Callable[[Any], Any]:
@@ -264,6 +257,17 @@ class _RefPieces(dict):
         target = None if key is None else self.resolve(key)
         piece = self[key] = b"" if target is None else self.prefix + orjson.dumps(self.build(target))
         return piece
+
+
+def _memo_column(key_of: Callable[[Any], Any], memo: dict) -> Callable[[Sequence[Any]], Iterable[bytes]]:
+    """A column of pieces looked up by each source's key in ``memo`` (filled on demand)."""
+    pieces = memo.__getitem__
+    return lambda sources: map(pieces, map(key_of, sources))
+
+
+def _scalar_column(get: Callable[[Any], Any], prefix: bytes) -> Callable[[Sequence[Any]], list[bytes]]:
+    dumps = orjson.dumps
+    return lambda sources: [b"" if v is None else prefix + dumps(v) for v in map(get, sources)]
 
 
 def _with(objects: list[dict] | None, keys: tuple[str, ...] | None) -> list[dict] | None:
@@ -599,7 +603,7 @@ def _list(schema: Schema, entity: str, items: list, params: dict[str, str], *, i
     enabled = gc.isenabled()
     gc.disable()  # the memos' objects would otherwise trigger collections that scan the whole books
     try:
-        values = [b"{" + members(item)[1:] + b"}" for item in items[start:start + count]]
+        values = [b"{" + m[1:] + b"}" for m in members(items[start:start + count])]
     finally:
         if enabled:
             gc.enable()
