@@ -12,9 +12,10 @@ seconds per company, which a nightly over hundreds of companies cannot afford.
 
 from __future__ import annotations
 
-from dagster import AssetSelection, PartitionedConfig, define_asset_job, in_process_executor
+from dagster import AssetSelection, PartitionedConfig, define_asset_job
 
 from osr_pipelines.assets.imports import GROUP
+from osr_pipelines.executors import import_executor
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.tags import IMPORT_TAG, partition_tags
 
@@ -33,7 +34,7 @@ def _import_job(name: str, mode: str, description: str):
             tags_for_partition_key_fn=partition_tags,
         ),
         tags={IMPORT_TAG: mode, "dagster/max_runtime": MAX_RUNTIME_S},
-        executor_def=in_process_executor,
+        executor_def=import_executor(),
         description=description,
     )
 
