@@ -5,16 +5,18 @@ limits on, and the company's name, however it was launched: by the sensor, a
 schedule, a backfill, the UI's launchpad or ``osr import``. The tags come from
 the job's partitioned config, so no launcher has to remember them.
 
-The jobs run their steps in one process. The six assets of a company are
-small and sequential work for one connection; a process per step cost
-seconds per company, which a nightly over hundreds of companies cannot afford.
+A run is one step (``import_company``) over one company or a batch of them,
+executed in the run's own process unless ``OSR_EXECUTOR`` hands it to Celery
+workers (``executors.py``): a process per asset cost seconds per company, which
+a nightly over hundreds of companies cannot afford.
 """
 
 from __future__ import annotations
 
-from dagster import AssetSelection, PartitionedConfig, define_asset_job, in_process_executor
+from dagster import AssetSelection, PartitionedConfig, define_asset_job
 
 from osr_pipelines.assets.imports import GROUP, OP_NAME
+from osr_pipelines.executors import import_executor
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.tags import IMPORT_TAG, partition_tags
 
@@ -33,7 +35,7 @@ def _import_job(name: str, mode: str, description: str):
             tags_for_partition_key_fn=partition_tags,
         ),
         tags={IMPORT_TAG: mode, "dagster/max_runtime": MAX_RUNTIME_S},
-        executor_def=in_process_executor,
+        executor_def=import_executor(),
         description=description,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -17,7 +18,8 @@ from sqlalchemy.engine import make_url
 from osr_pipelines.instance import RUN_QUEUE
 
 PG_URL = os.environ.get("OSR_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-SPECS = Path(__file__).resolve().parents[1].parent / "shared" / "specs"
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT.parent / "shared" / "specs"
 
 
 def _admin() -> psycopg.Connection:
@@ -107,3 +109,21 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse_url: str) ->
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     return tmp_path
 
+
+@pytest.fixture
+def production_env(tmp_path: Path, pg_database, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """``DAGSTER_HOME`` holding a verbatim copy of ``deploy/dagster.yaml``; ``DAGSTER_PG_*`` at a fresh database."""
+    url = make_url(pg_database("prod"))
+    dagster_home = tmp_path / "dagster"
+    dagster_home.mkdir()
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "OSR_HOME": str(tmp_path),
+           "OSR_REGISTRY": str(tmp_path / "registry.yaml"),
+           "OSR_WAREHOUSE_URL": pg_database("prodwh"),
+           "DAGSTER_PG_HOST": url.host, "DAGSTER_PG_PORT": str(url.port or 5432),
+           "DAGSTER_PG_DB": url.database, "DAGSTER_PG_USER": url.username or "postgres",
+           "DAGSTER_PG_PASSWORD": url.password or ""}
+    env.pop("MISSING_SECRET", None)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env

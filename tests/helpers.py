@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -16,6 +17,8 @@ from osr_pipelines.resources import RegistryResource
 from osr_pipelines.runner import import_job
 from osr_pipelines.warehouse.loader import Warehouse
 from osr_pipelines.warehouse.schema import gl_postings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def normalise(posting_id: str, voucher: str, day: object, account: str, amount: object, text: str | None) -> tuple:
@@ -74,3 +77,10 @@ def osr(*args: str, ok: bool = True, input: str | None = None) -> Result:
     if ok:
         assert result.exit_code == 0, result.output
     return result
+
+
+def readme_block(heading: str) -> str:
+    """The first ``bash`` block after ``heading`` in the README, exactly as written."""
+    text = (ROOT / "README.md").read_text()
+    after = text[text.index(heading):]
+    return re.search(r"```bash\n(.*?)```", after, re.S).group(1)

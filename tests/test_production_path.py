@@ -9,8 +9,6 @@ queue limits on; a batched nightly fails only the partition of its failing compa
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -20,7 +18,6 @@ from pathlib import Path
 import pytest
 import yaml
 from dagster import AssetKey, AssetPartitionStatus, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
-from sqlalchemy.engine import make_url
 
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.runner import run_failure_reason
@@ -48,25 +45,6 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str,
 def finished(instance: DagsterInstance, key: str, job: str = "full_import") -> list:
     runs = instance.get_runs(RunsFilter(job_name=job, tags={"dagster/partition": key}))
     return [r for r in runs if r.status in DONE]
-
-
-@pytest.fixture
-def production_env(tmp_path: Path, pg_database, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """``DAGSTER_HOME`` holding a verbatim copy of ``deploy/dagster.yaml``; ``DAGSTER_PG_*`` at a fresh database."""
-    url = make_url(pg_database("prod"))
-    dagster_home = tmp_path / "dagster"
-    dagster_home.mkdir()
-    shutil.copy(ROOT / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "OSR_HOME": str(tmp_path),
-           "OSR_REGISTRY": str(tmp_path / "registry.yaml"),
-           "OSR_WAREHOUSE_URL": pg_database("prodwh"),
-           "DAGSTER_PG_HOST": url.host, "DAGSTER_PG_PORT": str(url.port or 5432),
-           "DAGSTER_PG_DB": url.database, "DAGSTER_PG_USER": url.username or "postgres",
-           "DAGSTER_PG_PASSWORD": url.password or ""}
-    env.pop("MISSING_SECRET", None)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
 
 
 def test_shipped_instance_daemon_sensor_live_connections_and_backfill(production_env: dict[str, str],

@@ -4,7 +4,6 @@ second-shell block against the running ``make dev`` (its UI, daemon, sensor and 
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -19,16 +18,10 @@ from sqlalchemy import select
 from osr_pipelines.runner import daemon_running, run_failure_reason
 from osr_pipelines.warehouse.loader import Warehouse
 from osr_pipelines.warehouse.schema import import_log
+from tests.helpers import readme_block
 
 ROOT = Path(__file__).resolve().parents[1]
 DONE = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
-
-
-def readme_block(heading: str) -> str:
-    """The first ``bash`` block after ``heading`` in the README, exactly as written."""
-    text = (ROOT / "README.md").read_text()
-    after = text[text.index(heading):]
-    return re.search(r"```bash\n(.*?)```", after, re.S).group(1)
 
 
 def port_open(port: int) -> bool:
