@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from dagster import DagsterInstance
+from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
 
 from osr_pipelines.assets.windows import today_in_oslo
 from osr_pipelines.cli.main import cli
@@ -99,13 +99,32 @@ def test_the_connection_sees_every_company(source) -> None:
     assert f"{len(COMPANIES)} companies reachable" in result.output
 
 
+def count_checks(instance: DagsterInstance, run_id: str) -> list:
+    return [e.dagster_event.event_specific_data
+            for e in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+            if e.dagster_event.event_specific_data.check_name == "row_count_matches_source"]
+
+
 def test_full_and_nightly_land_the_exact_rows(source, books, warehouse_url: str, pg_instance) -> None:
     wh = Warehouse(warehouse_url)
     with source() as src:
-        assert imports(pg_instance, src, "full") == [("SUCCESS", None)] * 2
+        outcomes = run_imports(pg_instance, "full", src.keys)
+        assert [(o.status, o.error) for o in outcomes] == [("SUCCESS", None)] * 2
         for erp_id in COMPANIES:
             assert warehouse_rows(wh, f"src.{erp_id}") == source_rows(books, erp_id, everything(books))
             assert wh.unbalanced_vouchers(f"src.{erp_id}") == []
+
+        # The row count is checked against the ERP's own count where it reports one.
+        [check] = count_checks(pg_instance, outcomes[0].run_id)
+        meta = {k: v.value for k, v in check.metadata.items()}
+        assert meta["warehouse_rows"] == meta["rows_received"] == wh.count_postings("src.2001")
+        if meta["erp_reported_rows"] is None:  # the ERP reports no count: the check says so
+            assert check.passed and meta["note"]
+        elif meta["erp_count_exact"]:
+            assert check.passed and meta["erp_reported_rows"] == meta["warehouse_rows"], meta
+        else:  # an approximate count (Tripletex's fullResultSize): a difference only warns
+            assert check.passed == (meta["erp_reported_rows"] == meta["warehouse_rows"])
+            assert check.passed or check.severity == AssetCheckSeverity.WARN
 
         today = today_in_oslo()
         books.edit_day("2001", today - timedelta(days=1))

@@ -34,7 +34,7 @@ from dagster import (
     multi_asset,
 )
 
-from osr_pipelines.connectors.base import DIMENSIONS, Connector, ConnectorError, SourceUnavailable
+from osr_pipelines.connectors.base import DIMENSIONS, Connector, ConnectorError, SourceCount, SourceUnavailable
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import Company, Connection, Registry
 from osr_pipelines.resources import ErpConnections
@@ -134,7 +134,9 @@ def _specs() -> tuple[list[AssetSpec], list[AssetCheckSpec]]:
                            description=f"The load kept at least {1 - LARGE_DROP:.0%} of the rows it replaced "
                                        f"(checked from {LARGE_DROP_MIN_ROWS} rows on)."),
             AssetCheckSpec("row_count_matches_source", asset=POSTINGS, partitions_def=company_partitions,
-                           description="Warehouse rows in the window equal the rows the source sent."),
+                           description="Warehouse rows in the window equal the rows received and the count the "
+                                       "ERP itself reported for the read (a warning where the ERP documents its "
+                                       "count as approximate; stated where it reports none)."),
             AssetCheckSpec("dimensions_resolve", asset=POSTINGS, partitions_def=company_partitions,
                            description="Every account, department, project, customer and supplier the postings "
                                        "reference exists in the imported dimensions."),
@@ -230,7 +232,6 @@ def _import_postings(context: AssetExecutionContext, warehouse: Warehouse, src: 
     context.log_event(AssetMaterialization(POSTINGS, partition=key, metadata={
         "rows_written": result.rows_written,
         "rows_deleted": result.rows_deleted,
-        "source_rows": result.rows_written,
         "window": str(window),
         "mode": "full" if full else config.mode,
         "duration_s": round(seconds, 3),
@@ -248,8 +249,7 @@ def _import_postings(context: AssetExecutionContext, warehouse: Warehouse, src: 
         ("no_large_drop", not _large_drop(result.rows_before, result.rows_written), AssetCheckSeverity.WARN,
          {"rows_before": result.rows_before, "rows_written": result.rows_written,
           "kept_ratio": round(result.rows_written / result.rows_before, 3) if result.rows_before else 1.0}),
-        ("row_count_matches_source", in_warehouse == result.rows_written, AssetCheckSeverity.ERROR,
-         {"warehouse_rows": in_warehouse, "source_rows": result.rows_written}),
+        ("row_count_matches_source", *_count_check(in_warehouse, result.rows_written, src.connector.source_count())),
         ("dimensions_resolve", not dangling, AssetCheckSeverity.WARN,
          {d.column: MetadataValue.json({"missing_values": d.values, "postings": d.postings, "examples": d.examples})
           for d in dangling} or {"dangling": 0}),
@@ -260,6 +260,27 @@ def _import_postings(context: AssetExecutionContext, warehouse: Warehouse, src: 
             continue
         context.log_event(AssetCheckEvaluation(asset_key=POSTINGS, check_name=name, passed=passed,
                                                severity=severity, metadata=metadata, partition=key))
+
+
+def _count_check(in_warehouse: int, received: int, reported: SourceCount) -> tuple[bool, AssetCheckSeverity, dict]:
+    """The warehouse's rows against those received and against the count the ERP itself reported.
+
+    A count the ERP documents as exact must match (an error otherwise). One it
+    documents as approximate (Tripletex's ``fullResultSize``) only warns when it
+    differs, because a difference there is not proof of a lost row. Where the ERP
+    reports no count, the check compares with the rows received and says so.
+    """
+    metadata: dict = {"warehouse_rows": in_warehouse, "rows_received": received,
+                      "erp_reported_rows": reported.rows, "erp_count_field": reported.field,
+                      "erp_count_exact": reported.exact}
+    if reported.note:
+        metadata["note"] = reported.note
+    if in_warehouse != received:
+        return False, AssetCheckSeverity.ERROR, metadata
+    if reported.rows is None or reported.rows == in_warehouse:
+        return True, AssetCheckSeverity.ERROR, metadata
+    metadata["difference"] = in_warehouse - reported.rows
+    return False, AssetCheckSeverity.ERROR if reported.exact else AssetCheckSeverity.WARN, metadata
 
 
 def _large_drop(before: int, written: int) -> bool:
