@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -34,6 +35,7 @@ from sqlalchemy.engine import make_url
 
 from osr_pipelines.definitions import build_definitions
 from osr_pipelines.partitions import company_partitions
+from osr_pipelines.resources import RegistryResource
 from osr_pipelines.warehouse.loader import Warehouse
 from osr_pipelines.warehouse.schema import import_log
 
@@ -91,7 +93,9 @@ def registry(companies: int, connections: int) -> dict:
 def nightly_requests(instance: DagsterInstance, registry_path: Path) -> list[RunRequest]:
     """The run requests of the ``nightly_imports`` schedule's tick, evaluated as the daemon evaluates them."""
     defs = build_definitions(registry_path)
-    context = build_schedule_context(instance=instance, repository_def=defs.get_repository_def())
+    context = build_schedule_context(instance=instance, repository_def=defs.get_repository_def(),
+                                     scheduled_execution_time=datetime.now(UTC),
+                                     resources={"registry": RegistryResource(path=str(registry_path))})
     return list(defs.resolve_schedule_def("nightly_imports").evaluate_tick(context).run_requests or [])
 
 

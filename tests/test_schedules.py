@@ -14,7 +14,7 @@ from osr_pipelines.instance import RUN_MONITORING, RUN_QUEUE
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import load_registry
 from osr_pipelines.resources import RegistryResource
-from osr_pipelines.schedules import plan_batches
+from osr_pipelines.schedules import Batch, plan_batches
 from tests.conftest import synthetic_connection, write_registry
 
 
@@ -50,12 +50,15 @@ def test_nightly_covers_import_companies_in_batches_with_their_window(tmp_path: 
     requests = evaluate(pg_instance, registry, "nightly_imports", datetime(2026, 3, 10, 2, 0, tzinfo=OSLO))
 
     windows = ranges(requests)
-    # books' two companies are split in up to 4 runs (the connection's queue limit); no direct, no detached company
-    assert set(windows) == {("books.1", "books.1"), ("books.2", "books.2"), ("weekly.1", "weekly.1")}
-    assert windows[("books.1", "books.1")] == {"mode": "nightly", "start": "2026-03-06", "end": "2026-03-11"}
+    # one run per connection's consecutive companies; no direct, no detached company
+    assert set(windows) == {("books.1", "books.2"), ("weekly.1", "weekly.1")}
+    assert windows[("books.1", "books.2")] == {"mode": "nightly", "start": "2026-03-06", "end": "2026-03-11"}
     assert windows[("weekly.1", "weekly.1")] == {"mode": "nightly", "start": "2026-03-01", "end": "2026-03-11"}
-    assert [r.tags["osr/connection"] for r in requests] == ["books", "books", "weekly"]
-    assert len({r.run_key for r in requests}) == 3
+    assert [r.tags["osr/connection"] for r in requests] == ["books", "weekly"]
+    # a batch of one is a single-partition run, which the queue's per-company limit covers
+    [single] = [r for r in requests if r.partition_key]
+    assert single.partition_key == "weekly.1" and single.tags["dagster/partition"] == "weekly.1"
+    assert len({r.run_key for r in requests}) == 2
 
 
 def test_company_without_partition_waits_for_the_sensor(tmp_path: Path, pg_instance) -> None:
@@ -74,18 +77,22 @@ def test_weekly_ytd_window(tmp_path: Path, pg_instance) -> None:
 
 
 def test_batches_are_ranges_of_one_connection_cut_to_its_run_limit(tmp_path: Path) -> None:
-    conns = [synthetic_connection("a", companies=",".join(map(str, range(1, 11)))),
-             synthetic_connection("b", companies="1,2,3"), synthetic_connection("live", mode="direct", companies="9")]
-    companies = [("a", str(i)) for i in range(1, 11)] + [("b", "1"), ("b", "2"), ("b", "3"), ("live", "9")]
+    a = [str(i) for i in range(1, 61)]
+    conns = [synthetic_connection("a", companies=",".join(a)), synthetic_connection("b", companies="1,2,3"),
+             synthetic_connection("live", mode="direct", companies="9")]
+    companies = [("a", i) for i in a] + [("b", "1"), ("b", "2"), ("b", "3"), ("live", "9")]
     registry = load_registry(write_registry(tmp_path / "r.yaml", conns, companies))
-    # partitions in the order they were added: b.2 and a direct company interrupt a's range
-    order = ["a.1", "a.2", "a.3", "a.4", "b.1", "a.5", "a.6", "live.9", "a.7", "a.8", "a.9", "a.10", "b.2", "b.3"]
-    batches = [(b.connection, list(b.keys)) for b in plan_batches(order, registry)]
-    # a has 10 companies: batches of ceil(10/4) = 3, b's 3 one each; never across another connection or a
-    # direct partition
-    assert batches == [("a", ["a.1", "a.2", "a.3"]), ("a", ["a.4"]), ("b", ["b.1"]), ("a", ["a.5", "a.6"]),
-                       ("a", ["a.7", "a.8", "a.9"]), ("a", ["a.10"]), ("b", ["b.2"]), ("b", ["b.3"])]
-    assert sorted(k for _, keys in batches for k in keys) == sorted(o for o in order if o != "live.9")
+    # partitions in the order they were added: b.1 and a direct company interrupt a's range
+    order = [f"a.{i}" for i in range(1, 21)] + ["b.1"] + [f"a.{i}" for i in range(21, 41)] + ["live.9"] + \
+        [f"a.{i}" for i in range(41, 61)] + ["b.2", "b.3"]
+    batches = [(b.connection, b.keys[0], b.keys[-1], len(b.keys)) for b in plan_batches(order, registry)]
+    # a's 60 companies: 4 runs' worth, ceil(60/4) = 15 each, never across another connection or a direct
+    # partition; b's 3 stay together (a run carries at least 10 before it is split for parallel readers)
+    assert batches == [("a", "a.1", "a.15", 15), ("a", "a.16", "a.20", 5), ("b", "b.1", "b.1", 1),
+                       ("a", "a.21", "a.35", 15), ("a", "a.36", "a.40", 5), ("a", "a.41", "a.55", 15),
+                       ("a", "a.56", "a.60", 5), ("b", "b.2", "b.3", 2)]
+    assert plan_batches(order, registry, only={"a.3", "a.4", "a.6"}) == [Batch("a", ("a.3", "a.4")),
+                                                                        Batch("a", ("a.6",))]
 
 
 def test_batches_stop_at_the_largest_size() -> None:

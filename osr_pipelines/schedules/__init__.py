@@ -5,8 +5,8 @@ schedules do not launch a run per company: each run covers a batch of one
 connection's companies (a range of consecutive company partitions), and the
 import step reports every company as its own partition (see ``assets.imports``).
 Each connection's companies are split into up to ``osr/connection``'s queue limit
-of batches, so a connection's ERP sees as many parallel readers as that limit
-allows, and no more.
+of batches (of at least ``MIN_BATCH``), so a large connection's ERP sees as many
+parallel readers as that limit allows, and no more.
 
 ``build_schedule_from_partitioned_job`` rejects dynamic partitions, so these
 schedules read the registry and the instance's company partitions themselves.
@@ -29,6 +29,9 @@ from osr_pipelines.registry import Registry
 from osr_pipelines.resources import RegistryResource
 from osr_pipelines.tags import CONNECTION_TAG, PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, partition_tags
 
+#: A run costs seconds of process start and a nightly company a fraction of one, so a batch is
+#: split for parallel readers only down to this size.
+MIN_BATCH = 10
 #: No batch is larger: a failure or a retry then costs at most this many companies' time.
 MAX_BATCH = 100
 
@@ -52,7 +55,7 @@ def plan_batches(partition_keys: Sequence[str], registry: Registry, only: set[st
     for key in partition_keys:
         if key in importable:
             per_connection[importable[key]] = per_connection.get(importable[key], 0) + 1
-    size = {c: max(1, min(MAX_BATCH, -(-n // CONNECTION_RUN_LIMIT))) for c, n in per_connection.items()}
+    size = {c: max(MIN_BATCH, min(MAX_BATCH, -(-n // CONNECTION_RUN_LIMIT))) for c, n in per_connection.items()}
     batches: list[Batch] = []
     current: list[str] = []
     for key in [*partition_keys, None]:
