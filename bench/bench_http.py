@@ -8,6 +8,13 @@ and transfer), JSON decoding and mapping.
 
     .venv/bin/python bench/bench_http.py --postings 1000000
     .venv/bin/python bench/bench_http.py --postings 300000 --erp tripletex --erp xledger
+    .venv/bin/python bench/bench_http.py --erp poweroffice-go --readers 4 --faults slow=1 \
+        --page-size 100 --postings 20000
+
+``--readers N`` reads with N processes at once, as N concurrent runs of one
+connection do (the run queue allows 4), and prints the requests per second
+they achieved together: against a sandbox with latency and the ERP's rate
+limit, that is the figure to hold against the ERP's budget.
 """
 
 from __future__ import annotations
@@ -131,15 +138,21 @@ def _line(name: str, result: dict) -> str:
 
 
 def measure(erp: str, postings: int, page_size: int | None, faults: str | None, extra: dict[str, str],
-            context: multiprocessing.context.BaseContext) -> dict:
+            context: multiprocessing.context.BaseContext, readers: int = 1) -> dict:
     port = _free_port()
     server = context.Process(target=serve, args=(erp, port, postings, faults), daemon=True)
     server.start()
     try:
         _wait_for(port, server)
         base_url = f"http://127.0.0.1:{port}"
-        with ProcessPoolExecutor(1, mp_context=context) as pool:
-            result = pool.submit(read_over_http, erp, base_url, postings, page_size, extra).result()
+        started = time.perf_counter()
+        with ProcessPoolExecutor(readers, mp_context=context) as pool:
+            results = [f.result() for f in [pool.submit(read_over_http, erp, base_url, postings, page_size, extra)
+                                            for _ in range(readers)]]
+        result = results[0]
+        if readers > 1:
+            result["together"] = {"pages": sum(r["pages"] for r in results),
+                                  "seconds": time.perf_counter() - started}
         if erp == "tripletex" and not faults:
             result["breakdown"] = tripletex_breakdown(base_url, page_size or 10_000)
         return result
@@ -159,6 +172,8 @@ def main() -> None:
                         help="sandbox faults, e.g. 'slow=1' for 200 ms of latency on every request")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="connector option, e.g. workers=1 (repeatable)")
+    parser.add_argument("--readers", type=int, default=1,
+                        help="processes reading at once, as concurrent runs of one connection (default 1)")
     parser.add_argument("--erp", action="append", choices=sorted(SANDBOXES),
                         help="sandbox ERP to read from (repeatable; default: all)")
     args = parser.parse_args()
@@ -170,10 +185,14 @@ def main() -> None:
     local_rate = local["rows"] / local["seconds"]
     for erp in args.erp or sorted(SANDBOXES):
         extra = dict(pair.split("=", 1) for pair in args.option)
-        remote = measure(erp, args.postings, args.page_size, args.faults, extra, context)
+        remote = measure(erp, args.postings, args.page_size, args.faults, extra, context, args.readers)
         ratio = (remote["rows"] / remote["seconds"]) / local_rate
         print(f"{_line(f'{erp} over HTTP', remote)}  {ratio:>4.0%} of in-process"
               f"{'' if remote['rows'] == local['rows'] else '  ROW COUNT DIFFERS'}", flush=True)
+        if "together" in remote:
+            both = remote["together"]
+            print(f"  {args.readers} readers at once: {both['pages']} pages in {both['seconds']:.1f} s = "
+                  f"{both['pages'] / both['seconds']:.1f} posting pages/s together", flush=True)
         if "breakdown" in remote:
             spent = remote["breakdown"]
             total = sum(spent.values())

@@ -16,7 +16,6 @@ Two ways, one set of rules:
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import signal
@@ -45,6 +44,7 @@ from dagster import (
 from osr_pipelines import definitions, settings
 from osr_pipelines.assets.imports import FAILED_COMPANIES, OP_NAME, POSTINGS
 from osr_pipelines.connectors.base import Window
+from osr_pipelines.filelock import try_lock
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import load_registry_cached
 from osr_pipelines.schedules import Batch, batch_tags, plan_batches
@@ -165,20 +165,10 @@ def company_lock(instance: DagsterInstance, key: str) -> Iterator[bool]:
 
     The check for an active run and the run's creation happen under it, so two
     ``osr import`` of one company cannot both start. The OS drops the lock when
-    the process dies, so a crash never leaves it held.
+    the process dies.
     """
-    folder = Path(instance.root_directory) / "osr-locks"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    fd = os.open(folder / f"{key}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
+    with try_lock(Path(instance.root_directory) / "osr-locks" / f"{key}.lock") as held:
+        yield held
 
 
 # -- running ----------------------------------------------------------------------------

@@ -7,7 +7,6 @@ SQLite gives its ``-wal`` and ``-shm`` companions the main file's mode.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import URL, make_url
+
+from osr_pipelines.filelock import try_lock
 
 #: Execution option naming the SQLite ``BEGIN`` mode of a transaction; readers keep the default.
 SQLITE_BEGIN = "osr_sqlite_begin"
@@ -106,15 +107,5 @@ def company_lease(engine: Engine, company: str) -> Iterator[bool]:
     if not database or database == ":memory:" or database.startswith("file:"):
         yield True  # an in-memory database has a single writer
         return
-    leases = Path(f"{database}.leases")
-    leases.mkdir(mode=0o700, exist_ok=True)
-    fd = os.open(leases / f"{lock_key(name) & 0xFFFFFFFFFFFFFFFF:016x}", os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
+    with try_lock(Path(f"{database}.leases") / f"{lock_key(name) & 0xFFFFFFFFFFFFFFFF:016x}") as held:
+        yield held
