@@ -141,17 +141,6 @@ def steps_by_worker(instance: DagsterInstance, run_id: str) -> dict[str, str]:
     return executed
 
 
-def most_steps_at_once(instance: DagsterInstance, run_id: str) -> int:
-    edges = []
-    for entry in instance.all_logs(run_id, of_type={DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS}):
-        edges.append((entry.timestamp, 1 if entry.dagster_event.event_type == DagsterEventType.STEP_START else -1))
-    running = most = 0
-    for _, change in sorted(edges):
-        running += change
-        most = max(most, running)
-    return most
-
-
 def test_two_celery_workers_land_the_rows_of_the_default_executor(production_env: dict[str, str], pg_database,
                                                                   tmp_path: Path, broker_and_backend: None) -> None:
     conn = synthetic_connection(companies=",".join(COMPANIES), postings=1500)
@@ -185,11 +174,9 @@ def test_two_celery_workers_land_the_rows_of_the_default_executor(production_env
         assert run.status == DagsterRunStatus.SUCCESS
         executed = steps_by_worker(instance, run.run_id)
         succeeded = {e.step_key for e in instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_SUCCESS)}
-        assert set(executed) == succeeded and len(succeeded) == 7  # six assets and the dimensions check
+        assert set(executed) == succeeded == {"import_company"}  # a run is one step over its companies
         used |= set(executed.values())
     assert used == set(workers)
-    # The run queue counts runs: on Celery a run's independent steps run side by side (the README says so).
-    assert max(most_steps_at_once(instance, run.run_id) for run in celery_runs) >= 2
 
 
 def test_the_executor_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
