@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple, Protocol, runtime_checkable
 
@@ -206,6 +206,21 @@ class Connector(Protocol):
 #: One aggregate of a direct connection: ``(account, period, debit, credit)``; ``period`` is ``YYYYMM``,
 #: or ``YYYY00`` for everything of year ``YYYY`` before the first period asked for.
 BalanceRow = tuple[str, int, Decimal, Decimal]
+
+
+@runtime_checkable
+class EnteredSince(Protocol):
+    """A connector whose ERP lists postings by when they were entered, whatever their date.
+
+    The nightly replaces a window of recent dates; a voucher entered since the
+    last run but dated before that window would otherwise wait for the weekly
+    year-to-date import. Connectors of ERPs that can answer "entered after"
+    implement this, and the nightly adds those postings by their ids.
+    """
+
+    def stream_postings_created_since(self, company_id: str, window: Window, since: datetime) -> Iterator[Batch]:
+        """Postings dated inside ``window`` and entered after ``since`` (naive means UTC)."""
+        ...
 
 
 @runtime_checkable

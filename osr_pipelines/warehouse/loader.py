@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
@@ -123,6 +124,38 @@ class Warehouse:
             self._log(conn, company, "gl_postings", run_id, window, result)
         return result
 
+    def upsert_postings(self, company: str, batches: Iterable[Batch], *, run_id: str) -> LoadResult:
+        """Add postings by id, replacing the rows of the same ids: vouchers entered back-dated since the last run.
+
+        They are few (what was entered in a day), so they are read whole before
+        the company's lock is taken; rows already there are replaced, so a
+        second run over the same entries changes nothing.
+        """
+        started = time.perf_counter()
+        rows = [row for batch in batches for row in batch]
+        ids = [row[POSTING_COLUMNS.index("posting_id")] for row in rows]
+        with self._load_transaction(company) as conn:
+            deleted = 0
+            for chunk in range(0, len(ids), 1000):
+                same = (gl_postings.c.company == company) & gl_postings.c.posting_id.in_(ids[chunk:chunk + 1000])
+                deleted += conn.execute(delete(gl_postings).where(same)).rowcount
+            written = self._stream(conn, "gl_postings", POSTING_COLUMNS, company, run_id, [rows], None)
+            result = LoadResult(written, deleted, time.perf_counter() - started)
+            self._log(conn, company, "gl_postings", run_id, None, result, mode="entered")
+        return result
+
+    def last_load_started(self, company: str, dataset: str) -> datetime | None:
+        """When the latest load of ``dataset`` began (its end less its duration), by the database's clock."""
+        log = import_log.c
+        query = (select(log.finished_at, log.seconds).where((log.company == company) & (log.dataset == dataset))
+                 .order_by(log.id.desc()).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None or row.finished_at is None:
+            return None
+        finished = row.finished_at if row.finished_at.tzinfo else row.finished_at.replace(tzinfo=UTC)
+        return finished - timedelta(seconds=float(row.seconds or 0))
+
     def load_dimension(self, company: str, dimension: str, batches: Iterable[Batch], *, run_id: str,
                        allow_shrink: bool = False) -> LoadResult:
         """Replace all of the company's rows of one dimension; emptying a non-empty one needs ``allow_shrink``."""
@@ -184,9 +217,9 @@ class Warehouse:
         return written
 
     def _log(self, conn: Connection, company: str, dataset: str, run_id: str, window: Window | None,
-             result: LoadResult) -> None:
+             result: LoadResult, mode: str | None = None) -> None:
         conn.execute(insert(import_log).values(
-            company=company, dataset=dataset, run_id=run_id, mode="full" if window is None else "window",
+            company=company, dataset=dataset, run_id=run_id, mode=mode or ("full" if window is None else "window"),
             window_start=window.start if window else None, window_end=window.end if window else None,
             rows_deleted=result.rows_deleted, rows_written=result.rows_written, seconds=round(result.seconds, 3)))
 

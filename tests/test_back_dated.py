@@ -1,0 +1,58 @@
+"""The nightly catches vouchers entered since the last run but dated before its window (PowerOffice Go).
+
+PowerOffice lists postings by when they were entered (``createdDateTimeOffsetGreaterThan``).
+A voucher of a closed month entered today would otherwise wait for the weekly
+year-to-date import; the nightly adds it by id.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterEventType
+
+from osr_pipelines.connectors.base import Window
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
+from osr_pipelines.runner import run_imports
+from osr_pipelines.warehouse.loader import Warehouse
+from osr_sandbox.erps import SANDBOXES
+from osr_sandbox.server import running
+from tests.conftest import write_registry
+from tests.helpers import source_rows, warehouse_rows
+
+
+@pytest.mark.parametrize("warehouse_url", ["postgresql"], indirect=True)
+def test_nightly_adds_vouchers_entered_back_dated_since_the_last_run(home: Path, warehouse_url: str, pg_instance,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    books = SyntheticBooks(company_ids=("2001",), postings=1500, years=2, mutations_path=home / "books.json")
+    sandbox = SANDBOXES["poweroffice-go"]
+    app = sandbox.app(books, None, {})
+    back_dated = next(d for d in (books.end - timedelta(days=n) for n in range(60, 90))
+                      if source_rows(books, "2001", Window(d, d + timedelta(days=1))))
+    wh = Warehouse(warehouse_url)
+    with running(app) as base:
+        options, credentials = sandbox.login(base, books, {})
+        for field, value in credentials.items():
+            monkeypatch.setenv(f"SRC_{field.upper()}", value)
+        conn = {"name": "src", "type": "poweroffice-go", "level": "customer", "parent": "Acme", "options": options,
+                "credentials": {field: f"SRC_{field.upper()}" for field in credentials}}
+        write_registry(home / "registry.yaml", [conn], [("src", "2001")])
+        assert [o.status for o in run_imports(pg_instance, "full", ["src.2001"])] == ["SUCCESS"]
+        day = Window(back_dated, back_dated + timedelta(days=1))
+        before = warehouse_rows(wh, "src.2001", day)
+
+        # A voucher of two months ago is corrected and entered now, outside the nightly's 5 days.
+        books.edit_day("2001", back_dated)
+        app.state.sandbox.register_late(back_dated, datetime.now(UTC) + timedelta(minutes=1))
+        [nightly] = run_imports(pg_instance, "nightly", ["src.2001"])
+    assert nightly.status == "SUCCESS", nightly.error
+    after = warehouse_rows(wh, "src.2001", day)
+    assert after == source_rows(books, "2001", day) and after != before
+    everything = Window(date(2000, 1, 1), books.end + timedelta(days=1))
+    assert warehouse_rows(wh, "src.2001") == source_rows(books, "2001", everything)
+    [materialization] = [e.asset_materialization for e in
+                         pg_instance.all_logs(nightly.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+                         if e.asset_materialization.asset_key == AssetKey("gl_postings")]
+    assert materialization.metadata["back_dated_rows"].value == len(after)
