@@ -81,6 +81,6 @@ def test_source_failing_halfway_leaves_previous_data(home: Path, warehouse_url: 
     [failed] = _import(pg_instance, registry, "full", ["demo.1001"])
 
     assert failed.status == "FAILURE"
-    assert failed.error.startswith("connection 'demo', company '1001': source failed after ")
+    assert failed.error.startswith("connection 'demo', ERP company '1001': source failed after ")
     assert "previous data left unchanged" in failed.error
     assert all_rows_with_run(wh, "demo.1001") == before

@@ -97,7 +97,9 @@ class ConnectorError(Exception):
     """An error from a source, naming where it happened so that users can act on it.
 
     Messages never contain secrets: connectors pass names of credentials
-    (environment variable names), never their values.
+    (environment variable names), never their values. ``company`` is the ERP's
+    own id of the company (``erp_id``), shown as "ERP company"; the warehouse
+    and Dagster name a company by its key, ``<connection>.<erp_id>``.
     """
 
     def __init__(
@@ -114,7 +116,7 @@ class ConnectorError(Exception):
         self.reason = message
         where = [f"connection '{connection}'"]
         if company is not None:
-            where.append(f"company '{company}'")
+            where.append(f"ERP company '{company}'")
         if field is not None:
             where.append(f"field '{field}'")
         super().__init__(f"{', '.join(where)}: {message}")
@@ -186,11 +188,11 @@ class Connector(Protocol):
         """Companies reachable through this connection."""
         ...
 
-    def stream_dimension(self, company_id: str, dimension: str) -> Iterator[Batch]:
+    def stream_dimension(self, erp_id: str, dimension: str) -> Iterator[Batch]:
         """Batches of rows shaped as ``DIMENSION_COLUMNS[dimension]``."""
         ...
 
-    def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
+    def stream_postings(self, erp_id: str, window: Window) -> Iterator[Batch]:
         """Batches of rows shaped as ``POSTING_COLUMNS``, dated inside ``window``."""
         ...
 
@@ -218,7 +220,7 @@ class EnteredSince(Protocol):
     implement this, and the nightly adds those postings by their ids.
     """
 
-    def stream_postings_created_since(self, company_id: str, window: Window, since: datetime) -> Iterator[Batch]:
+    def stream_postings_created_since(self, erp_id: str, window: Window, since: datetime) -> Iterator[Batch]:
         """Postings dated inside ``window`` and entered after ``since`` (naive means UTC)."""
         ...
 
@@ -233,11 +235,11 @@ class DirectConnector(Connector, Protocol):
     names and types the accounts).
     """
 
-    def balances(self, company_id: str, from_period: int, to_period: int) -> Iterable[BalanceRow]:
+    def balances(self, erp_id: str, from_period: int, to_period: int) -> Iterable[BalanceRow]:
         """Debit and credit totals per account and period up to ``to_period``; periods before
         ``from_period`` summed per year (period ``YYYY00``), so opening balances cost one row a year."""
         ...
 
-    def currency(self, company_id: str) -> str:
+    def currency(self, erp_id: str) -> str:
         """The company's own (domestic) currency, the one amounts are in."""
         ...

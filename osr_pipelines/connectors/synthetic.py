@@ -66,53 +66,53 @@ class SyntheticConnector:
     def list_companies(self) -> list[CompanyInfo]:
         return self.books.companies()
 
-    def _check(self, company_id: str) -> None:
-        if not self.books.has_company(company_id):
-            raise ConnectorError("no such company in the source", connection=self.connection, company=company_id)
+    def _check(self, erp_id: str) -> None:
+        if not self.books.has_company(erp_id):
+            raise ConnectorError("no such company in the source", connection=self.connection, company=erp_id)
 
-    def stream_dimension(self, company_id: str, dimension: str) -> Iterator[Batch]:
-        self._check(company_id)
+    def stream_dimension(self, erp_id: str, dimension: str) -> Iterator[Batch]:
+        self._check(erp_id)
         yield self.books.dimension(dimension)
 
-    def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
+    def stream_postings(self, erp_id: str, window: Window) -> Iterator[Batch]:
         sent = [0]
-        return self._last_count.track(self._postings(company_id, window, sent),
+        return self._last_count.track(self._postings(erp_id, window, sent),
                                       lambda: SourceCount(sent[0], "generated rows", True,
                                                           "the synthetic books count the rows they generate"))
 
     def source_count(self) -> SourceCount:
         return self._last_count.value
 
-    def _postings(self, company_id: str, window: Window, sent: list[int]) -> Iterator[Batch]:
-        self._check(company_id)
-        for batch in self.books.postings_in(company_id, window, self.batch_size):
+    def _postings(self, erp_id: str, window: Window, sent: list[int]) -> Iterator[Batch]:
+        self._check(erp_id)
+        for batch in self.books.postings_in(erp_id, window, self.batch_size):
             if self.fail_after_rows is not None and sent[0] + len(batch) > self.fail_after_rows:
                 raise SourceUnavailable(
                     f"source failed after {sent[0]} rows (simulated outage)",
-                    connection=self.connection, company=company_id)
+                    connection=self.connection, company=erp_id)
             sent[0] += len(batch)
             if self.batch_delay:
                 time.sleep(self.batch_delay)
             yield batch
 
-    def balances(self, company_id: str, from_period: int, to_period: int) -> list[BalanceRow]:
+    def balances(self, erp_id: str, from_period: int, to_period: int) -> list[BalanceRow]:
         """The synthetic ERP's aggregate query; it sums its generated days, as a real ERP sums its tables."""
-        self._check(company_id)
+        self._check(erp_id)
         year, month = divmod(to_period, 100)
         after = date(year + month // 12, month % 12 + 1, 1)
         if after <= self.books.start:
             return []
         totals: dict[tuple[str, int], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
-        for batch in self.books.postings_in(company_id, Window(self.books.start, after), self.batch_size):
+        for batch in self.books.postings_in(erp_id, Window(self.books.start, after), self.batch_size):
             for row in batch:
                 period, account, amount = row[3], row[4], Decimal(str(row[5]))
                 key = (account, period if period >= from_period else period // 100 * 100)
                 totals[key][0 if amount > 0 else 1] += abs(amount)
         return [(account, period, debit, credit) for (account, period), (debit, credit) in sorted(totals.items())]
 
-    def currency(self, company_id: str) -> str:
+    def currency(self, erp_id: str) -> str:
         """Synthetic companies keep their books in NOK (some lines are in EUR)."""
-        self._check(company_id)
+        self._check(erp_id)
         return "NOK"
 
     def close(self) -> None:

@@ -137,8 +137,8 @@ class SyntheticBooks:
         return [CompanyInfo(erp_id=c, name=company_name(c), organization_number=f"9{int(c):08d}"[:9])
                 for c in self.company_ids]
 
-    def has_company(self, company_id: str) -> bool:
-        return company_id in self.company_ids
+    def has_company(self, erp_id: str) -> bool:
+        return erp_id in self.company_ids
 
     def dimension(self, dimension: str) -> Batch:
         if dimension == "accounts":
@@ -158,13 +158,13 @@ class SyntheticBooks:
 
     # -- postings ---------------------------------------------------------------------
 
-    def postings_in(self, company_id: str, window: Window, batch_size: int = 10_000) -> Iterator[Batch]:
+    def postings_in(self, erp_id: str, window: Window, batch_size: int = 10_000) -> Iterator[Batch]:
         """Postings dated inside ``window``, in batches of about ``batch_size``."""
         day = max(window.start, self.start)
         last = min(window.end - timedelta(days=1), self.end)
         batch: Batch = []
         while day <= last:
-            batch.extend(self.day_postings(company_id, day))
+            batch.extend(self.day_postings(erp_id, day))
             if len(batch) >= batch_size:
                 yield batch
                 batch = []
@@ -172,16 +172,16 @@ class SyntheticBooks:
         if batch:
             yield batch
 
-    def count_in(self, company_id: str, window: Window) -> int:
-        return sum(len(b) for b in self.postings_in(company_id, window))
+    def count_in(self, erp_id: str, window: Window) -> int:
+        return sum(len(b) for b in self.postings_in(erp_id, window))
 
-    def day_postings(self, company_id: str, day: date) -> Batch:
-        mutation = self.mutations.of(company_id, day)
+    def day_postings(self, erp_id: str, day: date) -> Batch:
+        mutation = self.mutations.of(erp_id, day)
         revision = mutation["revision"] if mutation else 0
         deleted = set(mutation["deleted"]) if mutation else ()
         ordinal = day.toordinal()
-        structure = random.Random(f"{self.seed}:{company_id}:{ordinal}")
-        amounts = random.Random(f"{self.seed}:{company_id}:{ordinal}:{revision}")
+        structure = random.Random(f"{self.seed}:{erp_id}:{ordinal}")
+        amounts = random.Random(f"{self.seed}:{erp_id}:{ordinal}:{revision}")
         iso = day.isoformat()
         period = day.year * 100 + day.month
         first_number = (day.timetuple().tm_yday - 1) * self.vouchers_per_day + 1
@@ -227,14 +227,14 @@ class SyntheticBooks:
 
     # -- mutations, for refresh tests -------------------------------------------------------
 
-    def edit_day(self, company_id: str, day: date) -> None:
+    def edit_day(self, erp_id: str, day: date) -> None:
         """Change the amounts and texts of every posting on ``day`` (ids stay)."""
-        self.mutations._day(company_id, day)["revision"] += 1
+        self.mutations._day(erp_id, day)["revision"] += 1
         self.mutations.save()
 
-    def delete_voucher(self, company_id: str, day: date, index: int = 0) -> None:
+    def delete_voucher(self, erp_id: str, day: date, index: int = 0) -> None:
         """Delete the ``index``-th voucher of ``day`` with all its postings."""
-        entry = self.mutations._day(company_id, day)
+        entry = self.mutations._day(erp_id, day)
         if index not in entry["deleted"]:
             entry["deleted"].append(index)
         self.mutations.save()

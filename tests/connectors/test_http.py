@@ -66,7 +66,7 @@ def test_5xx_exhaustion_names_connection_and_company_but_no_secret(caplog):
         with pytest.raises(SourceUnavailable) as caught:
             http.request_json("PUT", "/thing", params={"token": SECRET}, auth=("0", SECRET), company="1001")
         http.close()
-    assert str(caught.value) == "connection 'conn-x', company '1001': PUT /thing answered HTTP 503 4 times"
+    assert str(caught.value) == "connection 'conn-x', ERP company '1001': PUT /thing answered HTTP 503 4 times"
     assert len(sleeps) == 3 and all(0.5 <= s <= 3 for s in sleeps)  # capped, jittered backoff
     assert SECRET not in caplog.text and "/thing" in caplog.text
 

@@ -72,7 +72,7 @@ def test_an_offset_server_that_repeats_its_page_ends_with_an_error_naming_the_er
     with pytest.raises(MalformedResponse) as caught:
         next(pages)
     assert str(caught.value) == (
-        "connection 'conn', company '1001', field 'from': Acme ERP GET /lines answered the page before again for "
+        "connection 'conn', ERP company '1001', field 'from': Acme ERP GET /lines answered the page before again for "
         "from=10: the server ignores 'from', so paging stopped instead of reading the same page again")
 
 

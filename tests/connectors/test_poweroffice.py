@@ -479,7 +479,7 @@ def test_one_refused_client_key_fails_only_its_company_and_writes_nothing(home, 
         outcomes = run_imports(pg_instance, "full", ["src.2001", "src.2002"])
     assert [o.status for o in outcomes] == ["SUCCESS", "FAILURE"]
     error = outcomes[1].error
-    assert error.startswith("connection 'src', company '2002', field 'client_key_2002': PowerOffice refused the "
+    assert error.startswith("connection 'src', ERP company '2002', field 'client_key_2002': PowerOffice refused the "
                             "client key 2002 (credential 'client_key_2002', env PO_CLIENT_KEY_2002)"), error
     assert not any(value in error for value in creds.values())
     wh = Warehouse(warehouse_url)
@@ -533,7 +533,7 @@ def test_a_server_that_ignores_the_page_number_fails_the_read_instead_of_looping
             for pages, _ in enumerate(connector.stream_dimension("1001", "departments")):
                 assert pages < 3, "paging did not stop"
         connector.close()
-    assert str(caught.value).startswith("connection 'po-test', company '1001', field 'PageNumber': PowerOffice "
+    assert str(caught.value).startswith("connection 'po-test', ERP company '1001', field 'PageNumber': PowerOffice "
                                         "GET /Departments answered the page before again for PageNumber=2")
 
 

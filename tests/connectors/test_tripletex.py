@@ -247,8 +247,8 @@ def test_a_server_that_ignores_from_fails_the_read_instead_of_looping(sandbox):
             for pages, _ in enumerate(connector.stream_dimension("1001", "departments")):
                 assert pages < 3, "paging did not stop"
         connector.close()
-    assert str(caught.value).startswith("connection 'tx-test', company '1001', field 'from': Tripletex GET /department "
-                                        "answered the page before again for from=2")
+    assert str(caught.value).startswith("connection 'tx-test', ERP company '1001', field 'from': Tripletex GET "
+                                        "/department answered the page before again for from=2")
 
 
 def test_accounts_in_no_balance_group_get_no_group(sandbox, books):

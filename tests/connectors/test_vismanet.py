@@ -322,7 +322,7 @@ def test_a_company_no_tenant_reaches_is_named(sandbox):
             flat(connector.stream_postings("1002", Window(date(2025, 1, 1), date(2025, 1, 2))))
         connector.close()
     message = str(caught.value)
-    assert message.startswith("connection 'vn-test', company '1002', field 'tenant_id'")
+    assert message.startswith("connection 'vn-test', ERP company '1002', field 'tenant_id'")
     assert "they reach 1001" in message and "add the company's own tenant id" in message
     assert sb.to("/v1/GeneralLedgerTransactions") == []
 
@@ -393,7 +393,7 @@ def test_a_server_repeating_a_page_ends_the_walk_with_a_clear_error(sandbox, tot
                 pages += 1
                 assert pages < 10, "the walk did not stop on a repeated page"
         connector.close()
-    assert str(caught.value).startswith("connection 'vn-test', company '1001', field 'pageNumber'")
+    assert str(caught.value).startswith("connection 'vn-test', ERP company '1001', field 'pageNumber'")
     assert "the page before again for pageNumber=2" in str(caught.value) and pages == 1
 
 

@@ -246,36 +246,36 @@ class PowerOfficeConnector:
             self._client_info(field)
         return self._company_of[field]
 
-    def _for_company(self, err: ConnectorError, company_id: str, more: str = "") -> ConnectorError:
-        """``err`` naming ``company_id``: token refusals know no company; the import that failed does."""
+    def _for_company(self, err: ConnectorError, erp_id: str, more: str = "") -> ConnectorError:
+        """``err`` naming ``erp_id``: token refusals know no company; the import that failed does."""
         if err.company is not None and not more:
             return err
         kind = CredentialsRejected if isinstance(err, CredentialsRejected) else ConnectorError
-        return kind(err.reason + more, connection=self.connection, company=company_id, field=err.field)
+        return kind(err.reason + more, connection=self.connection, company=erp_id, field=err.field)
 
-    def _key_for(self, company_id: str) -> str:
-        """The client key field that reaches ``company_id``; ``client_key_<company_id>`` is tried first."""
+    def _key_for(self, erp_id: str) -> str:
+        """The client key field that reaches ``erp_id``; ``client_key_<erp_id>`` is tried first."""
         for field, client_id in self._company_of.items():
-            if client_id == company_id:
+            if client_id == erp_id:
                 return field
-        guess = f"{CLIENT_KEY}_{company_id}"
+        guess = f"{CLIENT_KEY}_{erp_id}"
         refused: list[ConnectorError] = []
         for field in sorted(self._client_keys, key=lambda f: f != guess):
             if field in self._company_of:
                 continue
             try:
-                if self._client_id(field) == company_id:
+                if self._client_id(field) == erp_id:
                     return field
             except ConnectorError as err:
                 if err.company is not None or err.field != field:
                     # not about this key (the subscription key, say): no other key can help
-                    raise self._for_company(err, company_id) from None
+                    raise self._for_company(err, erp_id) from None
                 refused.append(err)  # a revoked key of another company must not stop this one
         if refused:
             others = f" ({len(refused) - 1} other key(s) refused too)" if len(refused) > 1 else ""
-            raise self._for_company(refused[0], company_id, others)
+            raise self._for_company(refused[0], erp_id, others)
         raise ConnectorError("none of the connection's client keys reaches this company", connection=self.connection,
-                             company=company_id, field=CLIENT_KEY)
+                             company=erp_id, field=CLIENT_KEY)
 
     # -- the connector protocol ---------------------------------------------------------------
 
@@ -303,29 +303,29 @@ class PowerOfficeConnector:
                                       field=refused[0].field)
         return companies
 
-    def _organization_number(self, field: str, company_id: str) -> str | None:
+    def _organization_number(self, field: str, erp_id: str) -> str | None:
         """From ``GET /OrganizationSettings``, when the integration may read it."""
         try:
-            settings = self._get(field, "/OrganizationSettings", None, company_id)
+            settings = self._get(field, "/OrganizationSettings", None, erp_id)
         except CredentialsRejected as err:
             if err.field == "subscription_key":
                 raise
             return None
         return (settings.get("OrganizationNumber") or None) if isinstance(settings, dict) else None
 
-    def stream_dimension(self, company_id: str, dimension: str) -> Iterator[Batch]:
+    def stream_dimension(self, erp_id: str, dimension: str) -> Iterator[Batch]:
         if dimension not in DIMENSION_COLUMNS:
             raise ValueError(f"unknown dimension '{dimension}'")
         path, mapper = DIMENSION_SOURCES[dimension]
-        field = self._key_for(company_id)
-        for page in self._pages(field, path, {}, company_id):
-            yield map_page(page, each(mapper), connection=self.connection, company=company_id)
+        field = self._key_for(erp_id)
+        for page in self._pages(field, path, {}, erp_id):
+            yield map_page(page, each(mapper), connection=self.connection, company=erp_id)
 
-    def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
+    def stream_postings(self, erp_id: str, window: Window) -> Iterator[Batch]:
         """Transactions posted inside ``window``, the next page fetched while this one maps."""
-        return self._transactions(company_id, window, {})
+        return self._transactions(erp_id, window, {})
 
-    def stream_postings_created_since(self, company_id: str, window: Window, since: datetime) -> Iterator[Batch]:
+    def stream_postings_created_since(self, erp_id: str, window: Window, since: datetime) -> Iterator[Batch]:
         """Transactions posted inside ``window`` and entered after ``since`` (naive means UTC).
 
         Catches vouchers entered back-dated since the last run, whatever their
@@ -334,48 +334,48 @@ class PowerOfficeConnector:
         page of new postings. Posted vouchers change only by new (reversal and
         correction) vouchers, so entries since ``since`` are all that changed.
         """
-        return self._transactions(company_id, window, {"createdDateTimeOffsetGreaterThan": _utc_iso(since)})
+        return self._transactions(erp_id, window, {"createdDateTimeOffsetGreaterThan": _utc_iso(since)})
 
     def source_count(self) -> SourceCount:
         """``TotalCount`` of the first page's ``X-Pagination`` (0 for a 204)."""
         return self._last_count.value
 
-    def _transactions(self, company_id: str, window: Window, filters: Mapping[str, str]) -> Iterator[Batch]:
+    def _transactions(self, erp_id: str, window: Window, filters: Mapping[str, str]) -> Iterator[Batch]:
         tally = Tally("X-Pagination TotalCount", exact=True)
-        return self._last_count.track(self._transaction_batches(company_id, window, filters, tally), tally.result)
+        return self._last_count.track(self._transaction_batches(erp_id, window, filters, tally), tally.result)
 
-    def _transaction_batches(self, company_id: str, window: Window, filters: Mapping[str, str],
+    def _transaction_batches(self, erp_id: str, window: Window, filters: Mapping[str, str],
                              count: Count) -> Iterator[Batch]:
         """``fromDate`` and ``toDate`` are both inclusive: the half-open window ends the day before ``end``."""
-        field = self._key_for(company_id)
+        field = self._key_for(erp_id)
         params = {"fromDate": window.start.isoformat(), "toDate": (window.end - timedelta(days=1)).isoformat(),
                   **filters, "Fields": TRANSACTION_FIELDS}
-        pages = prefetch(self._pages(field, "/AccountTransactions", params, company_id, decode_transactions, count),
+        pages = prefetch(self._pages(field, "/AccountTransactions", params, erp_id, decode_transactions, count),
                          depth=2)
         try:
             for page in pages:
-                currency = self._currency(field, company_id) if any(t.CurrencyCode is None for t in page) else None
+                currency = self._currency(field, erp_id) if any(t.CurrencyCode is None for t in page) else None
                 yield map_page(page, lambda p, c=currency: map_transactions(p, c), connection=self.connection,
-                               company=company_id)
+                               company=erp_id)
         finally:
             pages.close()
 
-    def _currency(self, field: str, company_id: str) -> str:
+    def _currency(self, field: str, erp_id: str) -> str:
         """The company's currency, ``CurrencyCode`` of ``GET /FinancialSettings`` (asked once).
 
         The spec says it is NOK for every client "as of now", so NOK stands in
         when the integration lacks the ``CommonServices`` privilege to ask.
         """
-        if company_id not in self._currencies:
+        if erp_id not in self._currencies:
             try:
-                settings = self._auth_for(field).request_json("GET", "/FinancialSettings", company=company_id)
+                settings = self._auth_for(field).request_json("GET", "/FinancialSettings", company=erp_id)
             except HttpStatusError as err:
                 if err.status != 403:
                     raise self._failure(err, field, "GET /FinancialSettings") from None
                 settings = None
             code = settings.get("CurrencyCode") if isinstance(settings, dict) else None
-            self._currencies[company_id] = code or DEFAULT_CURRENCY
-        return self._currencies[company_id]
+            self._currencies[erp_id] = code or DEFAULT_CURRENCY
+        return self._currencies[erp_id]
 
     def close(self) -> None:
         self._http.close()

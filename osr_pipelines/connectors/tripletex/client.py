@@ -222,7 +222,7 @@ class TripletexConnector:
         return [CompanyInfo(self._own_company, company.get("name") or self._own_company,
                             company.get("organizationNumber") or None)]
 
-    def stream_dimension(self, company_id: str, dimension: str) -> Iterator[Batch]:
+    def stream_dimension(self, erp_id: str, dimension: str) -> Iterator[Batch]:
         if dimension not in DIMENSION_COLUMNS:
             raise ValueError(f"unknown dimension '{dimension}'")
         source = DIMENSION_SOURCES[dimension]
@@ -231,8 +231,8 @@ class TripletexConnector:
         seen: set[str] = set()  # an object changing state between two passes would come twice
         try:
             for filters in source.filters:
-                for page in self._pages(source.path, {**params, **filters}, company_id):
-                    rows = map_page(page, mapper, connection=self.connection, company=company_id)
+                for page in self._pages(source.path, {**params, **filters}, erp_id):
+                    rows = map_page(page, mapper, connection=self.connection, company=erp_id)
                     if len(source.filters) > 1:
                         rows = [row for row in rows if row[0] not in seen]
                         seen.update(row[0] for row in rows)
@@ -240,34 +240,34 @@ class TripletexConnector:
         except HttpStatusError as err:
             raise self._failure(err, f"GET {source.path}") from None
 
-    def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
+    def stream_postings(self, erp_id: str, window: Window) -> Iterator[Batch]:
         """Postings of ``window``, a request series per year, ``workers`` years fetched at once.
 
         Each year runs at most two pages ahead of the one being mapped, so
         memory is bounded while the round trips of several years overlap.
         """
         tally = Tally("fullResultSize", exact=False, note="deprecated and \"not exact\" in the spec")
-        return self._last_count.track(self._postings(company_id, window, tally), tally.result)
+        return self._last_count.track(self._postings(erp_id, window, tally), tally.result)
 
     def source_count(self) -> SourceCount:
         """``fullResultSize`` of each request series, summed; the spec says it is not exact."""
         return self._last_count.value
 
-    def _postings(self, company_id: str, window: Window, count: Count) -> Iterator[Batch]:
-        years = (self._window_pages(company_id, part, count) for part in split_by_year(window))
+    def _postings(self, erp_id: str, window: Window, count: Count) -> Iterator[Batch]:
+        years = (self._window_pages(erp_id, part, count) for part in split_by_year(window))
         pages = fetch_ahead(years, workers=self.workers, depth=2)
         try:
             for page in pages:
-                yield map_page(page, map_postings, connection=self.connection, company=company_id)
+                yield map_page(page, map_postings, connection=self.connection, company=erp_id)
         finally:
             pages.close()
 
-    def _window_pages(self, company_id: str, window: Window, count: Count) -> Iterator[list[Posting]]:
+    def _window_pages(self, erp_id: str, window: Window, count: Count) -> Iterator[list[Posting]]:
         """Pages of one window; a window Tripletex finds too large is fetched as two halves."""
         params = {"dateFrom": window.start.isoformat(), "dateTo": window.end.isoformat(), "fields": POSTING_FIELDS}
         started = False
         try:
-            for page in self._pages("/ledger/posting", params, company_id, decode_postings, count):
+            for page in self._pages("/ledger/posting", params, erp_id, decode_postings, count):
                 started = True
                 yield page
         except HttpStatusError as err:
@@ -277,7 +277,7 @@ class TripletexConnector:
             if not splittable:
                 raise self._failure(err, f"GET /ledger/posting {window}") from None
             for half in halves(window):
-                yield from self._window_pages(company_id, half, count)
+                yield from self._window_pages(erp_id, half, count)
 
     def close(self) -> None:
         self._http.close()

@@ -280,43 +280,43 @@ class VismaNetConnector:
             self._company_tenant.update((company.erp_id, tenant) for company, tenant in found)
         return [company for company, _ in found]
 
-    def stream_dimension(self, company_id: str, dimension: str) -> Iterator[Batch]:
+    def stream_dimension(self, erp_id: str, dimension: str) -> Iterator[Batch]:
         if dimension not in DIMENSION_COLUMNS:
             raise ValueError(f"unknown dimension '{dimension}'")
         path, mapper = DIMENSION_SOURCES[dimension]
-        for page in self._pages(self._tenant_of(company_id), path, {}, company_id):
+        for page in self._pages(self._tenant_of(erp_id), path, {}, erp_id):
             try:
                 yield [mapper(item) for item in page]
             except (KeyError, TypeError) as exc:
                 raise MalformedResponse(f"GET {path}: an item lacks {exc}", connection=self.connection,
-                                        company=company_id, field=str(exc).strip("'")) from None
+                                        company=erp_id, field=str(exc).strip("'")) from None
 
-    def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
+    def stream_postings(self, erp_id: str, window: Window) -> Iterator[Batch]:
         """Released GL lines dated inside ``window``; the next pages are fetched while this one maps."""
         tally = Tally("metadata.totalCount", exact=True)
-        return self._last_count.track(self._postings(company_id, window, tally), tally.result)
+        return self._last_count.track(self._postings(erp_id, window, tally), tally.result)
 
     def source_count(self) -> SourceCount:
         """``metadata.totalCount`` of the first page's first line; 0 when no financial period overlaps."""
         return self._last_count.value
 
-    def _postings(self, company_id: str, window: Window, count: Count) -> Iterator[Batch]:
-        tenant = self._tenant_of(company_id)
-        periods = period_range(self._financial_periods(tenant, company_id), window, self.period_margin)
+    def _postings(self, erp_id: str, window: Window, count: Count) -> Iterator[Batch]:
+        tenant = self._tenant_of(erp_id)
+        periods = period_range(self._financial_periods(tenant, erp_id), window, self.period_margin)
         if periods is None:
             count(0)  # no financial period overlaps the window, so no line can be dated in it
             return
         last = window.end - timedelta(days=1)
-        params = {"ledger": self._ledger(tenant, company_id), "fromPeriod": periods[0], "toPeriod": periods[1],
+        params = {"ledger": self._ledger(tenant, erp_id), "fromPeriod": periods[0], "toPeriod": periods[1],
                   "fromDate": window.start.isoformat(), "toDate": last.isoformat()}
-        pages = prefetch(self._pages(tenant, GL_PATH, params, company_id, decode_gl_lines, count), depth=2)
+        pages = prefetch(self._pages(tenant, GL_PATH, params, erp_id, decode_gl_lines, count), depth=2)
         try:
             for page in pages:
                 try:
                     yield map_gl_lines(page, self.currency)
                 except (TypeError, ValueError) as exc:
                     raise MalformedResponse(f"GET {GL_PATH}: unexpected line ({type(exc).__name__}: {exc})",
-                                            connection=self.connection, company=company_id) from None
+                                            connection=self.connection, company=erp_id) from None
         finally:
             pages.close()
 

@@ -230,58 +230,58 @@ class XledgerConnector:
             "Set option entity to the Eier-ID shown in Xledger under Administrasjon > Enhet, or make the token "
             "in that entity or one above it", connection=self.connection, field="entity")
 
-    def stream_dimension(self, company_id: str, dimension: str) -> Iterator[Batch]:
+    def stream_dimension(self, erp_id: str, dimension: str) -> Iterator[Batch]:
         if dimension not in DIMENSION_COLUMNS:
             raise ValueError(f"unknown dimension '{dimension}'")
         root = queries.DIMENSION_ROOTS[dimension]
-        filter_ = {"ownerDbId": _dbid(company_id, self.connection)}
+        filter_ = {"ownerDbId": _dbid(erp_id, self.connection)}
         if dimension == "departments":
             filter_["objectKindDbId"] = self.department_kind
         query = queries.master_data(root, filter_)
         mapper = DIMENSION_MAPPERS[dimension]
-        for nodes in self._pages(root, query, {}, company_id):
+        for nodes in self._pages(root, query, {}, erp_id):
             try:
                 yield [mapper(node) for node in nodes]
             except (KeyError, TypeError) as exc:
                 raise MalformedResponse(f"{root} node without {exc}", connection=self.connection,
-                                        company=company_id) from None
+                                        company=erp_id) from None
 
-    def stream_postings(self, company_id: str, window: Window) -> Iterator[Batch]:
+    def stream_postings(self, erp_id: str, window: Window) -> Iterator[Batch]:
         """Transactions of ``window``, the next page fetched while this one maps."""
-        return self._last_count.track(self._postings(company_id, window), lambda: NO_COUNT)
+        return self._last_count.track(self._postings(erp_id, window), lambda: NO_COUNT)
 
     def source_count(self) -> SourceCount:
         """Always without rows: Xledger's connections report no count (:data:`NO_COUNT`)."""
         return self._last_count.value
 
-    def _postings(self, company_id: str, window: Window) -> Iterator[Batch]:
-        lookups = self._lookups_of(company_id)
+    def _postings(self, erp_id: str, window: Window) -> Iterator[Batch]:
+        lookups = self._lookups_of(erp_id)
         edges_of_window = (window.start.isoformat(), window.end.isoformat())
-        pages = prefetch(self._transaction_pages(company_id, window), depth=2)
+        pages = prefetch(self._transaction_pages(erp_id, window), depth=2)
         try:
             for edges in pages:
                 try:
                     yield map_transactions(edges, lookups, self.slots, edges_of_window)
                 except KeyError as exc:
                     raise MalformedResponse(f"a transaction references account dbId {exc} that accounts lacks",
-                                            connection=self.connection, company=company_id) from None
+                                            connection=self.connection, company=erp_id) from None
                 except OutsideWindow as exc:
                     raise MalformedResponse(
                         f"transactions {window} returned a transaction posted on {exc.day}, outside the window: "
                         f"the filter field {self.posted_date_filter} (option posted_date_filter) does not "
                         "filter on the posting date; set the option to the field that does",
-                        connection=self.connection, company=company_id, field="posted_date_filter") from None
+                        connection=self.connection, company=erp_id, field="posted_date_filter") from None
         finally:
             pages.close()
 
-    def _lookups_of(self, company_id: str) -> Lookups:
+    def _lookups_of(self, erp_id: str) -> Lookups:
         """Account numbers and roles, and the partners behind ``companyDbId``, fetched once per company."""
-        lookups = self._lookups.get(company_id)
+        lookups = self._lookups.get(erp_id)
         if lookups is None:
-            owner = {"ownerDbId": _dbid(company_id, self.connection)}
+            owner = {"ownerDbId": _dbid(erp_id, self.connection)}
 
             def nodes(root: str) -> Iterator[dict]:
-                for page in self._pages(root, queries.master_data(root, owner), {}, company_id):
+                for page in self._pages(root, queries.master_data(root, owner), {}, erp_id):
                     yield from page
 
             def partners(root: str) -> dict[str, str]:
@@ -294,8 +294,8 @@ class XledgerConnector:
                                   partners("customers"), partners("suppliers"))
             except (KeyError, TypeError) as exc:
                 raise MalformedResponse(f"accounts, customers or suppliers answered a node without {exc}",
-                                        connection=self.connection, company=company_id) from None
-            self._lookups[company_id] = lookups
+                                        connection=self.connection, company=erp_id) from None
+            self._lookups[erp_id] = lookups
         return lookups
 
     def close(self) -> None:
@@ -321,10 +321,10 @@ def _option(options: Mapping[str, str], name: str, default: str, pattern: re.Pat
     return value
 
 
-def _dbid(company_id: str, connection: str) -> str:
+def _dbid(erp_id: str, connection: str) -> str:
     """A company's ``dbId``, checked to be digits because it is written into the query as a literal."""
-    if not _DIGITS.fullmatch(company_id):
-        raise ConnectorError(f"an Xledger company id is the entity's dbId (digits), not {company_id!r}; "
+    if not _DIGITS.fullmatch(erp_id):
+        raise ConnectorError(f"an Xledger company id is the entity's dbId (digits), not {erp_id!r}; "
                              "list the connection's companies to see their ids", connection=connection,
-                             company=company_id, field="company")
-    return company_id
+                             company=erp_id, field="company")
+    return erp_id
