@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from dagster import AssetKey, AssetPartitionStatus, DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from osr_pipelines.assets.windows import OSLO
@@ -97,3 +98,26 @@ def test_a_company_being_imported_elsewhere_is_left_alone(home: Path, pg_databas
     assert wh.count_postings("books.8") > 0
     with wh.company_lease("books.2") as free:
         assert free  # released by the run's end and by ours
+
+
+@pytest.mark.parametrize("warehouse_url", ["postgresql"], indirect=True)
+def test_an_unexpected_error_in_one_company_spares_the_rest_of_its_batch(home: Path, warehouse_url: str, pg_instance,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = books_registry(home, in_source="1,2,3,4,5,6,7,8")
+    load_dimension = Warehouse.load_dimension
+
+    def defect_in_books_5(self: Warehouse, company: str, *args, **kwargs):  # a bug met in one company's data
+        if company == "books.5":
+            raise ZeroDivisionError("division by zero")
+        return load_dimension(self, company, *args, **kwargs)
+
+    monkeypatch.setattr(Warehouse, "load_dimension", defect_in_books_5)
+    [batch] = nightly_batches(pg_instance, registry)
+    ok, run_id = run_request(pg_instance, "nightly_import", batch)
+    assert not ok
+    reason = company_failure(pg_instance, run_id, "books.5") or ""
+    assert "unexpected ZeroDivisionError: division by zero" in reason, reason
+    wh = Warehouse(warehouse_url)
+    assert wh.count_postings("books.5") == 0
+    assert all(wh.count_postings(k) > 0 for k in KEYS if k != "books.5")
+    assert statuses(pg_instance, "gl_postings")["books.5"] == AssetPartitionStatus.FAILED

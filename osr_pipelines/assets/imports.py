@@ -178,6 +178,9 @@ def build_import_assets() -> list[AssetsDefinition]:
             except CompanyFailed as exc:
                 failed[key] = str(exc)
                 context.log.error(str(exc))
+            except Exception as exc:  # a defect met in one company's data must not cost the batch the rest
+                failed[key] = f"company '{key}': unexpected {type(exc).__name__}: {exc} (its loads rolled back)"
+                context.log.exception(failed[key])
         if failed:
             done = len(keys) - len(failed)
             summary = failed[keys[0]] if len(keys) == 1 else (
