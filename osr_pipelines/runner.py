@@ -48,7 +48,7 @@ from osr_pipelines.filelock import try_lock
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import load_registry_cached
 from osr_pipelines.schedules import Batch, batch_tags, plan_batches
-from osr_pipelines.tags import PARTITION_TAG, RANGE_START_TAG, partition_tags
+from osr_pipelines.tags import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, partition_tags
 
 CODE_LOCATION = "osr_pipelines.definitions"
 #: Set on runs that ``osr`` executes itself: which process owns the run.
@@ -343,6 +343,16 @@ def outcome_of(instance: DagsterInstance, key: str, run_id: str, seconds: float)
         # the batch failed for other companies; this one was imported
         return RunOutcome(key, run_id, DagsterRunStatus.SUCCESS.value, rows, seconds)
     return RunOutcome(key, run_id, run.status.value, rows, seconds, error or run_failure_reason(instance, run_id))
+
+
+def covers(run: DagsterRun, key: str, position: dict[str, int]) -> bool:
+    """Whether ``run`` imports ``key``: as its partition, or inside its range of partitions (a batch)."""
+    if run.tags.get(PARTITION_TAG) is not None:
+        return run.tags[PARTITION_TAG] == key
+    start, end = run.tags.get(RANGE_START_TAG), run.tags.get(RANGE_END_TAG)
+    if start not in position or end not in position or key not in position:
+        return False
+    return position[start] <= position[key] <= position[end]
 
 
 def company_failure(instance: DagsterInstance, run_id: str, key: str) -> str | None:

@@ -129,6 +129,12 @@ def test_shipped_instance_daemon_sensor_live_connections_and_backfill(production
                    for e in instance.all_logs(failed_batch.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)}
         assert checked == {k for k in many if k != "many.3004"}
         assert wh.count_postings("many.3003") > 0 and wh.count_postings("many.3004") == 0
+        # `osr status` reads each company's own outcome out of its batch
+        status_out = subprocess.run([*osr, "status"], env=env, capture_output=True, text=True, check=True).stdout
+        lines = {line.split()[0]: line for line in status_out.splitlines() if line.startswith("  many.")}
+        assert "last run SUCCESS" in lines["many.3003"] and "last run FAILURE" in lines["many.3004"], status_out
+        assert "many (synthetic, import): failing (1 of 8 companies)" in status_out, status_out
+
     finally:
         daemon.terminate()
         daemon.wait(timeout=60)

@@ -12,15 +12,17 @@ from dagster import DagsterRunStatus, RunsFilter
 from osr_pipelines.cli.common import fail, read_registry, warehouse
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.instance import get_instance
+from osr_pipelines.partitions import company_partitions
 from osr_pipelines.runner import (
     RunOutcome,
     cancel_imports,
+    covers,
     daemon_running,
     is_stale,
-    run_failure_reason,
+    outcome_of,
     run_imports,
 )
-from osr_pipelines.tags import PARTITION_TAG
+from osr_pipelines.tags import CONNECTION_TAG
 
 
 def _progress(key: str, text: str) -> None:
@@ -132,42 +134,45 @@ def status() -> None:
     rows = wh.company_rows()
     by_connection: dict[str, list] = {c.name: [] for c in reg.connections}
     detached = []
+    position = {k: i for i, k in enumerate(instance.get_dynamic_partitions(company_partitions.name))}
+    recent: dict[str, list] = {}  # a connection's latest runs: single companies and batches
     for co in reg.companies:
-        runs = instance.get_runs(RunsFilter(tags={PARTITION_TAG: co.key}), limit=1)
-        last = runs[0] if runs else None
+        if co.connection not in recent:
+            recent[co.connection] = instance.get_runs(RunsFilter(tags={CONNECTION_TAG: co.connection}), limit=500)
+        last = next((r for r in recent[co.connection] if covers(r, co.key, position)), None)
+        state, reason = (last.status.value if last else "-"), None
         if last and is_stale(last):
             reason = (f"run {last.run_id} is {last.status.value} but its osr process is gone; clear it with "
                       f"`osr import cancel --company {co.key}`")
         elif last and last.status == DagsterRunStatus.FAILURE:
-            reason = run_failure_reason(instance, last.run_id)
-        else:
-            reason = None
-        entry = (co, last, reason)
+            # a failed batch may have imported this company; its own outcome says
+            outcome = outcome_of(instance, co.key, last.run_id, 0.0)
+            state, reason = outcome.status, outcome.error
+        entry = (co, last, state, reason)
         by_connection.get(co.connection, detached).append(entry)
     for c in reg.connections:
         entries = by_connection[c.name]
-        failing = [e for e in entries if e[2]]
+        failing = [e for e in entries if e[3]]
         health = "no imports yet" if not any(e[1] for e in entries) else (
             f"failing ({len(failing)} of {len(entries)} companies)" if failing else "healthy")
         if c.mode == "direct":
             health = "direct (queried live)"
         click.secho(f"{c.name} ({c.type}, {c.mode}): {health}", bold=True,
                     fg="red" if failing else "green")
-        for co, last, reason in entries:
-            _company_line(co.key, co.name, loads.get((co.key, "gl_postings")), rows.get(co.key, 0), last, reason)
+        for co, _, state, reason in entries:
+            _company_line(co.key, co.name, loads.get((co.key, "gl_postings")), rows.get(co.key, 0), state, reason)
     if detached:
         click.secho("companies of deleted connections (kept, no longer updated):", bold=True)
-        for co, last, reason in detached:
-            _company_line(co.key, co.name, loads.get((co.key, "gl_postings")), rows.get(co.key, 0), last, reason)
+        for co, _, state, reason in detached:
+            _company_line(co.key, co.name, loads.get((co.key, "gl_postings")), rows.get(co.key, 0), state, reason)
 
 
-def _company_line(key: str, name: str, load: dict | None, rows: int, last, reason: str | None) -> None:
+def _company_line(key: str, name: str, load: dict | None, rows: int, state: str, reason: str | None) -> None:
     when = load["finished_at"].strftime("%Y-%m-%d %H:%M") if load and load["finished_at"] else "never"
     window = ""
     if load and load["window_start"]:
         end = load["window_end"] - timedelta(days=1) if isinstance(load["window_end"], date) else load["window_end"]
         window = f" {load['window_start']}..{end}"
-    state = last.status.value if last else "-"
     click.echo(f"  {key:28} {name[:28]:28} rows={rows:<9,} last import {when}{window}  last run {state}")
     if reason:
         click.secho(f"      failure: {reason}", fg="red")
