@@ -250,7 +250,7 @@ def run_here(instance: DagsterInstance, kind: str, key: str, window: Window | No
     seconds = time.perf_counter() - started
     if "error" in holder:
         return RunOutcome(key, None, "FAILURE", seconds=seconds, error=holder["error"])
-    return outcome_of(instance, key, holder["run_id"], seconds)
+    return RunReport.read(instance, holder["run_id"]).outcome(instance, key, seconds)
 
 
 @contextmanager
@@ -302,6 +302,7 @@ def submit_and_follow(instance: DagsterInstance, kind: str, keys: list[str], win
         list(pool.map(launch, batches))
     batch_of = {key: batch.keys[0] for batch in batches for key in batch.keys}
     outcomes: dict[str, RunOutcome] = {}
+    reports: dict[str, RunReport] = {}
     while len(outcomes) < len(keys):
         time.sleep(0.5)
         runs = {r.tags.get(PARTITION_TAG) or r.tags.get(RANGE_START_TAG): r
@@ -311,7 +312,9 @@ def submit_and_follow(instance: DagsterInstance, kind: str, keys: list[str], win
             if key in outcomes:
                 continue
             if run is not None and run.status in _DONE:
-                outcomes[key] = outcome_of(instance, key, run.run_id, time.perf_counter() - started)
+                if run.run_id not in reports:
+                    reports[run.run_id] = RunReport.read(instance, run.run_id)
+                outcomes[key] = reports[run.run_id].outcome(instance, key, time.perf_counter() - started)
             elif on_update:
                 on_update(key, run.status.value.lower() if run else "submitted")
     return [outcomes[k] for k in keys]
@@ -328,21 +331,47 @@ def _dagster(*args: str) -> None:
 # -- reporting ----------------------------------------------------------------------------
 
 
-def outcome_of(instance: DagsterInstance, key: str, run_id: str, seconds: float) -> RunOutcome:
-    run = instance.get_run_by_id(run_id)
-    assert run is not None
-    rows = None
-    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
-        materialization = entry.asset_materialization
-        if materialization is not None and materialization.asset_key == POSTINGS and materialization.partition == key:
-            rows = materialization.metadata["rows_written"].value
-    if run.status == DagsterRunStatus.SUCCESS:
-        return RunOutcome(key, run_id, run.status.value, rows, seconds)
-    error = company_failure(instance, run_id, key)
-    if error is None and rows is not None and run.status == DagsterRunStatus.FAILURE:
-        # the batch failed for other companies; this one was imported
-        return RunOutcome(key, run_id, DagsterRunStatus.SUCCESS.value, rows, seconds)
-    return RunOutcome(key, run_id, run.status.value, rows, seconds, error or run_failure_reason(instance, run_id))
+@dataclass(frozen=True)
+class RunReport:
+    """What one run's events say of each company it imported: postings loaded, or why it failed.
+
+    Read once per run: a batch covers up to a hundred companies, and each
+    company's outcome comes out of the same event log.
+    """
+
+    run: DagsterRun
+    rows: dict[str, int]
+    failures: dict[str, str]
+
+    @classmethod
+    def read(cls, instance: DagsterInstance, run_id: str) -> RunReport:
+        run = instance.get_run_by_id(run_id)
+        assert run is not None
+        rows: dict[str, int] = {}
+        failures: dict[str, str] = {}
+        for entry in instance.all_logs(run_id, of_type={DagsterEventType.ASSET_MATERIALIZATION,
+                                                         DagsterEventType.STEP_FAILURE}):
+            materialization = entry.asset_materialization
+            if materialization is not None:
+                if materialization.asset_key == POSTINGS and materialization.partition is not None:
+                    rows[materialization.partition] = materialization.metadata["rows_written"].value
+                continue
+            failure = getattr(entry.dagster_event.event_specific_data, "user_failure_data", None)
+            failed = failure.metadata.get(FAILED_COMPANIES) if failure is not None else None
+            if failed is not None:
+                failures.update(failed.value)
+        return cls(run, rows, failures)
+
+    def outcome(self, instance: DagsterInstance, key: str, seconds: float) -> RunOutcome:
+        run, rows = self.run, self.rows.get(key)
+        if run.status == DagsterRunStatus.SUCCESS:
+            return RunOutcome(key, run.run_id, run.status.value, rows, seconds)
+        error = self.failures.get(key)
+        if error is None and rows is not None and run.status == DagsterRunStatus.FAILURE:
+            # the batch failed for other companies; this one was imported
+            return RunOutcome(key, run.run_id, DagsterRunStatus.SUCCESS.value, rows, seconds)
+        return RunOutcome(key, run.run_id, run.status.value, rows, seconds,
+                          error or run_failure_reason(instance, run.run_id))
 
 
 def covers(run: DagsterRun, key: str, position: dict[str, int]) -> bool:
@@ -357,12 +386,7 @@ def covers(run: DagsterRun, key: str, position: dict[str, int]) -> bool:
 
 def company_failure(instance: DagsterInstance, run_id: str, key: str) -> str | None:
     """Why the run's import step failed ``key``, from the step failure's per-company list."""
-    for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
-        failure = getattr(entry.dagster_event.event_specific_data, "user_failure_data", None)
-        failed = failure.metadata.get(FAILED_COMPANIES) if failure is not None else None
-        if failed is not None and key in failed.value:
-            return failed.value[key]
-    return None
+    return RunReport.read(instance, run_id).failures.get(key)
 
 
 def _progress_text(instance: DagsterInstance, token: str) -> str:

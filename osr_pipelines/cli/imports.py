@@ -15,11 +15,11 @@ from osr_pipelines.instance import get_instance
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.runner import (
     RunOutcome,
+    RunReport,
     cancel_imports,
     covers,
     daemon_running,
     is_stale,
-    outcome_of,
     run_imports,
 )
 from osr_pipelines.tags import CONNECTION_TAG
@@ -136,6 +136,7 @@ def status() -> None:
     detached = []
     position = {k: i for i, k in enumerate(instance.get_dynamic_partitions(company_partitions.name))}
     recent: dict[str, list] = {}  # a connection's latest runs: single companies and batches
+    reports: dict[str, RunReport] = {}  # a failed batch's events, read once for all its companies
     for co in reg.companies:
         if co.connection not in recent:
             recent[co.connection] = instance.get_runs(RunsFilter(tags={CONNECTION_TAG: co.connection}), limit=500)
@@ -146,7 +147,9 @@ def status() -> None:
                       f"`osr import cancel --company {co.key}`")
         elif last and last.status == DagsterRunStatus.FAILURE:
             # a failed batch may have imported this company; its own outcome says
-            outcome = outcome_of(instance, co.key, last.run_id, 0.0)
+            if last.run_id not in reports:
+                reports[last.run_id] = RunReport.read(instance, last.run_id)
+            outcome = reports[last.run_id].outcome(instance, co.key, 0.0)
             state, reason = outcome.status, outcome.error
         entry = (co, last, state, reason)
         by_connection.get(co.connection, detached).append(entry)
