@@ -94,7 +94,7 @@ def import_(kind: str, companies: tuple[str, ...], all_companies: bool, date_fro
     if all_companies:
         keys = [co.key for co in reg.importable_companies()]
     elif companies:
-        keys = list(companies)
+        keys = list(dict.fromkeys(companies))  # `--company X --company X` imports X once
         known = {co.key for co in reg.companies}
         importable = {co.key for co in reg.importable_companies()}
         for key in keys:
