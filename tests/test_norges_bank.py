@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
+import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -22,7 +25,8 @@ from .group_books import PARENT, SUB, insert_group
 D = Decimal
 #: SEK is quoted per 100: the January mean is (96 + 99 + 90) / 3 = 95, its last business day 90
 DAILY = {"SEK": {date(2024, 1, 2): D("96"), date(2024, 1, 15): D("99"), date(2024, 1, 31): D("90")},
-         "EUR": {date(2024, 1, 2): D("11.40"), date(2024, 1, 31): D("11.50")}}
+         "EUR": {date(2024, 1, 2): D("11.40"), date(2024, 1, 31): D("11.50")},
+         "JPY": {date(2024, 1, 2): D("6.0375"), date(2024, 1, 31): D("6.0375")}}
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +92,46 @@ def test_the_group_file_names_its_rates_and_every_problem(tmp_path, api: str) ->
         "  - field 'eliminate.company': 'g.elim' is not a company of client 'Group' in the registry",
     ]
     assert str(error.value).startswith(f"{path}: client 'Group':")
+
+
+def _altered(upstream: str, change: Callable[[dict], None]) -> Starlette:
+    """The sandbox's answers with ``change`` applied to their SDMX-JSON bodies."""
+
+    async def data(request: Request) -> JSONResponse:
+        async with httpx.AsyncClient() as client:
+            body = (await client.get(upstream + request.url.path, params=request.query_params)).json()
+        change(body)
+        return JSONResponse(body)
+
+    return Starlette(routes=[Route("/api/data/EXR/{key}", data)])
+
+
+def _without_unit_mult(body: dict) -> None:
+    attributes = body["data"]["structure"]["attributes"]["series"]
+    position = [a["id"] for a in attributes].index("UNIT_MULT")
+    del attributes[position]
+    for series in body["data"]["dataSets"][0]["series"].values():
+        del series["attributes"][position]
+
+
+def _unreadable_unit_mult(body: dict) -> None:
+    for attribute in body["data"]["structure"]["attributes"]["series"]:
+        if attribute["id"] == "UNIT_MULT":
+            attribute["values"] = [{"id": "Hundreds"}]
+
+
+@pytest.mark.parametrize("change", [_without_unit_mult, _unreadable_unit_mult])
+def test_a_series_without_a_readable_unit_mult_is_an_error_naming_currency_and_request(api, change) -> None:
+    """JPY is quoted per 100 yen: read as per 1 yen, 6.0375 would be a hundred times the rate."""
+    upstream = api.removesuffix("/api")
+    with running(_altered(upstream, change)) as base:
+        secret_base = base.replace("http://", "http://reader:hunter2@") + "/api"
+        with pytest.raises(MalformedResponse) as error:
+            NorgesBank(secret_base).rates().average("JPY", "NOK", 202401)
+    message = str(error.value)
+    assert message == (
+        f"connection 'norges-bank': GET {base}/api/data/EXR/M.JPY.NOK.SP?format=sdmx-json&startPeriod=2024-01"
+        "&endPeriod=2024-12&locale=en: the JPY series has no readable UNIT_MULT attribute, so whether its rates are "
+        "per 1 or per 100 JPY is unknown; check that rates_url is Norges Bank's API (https://data.norges-bank.no/api), "
+        "or give the rates as a CSV file (rates: <file>.csv)")
+    assert "hunter2" not in message and "\n" not in message
