@@ -35,3 +35,23 @@ def test_an_unknown_company_is_named(two_companies: Path) -> None:
     assert refused.exit_code == 1
     assert "no such company: demo.9999 (see `osr company list`)" in refused.output
     assert not (two_companies / "dagster").exists()  # refused before any run was made
+
+
+@pytest.mark.parametrize(("kind", "says"), [
+    ("full", ["whole history", "osr import full --company acme-tt.1001", "--allow-shrink"]),
+    ("nightly", ["nightly window", "nightly_days", "osr import nightly --all", "--from"]),
+    ("ytd", ["1 January to today", "osr import ytd --company acme-tt.1001 --from 2024-01-01 --to 2024-12-31"]),
+    ("cancel", ["queued or running import", "osr import cancel --company acme-tt.1001"]),
+])
+def test_each_import_kind_has_its_own_help(kind: str, says: list[str]) -> None:
+    out = osr("import", kind, "--help").output
+    assert f" import {kind} [OPTIONS]" in out.splitlines()[0]
+    for text in says:
+        assert text in out, out
+    others = {"full", "nightly", "ytd", "cancel"} - {kind}
+    assert not any(f"osr import {other} " in out for other in others), out
+
+
+def test_full_import_help_offers_no_window() -> None:
+    out = osr("import", "full", "--help").output
+    assert "--from" not in out and "--to" not in out

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from functools import partial
 from itertools import count
 
 import click
@@ -70,44 +72,49 @@ def _window(date_from: datetime | None, date_to: datetime | None) -> Window | No
     raise AssertionError("unreachable")
 
 
-@click.command("import")
-@click.argument("kind", type=click.Choice(["full", "nightly", "ytd", "cancel"]))
-@click.option("--company", "companies", multiple=True, metavar="KEY", help="Company key (repeatable).")
-@click.option("--all", "all_companies", is_flag=True, help="Every import-mode company.")
-@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="First day (inclusive).")
-@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Last day (inclusive).")
-@click.option("--allow-shrink", is_flag=True,
-              help="Let a full import replace a company's non-empty history (or a dimension) with nothing.")
-def import_(kind: str, companies: tuple[str, ...], all_companies: bool, date_from: datetime | None,
-            date_to: datetime | None, allow_shrink: bool) -> None:
-    """Run KIND imports through Dagster (the runs show in the UI), waiting for each.
-
-    `osr import cancel --company KEY` stops a company's queued or running import, or
-    clears one whose process died.
-    """
+def _companies(companies: tuple[str, ...], all_companies: bool, *, importable_only: bool = True) -> list[str]:
+    """The keys ``--company``/``--all`` name, each once, in the order given; an unknown one is an error."""
     reg = read_registry(check_env=False)
     if all_companies and companies:
         fail("give either --all or --company, not both")
-    if kind == "full" and (date_from or date_to):
-        fail("a full import replaces the whole history and takes no --from/--to; "
-             "for a window use `osr import ytd --company KEY --from YYYY-MM-DD --to YYYY-MM-DD`")
     if all_companies:
-        keys = [co.key for co in reg.importable_companies()]
-    elif companies:
-        keys = list(dict.fromkeys(companies))  # `--company X --company X` imports X once
-        known = {co.key for co in reg.companies}
-        importable = {co.key for co in reg.importable_companies()}
-        for key in keys:
-            if key not in known:
-                fail(f"no such company: {key} (see `osr company list`)")
-            if key not in importable and kind != "cancel":
-                fail(f"company '{key}' is not imported: its connection is direct or was deleted")
-    else:
+        return [co.key for co in reg.importable_companies()]
+    if not companies:
         fail("name companies with --company KEY, or --all")
-    if kind == "cancel":
-        _cancel(keys)
-        return
-    window = _window(date_from, date_to)
+    keys = list(dict.fromkeys(companies))  # `--company X --company X` imports X once
+    known = {co.key for co in reg.companies}
+    importable = {co.key for co in reg.importable_companies()}
+    for key in keys:
+        if key not in known:
+            fail(f"no such company: {key} (see `osr company list`)")
+        if key not in importable and importable_only:
+            fail(f"company '{key}' is not imported: its connection is direct or was deleted")
+    return keys
+
+
+def _select(command: Callable) -> Callable:
+    """``--company KEY`` (repeatable) and ``--all``: the companies every ``osr import`` subcommand acts on."""
+    command = click.option("--all", "all_companies", is_flag=True, help="Every import-mode company.")(command)
+    return click.option("--company", "companies", multiple=True, metavar="KEY",
+                        help="Company key, <connection>.<ERP company id> (repeatable).")(command)
+
+
+def _window_options(command: Callable, *, hidden: bool = False) -> Callable:
+    command = click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), hidden=hidden,
+                           help="Last day (inclusive), with --from.")(command)
+    return click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), hidden=hidden,
+                        help="First day (inclusive): replace this window instead of the default one.")(command)
+
+
+def _shrink_option(command: Callable) -> Callable:
+    return click.option("--allow-shrink", is_flag=True, help=(
+        "Let the import replace a company's non-empty history, or a non-empty dimension, with nothing "
+        "(refused otherwise: a filter that drops everything looks exactly like that)."))(command)
+
+
+def _run(kind: str, companies: tuple[str, ...], all_companies: bool, window: Window | None,
+         allow_shrink: bool) -> None:
+    keys = _companies(companies, all_companies)
     if not keys:
         click.echo("no companies to import")
         return
@@ -115,6 +122,95 @@ def import_(kind: str, companies: tuple[str, ...], all_companies: bool, date_fro
     failed = [o for o in outcomes if o.status != DagsterRunStatus.SUCCESS.value]
     if failed:
         fail(f"{len(failed)} of {len(outcomes)} imports did not succeed")
+
+
+@click.group("import")
+def import_() -> None:
+    """Run imports through Dagster (the runs show in the UI), waiting for each.
+
+    With a daemon running the runs go to its queue, in the schedules' batches;
+    without one they run here, one company at a time. A company whose import is
+    already active is refused. `osr import KIND --help` says what each kind replaces.
+    """
+
+
+@import_.command("full", short_help="Replace each company's whole history.")
+@_select
+@partial(_window_options, hidden=True)  # only to say that a full import takes no window
+@_shrink_option
+def import_full(companies: tuple[str, ...], all_companies: bool, date_from: datetime | None,
+                date_to: datetime | None, allow_shrink: bool) -> None:
+    """Replace each company's whole history: every posting from the connection's
+    `history_start`, and every dimension.
+
+    This is what runs when a company is added. Refused if it would replace a
+    non-empty history with nothing, unless --allow-shrink.
+
+    \b
+    Examples:
+      osr import full --company acme-tt.1001
+      osr import full --all
+    """
+    if date_from or date_to:
+        fail("a full import replaces the whole history and takes no --from/--to; "
+             "for a window use `osr import ytd --company KEY --from YYYY-MM-DD --to YYYY-MM-DD`")
+    _run("full", companies, all_companies, None, allow_shrink)
+
+
+@import_.command("nightly", short_help="Replace the last days (the nightly window).")
+@_select
+@_window_options
+@_shrink_option
+def import_nightly(companies: tuple[str, ...], all_companies: bool, date_from: datetime | None,
+                   date_to: datetime | None, allow_shrink: bool) -> None:
+    """Replace the postings dated in the connection's nightly window: the last
+    `nightly_days` days (5 unless set) up to today, Oslo time; and the dimensions.
+
+    What the 02:00 schedule runs. Postings dated outside the window stay as they
+    are (the year-to-date import catches back-dated ones). --from/--to replace
+    another window instead (both days inclusive).
+
+    \b
+    Examples:
+      osr import nightly --company acme-tt.1001
+      osr import nightly --all
+    """
+    _run("nightly", companies, all_companies, _window(date_from, date_to), allow_shrink)
+
+
+@import_.command("ytd", short_help="Replace 1 January to today, or a window.")
+@_select
+@_window_options
+@_shrink_option
+def import_ytd(companies: tuple[str, ...], all_companies: bool, date_from: datetime | None,
+               date_to: datetime | None, allow_shrink: bool) -> None:
+    """Replace the postings dated from 1 January to today (Oslo time), or in the
+    window --from/--to give (both days inclusive); and the dimensions.
+
+    What the weekly schedule runs, to catch postings back-dated past the nightly
+    window. Postings dated outside the window stay as they are.
+
+    \b
+    Examples:
+      osr import ytd --all
+      osr import ytd --company acme-tt.1001 --from 2024-01-01 --to 2024-12-31
+    """
+    _run("ytd", companies, all_companies, _window(date_from, date_to), allow_shrink)
+
+
+@import_.command("cancel", short_help="Stop a queued or running import.")
+@_select
+def import_cancel(companies: tuple[str, ...], all_companies: bool) -> None:
+    """Stop each company's queued or running import, or clear one whose osr
+    process died (killed, machine restarted).
+
+    A stopped import's load is rolled back: the company keeps its previous data.
+
+    \b
+    Examples:
+      osr import cancel --company acme-tt.1001
+    """
+    _cancel(_companies(companies, all_companies, importable_only=False))
 
 
 def _cancel(keys: list[str]) -> None:
