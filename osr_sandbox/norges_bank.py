@@ -1,10 +1,12 @@
 """A sandbox of Norges Bank's open data API for exchange rates: ``GET /api/data/EXR/{key}`` in SDMX-JSON.
 
-It serves daily rates it is given, as the bank quotes them (SEK and DKK per
-100 units, ``UNIT_MULT`` 2), and computes the monthly series (frequency ``M``)
-as the mean of the month's business days, rounded to the series' decimals. A
-query without observations is a 404, as SDMX services answer it. Sources:
-docs/rates/norges-bank.md.
+It serves daily rates it is given, as the bank quotes them: each currency
+with the unit (``UNIT_MULT``: SEK, DKK and JPY per 100 units) and the decimals
+(``DECIMALS``) its real series carries, and no currency whose unit is not
+known, since a made-up unit would let a wrong reading pass. It computes the
+monthly series (frequency ``M``) as the mean of the month's business days,
+rounded to the series' decimals. A query without observations is a 404, as
+SDMX services answer it. Sources: docs/rates/norges-bank.md.
 """
 
 from __future__ import annotations
@@ -18,16 +20,33 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-#: per currency: (UNIT_MULT, DECIMALS)
-QUOTES = {"SEK": (2, 4), "DKK": (2, 4), "EUR": (0, 4), "USD": (0, 4), "GBP": (0, 4)}
+#: per currency: (UNIT_MULT, DECIMALS) of its EXR series, each from the table in docs/rates/norges-bank.md
+QUOTES = {"SEK": (2, 2), "DKK": (2, 2), "JPY": (2, 4), "EUR": (0, 4), "USD": (0, 4), "GBP": (0, 4)}
+
+
+def _step(decimals: int) -> Decimal:
+    return Decimal(1).scaleb(-decimals)
 
 
 def _monthly(daily: dict[date, Decimal], decimals: int) -> dict[str, Decimal]:
     months: dict[str, list[Decimal]] = defaultdict(list)
     for day, value in daily.items():
         months[f"{day.year}-{day.month:02d}"].append(value)
-    step = Decimal(1).scaleb(-decimals)
-    return {m: (sum(v, Decimal(0)) / len(v)).quantize(step, ROUND_HALF_UP) for m, v in months.items()}
+    return {m: (sum(v, Decimal(0)) / len(v)).quantize(_step(decimals), ROUND_HALF_UP) for m, v in months.items()}
+
+
+def _check(daily: dict[str, dict[date, Decimal]]) -> None:
+    """Rates the real series could carry: known currencies, no more decimals than theirs."""
+    unknown = sorted(set(daily) - set(QUOTES))
+    if unknown:
+        raise ValueError(f"the Norges Bank sandbox serves {', '.join(QUOTES)} (units and decimals of the real series, "
+                         f"docs/rates/norges-bank.md), not {', '.join(unknown)}")
+    for currency, days in daily.items():
+        decimals = QUOTES[currency][1]
+        for day, value in days.items():
+            if value != value.quantize(_step(decimals)):
+                raise ValueError(f"{currency} on {day}: {value} has more than the {decimals} decimals "
+                                 f"Norges Bank quotes {currency} with")
 
 
 def _inside(period: str, start: str | None, end: str | None) -> bool:
@@ -37,6 +56,7 @@ def _inside(period: str, start: str | None, end: str | None) -> bool:
 
 def norges_bank_app(daily: dict[str, dict[date, Decimal]]) -> Starlette:
     """The API over ``daily``: currency -> business day -> rate as quoted (per 10**UNIT_MULT units)."""
+    _check(daily)
 
     async def data(request: Request) -> Response:
         key = request.path_params["key"]
@@ -49,9 +69,9 @@ def norges_bank_app(daily: dict[str, dict[date, Decimal]]) -> Starlette:
         frequency, currencies = parts[0], [c for c in parts[1].split("+") if c in daily]
         series_values = {}
         for currency in currencies:
-            multiplier, decimals = QUOTES.get(currency, (0, 4))
-            quoted = ({d.isoformat(): v for d, v in daily[currency].items()} if frequency == "B"
-                      else _monthly(daily[currency], decimals))
+            multiplier, decimals = QUOTES[currency]
+            quoted = ({d.isoformat(): v.quantize(_step(decimals)) for d, v in daily[currency].items()}
+                      if frequency == "B" else _monthly(daily[currency], decimals))
             chosen = {p: v for p, v in quoted.items() if _inside(p, start, end)}
             if chosen:
                 series_values[currency] = (multiplier, decimals, chosen)

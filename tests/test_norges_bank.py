@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,12 +19,13 @@ from osr_pipelines.connectors.base import MalformedResponse
 from osr_pipelines.reports.consolidation import ClientSetup, Eliminations, consolidate, consolidated_income_statement
 from osr_pipelines.reports.norges_bank import NorgesBank
 from osr_pipelines.reports.rates import MissingRate
-from osr_sandbox.norges_bank import norges_bank_app
+from osr_sandbox.norges_bank import QUOTES, norges_bank_app
 from osr_sandbox.server import running
 
 from .group_books import PARENT, SUB, insert_group
 
 D = Decimal
+DOC = Path(__file__).resolve().parents[1] / "docs" / "rates" / "norges-bank.md"
 #: SEK is quoted per 100: the January mean is (96 + 99 + 90) / 3 = 95, its last business day 90
 DAILY = {"SEK": {date(2024, 1, 2): D("96"), date(2024, 1, 15): D("99"), date(2024, 1, 31): D("90")},
          "EUR": {date(2024, 1, 2): D("11.40"), date(2024, 1, 31): D("11.50")},
@@ -135,3 +138,32 @@ def test_a_series_without_a_readable_unit_mult_is_an_error_naming_currency_and_r
         "per 1 or per 100 JPY is unknown; check that rates_url is Norges Bank's API (https://data.norges-bank.no/api), "
         "or give the rates as a CSV file (rates: <file>.csv)")
     assert "hunter2" not in message and "\n" not in message
+
+
+def _attributes(body: dict) -> dict[str, str]:
+    """The one series' attributes by id, as an SDMX-JSON reader resolves them."""
+    (series,) = body["data"]["dataSets"][0]["series"].values()
+    return {a["id"]: a["values"][i]["id"] for a, i in zip(body["data"]["structure"]["attributes"]["series"],
+                                                          series["attributes"], strict=True)}
+
+
+def test_the_sandbox_quotes_jpy_per_100_with_4_decimals_and_sek_with_2(api: str) -> None:
+    daily = httpx.get(f"{api}/data/EXR/B.JPY.NOK.SP", params={"format": "sdmx-json"}).json()
+    assert _attributes(daily) == {"DECIMALS": "4", "CALCULATED": "false", "UNIT_MULT": "2", "COLLECTION": "C"}
+    sek = httpx.get(f"{api}/data/EXR/M.SEK.NOK.SP", params={"format": "sdmx-json"}).json()
+    assert _attributes(sek)["DECIMALS"] == "2" and _attributes(sek)["UNIT_MULT"] == "2"
+    (series,) = sek["data"]["dataSets"][0]["series"].values()
+    assert series["observations"] == {"0": ["95.00"]}
+    assert NorgesBank(api).rates().closing("JPY", "NOK", 202401) == D("0.060375")
+
+
+def test_the_sandbox_serves_exactly_the_documented_units_and_decimals() -> None:
+    rows = re.findall(r"^\| ([A-Z]{3}) \| (\d) \(per [^|]*\| (\d) \|", DOC.read_text(), re.MULTILINE)
+    assert {currency: (int(unit), int(decimals)) for currency, unit, decimals in rows} == QUOTES
+
+
+def test_the_sandbox_refuses_currencies_and_decimals_the_real_series_do_not_have() -> None:
+    with pytest.raises(ValueError, match=r"serves SEK, DKK, JPY, EUR, USD, GBP .*, not CHF"):
+        norges_bank_app({"CHF": {date(2024, 1, 2): D("1160.5")}})
+    with pytest.raises(ValueError, match=r"SEK on 2024-01-02: 96.125 has more than the 2 decimals"):
+        norges_bank_app({"SEK": {date(2024, 1, 2): D("96.125")}})
