@@ -3,11 +3,12 @@
 It answers the paths the connector uses as the published v2 spec defines
 them: PascalCase fields, bare JSON arrays, ``PageNumber``/``PageSize`` paging
 announced in the ``X-Pagination`` header, 204 for empty pages and
-``ProblemDetails`` error bodies. In front of it sit what PowerOffice's API
-gateway does: the ``Ocp-Apim-Subscription-Key`` check (its own 401 wording),
-10 requests per second per subscription key (429 with ``Retry-After``), and
-the OAuth client-credentials endpoint at ``/OAuth/Token`` issuing 20-minute
-bearer tokens, one client key per books company.
+``ProblemDetails`` error bodies (``title``/``detail``, as the spec's examples
+spell them). In front of it sit what PowerOffice's API gateway does: the
+``Ocp-Apim-Subscription-Key`` check (its own 401 wording), 10 requests per
+second per subscription key (429 with ``Retry-After``), and the OAuth
+client-credentials endpoint at ``/OAuth/Token`` issuing 20-minute bearer
+tokens, one client key per books company.
 """
 
 from __future__ import annotations
@@ -58,8 +59,10 @@ class Problem(Exception):
 
 
 def problem_body(status: int, title: str, detail: str | None = None, instance: str | None = None) -> bytes:
-    return orjson.dumps({"Type": f"https://httpstatuses.io/{status}", "Title": title, "Status": status,
-                         "Detail": detail, "Instance": instance})
+    """A ProblemDetails body as the spec's examples show it: lowercase ``title``/``detail`` (RFC 7807's
+    member names; the spec's schema lists them capitalised, and allows any properties)."""
+    return orjson.dumps({"type": f"https://httpstatuses.io/{status}", "title": title, "status": status,
+                         "detail": detail, "instance": instance})
 
 
 FAULT_STYLE = FaultStyle(

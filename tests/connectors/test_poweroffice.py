@@ -26,8 +26,9 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
+from starlette.responses import JSONResponse
 
-from osr_pipelines.connectors.base import CredentialsRejected, MalformedResponse, Window
+from osr_pipelines.connectors.base import ConnectorError, CredentialsRejected, MalformedResponse, Window
 from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.connectors.poweroffice.client import PowerOfficeConnector, next_page, token_url
 from osr_pipelines.connectors.ratelimit import SharedRateLimiter, state_path
@@ -611,3 +612,35 @@ def test_without_a_pagination_header_the_source_count_is_unknown(sandbox):
         count = connector.source_count()
         connector.close()
     assert count == (None, "X-Pagination TotalCount", False, "1 of 1 request(s) reported no X-Pagination TotalCount")
+
+
+# -- error bodies -------------------------------------------------------------------------------------
+
+
+def test_a_problem_details_body_as_the_spec_shows_it_names_its_title_and_detail(books, tmp_path, spec_checker):
+    """The spec's own example of a 400 from ``GET /Customers`` (lowercase ``title``/``detail``)."""
+    example = spec_checker.spec["paths"]["/Customers"]["get"]["responses"]["400"]["content"]["application/json"][
+        "example"]
+    assert set(example) == {"title", "detail"}
+    app = poweroffice_app(books, application_key=APP_KEY, subscription_key=SUBSCRIPTION)
+
+    async def spec_example_for_customers(scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http" and scope["path"] == "/v2/Customers":
+            await JSONResponse(example, 400)(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    with (served(Sandbox, spec_example_for_customers, state_dir=tmp_path / "rates") as sb,
+          pytest.raises(ConnectorError) as error):
+        flat(sb.connector().stream_dimension("1001", "customers"))
+    assert str(error.value) == (f"connection 'po-test', ERP company '1001': GET /Customers answered HTTP 400 "
+                                f"({example['title']}: {example['detail']})")
+
+
+def test_the_sandbox_answers_problem_details_as_the_spec_examples_spell_them(sandbox):
+    with sandbox(max_page_size=100) as sb, pytest.raises(ConnectorError) as error:
+        flat(sb.connector(page_size=700).stream_dimension("1001", "customers"))
+    (refused,) = [e for e in sb.to("/v2/Customers") if e.status == 400]
+    assert set(orjson.loads(refused.body)) == {"type", "title", "status", "detail", "instance"}
+    assert str(error.value).endswith("GET /Customers answered HTTP 400 "
+                                     "(Invalid parameter: PageSize may not exceed MaxPageSize (100).)")

@@ -194,8 +194,8 @@ class PowerOfficeConnector:
             return CredentialsRejected(f"the integration of the {self._label(field)} lacks the privilege for {what} "
                                        "(HTTP 403; GET /ClientIntegrationInformation lists InvalidPrivileges)",
                                        connection=self.connection, company=err.company, field=field)
-        detail = err.payload.get("Detail") or err.payload.get("Title") if isinstance(err.payload, dict) else None
-        return ConnectorError(f"{what} answered HTTP {err.status}{f' ({detail})' if detail else ''}",
+        problem = _problem(err.payload)
+        return ConnectorError(f"{what} answered HTTP {err.status}{f' ({problem})' if problem else ''}",
                               connection=self.connection, company=err.company)
 
     # -- requests --------------------------------------------------------------------------------
@@ -399,6 +399,22 @@ def _subscription_refused(err: HttpStatusError) -> bool:
     ``{"statusCode": 401, "message": "Access denied due to invalid subscription key. ..."}``."""
     message = err.payload.get("message") if isinstance(err.payload, dict) else None
     return err.status == 401 and isinstance(message, str) and "subscription key" in message.lower()
+
+
+def _problem(payload: Any) -> str | None:
+    """``title: detail`` of a ProblemDetails body, or whichever of them it has.
+
+    The spec's examples spell them ``title``/``detail`` (RFC 7807's names), its
+    ``ProblemDetails`` schema ``Title``/``Detail``; both are read.
+    """
+    if not isinstance(payload, dict):
+        return None
+
+    def member(name: str) -> str | None:
+        value = payload.get(name) or payload.get(name.capitalize())
+        return value if isinstance(value, str) else None
+
+    return ": ".join(part for part in (member("title"), member("detail")) if part) or None
 
 
 def _oauth_error(payload: Any) -> str | None:
