@@ -5,13 +5,16 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from osr_pipelines import settings
 from osr_pipelines.connectors.base import Connector, ConnectorError
 from osr_pipelines.registry import Connection, Registry, RegistryError, load_registry, save_registry
-from osr_pipelines.warehouse.loader import Warehouse
+
+if TYPE_CHECKING:
+    from osr_pipelines.warehouse.loader import Warehouse
 
 
 def fail(message: str) -> None:
@@ -63,6 +66,9 @@ def edit_registry() -> Iterator[Registry]:
 
 
 def warehouse() -> Warehouse:
+    """The warehouse at ``OSR_WAREHOUSE_URL``; SQLAlchemy is imported here, by the commands that use it."""
+    from osr_pipelines.warehouse.loader import Warehouse
+
     return Warehouse(settings.warehouse_url())
 
 

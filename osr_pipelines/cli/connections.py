@@ -1,4 +1,8 @@
-"""``osr connection ...``: add, inspect, rename, test and delete ERP connections."""
+"""``osr connection ...``: add, inspect, rename, test and delete ERP connections.
+
+Dagster is imported only inside the commands that touch partitions, so that
+listing and showing connections stays quick.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +21,6 @@ from osr_pipelines.cli.common import (
 )
 from osr_pipelines.connectors.base import ConnectorError
 from osr_pipelines.connectors.catalog import CONNECTOR_TYPES
-from osr_pipelines.instance import get_instance
-from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import CONNECTION_MODES, LEVELS, Connection
 
 
@@ -91,6 +93,9 @@ def show(name: str) -> None:
 @click.argument("new")
 def rename(old: str, new: str) -> None:
     """Rename a connection, moving its companies' keys, partitions and data with it."""
+    from osr_pipelines.instance import get_instance
+    from osr_pipelines.partitions import company_partitions
+
     with edit_registry() as reg:
         c = get_connection(reg, old)
         if any(x.name == new for x in reg.connections):

@@ -1,38 +1,92 @@
-"""The ``osr`` command."""
+"""The ``osr`` command: a group that imports a subcommand's module only when that subcommand runs.
+
+Importing every subcommand up front loaded Dagster, SQLAlchemy and the
+connectors for ``osr --help`` too, seconds for each call. :data:`COMMANDS`
+names where each command lives and its one-line help, so listing and
+completing commands imports none of them (a test keeps that help equal to
+each command's own docstring).
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from contextlib import ExitStack, closing
 
 import click
-import yaml
 
 from osr_pipelines import settings
-from osr_pipelines.cli.common import edit_registry, open_connector, read_registry, sandbox_extra, warehouse
-from osr_pipelines.cli.companies import company
-from osr_pipelines.cli.connections import connection
-from osr_pipelines.cli.imports import import_, run_and_report, status
-from osr_pipelines.cli.reports import report
-from osr_pipelines.cli.sandbox import sandbox
-from osr_pipelines.cli.warehouse import warehouse_group
-from osr_pipelines.connectors.base import DIMENSIONS
-from osr_pipelines.connectors.synthetic import books_from_options
-from osr_pipelines.instance import ensure_dagster_home
-from osr_pipelines.registry import Company, Connection, Customer, Group, Registry, save_registry
-from osr_pipelines.reports.build import NS4102
-from osr_pipelines.reports.groups import groups_path
 
-DEMO_CONNECTION = "demo"
-DEMO_GROUP = "Demo Group"
-DEMO_PORT = 8765
-#: The sandbox's own (public, made-up) tokens; real connections name their own variables.
-DEMO_TOKENS = {"OSR_DEMO_CONSUMER_TOKEN": "sandbox-consumer-token",
-               "OSR_DEMO_EMPLOYEE_TOKEN": "sandbox-employee-token"}
+#: name -> (module, attribute, one-line help: the first sentence of the command's docstring)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("osr_pipelines.cli.home", "init",
+             "Create the home: registry, warehouse and Dagster instance (embedded defaults)."),
+    "demo": ("osr_pipelines.cli.demo", "demo",
+             "Import three companies from a Tripletex sandbox over HTTP, through Dagster, and summarise."),
+    "connection": ("osr_pipelines.cli.connections", "connection",
+                   "ERP connections: one login each, with credentials named by environment variable."),
+    "company": ("osr_pipelines.cli.companies", "company",
+                "Companies reachable through connections; each is a Dagster partition."),
+    "import": ("osr_pipelines.cli.imports", "import_",
+               "Run imports through Dagster (the runs show in the UI), waiting for each."),
+    "status": ("osr_pipelines.cli.imports", "status",
+               "Per connection and company: health, last import, rows, and why the last run failed."),
+    "report": ("osr_pipelines.cli.reports", "report",
+               "Write a trial balance, income statement or balance sheet as HTML and Excel."),
+    "sandbox": ("osr_pipelines.cli.sandbox", "sandbox",
+                "Local stand-ins for the ERPs' APIs (same paths, envelopes, auth and limits)."),
+    "warehouse": ("osr_pipelines.cli.warehouse", "warehouse_group",
+                  "The reporting database (OSR_WAREHOUSE_URL)."),
+}
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """Click's lazy-loading group: commands of :data:`COMMANDS` are imported when first resolved.
+
+    Help and shell completion list the commands from the table; commands
+    registered with ``add_command`` work as in any group.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module, attribute, _ = COMMANDS[cmd_name]
+        command = getattr(importlib.import_module(module), attribute)
+        self.add_command(command, cmd_name)
+        return command
+
+    def _short_helps(self, ctx: click.Context, incomplete: str = "") -> list[tuple[str, str]]:
+        """Each command's name and help, from the table unless the command is already loaded."""
+        rows = []
+        for name in self.list_commands(ctx):
+            if not name.startswith(incomplete):
+                continue
+            if name in self.commands:
+                if not self.commands[name].hidden:
+                    rows.append((name, self.commands[name].get_short_help_str(limit=1000)))
+            else:
+                rows.append((name, COMMANDS[name][2]))
+        return rows
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = self._short_helps(ctx)
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, click.Command(name, help=text).get_short_help_str(limit))
+                                    for name, text in rows])
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list:
+        from click.shell_completion import CompletionItem
+
+        commands = [CompletionItem(name, help=text) for name, text in self._short_helps(ctx, incomplete)]
+        return commands + click.Command.shell_complete(self, ctx, incomplete)
+
+
+@click.group(cls=LazyGroup)
 @click.option("--debug", is_flag=True, help="Show tracebacks and Dagster's own error logs.")
 def cli(debug: bool) -> None:
     """osr-pipelines: import Nordic ERP ledgers into a reporting database, orchestrated by Dagster."""
@@ -61,103 +115,3 @@ def main() -> None:
         click.secho(f"error: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''} "
                     "(run `osr --debug ...` for the traceback)", fg="red", err=True)
         sys.exit(1)
-
-
-@cli.command()
-@click.option("--customer", default="Default", show_default=True, help="The top-level customer to create.")
-def init(customer: str) -> None:
-    """Create the home: registry, warehouse and Dagster instance (embedded defaults)."""
-    home = settings.osr_home()
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = settings.registry_path()
-    if path.exists():
-        click.echo(f"registry exists: {path}")
-    else:
-        save_registry(Registry(customers=[Customer(name=customer, groups=[Group(name=customer)])]), path)
-        click.echo(f"created registry {path}")
-    warehouse()
-    click.echo(f"warehouse {settings.warehouse_url()}")
-    click.echo(f"Dagster home {ensure_dagster_home()}")
-
-
-@cli.command()
-@click.option("--postings", default=100_000, show_default=True, help="Postings per company.")
-@click.option("--port", default=DEMO_PORT, show_default=True, help="Port of the Tripletex sandbox.")
-def demo(postings: int, port: int) -> None:
-    """Import three companies from a Tripletex sandbox over HTTP, through Dagster, and summarise."""
-    with sandbox_extra("osr demo"):
-        from osr_sandbox.erps import sandbox_app
-        from osr_sandbox.server import running
-    click.get_current_context().invoke(init, customer="Demo Accounting")
-    for var, value in DEMO_TOKENS.items():
-        os.environ.setdefault(var, value)
-    books_options = {"companies": "1001,1002,1003", "postings": str(postings), "years": "3",
-                     "state": str(settings.osr_home() / "demo-books.json")}
-    app = sandbox_app("tripletex", books_from_options(books_options), None, books_options)
-    base = f"http://127.0.0.1:{port}"
-    with ExitStack() as stack:
-        try:
-            base = stack.enter_context(running(app, port=port))
-            click.echo(f"Tripletex sandbox serving on {base}")
-        except OSError:
-            click.echo(f"port {port} is taken: using the sandbox already serving there")
-        with edit_registry() as reg:
-            if not any(c.name == DEMO_CONNECTION for c in reg.connections):
-                conn = Connection(name=DEMO_CONNECTION, type="tripletex", parent=reg.customers[0].name,
-                                  credentials={"consumer_token": "OSR_DEMO_CONSUMER_TOKEN",
-                                               "employee_token": "OSR_DEMO_EMPLOYEE_TOKEN"},
-                                  options={"base_url": f"{base}/v2"})
-                reg.connections.append(conn)
-                with closing(open_connector(conn)) as connector:
-                    found = connector.list_companies()
-                # the first company is a client of its own; the others form a group, consolidated
-                for n, info in enumerate(found):
-                    client = info.name if n == 0 else DEMO_GROUP
-                    reg.ensure_client(client, conn)
-                    reg.companies.append(Company(connection=conn.name, erp_id=info.erp_id, name=info.name,
-                                                 client=client, organization_number=info.organization_number or ""))
-        reg = read_registry()
-        companies = reg.companies_of(DEMO_CONNECTION)
-        outcomes = run_and_report("full", [co.key for co in companies], None)
-    wh = warehouse()
-    loads = wh.last_loads()
-    click.echo("\nsummary")
-    click.echo(f"  {'company':16} {'name':24} {'postings':>10} {'unbalanced':>10}  "
-               + " ".join(f"{d:>11}" for d in DIMENSIONS))
-    for co in companies:
-        dims = " ".join(f"{loads.get((co.key, d), {}).get('rows_written', 0):>11}" for d in DIMENSIONS)
-        click.echo(f"  {co.key:16} {co.name[:24]:24} {wh.count_postings(co.key):>10,} "
-                   f"{len(wh.unbalanced_vouchers(co.key)):>10}  {dims}")
-    if any(o.status != "SUCCESS" for o in outcomes):
-        raise click.ClickException("some demo imports failed; see above")
-    _demo_reports(companies[0].key)
-    click.secho("\nall imports succeeded. Open the Dagster UI with `make dev` (http://127.0.0.1:3000; it also "
-                f"serves the sandbox on port {port}); see `osr status` for health.", fg="green")
-    click.echo("To use this home from another shell in this directory (osr finds .osr/ itself; Dagster's "
-               "CLI and the demo's sandbox tokens need):\n"
-               f"  export DAGSTER_HOME={settings.dagster_home()} "
-               + " ".join(f"{var}={value}" for var, value in DEMO_TOKENS.items()))
-
-
-def _demo_reports(company_key: str) -> None:
-    """One company's income statement and the demo group's consolidated one, as HTML and Excel."""
-    groups = groups_path()
-    if not groups.exists():
-        rates = settings.osr_home() / "demo-rates.csv"
-        rates.write_text("currency,period,average,closing\n")  # every demo company reports in NOK
-        groups.write_text(yaml.safe_dump({"clients": {DEMO_GROUP: {"currency": "NOK", "rates": str(rates)}}}))
-    context = click.get_current_context()
-    click.echo("\nreports")
-    context.invoke(report, kind="income-statement", company=company_key, client=None, period=None,
-                   group_by=NS4102, out=None)
-    context.invoke(report, kind="income-statement", company=None, client=DEMO_GROUP, period=None,
-                   group_by=NS4102, out=None)
-
-
-cli.add_command(connection)
-cli.add_command(company)
-cli.add_command(import_)
-cli.add_command(status)
-cli.add_command(sandbox)
-cli.add_command(warehouse_group)
-cli.add_command(report)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from osr_pipelines import settings
-from osr_pipelines.warehouse.migrate import SchemaError, upgrade_warehouse
 
 
 @click.group("warehouse")
@@ -20,6 +19,8 @@ def upgrade() -> None:
     Imports do this themselves when they open the warehouse; run it to upgrade
     at a moment of your choosing, for instance right after installing a release.
     """
+    from osr_pipelines.warehouse.migrate import SchemaError, upgrade_warehouse
+
     try:
         before, after = upgrade_warehouse(settings.warehouse_url())
     except SchemaError as exc:

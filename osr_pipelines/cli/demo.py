@@ -1,0 +1,101 @@
+"""``osr demo``: a whole embedded setup in one command, importing from a Tripletex sandbox it serves."""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack, closing
+
+import click
+import yaml
+
+from osr_pipelines import settings
+from osr_pipelines.cli.common import edit_registry, open_connector, read_registry, sandbox_extra, warehouse
+from osr_pipelines.cli.home import init
+from osr_pipelines.cli.imports import run_and_report
+from osr_pipelines.cli.reports import report
+from osr_pipelines.connectors.base import DIMENSIONS
+from osr_pipelines.connectors.synthetic import books_from_options
+from osr_pipelines.registry import Company, Connection
+from osr_pipelines.reports.build import NS4102
+from osr_pipelines.reports.groups import groups_path
+
+DEMO_CONNECTION = "demo"
+DEMO_GROUP = "Demo Group"
+DEMO_PORT = 8765
+#: The sandbox's own (public, made-up) tokens; real connections name their own variables.
+DEMO_TOKENS = {"OSR_DEMO_CONSUMER_TOKEN": "sandbox-consumer-token",
+               "OSR_DEMO_EMPLOYEE_TOKEN": "sandbox-employee-token"}
+
+
+@click.command()
+@click.option("--postings", default=100_000, show_default=True, help="Postings per company.")
+@click.option("--port", default=DEMO_PORT, show_default=True, help="Port of the Tripletex sandbox.")
+def demo(postings: int, port: int) -> None:
+    """Import three companies from a Tripletex sandbox over HTTP, through Dagster, and summarise."""
+    with sandbox_extra("osr demo"):
+        from osr_sandbox.erps import sandbox_app
+        from osr_sandbox.server import running
+    click.get_current_context().invoke(init, customer="Demo Accounting")
+    for var, value in DEMO_TOKENS.items():
+        os.environ.setdefault(var, value)
+    books_options = {"companies": "1001,1002,1003", "postings": str(postings), "years": "3",
+                     "state": str(settings.osr_home() / "demo-books.json")}
+    app = sandbox_app("tripletex", books_from_options(books_options), None, books_options)
+    base = f"http://127.0.0.1:{port}"
+    with ExitStack() as stack:
+        try:
+            base = stack.enter_context(running(app, port=port))
+            click.echo(f"Tripletex sandbox serving on {base}")
+        except OSError:
+            click.echo(f"port {port} is taken: using the sandbox already serving there")
+        with edit_registry() as reg:
+            if not any(c.name == DEMO_CONNECTION for c in reg.connections):
+                conn = Connection(name=DEMO_CONNECTION, type="tripletex", parent=reg.customers[0].name,
+                                  credentials={"consumer_token": "OSR_DEMO_CONSUMER_TOKEN",
+                                               "employee_token": "OSR_DEMO_EMPLOYEE_TOKEN"},
+                                  options={"base_url": f"{base}/v2"})
+                reg.connections.append(conn)
+                with closing(open_connector(conn)) as connector:
+                    found = connector.list_companies()
+                # the first company is a client of its own; the others form a group, consolidated
+                for n, info in enumerate(found):
+                    client = info.name if n == 0 else DEMO_GROUP
+                    reg.ensure_client(client, conn)
+                    reg.companies.append(Company(connection=conn.name, erp_id=info.erp_id, name=info.name,
+                                                 client=client, organization_number=info.organization_number or ""))
+        reg = read_registry()
+        companies = reg.companies_of(DEMO_CONNECTION)
+        outcomes = run_and_report("full", [co.key for co in companies], None)
+    wh = warehouse()
+    loads = wh.last_loads()
+    click.echo("\nsummary")
+    click.echo(f"  {'company':16} {'name':24} {'postings':>10} {'unbalanced':>10}  "
+               + " ".join(f"{d:>11}" for d in DIMENSIONS))
+    for co in companies:
+        dims = " ".join(f"{loads.get((co.key, d), {}).get('rows_written', 0):>11}" for d in DIMENSIONS)
+        click.echo(f"  {co.key:16} {co.name[:24]:24} {wh.count_postings(co.key):>10,} "
+                   f"{len(wh.unbalanced_vouchers(co.key)):>10}  {dims}")
+    if any(o.status != "SUCCESS" for o in outcomes):
+        raise click.ClickException("some demo imports failed; see above")
+    _demo_reports(companies[0].key)
+    click.secho("\nall imports succeeded. Open the Dagster UI with `make dev` (http://127.0.0.1:3000; it also "
+                f"serves the sandbox on port {port}); see `osr status` for health.", fg="green")
+    click.echo("To use this home from another shell in this directory (osr finds .osr/ itself; Dagster's "
+               "CLI and the demo's sandbox tokens need):\n"
+               f"  export DAGSTER_HOME={settings.dagster_home()} "
+               + " ".join(f"{var}={value}" for var, value in DEMO_TOKENS.items()))
+
+
+def _demo_reports(company_key: str) -> None:
+    """One company's income statement and the demo group's consolidated one, as HTML and Excel."""
+    groups = groups_path()
+    if not groups.exists():
+        rates = settings.osr_home() / "demo-rates.csv"
+        rates.write_text("currency,period,average,closing\n")  # every demo company reports in NOK
+        groups.write_text(yaml.safe_dump({"clients": {DEMO_GROUP: {"currency": "NOK", "rates": str(rates)}}}))
+    context = click.get_current_context()
+    click.echo("\nreports")
+    context.invoke(report, kind="income-statement", company=company_key, client=None, period=None,
+                   group_by=NS4102, out=None)
+    context.invoke(report, kind="income-statement", company=None, client=DEMO_GROUP, period=None,
+                   group_by=NS4102, out=None)
