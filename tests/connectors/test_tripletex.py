@@ -9,7 +9,7 @@ import httpx
 import orjson
 import pytest
 
-from osr_pipelines.connectors.base import CredentialsRejected, MalformedResponse, Window
+from osr_pipelines.connectors.base import ConnectorError, CredentialsRejected, MalformedResponse, Window
 from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.connectors.tripletex.client import TripletexConnector, split_by_year
 from osr_pipelines.connectors.tripletex.mapping import decode_postings, map_postings
@@ -296,3 +296,16 @@ def test_the_source_count_is_the_inexact_full_result_size_summed_over_the_years(
     # the sandbox rounds fullResultSize up to a thousand, as the spec warns it is "not exact"
     assert count == (2000, "fullResultSize", False, 'deprecated and "not exact" in the spec; summed over 2 requests')
     assert [e.params["from"] for e in sb.recorder.to("/ledger/posting")].count("0") == 2
+
+
+def test_a_base_url_without_v2_is_named_with_the_base_path_it_needs(sandbox):
+    """The sandbox serves the API under /v2, as Tripletex does; without it the session creation finds nothing."""
+    with sandbox() as sb:
+        connector = sb.connector(base_url=sb.url)
+        with pytest.raises(ConnectorError) as error:
+            connector.list_companies()
+        connector.close()
+    assert str(error.value) == (
+        "connection 'tx-test': creating a session answered HTTP 404 (no PUT /token/session/:create there); the "
+        "base_url option must be the API's base URL, ending with its base path /v2 (e.g. https://tripletex.no/v2)")
+    assert [(e.method, e.path, e.status) for e in sb.recorder.exchanges] == [("PUT", "/token/session/:create", 404)]

@@ -115,6 +115,11 @@ class TripletexConnector:
             if err.status in (401, 403) or fields:
                 field = _API_NAMES[fields.pop()] if len(fields) == 1 else None
                 raise self._rejected(field, f"when creating a session (HTTP {err.status})") from None
+            if err.status == 404:  # the first request: a base_url without the API's base path lands here
+                raise ConnectorError(
+                    "creating a session answered HTTP 404 (no PUT /token/session/:create there); the base_url option "
+                    f"must be the API's base URL, ending with its base path /v2 (e.g. {DEFAULT_BASE_URL})",
+                    connection=self.connection) from None
             raise self._failure(err, "creating a session") from None
         try:
             self._token = body["value"]["token"]
