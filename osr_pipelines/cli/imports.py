@@ -9,22 +9,13 @@ from functools import partial
 from itertools import count
 
 import click
-from dagster import DagsterRunStatus, RunsFilter
+from dagster import DagsterRunStatus
 
 from osr_pipelines.cli.common import fail, read_registry, warehouse
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.instance import get_instance
-from osr_pipelines.partitions import company_partitions
-from osr_pipelines.runner import (
-    RunOutcome,
-    RunReport,
-    cancel_imports,
-    covers,
-    daemon_running,
-    is_stale,
-    run_imports,
-)
-from osr_pipelines.tags import CONNECTION_TAG
+from osr_pipelines.runner import RunOutcome, cancel_imports, daemon_running, run_imports
+from osr_pipelines.status import CompanyStatus, read_status
 
 
 def _progress(key: str, text: str) -> None:
@@ -222,56 +213,29 @@ def _cancel(keys: list[str]) -> None:
 
 @click.command("status")
 def status() -> None:
-    """Per connection and company: health, last import, rows, and why the last run failed."""
-    reg = read_registry()
-    instance = get_instance()
-    wh = warehouse()
-    loads = wh.last_loads()
-    rows = wh.company_rows()
-    by_connection: dict[str, list] = {c.name: [] for c in reg.connections}
-    detached = []
-    position = {k: i for i, k in enumerate(instance.get_dynamic_partitions(company_partitions.name))}
-    recent: dict[str, list] = {}  # a connection's latest runs: single companies and batches
-    reports: dict[str, RunReport] = {}  # a failed batch's events, read once for all its companies
-    for co in reg.companies:
-        if co.connection not in recent:
-            recent[co.connection] = instance.get_runs(RunsFilter(tags={CONNECTION_TAG: co.connection}), limit=500)
-        last = next((r for r in recent[co.connection] if covers(r, co.key, position)), None)
-        state, reason = (last.status.value if last else "-"), None
-        if last and is_stale(last):
-            reason = (f"run {last.run_id} is {last.status.value} but its osr process is gone; clear it with "
-                      f"`osr import cancel --company {co.key}`")
-        elif last and last.status == DagsterRunStatus.FAILURE:
-            # a failed batch may have imported this company; its own outcome says
-            if last.run_id not in reports:
-                reports[last.run_id] = RunReport.read(instance, last.run_id)
-            outcome = reports[last.run_id].outcome(instance, co.key, 0.0)
-            state, reason = outcome.status, outcome.error
-        entry = (co, last, state, reason)
-        by_connection.get(co.connection, detached).append(entry)
-    for c in reg.connections:
-        entries = by_connection[c.name]
-        failing = [e for e in entries if e[3]]
-        health = "no imports yet" if not any(e[1] for e in entries) else (
-            f"failing ({len(failing)} of {len(entries)} companies)" if failing else "healthy")
-        if c.mode == "direct":
-            health = "direct (queried live)"
-        click.secho(f"{c.name} ({c.type}, {c.mode}): {health}", bold=True,
-                    fg="red" if failing else "green")
-        for co, _, state, reason in entries:
-            _company_line(co.key, co.name, loads.get((co.key, "gl_postings")), rows.get(co.key, 0), state, reason)
-    if detached:
+    """Per connection and company: health, last import, rows, why the last run failed, and each check
+    that failed or warned at the company's last import."""
+    state = read_status(read_registry(), get_instance(), warehouse())
+    for conn in state.connections:
+        health = conn.health
+        click.secho(f"{conn.connection.name} ({conn.connection.type}, {conn.connection.mode}): {health}", bold=True,
+                    fg="red" if "failing" in health else "yellow" if "warning" in health else "green")
+        for company in conn.companies:
+            _company_lines(company)
+    if state.detached:
         click.secho("companies of deleted connections (kept, no longer updated):", bold=True)
-        for co, _, state, reason in detached:
-            _company_line(co.key, co.name, loads.get((co.key, "gl_postings")), rows.get(co.key, 0), state, reason)
+        for company in state.detached:
+            _company_lines(company)
 
 
-def _company_line(key: str, name: str, load: dict | None, rows: int, state: str, reason: str | None) -> None:
+def _company_lines(status: CompanyStatus) -> None:
+    co, load = status.company, status.load
     when = load["finished_at"].strftime("%Y-%m-%d %H:%M") if load and load["finished_at"] else "never"
     window = ""
     if load and load["window_start"]:
         end = load["window_end"] - timedelta(days=1) if isinstance(load["window_end"], date) else load["window_end"]
         window = f" {load['window_start']}..{end}"
-    click.echo(f"  {key:28} {name[:28]:28} rows={rows:<9,} last import {when}{window}  last run {state}")
-    if reason:
-        click.secho(f"      failure: {reason}", fg="red")
+    click.echo(f"  {co.key:28} {co.name[:28]:28} rows={status.rows:<9,} last import {when}{window}  "
+               f"last run {status.run_status or '-'}")
+    for problem in status.problems():
+        click.secho(f"      {problem}", fg="yellow" if problem.startswith("warning") else "red")

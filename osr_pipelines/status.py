@@ -1,0 +1,228 @@
+"""What ``osr status`` reports, per connection and company: read once, then shown.
+
+A company's health folds together its last run and the latest evaluation of each
+of its import checks: a run can succeed and still load data its checks flag (a
+count that differs from the ERP's, vouchers that do not balance), and a status
+that says "healthy" then would hide exactly what the checks exist to show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from dagster import AssetCheckKey, AssetCheckSeverity, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster._core.event_api import PartitionKeyFilter  # no public form of "this partition's checks" in 1.13
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+from osr_pipelines.assets.imports import build_import_assets
+from osr_pipelines.partitions import company_partitions
+from osr_pipelines.registry import Company, Connection, Registry
+from osr_pipelines.runner import RunReport, covers, is_stale
+from osr_pipelines.tags import CONNECTION_TAG
+from osr_pipelines.warehouse.loader import Warehouse
+
+#: What a failed check is called, by its severity.
+PROBLEM = {AssetCheckSeverity.ERROR.value: "failed", AssetCheckSeverity.WARN.value: "warning"}
+_EVALUATED = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The latest evaluation of one check on one company."""
+
+    name: str
+    passed: bool
+    severity: str  # "ERROR" or "WARN": how much a failure matters
+    figures: dict[str, Any]
+    run_id: str
+    checked_at: datetime
+
+    @property
+    def problem(self) -> str | None:
+        """``failed``, ``warning``, or ``None`` when the check passed."""
+        return None if self.passed else PROBLEM.get(self.severity, "failed")
+
+    def line(self) -> str:
+        return f"{self.problem or 'passed'}: {self.name}: {describe_check(self.name, self.figures)}"
+
+
+@dataclass
+class CompanyStatus:
+    company: Company
+    run_status: str | None = None
+    run_id: str | None = None
+    failure: str | None = None  # why its last run failed, or that the run lost its process
+    load: dict | None = None  # the warehouse's last load of its postings
+    rows: int = 0
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def imported(self) -> bool:
+        return self.run_status is not None or self.load is not None
+
+    @property
+    def health(self) -> str:
+        """``failing`` (its last run, or a check of severity error), ``warning``, ``healthy`` or ``never imported``."""
+        problems = {c.problem for c in self.checks}
+        if self.failure or "failed" in problems:
+            return "failing"
+        if "warning" in problems:
+            return "warning"
+        return "healthy" if self.imported else "never imported"
+
+    def problems(self) -> list[str]:
+        """One line per problem: the last run's failure, then each check that did not pass."""
+        run = [f"failure: {self.failure}"] if self.failure else []
+        return run + [c.line() for c in self.checks if c.problem]
+
+
+@dataclass
+class ConnectionStatus:
+    connection: Connection
+    companies: list[CompanyStatus]
+
+    @property
+    def health(self) -> str:
+        """Its companies summarised: how many fail, how many only warn."""
+        if self.connection.mode == "direct":
+            return "direct (queried live)"
+        if not any(c.imported for c in self.companies):
+            return "no imports yet"
+        total = len(self.companies)
+        failing = sum(c.health == "failing" for c in self.companies)
+        warning = sum(c.health == "warning" for c in self.companies)
+        parts = ([f"failing ({failing} of {total} companies)"] if failing else []) + (
+            [f"warnings ({warning} of {total} companies)"] if warning else [])
+        return ", ".join(parts) or "healthy"
+
+
+@dataclass
+class Status:
+    connections: list[ConnectionStatus]
+    detached: list[CompanyStatus]  # companies of deleted connections: kept, no longer updated
+
+
+def read_status(reg: Registry, instance: DagsterInstance, wh: Warehouse) -> Status:
+    """Every company's last run, last load, rows and latest check results, per connection."""
+    loads, rows = wh.last_loads(), wh.company_rows()
+    position = {k: i for i, k in enumerate(instance.get_dynamic_partitions(company_partitions.name))}
+    recent: dict[str, list] = {}  # a connection's latest runs: single companies and batches
+    reports: dict[str, RunReport] = {}  # a failed batch's events, read once for all its companies
+    check_keys = import_check_keys()
+    by_connection: dict[str, list[CompanyStatus]] = {c.name: [] for c in reg.connections}
+    detached: list[CompanyStatus] = []
+    for co in reg.companies:
+        if co.connection not in recent:
+            recent[co.connection] = instance.get_runs(RunsFilter(tags={CONNECTION_TAG: co.connection}), limit=500)
+        last = next((r for r in recent[co.connection] if covers(r, co.key, position)), None)
+        status = CompanyStatus(co, load=loads.get((co.key, "gl_postings")), rows=rows.get(co.key, 0),
+                               checks=latest_checks(instance, co.key, check_keys))
+        if last is not None:
+            status.run_status, status.run_id = last.status.value, last.run_id
+        if last is not None and is_stale(last):
+            status.failure = (f"run {last.run_id} is {last.status.value} but its osr process is gone; clear it with "
+                              f"`osr import cancel --company {co.key}`")
+        elif last is not None and last.status == DagsterRunStatus.FAILURE:
+            # a failed batch may have imported this company; its own outcome says
+            if last.run_id not in reports:
+                reports[last.run_id] = RunReport.read(instance, last.run_id)
+            outcome = reports[last.run_id].outcome(instance, co.key, 0.0)
+            status.run_status, status.failure = outcome.status, outcome.error
+        by_connection.get(co.connection, detached).append(status)
+    return Status([ConnectionStatus(c, by_connection[c.name]) for c in reg.connections], detached)
+
+
+def import_check_keys() -> list[AssetCheckKey]:
+    """The checks the import step evaluates on each company's postings."""
+    return [key for asset in build_import_assets() for key in asset.check_keys]
+
+
+def latest_checks(instance: DagsterInstance, company: str, keys: list[AssetCheckKey]) -> list[CheckResult]:
+    """The latest evaluation of each check on the company's partition.
+
+    Evaluated ones only: a run that is queued, running or failed before its
+    checks plans them without a result, and must not hide the last result there is.
+    """
+    out = []
+    for key in keys:
+        records = instance.event_log_storage.get_asset_check_execution_history(
+            key, limit=1, status=_EVALUATED, partition_filter=PartitionKeyFilter(key=company))
+        evaluation = records[0].evaluation if records else None
+        if evaluation is None:
+            continue
+        out.append(CheckResult(key.name, evaluation.passed, evaluation.severity.value,
+                               {k: _plain(v.value) for k, v in evaluation.metadata.items()},
+                               records[0].run_id, datetime.fromtimestamp(records[0].create_timestamp, UTC)))
+    return out
+
+
+def _plain(value: object) -> object:
+    """A metadata value as JSON holds it."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value)
+
+
+# -- a check's figures in words -------------------------------------------------------------
+
+
+def describe_check(name: str, figures: dict[str, Any]) -> str:
+    """The figures that say why a check failed, in one line; unknown checks list their scalar figures."""
+    describe = _DESCRIBE.get(name)
+    if describe is not None:
+        try:
+            return describe(figures)
+        except (KeyError, TypeError, ValueError):
+            pass  # figures of another shape (an older or newer release): fall back to listing them
+    scalars = [f"{k.replace('_', ' ')} {_number(v)}" for k, v in figures.items() if not isinstance(v, dict | list)]
+    return ", ".join(scalars) or "no figures recorded"
+
+
+def _number(value: object) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _unbalanced(f: dict) -> str:
+    examples = [str(e[0]) for e in f.get("examples") or [] if e]
+    return _plural(f["unbalanced_vouchers"], "unbalanced voucher") + (
+        f" (e.g. {', '.join(examples[:3])})" if examples else "")
+
+
+def _drop(f: dict) -> str:
+    return (f"the load replaced {f['rows_before']:,} rows with {f['rows_written']:,} "
+            f"({f['kept_ratio']:.0%} kept)")
+
+
+def _count(f: dict) -> str:
+    warehouse, received, reported = f["warehouse_rows"], f["rows_received"], f.get("erp_reported_rows")
+    if warehouse != received:
+        return f"warehouse {warehouse:,} rows, {received:,} received from the ERP"
+    if reported is None:
+        return f"warehouse {warehouse:,} rows; the ERP reports no count"
+    how = "exact" if f.get("erp_count_exact") else "approximate"
+    return f"warehouse {warehouse:,} rows, ERP reported {reported:,} ({how})"
+
+
+def _dangling(f: dict) -> str:
+    parts = []
+    for column, d in f.items():
+        if not isinstance(d, dict):
+            continue
+        examples = ", ".join(str(e) for e in (d.get("examples") or [])[:3])
+        parts.append(f"{column}: {_plural(d['missing_values'], 'value')} missing, in "
+                     f"{_plural(d['postings'], 'posting')}" + (f" (e.g. {examples})" if examples else ""))
+    return "; ".join(parts) or "every reference resolves"
+
+
+_DESCRIBE = {"vouchers_balance": _unbalanced, "no_large_drop": _drop, "row_count_matches_source": _count,
+             "dimensions_resolve": _dangling}
