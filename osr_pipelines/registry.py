@@ -16,7 +16,6 @@ a duplicate name elsewhere.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import re
 import tempfile
@@ -26,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_type_hints
+from typing import Annotated, Any, Literal, TypeVar, get_type_hints
 
 import yaml
 from pydantic import AfterValidator, BeforeValidator, Strict, TypeAdapter, ValidationError
@@ -35,6 +34,9 @@ from pydantic_core import PydanticCustomError
 from osr_pipelines.connectors.base import Connector
 from osr_pipelines.connectors.catalog import CONNECTOR_TYPES
 from osr_pipelines.connectors.options import check_options
+from osr_pipelines.yamlfile import parse_yaml as _parse_yaml
+from osr_pipelines.yamlfile import quoted as _field
+from osr_pipelines.yamlfile import show
 
 CONNECTION_MODES = ("import", "direct")
 LEVELS = ("customer", "group", "client")
@@ -56,26 +58,6 @@ class DuplicateCompanyWarning(UserWarning):
 
 
 # -- field types: the schema ------------------------------------------------------------
-
-
-def show(value: object) -> str:
-    """A value as a message shows it: YAML words for YAML values, control characters visible."""
-    if value is None:
-        return "empty (null)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        text = repr(value)
-        return text if len(text) <= 60 else text[:57] + "..."
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, int | float):
-        return str(value) if abs(value) < 10**18 else "a very large number"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return f"a {type(value).__name__} value"
 
 
 def _invalid(expects: str, value: object) -> PydanticCustomError:
@@ -297,12 +279,6 @@ _ADAPTERS: dict[type, dict[str, TypeAdapter[Any]]] = {
 }
 
 
-def _field(name: object) -> str:
-    """A field name for a message, quoted; control characters visible."""
-    text = str(name)
-    return f"'{text}'" if text.isprintable() and "'" not in text and len(text) <= 60 else show(text)
-
-
 def _message(error: Any, *, reveal: bool) -> str:
     """A pydantic error in the registry's words; the wrong value is shown only where ``reveal`` allows."""
     kind, value = error["type"], error.get("input")
@@ -470,65 +446,11 @@ def _credential_problems(type_name: str, credentials: dict[str, str], *, check_e
 # -- reading and writing -----------------------------------------------------------
 
 
-class _Refused(yaml.YAMLError):
-    """YAML the registry does not accept although it parses; the message says why and where."""
-
-
-class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser, when present, is ~10x faster
-    """Safe YAML, minus what only hides mistakes or costs without bound.
-
-    A repeated key would silently keep only its last value (a second
-    ``companies:`` drops the first list); aliases let a few lines expand into
-    gigabytes once validated; dates stay text, as the registry stores them.
-    """
-
-    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        # An alias is the node of its anchor, met a second time.
-        if node in self.constructed_objects or node in self.recursive_objects:
-            raise _Refused(f"line {node.start_mark.line + 1}: YAML anchors and aliases (&name, *name) are not "
-                           "accepted; write each value out in full")
-        return super().construct_object(node, deep=deep)
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        first_line: dict[tuple[str, str], int] = {}
-        for key_node, _ in node.value:
-            line = key_node.start_mark.line + 1
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                raise _Refused(f"line {line}: YAML merge keys (<<) are not accepted; write each field out")
-            if not isinstance(key_node, yaml.ScalarNode):
-                continue  # a list or mapping as a key: the constructor refuses it
-            key = (key_node.tag, key_node.value)
-            if key in first_line:
-                raise _Refused(f"line {line}: key {_field(key_node.value)} appears twice in one mapping "
-                               f"(first on line {first_line[key]}); keep one")
-            first_line[key] = line
-        return super().construct_mapping(node, deep=deep)
-
-
 class _Dumper(yaml.SafeDumper):
     """Writes every value out in full: the loader refuses anchors and aliases."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
-
-
-def _parse_yaml(text: str) -> object:
-    """The YAML in ``text``; why it cannot be read is raised as ``ValueError``, one line for the user."""
-    try:
-        return yaml.load(text, Loader=_StrictLoader)
-    except _Refused as exc:
-        raise ValueError(str(exc)) from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"not valid YAML: {exc}") from None
-    except RecursionError:
-        raise ValueError("not valid YAML: nested too deeply") from None
-    except (ValueError, OverflowError, TypeError) as exc:  # e.g. an explicit !!timestamp of 2024-13-01
-        raise ValueError(f"not valid YAML: a value cannot be read ({exc})") from None
 
 
 def load_registry(path: Path, *, check_env: bool = False) -> Registry:

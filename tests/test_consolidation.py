@@ -95,5 +95,5 @@ def test_a_missing_rate_names_currency_and_month(warehouse_url: str, rates) -> N
 def test_a_bad_rates_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "rates.csv"
     path.write_text("currency,period,average,closing\nSEK,2024-01,0.95,abc\n")
-    with pytest.raises(ValueError, match=r"rates.csv line 2: fields 'average' and 'closing' must be numbers"):
+    with pytest.raises(ValueError, match=r"rates.csv: line 2, column 'closing': must be a positive number"):
         rates_from_csv(path)

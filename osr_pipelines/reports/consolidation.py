@@ -29,6 +29,7 @@ from osr_pipelines.reports.statements import YEAR_RESULT
 from osr_pipelines.reports.tables import Row, Table
 from osr_pipelines.reports.trial_balance import ZERO, TrialBalance, trial_balance
 from osr_pipelines.warehouse.schema import gl_postings
+from osr_pipelines.yamlfile import quoted
 
 TRANSLATION = Line("C8", "Omregningsdifferanse")
 #: posting columns that may hold the counterparty company of an intercompany posting
@@ -54,6 +55,8 @@ class ClientSetup:
     currency: str
     companies: tuple[str, ...]
     eliminations: Eliminations = field(default_factory=Eliminations)
+    #: where the setup is described, for messages: the group file and the client's entry in it
+    described_in: str = ""
 
 
 @dataclass
@@ -167,10 +170,13 @@ def consolidate(engine: Engine, setup: ClientSetup, rates: Rates, period: int) -
     rule = setup.eliminations
     first, last = ledger_range(period)
     members = [c for c in setup.companies if c != rule.company]
+    books_of = {c: ledger.from_warehouse(engine, c, first, last) for c in dict.fromkeys(
+        [*members, *([rule.company] if rule.company else [])])}
+    _check_accounts(setup, books_of)
     parts, eliminated = {}, {}
     pairs: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
     for company in members:
-        books = ledger.from_warehouse(engine, company, first, last)
+        books = books_of[company]
         tb = trial_balance(books)
         parts[company] = translate(tb, rates, setup.currency, period, whole=True)
         removed = Translated()
@@ -187,8 +193,8 @@ def consolidate(engine: Engine, setup: ClientSetup, rates: Rates, period: int) -
                 removed = _add(removed, part)
         eliminated[company] = removed
     if rule.company:
-        books = ledger.from_warehouse(engine, rule.company, first, last)
-        eliminated[rule.company] = translate(trial_balance(books), rates, setup.currency, period, whole=False)
+        eliminated[rule.company] = translate(trial_balance(books_of[rule.company]), rates, setup.currency, period,
+                                             whole=False)
     mismatches = [Mismatch(a, b, kind, amounts[i], pairs.get((b, a), (ZERO, ZERO))[i])
                   for (a, b), amounts in sorted(pairs.items()) if a < b or (b, a) not in pairs
                   for i, kind in enumerate(("balance", "result"))]
@@ -198,6 +204,20 @@ def consolidate(engine: Engine, setup: ClientSetup, rates: Rates, period: int) -
                                            for c in members]
     mismatches = [m for m in mismatches if m.difference]
     return Consolidation(setup.client, setup.currency, period, members, parts, eliminated, mismatches)
+
+
+def _check_accounts(setup: ClientSetup, books: dict[str, Ledger]) -> None:
+    """Refuse elimination accounts that no company of the client has: each is a typo that would leave
+    intercompany amounts in the group's figures without a word."""
+    known = {account for book in books.values() for account in book.accounts}
+    unknown = [a for a in setup.eliminations.accounts if a not in known]
+    if unknown:
+        where = setup.described_in or f"client {quoted(setup.client)}"
+        these = f"account {quoted(unknown[0])} is" if len(unknown) == 1 else \
+            f"accounts {', '.join(quoted(a) for a in unknown)} are"
+        raise ValueError(f"{where}.eliminate.accounts: elimination {these} in no chart of accounts and on no "
+                         f"posting of client {quoted(setup.client)}'s companies ({', '.join(books)}); correct the "
+                         "account numbers")
 
 
 def _translate_rows(books: Ledger, rows: list[tuple], rates: Rates, presentation: str, period: int) -> Translated:

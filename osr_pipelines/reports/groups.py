@@ -12,40 +12,177 @@ currency, where rates come from, and how intercompany amounts are found::
           counterparty: free_dimension_1
           accounts: ["1560", "2460", "3050", "4050"]
           company: acme.elim          # a company whose postings are the eliminations
+
+The file decides what a group's figures are, so it is read as strictly as the
+registry: every field typed, every problem reported at once with its path in
+the file, repeated keys and aliases refused. A lenient reading gave wrong
+totals without a word: ``accounts: '1500'`` was read as the accounts '1', '5',
+'0', '0', and a client described twice was taken from its last description.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import yaml
 
 from osr_pipelines import settings
 from osr_pipelines.registry import Registry
 from osr_pipelines.reports.consolidation import COUNTERPARTY_COLUMNS, ClientSetup, Eliminations
 from osr_pipelines.reports.norges_bank import API, NorgesBank
 from osr_pipelines.reports.rates import Rates, rates_from_csv
+from osr_pipelines.yamlfile import quoted, read_yaml, show
 
 NORGES_BANK = "norges-bank"
+#: a group file describes tens of clients in a few kilobytes; anything far larger is not one
+MAX_BYTES = 1024 * 1024
 
-_CLIENT_FIELDS = {"currency", "rates", "rates_url", "eliminate"}
-_ELIMINATE_FIELDS = {"counterparty", "accounts", "company"}
+_CLIENT_FIELDS = ("currency", "rates", "rates_url", "eliminate")
+_ELIMINATE_FIELDS = ("counterparty", "accounts", "company")
+_CURRENCY = re.compile(r"[A-Za-z]{3}")
+#: an account number as charts write it: no blanks, no control characters
+_ACCOUNT = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,19}")
+
+
+class GroupFileError(ValueError):
+    """The group file cannot be used; ``problems`` lists each issue found, each with its path in the file."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"invalid group file {path}:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 def groups_path() -> Path:
     return Path(os.environ.get("OSR_CONSOLIDATION", settings.osr_home() / "consolidation.yaml")).expanduser()
 
 
+@dataclass(frozen=True)
+class ClientEntry:
+    """One client as the group file describes it; a field that could not be read is left empty (its problem
+    is listed, and a file with problems is never used), so the checks against the registry still run."""
+
+    currency: str
+    rates: str
+    rates_url: str
+    eliminate: Eliminations
+
+
+def _text(value: object, where: str, problems: list[str], expects: str) -> str | None:
+    if isinstance(value, str) and value.strip() and value.isprintable():
+        return value
+    problems.append(f"{where}: must be {expects}, not {show(value)}")
+    return None
+
+
+def _unknown(raw: dict, allowed: tuple[str, ...], where: str, problems: list[str]) -> None:
+    problems.extend(f"{where}: unknown field {quoted(key)} (allowed: {', '.join(sorted(allowed))})"
+                    for key in raw if key not in allowed)
+
+
+def _accounts(raw: object, where: str, problems: list[str]) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        what = f"the text {show(raw)}" if isinstance(raw, str) else show(raw)
+        problems.append(f"{where}: must be a list of account numbers such as [\"1560\", \"2460\"], not {what}")
+        return ()
+    out = []
+    for i, item in enumerate(raw):
+        number = str(item) if isinstance(item, int) and not isinstance(item, bool) else item
+        if isinstance(number, str) and _ACCOUNT.fullmatch(number):
+            out.append(number)
+        else:
+            problems.append(f"{where}[{i}]: must be an account number such as \"1560\", not {show(item)}")
+    return tuple(out)
+
+
+def _eliminate(raw: object, where: str, problems: list[str]) -> Eliminations:
+    if raw is None:
+        return Eliminations()
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: must be a mapping of counterparty, accounts and company, not {show(raw)}")
+        return Eliminations()
+    _unknown(raw, _ELIMINATE_FIELDS, where, problems)
+    counterparty = raw.get("counterparty")
+    if counterparty is not None and counterparty not in COUNTERPARTY_COLUMNS:
+        problems.append(f"{where}.counterparty: {show(counterparty)} is not one of {', '.join(COUNTERPARTY_COLUMNS)}")
+        counterparty = None
+    accounts = _accounts(raw.get("accounts"), f"{where}.accounts", problems)
+    company = raw.get("company")
+    if company is not None:
+        company = _text(company, f"{where}.company", problems, "a company key such as acme.elim")
+    return Eliminations(accounts, counterparty, company)
+
+
+def _client(raw: object, where: str, problems: list[str]) -> ClientEntry:
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: must be a mapping of {', '.join(_CLIENT_FIELDS)}, not {show(raw)}")
+        return ClientEntry("", "", "", Eliminations())
+    _unknown(raw, _CLIENT_FIELDS, where, problems)
+    currency = raw.get("currency")
+    if not (isinstance(currency, str) and _CURRENCY.fullmatch(currency)):
+        problems.append(f"{where}.currency: must be a currency code such as NOK, not {show(currency)}")
+        currency = None
+    rates = raw.get("rates")
+    if rates is None:
+        problems.append(f"{where}.rates: required: {NORGES_BANK}, or a CSV file of currency,period,average,closing")
+    else:
+        rates = _text(rates, f"{where}.rates", problems, f"{NORGES_BANK} or the name of a CSV file")
+    rates_url = raw.get("rates_url", API)
+    if not (isinstance(rates_url, str) and re.fullmatch(r"https?://[^\s]+", rates_url)):
+        problems.append(f"{where}.rates_url: must be an http(s) URL, not {show(rates_url)}")
+        rates_url = None
+    return ClientEntry((currency or "").upper(), rates or "", rates_url or "",
+                       _eliminate(raw.get("eliminate"), f"{where}.eliminate", problems))
+
+
+def _clients(data: object, problems: list[str]) -> dict[str, ClientEntry]:
+    """The file's clients by name, as far as they can be read; what cannot is added to ``problems``."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        problems.append(f"top level: must be a mapping with 'clients', not {show(data)}")
+        return {}
+    _unknown(data, ("clients",), "top level", problems)
+    raw = data.get("clients")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        problems.append(f"clients: must be a mapping of client names to their descriptions, not {show(raw)}")
+        return {}
+    out: dict[str, ClientEntry] = {}
+    for name, entry in raw.items():
+        if isinstance(name, int | float | bool):
+            problems.append(f"clients: key {show(name)}: a client's name is text; write it in quotes")
+            continue
+        if not (isinstance(name, str) and name.strip() and name.isprintable()):
+            problems.append(f"clients: key {show(name)}: must be a client's name as the registry writes it")
+            continue
+        out[name] = _client(entry, f"clients.{quoted(name)}", problems)
+    return out
+
+
+def _parsed(path: Path) -> object:
+    try:
+        return read_yaml(path, max_bytes=MAX_BYTES)
+    except ValueError as exc:
+        raise GroupFileError(path, [str(exc)]) from None
+
+
 def consolidated_clients(path: Path | None = None) -> list[str]:
-    """The clients the group file describes: each is a partition of the consolidated reports."""
+    """The clients the group file names: each is a partition of the consolidated reports.
+
+    Only the file's syntax is checked here: a mistake in one client's
+    description fails that client's reports, with every problem listed,
+    rather than removing every client's partition.
+    """
     path = path or groups_path()
     if not path.exists():
         return []
-    data = yaml.safe_load(path.read_text()) or {}
+    data = _parsed(path)
     clients = data.get("clients") if isinstance(data, dict) else None
-    return sorted(str(name) for name in clients) if isinstance(clients, dict) else []
+    return sorted(name for name in clients if isinstance(name, str)) if isinstance(clients, dict) else []
 
 
 @dataclass(frozen=True)
@@ -62,40 +199,26 @@ class GroupConfig:
 
 
 def client_setup(registry: Registry, client: str, path: Path | None = None) -> GroupConfig:
-    """The consolidation of ``client``, or a :class:`ValueError` naming the file, client and field."""
+    """The consolidation of ``client``, or a :class:`GroupFileError` naming the file and each problem's path."""
     path = path or groups_path()
-    where = f"{path}: client '{client}'"
     if not path.exists():
-        raise ValueError(f"{path}: no such file; describe client '{client}' there to consolidate it "
-                         "(currency, rates, eliminate)")
-    data = yaml.safe_load(path.read_text()) or {}
-    entry = (data.get("clients") or {}).get(client) if isinstance(data, dict) else None
-    if not isinstance(entry, dict):
-        raise ValueError(f"{where}: not described; add it under 'clients' with currency, rates and eliminate")
-    problems = [f"field '{key}': unknown (allowed: {', '.join(sorted(_CLIENT_FIELDS))})"
-                for key in entry if key not in _CLIENT_FIELDS]
-    currency = str(entry.get("currency", ""))
-    if len(currency) != 3 or not currency.isalpha():
-        problems.append(f"field 'currency': must be a currency code such as NOK, not '{currency}'")
-    if not entry.get("rates"):
-        problems.append(f"field 'rates': required: {NORGES_BANK}, or a CSV file of currency,period,average,closing")
-    eliminate = entry.get("eliminate") or {}
-    problems += [f"field 'eliminate.{key}': unknown (allowed: {', '.join(sorted(_ELIMINATE_FIELDS))})"
-                 for key in eliminate if key not in _ELIMINATE_FIELDS]
-    counterparty = eliminate.get("counterparty")
-    if counterparty is not None and counterparty not in COUNTERPARTY_COLUMNS:
-        problems.append(f"field 'eliminate.counterparty': '{counterparty}' is not one of "
-                        f"{', '.join(COUNTERPARTY_COLUMNS)}")
+        raise GroupFileError(path, [f"file does not exist; describe client {quoted(client)} there to consolidate it "
+                                    "(currency, rates, eliminate)"])
+    problems: list[str] = []
+    entry = _clients(_parsed(path), problems).get(client)
+    where = f"clients.{quoted(client)}"
+    if entry is None:  # when the file has problems, the client may be in a part that could not be read
+        raise GroupFileError(path, problems or [f"{where}: not described; add it under 'clients' with currency, "
+                                                "rates and eliminate"])
     members = tuple(co.key for co in registry.companies if co.client == client)
-    company = eliminate.get("company")
-    if company is not None and company not in members:
-        problems.append(f"field 'eliminate.company': '{company}' is not a company of client '{client}' "
-                        "in the registry")
     if not members:
-        problems.append("no company of the registry belongs to this client")
+        problems.append(f"{where}: no company of the registry belongs to this client")
+    rule = entry.eliminate
+    if rule.company is not None and rule.company not in members:
+        problems.append(f"{where}.eliminate.company: {quoted(rule.company)} is not a company of client "
+                        f"{quoted(client)} in the registry")
     if problems:
-        raise ValueError(f"{where}:\n" + "\n".join(f"  - {p}" for p in problems))
-    rule = Eliminations(tuple(str(a) for a in eliminate.get("accounts") or ()), counterparty, company)
-    source = str(entry["rates"])
-    return GroupConfig(ClientSetup(client, currency.upper(), members, rule),
-                       source if source == NORGES_BANK else str(path.parent / source), str(entry.get("rates_url", API)))
+        raise GroupFileError(path, problems)
+    source = entry.rates if entry.rates == NORGES_BANK else str(path.parent / entry.rates)
+    return GroupConfig(ClientSetup(client, entry.currency, members, rule, described_in=f"{path}: {where}"),
+                       source, entry.rates_url)

@@ -9,15 +9,25 @@ missing rate is an error naming the currency and the month: translating at
 from __future__ import annotations
 
 import csv
+import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from osr_pipelines.reports.periods import label, parse_period
+from osr_pipelines.yamlfile import read_text
 
 BASE = "NOK"
 CSV_COLUMNS = ("currency", "period", "average", "closing")
+#: forty currencies over fifty years fit in well under a megabyte
+MAX_BYTES = 8 * 1024 * 1024
+#: problems listed in one message; a file wrong on every line says so in the count
+MAX_PROBLEMS = 20
+_CURRENCY = re.compile(r"[A-Za-z]{3}")
+#: NOK per unit: plain decimals, no exponents, infinities or NaN
+_RATE = re.compile(r"[0-9]{1,9}(\.[0-9]{1,12})?")
 
 
 class MissingRate(LookupError):
@@ -63,22 +73,85 @@ class Rates:
         return self._nok(currency, period, 1, "closing") / self._nok(presentation, period, 1, "closing")
 
 
+class RatesFileError(ValueError):
+    """A rates file that cannot be used; the message names the file, and each bad line and column.
+
+    It never quotes the file: ``rates:`` may name some other file by mistake,
+    and its content must not end up in an error message or a log.
+    """
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.problems = problems
+        shown = problems[:MAX_PROBLEMS] + ([f"... and {len(problems) - MAX_PROBLEMS} more"]
+                                           if len(problems) > MAX_PROBLEMS else [])
+        super().__init__(f"rates file {path}:" + (f" {shown[0]}" if len(shown) == 1 else
+                                                   "".join(f"\n  - {p}" for p in shown)))
+
+
+def _row_problems(line: int, row: list[str]) -> tuple[list[str], tuple[str, int, Decimal, Decimal] | None]:
+    """What is wrong with one data line, or its rates: ``(currency, YYYYMM, average, closing)``."""
+    if len(row) != len(CSV_COLUMNS):
+        return [f"line {line}: must have {len(CSV_COLUMNS)} columns ({','.join(CSV_COLUMNS)}), not {len(row)}"], None
+    currency, period_text, *numbers = (cell.strip() for cell in row)
+    problems = []
+    if not _CURRENCY.fullmatch(currency):
+        problems.append(f"line {line}, column 'currency': must be a currency code such as SEK")
+    try:
+        period: int | None = parse_period(period_text)
+    except ValueError:  # its message quotes the text, which this file's errors never do
+        period = None
+        problems.append(f"line {line}, column 'period': must be a month written YYYY-MM, such as 2024-01")
+    for column, text in zip(CSV_COLUMNS[2:], numbers, strict=True):
+        if not _RATE.fullmatch(text) or not Decimal(text):
+            problems.append(f"line {line}, column '{column}': must be a positive number such as 0.95 "
+                            f"(NOK per 1 unit of the currency)")
+    if problems or period is None:
+        return problems, None
+    return [], (currency.upper(), period, Decimal(numbers[0]), Decimal(numbers[1]))
+
+
 def rates_from_csv(path: Path) -> Rates:
-    """Rates from a CSV file with the header ``currency,period,average,closing`` (period ``YYYY-MM``)."""
+    """Rates from a CSV file with the header ``currency,period,average,closing`` (period ``YYYY-MM``).
+
+    Every line is checked and every problem reported at once. A currency's
+    month given twice is refused rather than the last one kept.
+    """
+    try:
+        text = read_text(path, max_bytes=MAX_BYTES).removeprefix("\ufeff")  # a spreadsheet's byte-order mark
+    except ValueError as exc:
+        raise RatesFileError(path, [str(exc)]) from None
     rates = Rates(source=str(path))
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if tuple(reader.fieldnames or ()) != CSV_COLUMNS:
-            raise ValueError(f"rates file {path}: the header must be {','.join(CSV_COLUMNS)}, "
-                             f"not {','.join(reader.fieldnames or ())}")
-        for line, row in enumerate(reader, start=2):
-            try:
-                period = parse_period(row["period"], what=f"rates file {path} line {line}: field 'period'")
-                average, closing = Decimal(row["average"]), Decimal(row["closing"])
-            except InvalidOperation:
-                raise ValueError(f"rates file {path} line {line}: fields 'average' and 'closing' must be numbers "
-                                 f"(NOK per 1 {row['currency']})") from None
-            if average <= 0 or closing <= 0:
-                raise ValueError(f"rates file {path} line {line}: rates must be positive")
-            rates.monthly[(row["currency"].strip().upper(), period)] = (average, closing)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    problems: list[str] = []
+    first_line: dict[tuple[str, int], int] = {}
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise RatesFileError(path, [f"line 1: the header {','.join(CSV_COLUMNS)} is missing: the file is empty"])
+        wrong = [i for i, name in enumerate(CSV_COLUMNS) if i >= len(header) or header[i].strip() != name]
+        if wrong:
+            raise RatesFileError(path, [f"line 1, column {wrong[0] + 1}: must be '{CSV_COLUMNS[wrong[0]]}' (the "
+                                        f"header is {','.join(CSV_COLUMNS)})"])
+        if len(header) != len(CSV_COLUMNS):
+            raise RatesFileError(path, [f"line 1: the header must be {','.join(CSV_COLUMNS)}, with no column "
+                                        f"after '{CSV_COLUMNS[-1]}'"])
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            found, parsed = _row_problems(line, row)
+            problems.extend(found)
+            if parsed is None:
+                continue
+            currency, period, average, closing = parsed
+            if (currency, period) in first_line:
+                problems.append(f"line {line}: the rates of {currency} for {label(period)} are also on line "
+                                f"{first_line[currency, period]}; keep one")
+                continue
+            first_line[currency, period] = line
+            rates.monthly[(currency, period)] = (average, closing)
+    except csv.Error as exc:
+        problems.append(f"line {reader.line_num}: not readable as CSV ({exc})")
+    if problems:
+        raise RatesFileError(path, problems)
     return rates
