@@ -55,8 +55,9 @@ def modules_loaded_by(argv: list[str], home: Path) -> tuple[str, list[str]]:
     return output, json.loads(loaded)
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["connection", "list"], ["company", "list"],
-                                  ["connection", "show", "demo"], ["connection", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["connection", "list"], ["company", "list"],
+                                  ["connection", "show", "demo"], ["connection", "--help"],
+                                  ["connection", "types"], ["connection", "add", "--type", "tripletex", "--help"]])
 def test_everyday_commands_import_no_dagster_sqlalchemy_or_httpx(argv: list[str], tmp_path: Path) -> None:
     (tmp_path / "registry.yaml").write_text(DEMO_LIKE_REGISTRY, encoding="utf-8")
     output, loaded = modules_loaded_by(argv, tmp_path)

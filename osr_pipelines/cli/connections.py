@@ -6,6 +6,8 @@ listing and showing connections stays quick.
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from osr_pipelines.cli.common import (
@@ -20,8 +22,11 @@ from osr_pipelines.cli.common import (
     warehouse,
 )
 from osr_pipelines.connectors.base import ConnectorError
-from osr_pipelines.connectors.catalog import CONNECTOR_TYPES
+from osr_pipelines.connectors.catalog import CONNECTOR_TYPES, ConnectorType
 from osr_pipelines.registry import CONNECTION_MODES, LEVELS, Connection
+
+#: Where ``osr connection add`` keeps the ``--type`` it was given, for its help.
+_TYPE_KEY = "osr.connection_type"
 
 
 @click.group("connection")
@@ -29,7 +34,90 @@ def connection() -> None:
     """ERP connections: one login each, with credentials named by environment variable."""
 
 
-@connection.command("add")
+def type_facts(ctype: ConnectorType) -> dict[str, object]:
+    """A connection type as ``osr connection types --json`` gives it: modes, credential fields, options.
+
+    A credential ``family`` (PowerOffice's ``client_key``) takes the field itself or
+    ``<field>_<label>`` fields, one secret per company, at least one of them.
+    """
+    credentials = [{"field": name, "required": True, "family": False} for name in ctype.credentials]
+    credentials += [{"field": name, "required": True, "family": True} for name in ctype.credential_families]
+    credentials += [{"field": name, "required": False, "family": False} for name in ctype.optional_credentials]
+    options = [{"option": spec.name, "required": spec.required, "expects": spec.expects, "default": spec.default}
+               for spec in ctype.options.values()]
+    return {"type": ctype.name, "modes": list(ctype.modes), "credentials": credentials, "options": options}
+
+
+def _credential_text(credential: dict) -> str:
+    need = "required" if credential["required"] else "optional"
+    if not credential["family"]:
+        return need
+    field = credential["field"]
+    return f"{need}: {field}, or one or more {field}_<label> fields (one secret per company)"
+
+
+def _option_text(option: dict) -> str:
+    return (option["expects"] + ("; required" if option["required"] else "")
+            + (f"; default {option['default']}" if option["default"] is not None else ""))
+
+
+def _write_type(formatter: click.HelpFormatter, ctype: ConnectorType) -> None:
+    """One type's modes, credentials and options as help sections: ``connection types`` and ``add --help``."""
+    facts = type_facts(ctype)
+    with formatter.section(f"Type {ctype.name} (modes: {', '.join(ctype.modes)})"):
+        with formatter.section("Credentials (--credential FIELD=ENV_VAR)"):
+            formatter.write_dl([(c["field"], _credential_text(c)) for c in facts["credentials"]] or [("none", "")])
+        with formatter.section("Options (--option KEY=VALUE)"):
+            formatter.write_dl([(o["option"], _option_text(o)) for o in facts["options"]] or [("none", "")])
+
+
+def _type_given(args: list[str]) -> str | None:
+    """The value of ``--type`` among ``args``, before click has parsed them."""
+    for n, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--type" and n + 1 < len(args):
+            return args[n + 1]
+        if arg.startswith("--type="):
+            return arg.removeprefix("--type=")
+    return None
+
+
+class _AddCommand(click.Command):
+    """``osr connection add``, whose ``--type T --help`` lists T's credentials and options.
+
+    ``--help`` is answered while the arguments are parsed, before ``--type``
+    has a value, so the type is read from the raw arguments first.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[_TYPE_KEY] = _type_given(args)
+        return super().parse_args(ctx, args)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        ctype = CONNECTOR_TYPES.get(ctx.meta.get(_TYPE_KEY) or "")
+        if ctype is None:
+            formatter.write_paragraph()
+            formatter.write_text("`osr connection add --type TYPE --help` lists that type's credentials and "
+                                 "options; `osr connection types` lists every type's.")
+        else:
+            _write_type(formatter, ctype)
+
+
+@connection.command("types")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of types) instead of text.")
+def types(as_json: bool) -> None:
+    """Every connection type with its modes, credentials and options (kind, range, default)."""
+    if as_json:
+        click.echo(json.dumps([type_facts(CONNECTOR_TYPES[name]) for name in sorted(CONNECTOR_TYPES)], indent=2))
+        return
+    formatter = click.HelpFormatter()
+    for name in sorted(CONNECTOR_TYPES):
+        _write_type(formatter, CONNECTOR_TYPES[name])
+    click.echo(formatter.getvalue(), nl=False)
+
+
+@connection.command("add", cls=_AddCommand)
 @click.argument("name")
 @click.option("--type", "erp_type", required=True, type=click.Choice(sorted(CONNECTOR_TYPES)))
 @click.option("--mode", type=click.Choice(CONNECTION_MODES), default="import", show_default=True)

@@ -30,7 +30,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "import": ("osr_pipelines.cli.imports", "import_",
                "Run imports through Dagster (the runs show in the UI), waiting for each."),
     "status": ("osr_pipelines.cli.imports", "status",
-               "Per connection and company: health, last import, rows, and why the last run failed."),
+               "Per connection and company: health, last import, rows, why the last run failed, and each check "
+               "that failed or warned at the company's last import."),
     "report": ("osr_pipelines.cli.reports", "report",
                "Write a trial balance, income statement or balance sheet as HTML and Excel."),
     "sandbox": ("osr_pipelines.cli.sandbox", "sandbox",
@@ -87,6 +88,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup)
+@click.version_option(package_name="osr-pipelines", prog_name="osr", message="%(prog)s %(version)s")
 @click.option("--debug", is_flag=True, help="Show tracebacks and Dagster's own error logs.")
 def cli(debug: bool) -> None:
     """osr-pipelines: import Nordic ERP ledgers into a reporting database, orchestrated by Dagster."""
