@@ -84,6 +84,21 @@ class ConnectionStatus:
     companies: list[CompanyStatus]
 
     @property
+    def missing_variables(self) -> list[str]:
+        """The credential variables this shell lacks (names only: values are never read here)."""
+        return [var for _, var in self.connection.missing_secrets()]
+
+    def missing_line(self) -> str | None:
+        """One line naming the missing variables; the daemon's and code server's environment matter as much."""
+        missing = self.connection.missing_secrets()
+        if not missing:
+            return None
+        names = ", ".join(f"{var} ({credential})" for credential, var in missing)
+        them = "it" if len(missing) == 1 else "them"
+        return (f"not set in this shell: {names}; set {them} here to test or import from this shell, and in the "
+                f"environment of the Dagster daemon and code server too, whose runs read {them} when they start")
+
+    @property
     def health(self) -> str:
         """Its companies summarised: how many fail, how many only warn."""
         if self.connection.mode == "direct":

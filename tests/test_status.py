@@ -82,3 +82,26 @@ def test_status_names_failed_and_warning_checks(synthetic: Path) -> None:
 ])
 def test_check_figures_in_words(check: str, figures: dict, says: str) -> None:
     assert describe_check(check, figures) == says
+
+
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
+def test_status_names_credential_variables_missing_in_this_shell(home: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OSR_STATUS_KEY", "set-here")
+    monkeypatch.delenv("OSR_STATUS_TOKEN", raising=False)
+    monkeypatch.delenv("OSR_STATUS_OTHER", raising=False)
+    ok = {**synthetic_connection("ok", companies="1001"), "credentials": {"api_key": "OSR_STATUS_KEY"}}
+    one = {**synthetic_connection("one", companies="1001"), "credentials": {"api_key": "OSR_STATUS_TOKEN"}}
+    two = {"name": "two", "type": "tripletex", "level": "customer", "parent": "Acme",
+           "credentials": {"consumer_token": "OSR_STATUS_TOKEN", "employee_token": "OSR_STATUS_OTHER"}}
+    write_registry(home / "registry.yaml", [ok, one, two], [("ok", "1001"), ("one", "1001"), ("two", "1001")])
+    out = osr("status").output
+    assert "not set in this shell" not in _block(out, "ok")
+    [line] = [ln.strip() for ln in _block(out, "one").splitlines() if "not set" in ln]
+    assert line == ("not set in this shell: OSR_STATUS_TOKEN (api_key); set it here to test or import from this "
+                    "shell, and in the environment of the Dagster daemon and code server too, whose runs read it "
+                    "when they start")
+    [line] = [ln.strip() for ln in _block(out, "two").splitlines() if "not set" in ln]
+    assert line.startswith("not set in this shell: OSR_STATUS_TOKEN (consumer_token), OSR_STATUS_OTHER "
+                           "(employee_token); set them here")
+    assert "set-here" not in out

@@ -220,6 +220,9 @@ def status() -> None:
         health = conn.health
         click.secho(f"{conn.connection.name} ({conn.connection.type}, {conn.connection.mode}): {health}", bold=True,
                     fg="red" if "failing" in health else "yellow" if "warning" in health else "green")
+        missing = conn.missing_line()
+        if missing:
+            click.secho(f"  {missing}", fg="yellow")
         for company in conn.companies:
             _company_lines(company)
     if state.detached:
