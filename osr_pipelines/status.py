@@ -9,7 +9,7 @@ that says "healthy" then would hide exactly what the checks exist to show.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from dagster import AssetCheckKey, AssetCheckSeverity, DagsterInstance, DagsterRunStatus, RunsFilter
@@ -117,6 +117,41 @@ class ConnectionStatus:
 class Status:
     connections: list[ConnectionStatus]
     detached: list[CompanyStatus]  # companies of deleted connections: kept, no longer updated
+
+    def as_json(self) -> dict:
+        """``osr status --json``: the same facts under keys that stay put, names of variables but never values."""
+        return {"connections": [_connection_json(c) for c in self.connections],
+                "detached_companies": [_company_json(c) for c in self.detached]}
+
+
+def _connection_json(c: ConnectionStatus) -> dict:
+    health = c.health
+    state = next((s for s in ("direct", "no imports yet", "failing", "warnings") if health.startswith(s)), "healthy")
+    return {"name": c.connection.name, "type": c.connection.type, "mode": c.connection.mode,
+            "status": {"warnings": "warning"}.get(state, state), "summary": health,
+            "missing_variables": c.missing_variables, "companies": [_company_json(co) for co in c.companies]}
+
+
+def _company_json(c: CompanyStatus) -> dict:
+    load = c.load
+    return {
+        "key": c.company.key, "name": c.company.name, "connection": c.company.connection,
+        "status": c.health, "rows": c.rows,
+        "last_import": None if load is None else {
+            "finished_at": _iso(load["finished_at"]), "window_start": _iso(load["window_start"]),
+            "window_end": _iso(load["window_end"]), "rows_written": load.get("rows_written")},
+        "last_run": None if c.run_id is None else {"id": c.run_id, "status": c.run_status},
+        "checks": [{"name": k.name, "passed": k.passed, "severity": k.severity, "problem": k.problem,
+                    "figures": k.figures, "run_id": k.run_id, "checked_at": _iso(k.checked_at)} for k in c.checks],
+        "errors": [c.failure] if c.failure else [],
+    }
+
+
+def _iso(value: object) -> str | None:
+    """Dates and times as ISO 8601; the warehouse's backends hand them over as objects or as text."""
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, date | datetime) else str(value)
 
 
 def read_status(reg: Registry, instance: DagsterInstance, wh: Warehouse) -> Status:

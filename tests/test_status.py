@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,7 @@ import yaml
 from dagster import AssetCheckEvaluation, AssetCheckSeverity, AssetKey, DagsterInstance
 
 from osr_pipelines.status import describe_check
+from osr_pipelines.warehouse.loader import Warehouse
 from tests.conftest import synthetic_connection, write_registry
 from tests.helpers import osr
 
@@ -58,6 +62,29 @@ def test_status_names_failed_and_warning_checks(synthetic: Path) -> None:
     assert re.fullmatch(r"warning: no_large_drop: the load replaced [\d,]+ rows with [\d,]+ \(\d+% kept\)", drop)
     assert sum(line.startswith(("failed:", "warning:")) for line in lines) == 2  # one line per problem
 
+    report = json.loads(osr("status", "--json").stdout)
+    assert report["detached_companies"] == []
+    [conn] = report["connections"]
+    assert {k: conn[k] for k in ("name", "type", "mode", "status", "missing_variables")} == {
+        "name": "syn", "type": "synthetic", "mode": "import", "status": "failing", "missing_variables": []}
+    first, second = conn["companies"]
+    wh = Warehouse(os.environ["OSR_WAREHOUSE_URL"])
+    assert (first["key"], first["status"], first["rows"]) == ("syn.2001", "failing", wh.count_postings("syn.2001"))
+    assert (second["key"], second["status"], second["rows"]) == ("syn.2002", "warning", wh.count_postings("syn.2002"))
+    assert first["last_run"]["status"] == "SUCCESS" and first["errors"] == []
+    assert datetime.fromisoformat(first["last_import"]["finished_at"]).date() == date.today()
+    assert set(first["last_import"]) == {"finished_at", "window_start", "window_end", "rows_written"}
+    checks = {c["name"]: c for c in first["checks"]}
+    assert set(checks) == {"vouchers_balance", "no_large_drop", "row_count_matches_source", "dimensions_resolve"}
+    assert {k: checks["vouchers_balance"][k] for k in ("passed", "severity", "problem")} == {
+        "passed": False, "severity": "ERROR", "problem": "failed"}
+    assert checks["vouchers_balance"]["figures"]["unbalanced_vouchers"] == 3
+    assert checks["row_count_matches_source"]["passed"] is True
+    assert checks["row_count_matches_source"]["figures"]["warehouse_rows"] == first["rows"]
+    drop = next(c for c in second["checks"] if c["name"] == "no_large_drop")
+    assert (drop["passed"], drop["severity"], drop["problem"]) == (False, "WARN", "warning")
+    assert drop["figures"]["rows_written"] == second["rows"] < drop["figures"]["rows_before"]
+
     # the latest evaluation counts: importing 2002 again at its new size passes the check
     osr("import", "full", "--company", "syn.2002")
     syn = _block(osr("status").output, "syn")
@@ -105,3 +132,8 @@ def test_status_names_credential_variables_missing_in_this_shell(home: Path,
     assert line.startswith("not set in this shell: OSR_STATUS_TOKEN (consumer_token), OSR_STATUS_OTHER "
                            "(employee_token); set them here")
     assert "set-here" not in out
+    report = json.loads(osr("status", "--json").stdout)
+    assert [c["missing_variables"] for c in report["connections"]] == [
+        [], ["OSR_STATUS_TOKEN"], ["OSR_STATUS_TOKEN", "OSR_STATUS_OTHER"]]
+    assert [c["status"] for c in report["connections"]] == ["no imports yet"] * 3
+    assert "set-here" not in json.dumps(report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -212,10 +213,15 @@ def _cancel(keys: list[str]) -> None:
 
 
 @click.command("status")
-def status() -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON: per connection and company its status, last import, rows, checks and errors.")
+def status(as_json: bool) -> None:
     """Per connection and company: health, last import, rows, why the last run failed, and each check
     that failed or warned at the company's last import."""
     state = read_status(read_registry(), get_instance(), warehouse())
+    if as_json:
+        click.echo(json.dumps(state.as_json(), indent=2))
+        return
     for conn in state.connections:
         health = conn.health
         click.secho(f"{conn.connection.name} ({conn.connection.type}, {conn.connection.mode}): {health}", bold=True,
