@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +12,7 @@ import click
 
 from osr_pipelines import settings
 from osr_pipelines.connectors.base import Connector, ConnectorError
-from osr_pipelines.registry import Connection, Registry, RegistryError, load_registry, save_registry
+from osr_pipelines.registry import Company, Connection, Registry, RegistryError, load_registry, save_registry
 
 if TYPE_CHECKING:
     from osr_pipelines.warehouse.loader import Warehouse
@@ -19,6 +20,29 @@ if TYPE_CHECKING:
 
 def fail(message: str) -> None:
     raise click.ClickException(message)
+
+
+#: ``--json`` of the commands that list or show: stable keys for scripts, instead of the aligned text.
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+def echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def company_facts(company: Company) -> dict[str, object]:
+    """A company as ``--json`` output gives it (``company list``, ``connection show``)."""
+    return {"key": company.key, "connection": company.connection, "erp_id": company.erp_id, "name": company.name,
+            "client": company.client, "organization_number": company.organization_number,
+            "detached": company.detached}
+
+
+def connection_facts(connection: Connection, registry: Registry) -> dict[str, object]:
+    """A connection as ``--json`` output gives it: its settings, never a secret (credentials by variable name)."""
+    return {"name": connection.name, "type": connection.type, "mode": connection.mode, "level": connection.level,
+            "parent": connection.parent, "private": connection.private, "owner": connection.owner,
+            "nightly_days": connection.nightly_days, "history_start": connection.history_start,
+            "company_count": len(registry.companies_of(connection.name))}
 
 
 #: What ``pip install 'osr-pipelines[sandbox]'`` adds: the sandbox package's own imports.

@@ -5,10 +5,13 @@ from __future__ import annotations
 import click
 
 from osr_pipelines.cli.common import (
+    company_facts,
     confirm,
+    echo_json,
     edit_registry,
     fail,
     get_connection,
+    json_option,
     open_connector,
     purge_companies,
     read_registry,
@@ -84,9 +87,13 @@ def add(connection_name: str, erp_ids: tuple[str, ...], add_all: bool, client: s
 
 
 @company.command("list")
-def list_() -> None:
+@json_option
+def list_(as_json: bool) -> None:
     """Every registered company with its connection and client."""
     reg = read_registry()
+    if as_json:
+        echo_json([company_facts(co) for co in reg.companies])
+        return
     for co in reg.companies:
         note = "  (connection deleted: not updated)" if co.detached else ""
         click.echo(f"{co.key:28} {co.name:32} client={co.client}{note}")

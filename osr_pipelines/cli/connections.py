@@ -6,15 +6,17 @@ listing and showing connections stays quick.
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from osr_pipelines.cli.common import (
+    company_facts,
     confirm,
+    connection_facts,
+    echo_json,
     edit_registry,
     fail,
     get_connection,
+    json_option,
     open_connector,
     parse_pairs,
     purge_companies,
@@ -105,11 +107,11 @@ class _AddCommand(click.Command):
 
 
 @connection.command("types")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of types) instead of text.")
+@json_option
 def types(as_json: bool) -> None:
     """Every connection type with its modes, credentials and options (kind, range, default)."""
     if as_json:
-        click.echo(json.dumps([type_facts(CONNECTOR_TYPES[name]) for name in sorted(CONNECTOR_TYPES)], indent=2))
+        echo_json([type_facts(CONNECTOR_TYPES[name]) for name in sorted(CONNECTOR_TYPES)])
         return
     formatter = click.HelpFormatter()
     for name in sorted(CONNECTOR_TYPES):
@@ -146,9 +148,13 @@ def add(name: str, erp_type: str, mode: str, level: str, parent: str, private: b
 
 
 @connection.command("list")
-def list_() -> None:
+@json_option
+def list_(as_json: bool) -> None:
     """All connections with their mode and company count."""
     reg = read_registry()
+    if as_json:
+        echo_json([connection_facts(c, reg) for c in reg.connections])
+        return
     if not reg.connections:
         click.echo("no connections; add one with `osr connection add`")
     for c in reg.connections:
@@ -159,10 +165,19 @@ def list_() -> None:
 
 @connection.command("show")
 @click.argument("name")
-def show(name: str) -> None:
+@json_option
+def show(name: str, as_json: bool) -> None:
     """One connection's settings (credentials by variable name only)."""
     reg = read_registry()
     c = get_connection(reg, name)
+    if as_json:
+        missing = set(c.missing_secrets())
+        echo_json({**connection_facts(c, reg),
+                   "credentials": [{"field": field, "variable": var, "set": (field, var) not in missing}
+                                   for field, var in c.credentials.items()],
+                   "options": dict(c.options),
+                   "companies": [company_facts(co) for co in reg.companies_of(c.name)]})
+        return
     for label, value in (("name", c.name), ("type", c.type), ("mode", c.mode), ("level", f"{c.level}:{c.parent}"),
                          ("private", c.private), ("owner", c.owner or "-"),
                          ("nightly window", f"{c.nightly_days} days"), ("history start", c.history_start)):
