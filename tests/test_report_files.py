@@ -11,6 +11,7 @@ from pathlib import Path
 from zipfile import ZipFile
 
 import pytest
+import yaml
 from openpyxl import load_workbook
 
 from .conftest import synthetic_connection, write_registry
@@ -150,8 +151,6 @@ def test_a_company_not_in_the_registry_is_named(books_home: Path) -> None:
 @sqlite_only
 def test_a_clients_consolidated_report_shows_eliminations_in_browser_and_workbook(home: Path,
                                                                                  warehouse_url: str) -> None:
-    import yaml
-
     from .group_books import RATES_CSV, insert_group
 
     insert_group(warehouse_url).dispose()
@@ -177,3 +176,58 @@ def test_a_clients_consolidated_report_shows_eliminations_in_browser_and_workboo
             .iter_rows(min_row=3)}
     assert rows["Salgs- og driftsinntekt"] == [950, 2850, -950, 2850]
     assert osr("report", "trial-balance", "--client", "Group", ok=False).exit_code == 2
+
+
+@pytest.mark.parametrize("name", ["N" * 300, "Bjørn\u202e & Åse\u200b <Gruppe>", "../../etc/cron.d/x"],
+                         ids=["300-characters", "override-and-zero-width", "slashes"])
+def test_any_client_name_gives_a_safe_file_name_and_keeps_its_text_inside(warehouse_url: str, tmp_path: Path,
+                                                                          name: str) -> None:
+    from html import escape
+
+    from osr_pipelines.reports import files
+    from osr_pipelines.reports.consolidation import ClientSetup, Eliminations, consolidate
+    from osr_pipelines.reports.rates import rates_from_csv
+
+    from .group_books import PARENT, RATES_CSV, SUB, insert_group
+
+    wh = insert_group(warehouse_url)
+    (tmp_path / "rates.csv").write_text(RATES_CSV)
+    setup = ClientSetup(name, "NOK", (PARENT, SUB), Eliminations(counterparty="free_dimension_1"))
+    group = consolidate(wh.engine, setup, rates_from_csv(tmp_path / "rates.csv"), 202401)
+    wh.dispose()
+    page, book = files.write(files.client_document(group, "balance-sheet"), tmp_path / "out")
+    assert page.parent == book.parent == tmp_path / "out"  # nothing written elsewhere
+    stem = page.name.removesuffix("-consolidated-balance-sheet-2024-01.html")
+    assert re.fullmatch(r"[A-Za-z0-9._-]{1,71}-[0-9a-f]{8}", stem), page.name
+    assert book.name == f"{stem}-consolidated-balance-sheet-2024-01.xlsx"
+    assert f"<h1>Consolidated balance sheet 2024-01: {escape(name)}</h1>" in page.read_text(encoding="utf-8")
+
+
+def test_file_names_keep_safe_names_and_never_share_a_file() -> None:
+    from osr_pipelines.reports.files import file_name
+
+    assert [file_name(n) for n in ("books.sek", "Group", "acme-tt.1001")] == ["books.sek", "Group", "acme-tt.1001"]
+    assert file_name("Bjørn Æble Åse").startswith("Bjorn-Aeble-Ase-")
+    names = ["Acme Group", "Acme-Group", "Acme\u200bGroup", "AcmeGroup", "Acme\u202eGroup", "N" * 300, "N" * 301]
+    assert len({file_name(n) for n in names}) == len(names)
+    assert max(len(file_name(n)) for n in names) == 80
+
+
+def test_a_clients_name_with_letters_beyond_ascii_names_its_files_through_osr_report(home: Path,
+                                                                                    warehouse_url: str) -> None:
+    from .group_books import RATES_CSV, insert_group
+
+    client = "Bjørn & Åse Gruppe"
+    insert_group(warehouse_url).dispose()
+    (home / "registry.yaml").write_text(yaml.safe_dump({
+        "customers": [{"name": "Acme", "groups": [{"name": "Acme", "clients": [{"name": client}]}]}],
+        "connections": [synthetic_connection("g")],
+        "companies": [{"connection": "g", "erp_id": e, "name": e, "client": client} for e in ("parent", "sub")]},
+        allow_unicode=True), encoding="utf-8")
+    (home / "rates.csv").write_text(RATES_CSV)
+    (home / "consolidation.yaml").write_text(yaml.safe_dump({"clients": {client: {
+        "currency": "NOK", "rates": "rates.csv", "eliminate": {"counterparty": "free_dimension_1"}}}},
+        allow_unicode=True), encoding="utf-8")
+    page, _ = written(osr("report", "income-statement", "--client", client).output)
+    assert re.fullmatch(r"Bjorn-Ase-Gruppe-[0-9a-f]{8}-consolidated-income-statement-2024-01\.html", page.name)
+    assert "<h1>Consolidated income statement 2024-01: Bjørn &amp; Åse Gruppe</h1>" in page.read_text(encoding="utf-8")

@@ -7,6 +7,9 @@ sheets of their own; the HTML page is for reading and printing.
 
 from __future__ import annotations
 
+import hashlib
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -54,13 +57,38 @@ class Document:
     report_sheets: int = 1
 
 
+#: how long the name in a report's file name may be; with the report's kind and month it stays far below 255
+NAME_LIMIT = 80
+_SPELLED = str.maketrans({"æ": "ae", "Æ": "Ae", "ø": "o", "Ø": "O"})  # NFKD leaves these as they are
+
+
+def file_name(name: str) -> str:
+    """A company's or client's name as it may appear in a file name: ASCII letters, digits, ``.``, ``_``, ``-``.
+
+    Names come from ERPs and from people, and a file system takes neither
+    every character nor every length: a 300-character client name made its
+    report fail, and a right-to-left override or a zero-width space in a file
+    name makes it read as something else. Accents are dropped (å→a, ø→o,
+    æ→ae), blanks become ``-``, anything else goes, and the result is cut to
+    :data:`NAME_LIMIT`. A name changed on the way gets a short hash of the
+    real name, so two names never share a file. Reports show the real name.
+    """
+    ascii_text = unicodedata.normalize("NFKD", name.translate(_SPELLED)).encode("ascii", "ignore").decode()
+    text = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9._-]", "", re.sub(r"\s+", "-", ascii_text))).strip(".-")
+    if text == name and len(text) <= NAME_LIMIT:
+        return text
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    kept = text[:NAME_LIMIT - len(digest) - 1].rstrip(".-")
+    return f"{kept}-{digest}" if kept else digest
+
+
 def company_document(report: Report) -> Document:
     years = sorted(report.monthly_result)
     figures = Table("Monthly result", ("Month", *(str(y) for y in years)),
                     [Row((name, *(report.monthly_result[y][m] or ZERO for y in years)))
                      for m, name in enumerate(MONTHS)])
     return Document(f"{TITLES[report.kind]} {label(report.period)}: {report.company}",
-                    f"{report.company}-{report.kind}-{label(report.period)}", report.currency,
+                    f"{file_name(report.company)}-{report.kind}-{label(report.period)}", report.currency,
                     [(TITLES[report.kind] if i == 0 else "Not mapped", t) for i, t in enumerate(report.tables)]
                     + [("Monthly result", figures)],
                     [("Monthly result", monthly_result_svg(report.monthly_result, report.currency))],
@@ -86,7 +114,7 @@ def client_document(group: Consolidation, kind: str, groupings: Groupings | None
     what = TITLES[kind].lower()
     return Document(
         f"Consolidated {what} {label(group.period)}: {group.client}",
-        f"{group.client}-consolidated-{kind}-{label(group.period)}".replace(" ", "_").replace("/", "_"),
+        f"{file_name(group.client)}-consolidated-{kind}-{label(group.period)}",
         group.currency,
         [(f"Consolidated {what}"[:31], table), ("Intercompany", mismatches), ("Per company", figures)],
         [("Revenue and cost per company, year to date",
