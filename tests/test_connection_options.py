@@ -69,8 +69,9 @@ def test_a_bad_option_value_is_refused_by_connection_add(tmp_path: Path, monkeyp
     args = [arg for f, var in _credentials(ctype).items() for arg in ("--credential", f"{f}={var}")]
     args += [arg for k, v in {**_required(ctype), option: value}.items() for arg in ("--option", f"{k}={v}")]
     result = osr("connection", "add", "conn", "--type", type_name, *args, ok=False)
-    assert result.exit_code == 1
-    assert f"connection 'conn': field 'options.{option}': must be " in result.output
+    assert result.exit_code == 2  # an argument error, not a corrupt file
+    assert f"--option: connection 'conn': field 'options.{option}': must be " in result.output
+    assert "invalid registry" not in result.output
     assert registry.read_bytes() == before
 
 

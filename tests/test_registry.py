@@ -124,7 +124,7 @@ def test_connection_add_refuses_a_control_character(tmp_path: Path, monkeypatch:
     registry = _cli_home(tmp_path, monkeypatch)
     before = registry.read_bytes()
     result = osr("connection", "add", "nl" + char, "--type", "synthetic", ok=False)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error naming NAME
     assert f"field 'name': must be lower-case letters, digits, '-' or '_', starting with a letter (at most 63), " \
            f"not {'nl' + char!r}" in result.output
     result = osr("connection", "add", "ok", "--type", "synthetic", "--credential", f"api_key=KEY{char}", ok=False)

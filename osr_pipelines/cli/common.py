@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -79,14 +80,33 @@ def read_registry(*, check_env: bool = False) -> Registry:
 
 
 @contextmanager
-def edit_registry() -> Iterator[Registry]:
-    """Load, let the caller change, validate and save atomically; nothing is written on error."""
+def edit_registry(arguments: Mapping[str, str] | None = None) -> Iterator[Registry]:
+    """Load, let the caller change, validate and save atomically; nothing is written on error.
+
+    A file that does not load is the file's fault ("invalid registry"). The file
+    loaded valid, so a problem found on saving is the change's: it is a usage
+    error, each problem naming the command's argument that made it, from
+    ``arguments`` (registry field, e.g. ``parent`` or ``options``, to ``--parent``).
+    """
     registry = read_registry()
     yield registry
     try:
         save_registry(registry, settings.registry_path())
     except RegistryError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _change_refused(exc.problems, arguments or {}) from None
+
+
+_FIELD = re.compile(r"""field ['"]([a-z_]+)""")
+
+
+def _change_refused(problems: list[str], arguments: Mapping[str, str]) -> click.UsageError:
+    lines = []
+    for problem in problems:
+        found = _FIELD.search(problem)
+        argument = arguments.get(found.group(1)) if found else None
+        lines.append(f"  {argument}: {problem}" if argument else f"  {problem}")
+    return click.UsageError("refused, the registry is unchanged:\n" + "\n".join(lines),
+                            ctx=click.get_current_context(silent=True))
 
 
 def warehouse() -> Warehouse:
@@ -120,11 +140,12 @@ def confirm(question: str, yes: bool) -> None:
 
 
 def parse_pairs(pairs: tuple[str, ...], what: str) -> dict[str, str]:
+    """``KEY=VALUE`` arguments of the option ``what`` (``--option``) as a mapping."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            fail(f"{what} '{pair}': expected KEY=VALUE")
+            raise click.BadParameter(f"'{pair}': expected KEY=VALUE", param_hint=f"'{what}'")
         out[key] = value
     return out
 

@@ -63,7 +63,7 @@ def add(connection_name: str, erp_ids: tuple[str, ...], add_all: bool, client: s
     if unknown:
         fail(f"connection '{connection_name}': field 'erp_id': not reachable: {', '.join(unknown)}")
     added = []
-    with edit_registry() as reg:
+    with edit_registry({"client": "--client"} if client else None) as reg:
         conn = reg.connection(connection_name)
         existing = {co.erp_id: co for co in reg.companies_of(connection_name)}
         for erp_id in wanted:

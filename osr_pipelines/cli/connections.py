@@ -119,6 +119,12 @@ def types(as_json: bool) -> None:
     click.echo(formatter.getvalue(), nl=False)
 
 
+#: registry field -> the argument of ``osr connection add`` that sets it, for its errors
+ADD_ARGUMENTS = {"name": "NAME", "type": "--type", "mode": "--mode", "level": "--level", "parent": "--parent",
+                 "owner": "--owner", "credentials": "--credential", "options": "--option",
+                 "nightly_days": "--nightly-days", "history_start": "--history-start"}
+
+
 @connection.command("add", cls=_AddCommand)
 @click.argument("name")
 @click.option("--type", "erp_type", required=True, type=click.Choice(sorted(CONNECTOR_TYPES)))
@@ -134,17 +140,25 @@ def types(as_json: bool) -> None:
 @click.option("--history-start", default="2000-01-01", show_default=True, help="First day a full import reads.")
 def add(name: str, erp_type: str, mode: str, level: str, parent: str, private: bool, owner: str,
         credentials: tuple[str, ...], options: tuple[str, ...], nightly_days: int, history_start: str) -> None:
-    """Register a connection NAME."""
-    with edit_registry() as reg:
+    """Register a connection NAME.
+
+    Credentials name environment variables; a variable not set in this shell is
+    named in a warning, since every run reads it when it starts.
+    """
+    added = Connection(name=name, type=erp_type, mode=mode, level=level, parent=parent, private=private,
+                       owner=owner, credentials=parse_pairs(credentials, "--credential"),
+                       options=parse_pairs(options, "--option"), nightly_days=nightly_days,
+                       history_start=history_start)
+    with edit_registry(ADD_ARGUMENTS) as reg:
         if any(c.name == name for c in reg.connections):
             fail(f"connection '{name}' already exists")
         if not parent and reg.customers:
-            parent = {"customer": reg.customers[0].name}.get(level, "")
-        reg.connections.append(Connection(
-            name=name, type=erp_type, mode=mode, level=level, parent=parent, private=private, owner=owner,
-            credentials=parse_pairs(credentials, "--credential"), options=parse_pairs(options, "--option"),
-            nightly_days=nightly_days, history_start=history_start))
+            added.parent = {"customer": reg.customers[0].name}.get(level, "")
+        reg.connections.append(added)
     click.echo(f"added {mode} connection '{name}' ({erp_type}); next: osr company available {name}")
+    for field, var in added.missing_secrets():
+        click.secho(f"warning: credential '{field}' reads environment variable {var}, which is not set in this "
+                    "shell: set it here, and for the Dagster daemon and the code server too", fg="yellow", err=True)
 
 
 @connection.command("list")
@@ -199,7 +213,7 @@ def rename(old: str, new: str) -> None:
     from osr_pipelines.instance import get_instance
     from osr_pipelines.partitions import company_partitions
 
-    with edit_registry() as reg:
+    with edit_registry({"name": "NEW"}) as reg:
         c = get_connection(reg, old)
         if any(x.name == new for x in reg.connections):
             fail(f"connection '{new}' already exists")
