@@ -19,6 +19,7 @@ import dataclasses
 import os
 import re
 import tempfile
+import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Callable
@@ -43,6 +44,13 @@ LEVELS = ("customer", "group", "client")
 _SLUG = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOP_LEVEL = ("customers", "connections", "companies")
+#: Names are shown in the UI, in reports and in every message: long enough for any real name.
+MAX_NAME = 120
+#: The warehouse's company key, ``<connection>.<erp_id>``, holds this many characters.
+MAX_KEY = 120
+#: Unicode categories of characters that do not show: controls, format characters (bidi controls such as
+#: U+202E, zero-width characters such as U+200B, the byte order mark), line and paragraph separators, surrogates.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
 class RegistryError(ValueError):
@@ -54,7 +62,17 @@ class RegistryError(ValueError):
 
 
 class DuplicateCompanyWarning(UserWarning):
-    """The same ERP company is reachable through two connections (imported twice)."""
+    """The same ERP company is reachable through two connections (imported twice).
+
+    Warned once per process and registry file, and shown on one line (see ``_format_warning``).
+    """
+
+
+#: What an empty file is told. ``osr init`` writes a customer, so a registry is never empty by design:
+#: an empty one is a truncated or overwritten file, and taking it at its word would remove every company.
+EMPTY = ("the file is empty (no customers, connections or companies). A registry always holds at least the "
+         "customer `osr init` created, so this file was probably truncated or overwritten: restore it from "
+         "version control or a backup. For a new home, delete the file and run `osr init`.")
 
 
 # -- field types: the schema ------------------------------------------------------------
@@ -70,16 +88,40 @@ def _slug(value: str) -> str:
     return value
 
 
-def _label(value: str) -> str:
-    if not value.strip() or value != value.strip() or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise _invalid("must be non-empty text without surrounding blanks or control characters", value)
+def _control(ch: str) -> bool:
+    return unicodedata.category(ch) == "Cc"
+
+
+def _visible(value: str) -> str:
+    """Refuse what changes how a name reads without being seen: a right-to-left override (U+202E) shows
+    ``Acme\u202eSA`` as another name, a zero-width space (U+200B) makes two names look alike."""
+    hidden = [ch for ch in value if unicodedata.category(ch) in _INVISIBLE]
+    if hidden:
+        raise PydanticCustomError(
+            "osr", "must not contain invisible or direction-changing characters (here {codes}), not {shown}",
+            {"codes": ", ".join(dict.fromkeys(f"U+{ord(ch):04X}" for ch in hidden)), "shown": show(value)})
     return value
+
+
+def _label(value: str) -> str:
+    if not value.strip() or value != value.strip() or any(_control(ch) for ch in value):
+        raise _invalid("must be non-empty text without surrounding blanks or control characters", value)
+    return _visible(value)
 
 
 def _plain(value: str) -> str:
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if any(_control(ch) for ch in value):
         raise _invalid("must be text without control characters", value)
-    return value
+    return _visible(value)
+
+
+def _at_most(limit: int, why: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if len(value) > limit:
+            raise PydanticCustomError("osr", "must be at most {limit} characters{why}, not {length}",
+                                      {"limit": limit, "why": why, "length": len(value)})
+        return value
+    return check
 
 
 def _iso_date(value: str) -> str:
@@ -111,14 +153,19 @@ def _number_as_text(value: object) -> object:
 
 
 Slug = Annotated[str, Strict(), AfterValidator(_slug)]
-Label = Annotated[str, Strict(), AfterValidator(_label)]
+_NAME_LIMIT = AfterValidator(_at_most(MAX_NAME, ""))
+#: A name: of a customer, group or client, or a reference to one.
+Name = Annotated[str, Strict(), AfterValidator(_label), _NAME_LIMIT]
+#: A company's name, as its ERP lists it (which may be none), or the name a connection's ``parent`` refers to.
+NameText = Annotated[str, Strict(), AfterValidator(_plain), _NAME_LIMIT]
 PlainText = Annotated[str, Strict(), AfterValidator(_plain)]
 Flag = Annotated[bool, Strict()]
 Days = Annotated[int, Strict(), AfterValidator(_days)]
 IsoDate = Annotated[str, Strict(), AfterValidator(_iso_date)]
 ErpId = Annotated[str, BeforeValidator(_number_as_text), Strict(), AfterValidator(_label)]
 #: YAML reads ``organization_number: 999000111`` as a number: it is text, as the ERP reports it.
-NumberText = Annotated[str, BeforeValidator(_number_as_text), Strict(), AfterValidator(_plain)]
+NumberText = Annotated[str, BeforeValidator(_number_as_text), Strict(), AfterValidator(_plain),
+                       AfterValidator(_at_most(32, " (the warehouse's column)"))]
 TypeName = Annotated[str, Strict(), AfterValidator(_known_type)]
 Mode = Literal["import", "direct"]
 Level = Literal["customer", "group", "client"]
@@ -129,18 +176,18 @@ Options = dict[Annotated[str, Strict()], Annotated[str, BeforeValidator(_number_
 
 @dataclass
 class Client:
-    name: Label
+    name: Name
 
 
 @dataclass
 class Group:
-    name: Label
+    name: Name
     clients: list[Client] = field(default_factory=list)
 
 
 @dataclass
 class Customer:
-    name: Label
+    name: Name
     groups: list[Group] = field(default_factory=list)
 
 
@@ -150,7 +197,7 @@ class Connection:
     type: TypeName
     mode: Mode = "import"
     level: Level = "customer"
-    parent: PlainText = ""
+    parent: NameText = ""
     private: Flag = False
     owner: PlainText = ""
     #: credential field -> name of the environment variable holding its value
@@ -177,8 +224,8 @@ class Connection:
 class Company:
     connection: Slug
     erp_id: ErpId
-    name: PlainText
-    client: Label
+    name: NameText
+    client: Name
     #: set when an ``import`` connection was deleted: data stays, imports stop
     detached: Flag = False
     #: as the ERP listed it when the company was added; empty when it lists none
@@ -413,6 +460,9 @@ def _rules(reg: Registry, *, check_env: bool) -> list[str]:
                        for e in check_options(c.options, ctype.options, c.type))
     for co in reg.companies:
         where = f"company {_field(co.key)}"
+        if co.connection is not None and co.erp_id is not None and len(co.key) > MAX_KEY:
+            out.append(f"{where}: field 'erp_id': makes the company key '<connection>.<erp_id>' {len(co.key)} "
+                       f"characters long; the warehouse keeps keys of at most {MAX_KEY}")
         if co.connection is not None and co.connection not in names["connection"] and co.detached is False:
             out.append(f"{where}: field 'connection': no connection named '{co.connection}'")
         if co.client is not None and co.client not in names["client"]:
@@ -466,12 +516,36 @@ def load_registry(path: Path, *, check_env: bool = False) -> Registry:
         raise RegistryError(path, [f"cannot be read: {exc.strerror}"]) from None
     except ValueError as exc:
         raise RegistryError(path, [str(exc)]) from None
+    if data is None or data == {}:
+        raise RegistryError(path, [EMPTY])
     registry, problems = _read(data, check_env=check_env)
     if problems:
         raise RegistryError(path, problems)
-    for message in registry.duplicate_erp_companies():
-        warnings.warn(message, DuplicateCompanyWarning, stacklevel=2)
+    _warn_duplicates(path, registry)
     return registry
+
+
+#: Each duplicate once per process and registry file: runs, sensors and the CLI load the registry many times.
+_warned: set[tuple[Path, str]] = set()
+
+
+def _warn_duplicates(path: Path, registry: Registry) -> None:
+    for message in registry.duplicate_erp_companies():
+        if (path.resolve(), message) not in _warned:
+            _warned.add((path.resolve(), message))
+            warnings.warn(message, DuplicateCompanyWarning, stacklevel=3)
+
+
+def _format_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                    line: str | None = None, *, _python: Callable[..., str] = warnings.formatwarning) -> str:
+    """A duplicate company is for the person who edits the registry: one line, without the Python source
+    line that warned; every other warning as Python shows it."""
+    if issubclass(category, DuplicateCompanyWarning):
+        return f"warning: {message}\n"
+    return _python(message, category, filename, lineno, line)
+
+
+warnings.formatwarning = _format_warning
 
 
 _cache: dict[Path, tuple[tuple[int, int, int], Registry]] = {}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -19,6 +22,8 @@ from osr_pipelines.registry import (
 )
 from tests.conftest import synthetic_connection, write_registry
 from tests.helpers import osr
+
+BIN = Path(sys.executable).parent
 
 
 def problems(path: Path, **kwargs: bool) -> list[str]:
@@ -281,3 +286,136 @@ def test_numbers_read_as_text_where_the_registry_keeps_text(tmp_path: Path) -> N
     assert registry.companies[0].key == "a.1001"
     assert registry.connection("a").options == {"postings": "50"}
     assert registry.connection("a").history_start == "2020-01-01"
+
+
+# -- an empty file is a damaged registry, not an empty one -----------------------------
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "   \n", "# every company was here\n", "---\n", "{}\n"],
+                         ids=["empty", "blank-lines", "blanks", "comment", "empty-document", "empty-mapping"])
+def test_an_empty_registry_file_is_refused(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "registry.yaml"
+    path.write_text(text)
+    with pytest.raises(RegistryError) as err:
+        load_registry(path)
+    [problem] = err.value.problems
+    assert str(path) in str(err.value)
+    assert problem.startswith("the file is empty") and "restore it from version control" in problem, problem
+    assert "run `osr init`" in problem, problem
+
+
+def test_what_osr_init_writes_loads_and_commands_refuse_an_empty_registry(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OSR_HOME", str(tmp_path))
+    monkeypatch.setenv("OSR_REGISTRY", str(tmp_path / "registry.yaml"))
+    monkeypatch.setenv("OSR_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'warehouse.db'}")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    osr("init")
+    assert [c.name for c in load_registry(tmp_path / "registry.yaml").customers] == ["Default"]
+
+    (tmp_path / "registry.yaml").write_text("")
+    for command in (["company", "list"], ["import", "full", "--all"]):
+        result = osr(*command, ok=False)
+        assert result.exit_code == 1, result.output
+        assert "the file is empty" in result.output and "no companies to import" not in result.output, result.output
+        assert "Traceback" not in result.output
+
+
+# -- duplicate companies: one line, once -----------------------------------------------
+
+
+def test_a_duplicate_company_is_warned_once_in_one_line(tmp_path: Path) -> None:
+    """Through ``osr import``, which loads the registry in the command and again in Dagster's tags and run."""
+    path = write_registry(tmp_path / "registry.yaml",
+                          [synthetic_connection("a", postings="40", years="1", companies="1001"),
+                           synthetic_connection("b", postings="40", years="1", companies="1001")],
+                          [("a", "1001"), ("b", "1001")])
+    env = {**os.environ, "OSR_HOME": str(tmp_path), "OSR_REGISTRY": str(path), "DAGSTER_HOME": str(tmp_path / "dg"),
+           "OSR_WAREHOUSE_URL": f"sqlite:///{tmp_path / 'warehouse.db'}"}
+    warning = "warning: ERP company 1001 (synthetic) is added through 2 connections: a.1001, b.1001"
+    result = subprocess.run([BIN / "osr", "import", "full", "--all"], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = (result.stdout + result.stderr).splitlines()
+    assert [line for line in lines if "ERP company 1001" in line] == [warning], lines
+
+    # Dagster's code paths load the registry themselves, without the command's handling of warnings.
+    script = ("from pathlib import Path\n"
+              "from osr_pipelines.registry import load_registry, load_registry_cached\n"
+              "from osr_pipelines.tags import partition_tags\n"
+              f"p = Path({str(path)!r})\n"
+              "load_registry(p); load_registry_cached(p); partition_tags('a.1001'); load_registry(p)\n")
+    result = subprocess.run([BIN / "python", "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert result.stderr.splitlines() == [warning], result.stderr
+
+
+# -- names: bounded, and nothing that hides -------------------------------------------
+
+
+def _named(**names: str) -> dict:
+    """A valid registry whose customer, group, client, company and parent names are ``names`` or defaults."""
+    n = {"customer": "Acme", "group": "Acme", "client": "C1", "company": "One", **names}
+    conn = {**synthetic_connection(), "parent": n.get("parent", n["customer"])}
+    groups = [{"name": n["group"], "clients": [{"name": n["client"]}]}]
+    return {"customers": [{"name": n["customer"], "groups": groups}],
+            "connections": [conn],
+            "companies": [{"connection": "demo", "erp_id": "1001", "name": n["company"], "client": n["client"]}]}
+
+
+@pytest.mark.parametrize(("kind", "where"), [
+    ("customer", "customers[0] ({shown}): field 'name'"),
+    ("group", "customers[0] (Acme) groups[0] ({shown}): field 'name'"),
+    ("client", "customers[0] (Acme) groups[0] (Acme) clients[0] ({shown}): field 'name'"),
+    ("company", "companies[0] (demo.1001): field 'name'"),
+])
+@pytest.mark.parametrize(("name", "reason"), [
+    ("A" * 121, "must be at most 120 characters, not 121"),
+    ("Acme\u202eAS", "must not contain invisible or direction-changing characters (here U+202E), not "
+                    "'Acme\\u202eAS'"),
+    ("Ac\u200bme", "must not contain invisible or direction-changing characters (here U+200B), not 'Ac\\u200bme'"),
+    ("Acme\x9b", "control characters"),
+], ids=["long", "rtl-override", "zero-width-space", "c1-control"])
+def test_names_are_bounded_and_visible(tmp_path: Path, kind: str, where: str, name: str, reason: str) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(_named(**{kind: name}), allow_unicode=True))
+    shown = name if name.isprintable() and len(name) <= 80 else repr(name) if len(repr(name)) <= 60 \
+        else repr(name)[:57] + "..."
+    prefix = where.format(shown=shown) + ": "
+    found = problems(path)
+    assert any(p.startswith(prefix) and reason in p for p in found), (prefix, found)
+    assert all(name not in p for p in found), found  # shown escaped or cut, never as it is
+
+
+def test_a_name_of_120_characters_loads(tmp_path: Path) -> None:
+    name = "Å" * 120
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(_named(customer=name, client=name, company=name), allow_unicode=True))
+    assert load_registry(path).companies[0].client == name
+
+
+def test_keys_and_organisation_numbers_fit_the_warehouse(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    data = _named()
+    data["companies"][0].update(erp_id="9" * 115, organization_number="1" * 32)  # demo.999...: 120 characters
+    path.write_text(yaml.safe_dump(data))
+    assert len(load_registry(path).companies[0].key) == 120
+
+    data["companies"][0].update(erp_id="9" * 116, organization_number="1" * 33)
+    path.write_text(yaml.safe_dump(data))
+    found = problems(path)
+    assert len(found) == 2, found
+    assert found[0].endswith("field 'organization_number': must be at most 32 characters (the warehouse's column), "
+                             "not 33"), found
+    assert found[1].startswith("company 'demo.999") and found[1].endswith(
+        "field 'erp_id': makes the company key '<connection>.<erp_id>' 121 characters long; the warehouse keeps "
+        "keys of at most 120"), found
+
+
+def test_osr_refuses_a_hidden_character_in_a_client_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = _cli_home(tmp_path, monkeypatch)
+    before = registry.read_bytes()
+    result = osr("company", "add", "demo", "1002", "--client", "Acme\u202eGroup", ok=False)
+    assert result.exit_code != 0
+    assert "field 'name': must not contain invisible or direction-changing characters (here U+202E)" \
+        in result.output, result.output
+    assert registry.read_bytes() == before

@@ -7,6 +7,7 @@ read: an invalid registry stays byte for byte as it was.
 from __future__ import annotations
 
 import copy
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,57 @@ def _replaced(path: tuple, value: object) -> object:
 def test_a_valid_registry_with_one_field_replaced_loads_or_is_refused(home: Path, path: tuple,
                                                                       value: object) -> None:
     check(home, yaml.safe_dump(_replaced(path, value), allow_unicode=True, sort_keys=False))
+
+
+#: Characters that change how a name reads without showing: bidi overrides and isolates, zero-width
+#: characters, marks, the byte order mark, line and paragraph separators, a C1 control.
+HIDDEN = ["\u202e", "\u202d", "\u2066", "\u2069", "\u200b", "\u200d", "\u200e", "\u200f", "\ufeff", "\u2028",
+          "\u2029", "\u00ad", "\x9b"]
+_HIDDEN_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs"}
+#: Any text around a run of letters long enough to cross the 120-character bound, sometimes with a hidden character.
+name_texts = st.builds(lambda head, n, tail: head + "x" * n + tail,
+                       st.text(st.characters(exclude_categories=("Cs",)), max_size=6) | st.sampled_from(HIDDEN),
+                       st.integers(min_value=0, max_value=130),
+                       st.text(st.characters(exclude_categories=("Cs",)), max_size=6) | st.sampled_from(HIDDEN))
+#: Where a name goes in BASE, with the fields that refer to it.
+NAME_FIELDS = {
+    "customer": [("customers", 0, "name"), ("connections", 0, "parent")],
+    "group": [("customers", 0, "groups", 0, "name")],
+    "client": [("customers", 0, "groups", 0, "clients", 0, "name"), ("companies", 0, "client")],
+    "company": [("companies", 0, "name")],
+}
+
+
+@FUZZ
+@given(kind=st.sampled_from(sorted(NAME_FIELDS)), name=name_texts)
+def test_names_are_at_most_120_visible_characters(home: Path, kind: str, name: str) -> None:
+    data = copy.deepcopy(BASE)
+    for path in NAME_FIELDS[kind]:
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = name
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    hidden = any(unicodedata.category(ch) in _HIDDEN_CATEGORIES for ch in name)
+    try:
+        loaded = load_registry(_written(home, text))
+    except RegistryError as err:
+        event("refused")
+        assert hidden or len(name) > 120 or name != name.strip() or not name.strip(), err.problems
+        assert any("field 'name'" in p or "field 'client'" in p for p in err.problems), err.problems
+        if len(name) > 120 and not hidden and name == name.strip():
+            assert any("must be at most 120 characters" in p for p in err.problems), err.problems
+        if hidden and not any(unicodedata.category(ch) == "Cc" for ch in name) and name == name.strip():
+            assert any("invisible or direction-changing characters (here U+" in p for p in err.problems), \
+                err.problems
+    else:
+        event("valid")
+        assert not hidden and len(name) <= 120
+        assert name in {loaded.customers[0].name, loaded.customers[0].groups[0].name,
+                        loaded.customers[0].groups[0].clients[0].name, loaded.companies[0].name}
+    check(home, text)  # and `osr` never writes what it could not read
+
+
+def _written(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
