@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
@@ -138,6 +140,47 @@ def test_erp_text_that_looks_like_a_formula_stays_text_in_the_workbook(home: Pat
         xml = archive.read("xl/worksheets/sheet1.xml").decode()
     assert not re.search(r"<f[ >]", xml) and "HYPERLINK" in xml
     assert re.search(r'<c r="B\d+"[^>]* t="inlineStr"><is><t>=HYPERLINK', xml)
+
+
+@sqlite_only
+@pytest.mark.parametrize("period", ["0000-01", "2024-13", "3000-01"])
+def test_a_period_outside_the_calendar_is_a_usage_error(books_home: Path, period: str) -> None:
+    result = osr("report", "trial-balance", "--company", COMPANY, "--period", period, ok=False)
+    assert result.exit_code == 2, result.output
+    assert (f"Error: Invalid value for '--period': '{period}' is not a month from 1900-01 to 2999-12; write it as "
+            "YYYY-MM, e.g. 2024-03") in result.output
+    assert not (books_home / "reports").exists()
+
+
+@pytest.fixture
+def unwritable(tmp_path: Path) -> Iterator[Path]:
+    """A folder nothing can be written to, for root too (an immutable folder: root's permission bits are moot)."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+    elif subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("this file system cannot make a folder immutable")
+    try:
+        yield folder
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        folder.chmod(0o700)
+
+
+@sqlite_only
+def test_an_out_folder_that_cannot_be_written_is_one_line(books_home: Path, unwritable: Path, tmp_path: Path) -> None:
+    result = osr("report", "trial-balance", "--company", COMPANY, "--period", "2024-01", "--out", str(unwritable),
+                 ok=False)
+    assert result.exit_code == 1
+    assert re.fullmatch(rf"Error: --out {unwritable}: cannot write there \((permission denied|operation not "
+                        r"permitted)\)\n", result.output), result.output
+    (tmp_path / "file").write_text("")
+    result = osr("report", "trial-balance", "--company", COMPANY, "--period", "2024-01",
+                 "--out", str(tmp_path / "file" / "reports"), ok=False)
+    assert (result.exit_code, result.output) == (1, f"Error: --out {tmp_path / 'file' / 'reports'}: cannot write "
+                                                    "there (not a directory)\n")
 
 
 @sqlite_only

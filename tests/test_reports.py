@@ -138,9 +138,15 @@ def test_balance_sheet_matches_the_hand_calculation(engine) -> None:
     assert all(sheet.total(p) == [D("0.00")] * 3 for p in sheet.periods)
 
 
-def test_a_period_that_is_not_a_month_is_named() -> None:
-    with pytest.raises(ValueError, match=r"--period: '2024-13' is not a month; write it as YYYY-MM"):
-        parse_period("2024-13")
+@pytest.mark.parametrize("text", ["2024-13", "2024-00", "0000-01", "1899-12", "3000-01", "24-01", "2024-1"])
+def test_a_period_that_is_not_a_month_is_named(text: str) -> None:
+    with pytest.raises(ValueError, match=rf"^--period: '{text}' is not a month from 1900-01 to 2999-12; write it as "
+                                         "YYYY-MM"):
+        parse_period(text)
+
+
+def test_months_from_1900_to_2999_are_periods() -> None:
+    assert [parse_period(t) for t in ("1900-01", "2024-03", " 2999-12 ")] == [190001, 202403, 299912]
 
 
 def test_a_direct_connection_without_its_credential_names_the_variable(tmp_path, monkeypatch) -> None:

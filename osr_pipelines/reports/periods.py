@@ -11,13 +11,24 @@ import re
 from datetime import date
 
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+#: the years an accounting period can be in: year 0 or 9999 is a typo, and would reach file names and queries
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+
+
+class PeriodError(ValueError):
+    """Not a month; ``reason`` says so without the leading ``what``, for a command line's own wording."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"{what}: {reason}")
 
 
 def parse_period(text: str, *, what: str = "--period") -> int:
-    """``YYYY-MM`` as ``YYYYMM``, or a :class:`ValueError` saying what was expected."""
+    """``YYYY-MM`` as ``YYYYMM``, or a :class:`PeriodError` saying what was expected."""
     match = _PERIOD.match(text.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise ValueError(f"{what}: '{text}' is not a month; write it as YYYY-MM, e.g. 2024-03")
+    if not match or not 1 <= int(match.group(2)) <= 12 or not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
+        raise PeriodError(what, f"'{text}' is not a month from {FIRST_YEAR}-01 to {LAST_YEAR}-12; write it as "
+                                "YYYY-MM, e.g. 2024-03")
     return int(match.group(1)) * 100 + int(match.group(2))
 
 
