@@ -21,9 +21,10 @@ test: $(BIN)/osr  ## the whole suite (PostgreSQL at OSR_TEST_PG_URL, default 127
 	$(BIN)/ruff check osr_pipelines osr_sandbox tests bench
 	$(BIN)/pytest
 
+# the sandbox serves on the port the demo connection names (`osr demo` records the one it served on)
 dev: $(BIN)/osr  ## the Dagster UI and daemon on the embedded home, beside the demo's Tripletex sandbox
 	umask 077; $(BIN)/osr init >/dev/null; \
-	$(BIN)/osr sandbox serve tripletex --port 8765 --postings $(DEMO_POSTINGS) \
+	$(BIN)/osr sandbox serve tripletex --from-connection demo --postings $(DEMO_POSTINGS) \
 	    --option state=$(OSR_HOME)/demo-books.json --option years=3 & \
 	trap 'kill $$!' EXIT; \
 	OSR_DEMO_CONSUMER_TOKEN=sandbox-consumer-token OSR_DEMO_EMPLOYEE_TOKEN=sandbox-employee-token \

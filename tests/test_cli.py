@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from dagster import DagsterInstance
@@ -156,3 +164,72 @@ def test_demo_imports_three_companies_over_http(home: Path, warehouse_url: str) 
     for co in reg.companies:
         assert wh.count_postings(co.key) > 1500
         assert wh.unbalanced_vouchers(co.key) == []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def answers(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextmanager
+def serving(command: list[str], port: int) -> Iterator[subprocess.Popen]:
+    """Another process serving on ``port`` until the block ends."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not answers(port):
+            assert process.poll() is None and time.monotonic() < deadline, f"{command} did not serve on {port}"
+            time.sleep(0.1)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def demo_port(home: Path) -> int:
+    return urlsplit(load_registry(home / "registry.yaml").connection("demo").options["base_url"]).port
+
+
+@pytest.fixture
+def demo_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo sets its sandbox's tokens in the environment; here they are undone after the test."""
+    monkeypatch.setenv("OSR_DEMO_CONSUMER_TOKEN", "sandbox-consumer-token")
+    monkeypatch.setenv("OSR_DEMO_EMPLOYEE_TOKEN", "sandbox-employee-token")
+
+
+def test_demo_twice_on_one_home_imports_from_the_port_it_serves_on(home: Path, warehouse_url: str,
+                                                                   demo_tokens: None) -> None:
+    first, second = free_port(), free_port()
+    osr("demo", "--postings", "300", "--port", str(first))
+    assert demo_port(home) == first
+    out = osr("demo", "--postings", "300", "--port", str(second)).output
+    assert out.count("SUCCESS") == 3 and demo_port(home) == second
+    assert f"serves the sandbox on port {second}, as the demo connection says" in out
+
+
+def test_demo_never_imports_from_whatever_holds_its_port(home: Path, warehouse_url: str, demo_tokens: None) -> None:
+    taken = free_port()
+    with serving([sys.executable, "-m", "http.server", str(taken), "--bind", "127.0.0.1"], taken):
+        out = osr("demo", "--postings", "300", "--port", str(taken)).output
+    port = demo_port(home)
+    assert port != taken
+    assert f"port {taken} is taken by another process: the demo's sandbox serves on port {port}" in out
+    assert out.count("SUCCESS") == 3 and "all imports succeeded" in out
+    wh = Warehouse(warehouse_url)
+    assert all(wh.count_postings(f"demo.{n}") > 200 for n in (1001, 1002, 1003))
+
+    # the closing message names the port `make dev`'s sandbox command serves on: the demo connection's
+    assert f"serves the sandbox on port {port}, as the demo connection says" in out
+    make_dev = subprocess.run(["make", "-n", "dev"], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                              text=True, env={**os.environ, "OSR_HOME": str(home)}, check=True).stdout
+    assert "osr sandbox serve tripletex --from-connection demo" in make_dev
+    osr_bin = str(Path(sys.executable).with_name("osr"))
+    with serving([osr_bin, "sandbox", "serve", "tripletex", "--from-connection", "demo", "--postings", "300",
+                  "--option", f"state={home / 'demo-books.json'}", "--option", "years=3"], port):
+        assert "credentials accepted, 3 companies reachable" in osr("connection", "test", "demo").output

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from contextlib import ExitStack, closing
+from urllib.parse import urlsplit
 
 import click
 import yaml
 
 from osr_pipelines import settings
-from osr_pipelines.cli.common import edit_registry, open_connector, read_registry, sandbox_extra, warehouse
+from osr_pipelines.cli.common import edit_registry, fail, open_connector, read_registry, sandbox_extra, warehouse
 from osr_pipelines.cli.home import init
 from osr_pipelines.cli.imports import run_and_report
 from osr_pipelines.cli.reports import report
+from osr_pipelines.cli.sandbox import SANDBOX_PORT
 from osr_pipelines.connectors.base import DIMENSIONS
 from osr_pipelines.connectors.synthetic import books_from_options
 from osr_pipelines.registry import Company, Connection
@@ -21,7 +24,6 @@ from osr_pipelines.reports.groups import groups_path
 
 DEMO_CONNECTION = "demo"
 DEMO_GROUP = "Demo Group"
-DEMO_PORT = 8765
 #: The sandbox's own (public, made-up) tokens; real connections name their own variables.
 DEMO_TOKENS = {"OSR_DEMO_CONSUMER_TOKEN": "sandbox-consumer-token",
                "OSR_DEMO_EMPLOYEE_TOKEN": "sandbox-employee-token"}
@@ -29,27 +31,34 @@ DEMO_TOKENS = {"OSR_DEMO_CONSUMER_TOKEN": "sandbox-consumer-token",
 
 @click.command()
 @click.option("--postings", default=100_000, show_default=True, help="Postings per company.")
-@click.option("--port", default=DEMO_PORT, show_default=True, help="Port of the Tripletex sandbox.")
+@click.option("--port", default=SANDBOX_PORT, show_default=True,
+              help="Port of the Tripletex sandbox; a free one when it is taken, or with 0. The demo connection "
+                   "records it, and `make dev` serves the sandbox there.")
 def demo(postings: int, port: int) -> None:
-    """Import three companies from a Tripletex sandbox over HTTP, through Dagster, and summarise."""
+    """Import three companies from a Tripletex sandbox over HTTP, through Dagster, and summarise.
+
+    The imports read only from the sandbox this command starts: its address is
+    written to the demo connection on every run, never assumed from an earlier one.
+    """
     with sandbox_extra("osr demo"):
         from osr_sandbox.erps import sandbox_app
-        from osr_sandbox.server import running
     click.get_current_context().invoke(init, customer="Demo Accounting")
     for var, value in DEMO_TOKENS.items():
         os.environ.setdefault(var, value)
     books_options = {"companies": "1001,1002,1003", "postings": str(postings), "years": "3",
                      "state": str(settings.osr_home() / "demo-books.json")}
     app = sandbox_app("tripletex", books_from_options(books_options), None, books_options)
-    base = f"http://127.0.0.1:{port}"
     with ExitStack() as stack:
-        try:
-            base = stack.enter_context(running(app, port=port))
-            click.echo(f"Tripletex sandbox serving on {base}")
-        except OSError:
-            click.echo(f"port {port} is taken: using the sandbox already serving there")
+        base = _serve(stack, app, port)
+        click.echo(f"Tripletex sandbox serving on {base}")
         with edit_registry() as reg:
-            if not any(c.name == DEMO_CONNECTION for c in reg.connections):
+            conn = next((c for c in reg.connections if c.name == DEMO_CONNECTION), None)
+            if conn is not None and conn.type != "tripletex":
+                fail(f"connection '{DEMO_CONNECTION}' is a {conn.type} connection, not the demo's Tripletex one: "
+                     "run the demo in a home of its own (OSR_HOME)")
+            if conn is not None:
+                conn.options["base_url"] = f"{base}/v2"
+            else:
                 conn = Connection(name=DEMO_CONNECTION, type="tripletex", parent=reg.customers[0].name,
                                   credentials={"consumer_token": "OSR_DEMO_CONSUMER_TOKEN",
                                                "employee_token": "OSR_DEMO_EMPLOYEE_TOKEN"},
@@ -79,11 +88,30 @@ def demo(postings: int, port: int) -> None:
         raise click.ClickException("some demo imports failed; see above")
     _demo_reports(companies[0].key)
     click.secho("\nall imports succeeded. Open the Dagster UI with `make dev` (http://127.0.0.1:3000; it also "
-                f"serves the sandbox on port {port}); see `osr status` for health.", fg="green")
+                f"serves the sandbox on port {urlsplit(base).port}, as the demo connection says); "
+                "see `osr status` for health.", fg="green")
     click.echo("To use this home from another shell in this directory (osr finds .osr/ itself; Dagster's "
                "CLI and the demo's sandbox tokens need):\n"
                f"  export DAGSTER_HOME={settings.dagster_home()} "
                + " ".join(f"{var}={value}" for var, value in DEMO_TOKENS.items()))
+
+
+def _serve(stack: ExitStack, app: object, port: int) -> str:
+    """Start the sandbox on ``port``, or on a free port when another process holds that one; its base URL.
+
+    Whatever already answers on a taken port (another demo, another user's, or
+    something else) is never imported from.
+    """
+    from osr_sandbox.server import running
+
+    try:
+        return stack.enter_context(running(app, port=port))
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE or port == 0:
+            raise
+    base = stack.enter_context(running(app, port=0))
+    click.echo(f"port {port} is taken by another process: the demo's sandbox serves on port {urlsplit(base).port}")
+    return base
 
 
 def _demo_reports(company_key: str) -> None:
