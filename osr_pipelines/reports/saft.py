@@ -25,10 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from osr_pipelines import settings
 from osr_pipelines.reports.accounts import Grouping, Line
+from osr_pipelines.yamlfile import quoted, read_yaml, show
 
 STANDARD_ACCOUNT = "standard_account"
 LEVELS = (STANDARD_ACCOUNT, "RF-1167", "RF-1175")
@@ -39,6 +38,8 @@ _FILES = {
     "RF-1175": "RF-1175_Grouping_Category_Code.csv",
 }
 UNMAPPED = Line("~", "Not mapped")
+#: a mapping file overrides a few accounts per company; a file far larger is not one
+MAX_BYTES = 4 * 1024 * 1024
 
 
 def codes_folder() -> Path:
@@ -75,17 +76,60 @@ class CodeLists:
         return cls(four, two, grouping)
 
 
+class MappingFileError(ValueError):
+    """The mapping file cannot be used; ``problems`` lists each issue, each with its path in the file."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"invalid SAF-T mapping file {path}:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _code(value: object) -> str | None:
+    """An account or a code: text, or a whole number YAML read from ``4000`` unquoted."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    return text if isinstance(text, str) and text.strip() and text.isprintable() else None
+
+
 def company_overrides(company: str, path: Path | None = None) -> dict[str, dict[str, str]]:
-    """The mapping file's overrides of one company, per level (empty without a file)."""
+    """The mapping file's overrides of one company, per level (empty without a file).
+
+    Read as strictly as the registry: a repeated key or an alias is refused,
+    and every wrong shape in the company's entry is named with its path.
+    """
     path = path or mapping_path()
     if not path.exists():
         return {}
-    data = yaml.safe_load(path.read_text()) or {}
-    entry = ((data.get("companies") or {}) if isinstance(data, dict) else {}).get(company) or {}
-    unknown = [key for key in entry if key not in LEVELS]
-    if unknown:
-        raise ValueError(f"{path}: company '{company}': field '{unknown[0]}': unknown (allowed: {', '.join(LEVELS)})")
-    return {level: {str(k): str(v) for k, v in (entry.get(level) or {}).items()} for level in LEVELS}
+    try:
+        data = read_yaml(path, max_bytes=MAX_BYTES)
+    except ValueError as exc:
+        raise MappingFileError(path, [str(exc)]) from None
+    problems: list[str] = []
+    if data is not None and not isinstance(data, dict):
+        raise MappingFileError(path, [f"top level: must be a mapping with 'companies', not {show(data)}"])
+    companies = (data or {}).get("companies")
+    if companies is not None and not isinstance(companies, dict):
+        raise MappingFileError(path, [f"companies: must be a mapping of company keys, not {show(companies)}"])
+    entry = (companies or {}).get(company)
+    where = f"companies.{quoted(company)}"
+    if entry is not None and not isinstance(entry, dict):
+        raise MappingFileError(path, [f"{where}: must be a mapping of {', '.join(LEVELS)}, not {show(entry)}"])
+    out: dict[str, dict[str, str]] = {level: {} for level in LEVELS}
+    for level, pairs in (entry or {}).items():
+        if level not in LEVELS:
+            problems.append(f"{where}: unknown field {quoted(level)} (allowed: {', '.join(LEVELS)})")
+        elif pairs is not None and not isinstance(pairs, dict):
+            problems.append(f"{where}.{level}: must be a mapping of account to code, not {show(pairs)}")
+        else:
+            for account, code in (pairs or {}).items():
+                key, value = _code(account), _code(code)
+                if key is None or value is None:
+                    problems.append(f"{where}.{level}.{quoted(account)}: must map an account to a code, such as "
+                                    f"\"4000\": \"4005\", not {show(code)}")
+                else:
+                    out[level][key] = value
+    if problems:
+        raise MappingFileError(path, problems)
+    return out
 
 
 @dataclass(frozen=True)
