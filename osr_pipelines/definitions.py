@@ -13,6 +13,7 @@ from dagster import Definitions, JobDefinition
 
 from osr_pipelines.assets.imports import build_import_assets
 from osr_pipelines.assets.reports import REPORT_ASSETS
+from osr_pipelines.backfills import backfill_batches
 from osr_pipelines.jobs import IMPORT_JOBS
 from osr_pipelines.resources import ErpConnections, RegistryResource, WarehouseResource
 from osr_pipelines.schedules import nightly_imports, weekly_ytd_imports
@@ -24,7 +25,7 @@ def build_definitions(registry_path: Path | None = None, warehouse_url: str | No
         assets=[*build_import_assets(), *REPORT_ASSETS],
         jobs=list(IMPORT_JOBS.values()),
         schedules=[nightly_imports, weekly_ytd_imports],
-        sensors=[registry_sync],
+        sensors=[registry_sync, backfill_batches],
         resources={
             "registry": RegistryResource(path=str(registry_path) if registry_path else None),
             "warehouse": WarehouseResource(url=warehouse_url),

@@ -19,8 +19,8 @@ from osr_pipelines import settings
 CONNECTION_RUN_LIMIT = 4
 #: One import per company at a time; a per-connection cap protects the ERP's rate limit.
 RUN_QUEUE = {
-    "module": "dagster.core.run_coordinator",
-    "class": "QueuedRunCoordinator",
+    "module": "osr_pipelines.run_queue",
+    "class": "ImportRunCoordinator",
     "config": {
         "max_concurrent_runs": 20,
         # a code server that is (re)starting must not fail a nightly run: dequeue it again later

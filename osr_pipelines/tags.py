@@ -15,6 +15,8 @@ PARTITION_TAG = "dagster/partition"
 CONNECTION_TAG = "osr/connection"
 COMPANY_NAME_TAG = "osr/company"
 IMPORT_TAG = "osr/import"
+#: A batch's companies, as the Runs page shows them (``demo.1001..demo.1003 (3)``), and how the batch went.
+COMPANIES_TAG, OUTCOME_TAG = "osr/companies", "osr/outcome"
 #: Dagster's tags for a run over a range of partitions (a batch of companies).
 RANGE_START_TAG, RANGE_END_TAG = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
@@ -29,6 +31,16 @@ def _registry() -> Registry | None:
 def connection_of(partition_key: str) -> str:
     """A partition key is ``<connection>.<erp id>``; connection names hold no dot."""
     return partition_key.split(".", 1)[0]
+
+
+def range_tags(connection: str, keys: list[str]) -> dict[str, str]:
+    """A run over consecutive company partitions of one connection: Dagster's range, and what the Runs page shows.
+
+    Dagster lists a ranged run with no partition, so the companies tag names the
+    range and its size where people look for it.
+    """
+    return {CONNECTION_TAG: connection, RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1],
+            COMPANIES_TAG: f"{keys[0]}..{keys[-1]} ({len(keys)})"}
 
 
 def partition_tags(partition_key: str) -> dict[str, str]:

@@ -17,7 +17,9 @@ NONE = SourceCount(None, "", False, "Xledger reports no count")
     (120, 120, EXACT, True, AssetCheckSeverity.ERROR),
     (119, 119, EXACT, False, AssetCheckSeverity.ERROR),      # a row the ERP counted never arrived
     (120, 121, EXACT, False, AssetCheckSeverity.ERROR),      # the load lost a row it received
-    (990, 990, APPROXIMATE, False, AssetCheckSeverity.WARN),  # documented as inexact: a warning only
+    (990, 990, APPROXIMATE, True, AssetCheckSeverity.WARN),   # documented as inexact, with no bound: no judgement
+    (0, 0, APPROXIMATE, False, AssetCheckSeverity.WARN),      # rows reported, none received: means something
+    (990, 991, APPROXIMATE, False, AssetCheckSeverity.ERROR),  # received against the warehouse: always exact
     (1000, 1000, APPROXIMATE, True, AssetCheckSeverity.ERROR),
     (7, 7, NONE, True, AssetCheckSeverity.ERROR),
     (7, 8, NONE, False, AssetCheckSeverity.ERROR),
@@ -29,5 +31,5 @@ def test_count_check(warehouse: int, received: int, reported: SourceCount, passe
     assert metadata["erp_reported_rows"] == reported.rows
     if reported.rows is None:
         assert metadata["note"] == "Xledger reports no count"
-    elif not ok and warehouse == received:
+    elif warehouse == received and warehouse != reported.rows:
         assert metadata["difference"] == warehouse - reported.rows

@@ -27,7 +27,7 @@ from osr_pipelines.jobs import nightly_import, ytd_import
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import Registry
 from osr_pipelines.resources import RegistryResource
-from osr_pipelines.tags import CONNECTION_TAG, PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, partition_tags
+from osr_pipelines.tags import PARTITION_TAG, partition_tags, range_tags
 
 #: A run costs seconds of process start and a nightly company a fraction of one, so a batch is
 #: split for parallel readers only down to this size.
@@ -72,7 +72,7 @@ def batch_tags(batch: Batch) -> dict[str, str]:
     """A batch of one is a single-partition run, so the queue's per-company limit covers it."""
     if len(batch.keys) == 1:
         return partition_tags(batch.keys[0]) | {PARTITION_TAG: batch.keys[0]}
-    return {CONNECTION_TAG: batch.connection, RANGE_START_TAG: batch.keys[0], RANGE_END_TAG: batch.keys[-1]}
+    return range_tags(batch.connection, list(batch.keys))
 
 
 def _runs(context: ScheduleEvaluationContext, registry: RegistryResource, kind: str) -> Iterator[RunRequest]:

@@ -1,0 +1,124 @@
+"""Backfills of many companies run in batches, as the schedules do.
+
+Dagster makes a backfill one run per partition when it comes from
+``dagster job backfill`` (the CLI creates the runs itself and ignores any
+``BackfillPolicy``), and an asset ``BackfillPolicy`` would cut ranges across
+connections and give every range the first company's connection tag, which
+breaks the per-connection queue limit. At seconds of process start per run, a
+1,000-company backfill would take over an hour where the nightly takes minutes.
+
+So the project plans its backfills itself, in two steps:
+
+1. ``run_queue.ImportRunCoordinator`` (the instance's run coordinator, a
+   ``QueuedRunCoordinator``) *parks* each single-company import run of a
+   backfill instead of queueing it: the run stays ``NOT_STARTED``, tagged
+   ``osr/parked``, so the queue daemon never launches it.
+2. The ``backfill_batches`` sensor turns a backfill's parked runs, once the
+   backfill has submitted them all (or they have been quiet for a few seconds),
+   into the same batches the schedules launch (``plan_batches``: consecutive
+   companies of one connection, up to the queue's runs per connection), as
+   ranged runs of the same job, config, asset selection and backfill id, and
+   deletes the parked runs. A company that cannot be batched (a direct or
+   detached company, or one gone from the registry) is queued as it is, and
+   fails with its own clear message.
+
+Each batch reports every company on its own partition (``assets.imports``),
+so the UI shows the same per-company status, checks and retries as a nightly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+
+from dagster import (
+    DagsterRun,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    RunsFilter,
+    SensorEvaluationContext,
+    SkipReason,
+    sensor,
+)
+from dagster._core.execution.backfill import BulkActionStatus
+from dagster._core.run_coordinator import SubmitRunContext
+from dagster._core.storage.tags import BACKFILL_ID_TAG
+
+from osr_pipelines.jobs import IMPORT_JOBS
+from osr_pipelines.partitions import company_partitions
+from osr_pipelines.registry import Registry
+from osr_pipelines.resources import RegistryResource
+from osr_pipelines.run_queue import PARKED_TAG, RELEASED_TAG
+from osr_pipelines.schedules import batch_tags, plan_batches
+from osr_pipelines.tags import PARTITION_TAG
+
+#: Parked runs of a backfill that is still submitting are batched once none came for this long.
+QUIET_S = 10.0
+_JOB_NAMES = {job.name for job in IMPORT_JOBS.values()}
+
+
+def _ready(context: SensorEvaluationContext, backfill_id: str, newest: float) -> bool:
+    """Whether the backfill has parked all its runs: it says it is done submitting, or it has gone quiet."""
+    backfill = context.instance.get_backfill(backfill_id)
+    if backfill is not None and backfill.status != BulkActionStatus.REQUESTED:
+        return True
+    return time.time() - newest >= QUIET_S
+
+
+def _group_key(run: DagsterRun) -> tuple:
+    """Runs batched together share job, backfill, config and asset selection."""
+    selection = tuple(sorted(k.to_user_string() for k in run.asset_selection or ()))
+    return run.tags[BACKFILL_ID_TAG], run.job_name, repr(sorted(run.run_config.items())), selection
+
+
+def _batch_requests(context: SensorEvaluationContext, runs: list[DagsterRun],
+                    registry: Registry) -> Iterator[RunRequest]:
+    """One ranged run per batch of the parked runs; parked runs no batch takes are queued as they are."""
+    first = runs[0]
+    by_key = {run.tags[PARTITION_TAG]: run for run in runs}
+    partitions = context.instance.get_dynamic_partitions(company_partitions.name)
+    batches = plan_batches(partitions, registry, only=set(by_key))
+    job_name = first.job_name if first.job_name in _JOB_NAMES else IMPORT_JOBS["full"].name
+    backfill_id = first.tags[BACKFILL_ID_TAG]
+    carried = {k: v for k, v in first.tags.items() if k.startswith("dagster/backfill") or k in {"osr/import"}}
+    for batch in batches:
+        yield RunRequest(
+            run_key=f"backfill:{backfill_id}:{batch.keys[0]}..{batch.keys[-1]}",
+            job_name=job_name,
+            run_config=dict(first.run_config),
+            asset_selection=sorted(first.asset_selection, key=str) if first.asset_selection else None,
+            partition_key=batch.keys[0] if len(batch.keys) == 1 else None,
+            # released: a batch of one carries the backfill's and the partition's tags, and must not park again
+            tags={**carried, **batch_tags(batch), RELEASED_TAG: "true"},
+        )
+        for key in batch.keys:
+            context.instance.delete_run(by_key.pop(key).run_id)
+    for run in by_key.values():  # not importable: queued alone, so it fails with its own message
+        context.instance.add_run_tags(run.run_id, {RELEASED_TAG: "true"})
+        context.instance.run_coordinator.submit_run(SubmitRunContext(
+            context.instance.get_run_by_id(run.run_id), workspace=None))
+
+
+@sensor(jobs=list(IMPORT_JOBS.values()), minimum_interval_seconds=5, default_status=DefaultSensorStatus.RUNNING,
+        description="Batches backfills of the import jobs and assets by connection, as the schedules do.")
+def backfill_batches(context: SensorEvaluationContext, registry: RegistryResource) -> list[RunRequest] | SkipReason:
+    groups: dict[tuple, list[DagsterRun]] = defaultdict(list)
+    newest: dict[tuple, float] = defaultdict(float)
+    records = context.instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.NOT_STARTED]))
+    for record in reversed(records):  # oldest first
+        run = record.dagster_run
+        if PARKED_TAG in run.tags and RELEASED_TAG not in run.tags:
+            key = _group_key(run)
+            groups[key].append(run)
+            newest[key] = max(newest[key], record.create_timestamp.timestamp())
+    ready = [runs for key, runs in groups.items() if _ready(context, key[0], newest[key])]
+    if not ready:
+        parked = sum(map(len, groups.values()))
+        return SkipReason(f"{parked} parked backfill runs, waiting for their backfills to finish submitting"
+                          if parked else "no backfill runs to batch")
+    reg = registry.load()
+    requests = [request for runs in ready for request in _batch_requests(context, runs, reg)]
+    context.log.info(f"backfills: {sum(map(len, ready))} companies in {len(requests)} batched runs")
+    return requests
