@@ -36,6 +36,7 @@ from dagster import (
     DagsterInstance,
     DagsterRun,
     DagsterRunStatus,
+    EventLogEntry,
     RunsFilter,
     execute_job,
     reconstructable,
@@ -61,17 +62,36 @@ _DONE = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CA
 _JOBS = {"full": definitions.full_import_job, "nightly": definitions.nightly_import_job,
          "ytd": definitions.ytd_import_job}
 
-Progress = Callable[[str, str], None]
-
-
 @dataclass
 class RunOutcome:
     company: str
     run_id: str | None
     status: str
     rows: int | None = None
-    seconds: float = 0.0
+    seconds: float | None = None  # the company's own import, out of its run's events; None if unknown
     error: str | None = None
+
+
+@dataclass
+class CompanyProgress:
+    """How far one company's import has come, out of the structured events its run logs as it goes.
+
+    ``state``: ``submitted`` / ``queued`` / ``starting`` (its run is not yet
+    going), ``started`` (its run is, the company not yet), ``dimensions``,
+    ``postings`` (``rows`` and, where the import step reports them, ``pages``
+    read so far), ``checks`` (postings written, checks being logged).
+    """
+
+    company: str
+    state: str = "submitted"
+    rows: int | None = None
+    pages: int | None = None
+    dimensions: int = 0
+    checks: int = 0
+    since: float | None = None  # when its import started (event time), for the elapsed time
+
+
+Progress = Callable[[CompanyProgress], None]
 
 
 def job_name(kind: str) -> str:
@@ -186,15 +206,13 @@ def run_imports(
 ) -> list[RunOutcome]:
     """One import per company; through the daemon's queue when one runs, here otherwise.
 
-    ``on_update(company, text)`` reports progress; ``on_done(outcome)`` each finished company.
+    ``on_update(progress)`` reports a company's progress as its run's events arrive;
+    ``on_done(outcome)`` each company as its run ends.
     """
     ensure_partitions(instance, keys)
     if daemon_running(instance):
-        outcomes = submit_and_follow(instance, kind, keys, window, on_update, allow_shrink=allow_shrink)
-        for outcome in outcomes:
-            if on_done:
-                on_done(outcome)
-        return outcomes
+        return submit_and_follow(instance, kind, keys, window, on_update, allow_shrink=allow_shrink,
+                                 on_done=on_done)
     outcomes = []
     for key in keys:
         outcomes.append(run_here(instance, kind, key, window, on_update, allow_shrink=allow_shrink))
@@ -241,12 +259,21 @@ def run_here(instance: DagsterInstance, kind: str, key: str, window: Window | No
                 holder["error"] = str(exc)
 
         thread = threading.Thread(target=target, daemon=True)
+        follower: RunFollower | None = None
         with _fail_run_on_signal(instance, token):
             thread.start()
             while thread.is_alive():
                 thread.join(0.5)
-                if on_update:
-                    on_update(key, _progress_text(instance, token))
+                if on_update is None:
+                    continue
+                if follower is None:
+                    runs = instance.get_runs(RunsFilter(tags={CLI_TAG: token}), limit=1)
+                    follower = RunFollower(runs[0].run_id, [key]) if runs else None
+                # what changed, else the same again: the display's spinner and elapsed time keep moving
+                updates = (follower.poll(instance) or list(follower.progress.values())) if follower else [
+                    CompanyProgress(key, "starting")]
+                for progress in updates:
+                    on_update(progress)
     seconds = time.perf_counter() - started
     if "error" in holder:
         return RunOutcome(key, None, "FAILURE", seconds=seconds, error=holder["error"])
@@ -279,16 +306,17 @@ def _fail_run_on_signal(instance: DagsterInstance, token: str) -> Iterator[None]
 
 
 def submit_and_follow(instance: DagsterInstance, kind: str, keys: list[str], window: Window | None,
-                      on_update: Progress | None = None, *, allow_shrink: bool = False) -> list[RunOutcome]:
-    """Hand the runs to the daemon's queue with ``dagster job launch``, then wait for each company.
+                      on_update: Progress | None = None, *, allow_shrink: bool = False,
+                      on_done: Callable[[RunOutcome], None] | None = None) -> list[RunOutcome]:
+    """Hand the runs to the daemon's queue with ``dagster job launch``, then follow each company.
 
     The companies go in the same batches the schedules use (a range of one
     connection's companies per run), so ``osr import --all`` costs what the
     nightly costs; a batch of one is a single-partition run, which the queue's
-    per-company limit covers.
+    per-company limit covers. Each company's progress comes from its run's
+    events as they are logged; its outcome when its run ends.
     """
     token = uuid.uuid4().hex
-    started = time.perf_counter()
     target = ["-m", CODE_LOCATION, "-j", job_name(kind)]
     config = json.dumps(run_config(kind, window, allow_shrink=allow_shrink))
     batches = plan_batches(instance.get_dynamic_partitions(company_partitions.name),
@@ -300,23 +328,39 @@ def submit_and_follow(instance: DagsterInstance, kind: str, keys: list[str], win
 
     with ThreadPoolExecutor(max_workers=4) as pool:  # each launch is a process that loads the code location
         list(pool.map(launch, batches))
-    batch_of = {key: batch.keys[0] for batch in batches for key in batch.keys}
-    outcomes: dict[str, RunOutcome] = {}
-    reports: dict[str, RunReport] = {}
+    planned = {key for batch in batches for key in batch.keys}
+    outcomes: dict[str, RunOutcome] = {
+        key: RunOutcome(key, None, "FAILURE", error=f"company '{key}' is not an importable company of its "
+                                                    "connection in the registry; nothing was submitted")
+        for key in keys if key not in planned}
+    followers: dict[str, RunFollower] = {}
     while len(outcomes) < len(keys):
         time.sleep(0.5)
         runs = {r.tags.get(PARTITION_TAG) or r.tags.get(RANGE_START_TAG): r
                 for r in instance.get_runs(RunsFilter(tags={CLI_TAG: token}))}
-        for key in keys:
-            run = runs.get(batch_of.get(key))
-            if key in outcomes:
+        for batch in batches:
+            run = runs.get(batch.keys[0])
+            pending = [k for k in batch.keys if k in keys and k not in outcomes]
+            if not pending:
                 continue
-            if run is not None and run.status in _DONE:
-                if run.run_id not in reports:
-                    reports[run.run_id] = RunReport.read(instance, run.run_id)
-                outcomes[key] = reports[run.run_id].outcome(instance, key, time.perf_counter() - started)
-            elif on_update:
-                on_update(key, run.status.value.lower() if run else "submitted")
+            if run is None or run.status not in _DONE:
+                if on_update is None:
+                    continue
+                if run is None or run.status not in (DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING):
+                    state = "submitted" if run is None else "queued" if run.status in (
+                        DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED) else "starting"
+                    for key in pending:
+                        on_update(CompanyProgress(key, state))
+                    continue
+                follower = followers.setdefault(run.run_id, RunFollower(run.run_id, list(batch.keys)))
+                for progress in follower.poll(instance):
+                    on_update(progress)
+                continue
+            report = RunReport.read(instance, run.run_id)
+            for key in pending:
+                outcomes[key] = report.outcome(instance, key)
+                if on_done:
+                    on_done(outcomes[key])
     return [outcomes[k] for k in keys]
 
 
@@ -331,17 +375,36 @@ def _dagster(*args: str) -> None:
 # -- reporting ----------------------------------------------------------------------------
 
 
+#: The events that say what a run did for each company, and when.
+_COMPANY_EVENTS = {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_OBSERVATION,
+                   DagsterEventType.ASSET_CHECK_EVALUATION}
+
+
+def company_of(entry: EventLogEntry, run_partition: str | None = None) -> str | None:
+    """The company partition an event of the import step is about, if any."""
+    event = entry.dagster_event
+    if event is None or event.event_type not in _COMPANY_EVENTS:
+        return None
+    data = event.event_specific_data
+    return getattr(data, "partition", None) or event.partition or run_partition
+
+
 @dataclass(frozen=True)
 class RunReport:
-    """What one run's events say of each company it imported: postings loaded, or why it failed.
+    """What one run's events say of each company it imported: postings loaded, how long it took, or why it failed.
 
     Read once per run: a batch covers up to a hundred companies, and each
-    company's outcome comes out of the same event log.
+    company's outcome comes out of the same event log. A batch imports its
+    companies one after another, so a company's own time runs from the run's
+    last event before its first one (the previous company's end, or the step's
+    start) to its own last event: not the run's duration, which every company
+    of a batch shares.
     """
 
     run: DagsterRun
     rows: dict[str, int]
     failures: dict[str, str]
+    seconds: dict[str, float]
 
     @classmethod
     def read(cls, instance: DagsterInstance, run_id: str) -> RunReport:
@@ -349,21 +412,30 @@ class RunReport:
         assert run is not None
         rows: dict[str, int] = {}
         failures: dict[str, str] = {}
-        for entry in instance.all_logs(run_id, of_type={DagsterEventType.ASSET_MATERIALIZATION,
-                                                         DagsterEventType.STEP_FAILURE}):
+        began: dict[str, float] = {}
+        ended: dict[str, float] = {}
+        previous: float | None = None
+        for entry in instance.all_logs(run_id):
+            key = company_of(entry, run.tags.get(PARTITION_TAG))
+            if key is not None:
+                began.setdefault(key, previous if previous is not None else entry.timestamp)
+                ended[key] = entry.timestamp
+            previous = entry.timestamp
             materialization = entry.asset_materialization
-            if materialization is not None:
-                if materialization.asset_key == POSTINGS and materialization.partition is not None:
-                    rows[materialization.partition] = materialization.metadata["rows_written"].value
-                continue
-            failure = getattr(entry.dagster_event.event_specific_data, "user_failure_data", None)
-            failed = failure.metadata.get(FAILED_COMPANIES) if failure is not None else None
-            if failed is not None:
-                failures.update(failed.value)
-        return cls(run, rows, failures)
+            if materialization is not None and materialization.asset_key == POSTINGS and key is not None:
+                rows[key] = materialization.metadata["rows_written"].value
+            event = entry.dagster_event
+            if event is not None and event.event_type == DagsterEventType.STEP_FAILURE:
+                failure = getattr(event.event_specific_data, "user_failure_data", None)
+                failed = failure.metadata.get(FAILED_COMPANIES) if failure is not None else None
+                if failed is not None:
+                    failures.update(failed.value)
+        return cls(run, rows, failures, {key: ended[key] - began[key] for key in ended})
 
-    def outcome(self, instance: DagsterInstance, key: str, seconds: float) -> RunOutcome:
+    def outcome(self, instance: DagsterInstance, key: str, seconds: float | None = None) -> RunOutcome:
+        """``key``'s outcome; ``seconds`` (what the caller measured) stands in where its events tell nothing."""
         run, rows = self.run, self.rows.get(key)
+        seconds = self.seconds.get(key, seconds)
         if run.status == DagsterRunStatus.SUCCESS:
             return RunOutcome(key, run.run_id, run.status.value, rows, seconds)
         error = self.failures.get(key)
@@ -372,6 +444,51 @@ class RunReport:
             return RunOutcome(key, run.run_id, DagsterRunStatus.SUCCESS.value, rows, seconds)
         return RunOutcome(key, run.run_id, run.status.value, rows, seconds,
                           error or run_failure_reason(instance, run.run_id))
+
+
+class RunFollower:
+    """Follows a running run's events as they are logged, and says how far each of its companies has come."""
+
+    def __init__(self, run_id: str, keys: list[str]) -> None:
+        self.run_id = run_id
+        self.single = keys[0] if len(keys) == 1 else None
+        self.progress = {key: CompanyProgress(key, "started") for key in keys}
+        self.cursor: str | None = None
+
+    def poll(self, instance: DagsterInstance) -> list[CompanyProgress]:
+        """The companies whose progress changed since the last poll (all of them on the first)."""
+        changed = dict(self.progress) if self.cursor is None else {}
+        result = instance.get_records_for_run(self.run_id, cursor=self.cursor, of_type=_COMPANY_EVENTS,
+                                              ascending=True)
+        self.cursor = result.cursor
+        for record in result.records:
+            entry = record.event_log_entry
+            key = company_of(entry, self.single)
+            if key not in self.progress:
+                continue
+            progress = self.progress[key]
+            progress.since = progress.since or entry.timestamp
+            _advance(progress, entry)
+            changed[key] = progress
+        return list(changed.values())
+
+
+def _advance(progress: CompanyProgress, entry: EventLogEntry) -> None:
+    event = entry.dagster_event
+    assert event is not None
+    if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+        progress.state, progress.checks = "checks", progress.checks + 1
+        return
+    asset = entry.asset_materialization or event.asset_observation_data.asset_observation
+    figures = {k: v.value for k, v in asset.metadata.items()}
+    if asset.asset_key != POSTINGS:
+        progress.state, progress.dimensions = "dimensions", progress.dimensions + 1
+    elif event.event_type == DagsterEventType.ASSET_OBSERVATION:
+        progress.state = "postings"
+        progress.rows = figures.get("rows_loaded", progress.rows)
+        progress.pages = figures.get("pages_read", progress.pages)
+    else:
+        progress.state, progress.rows = "checks", figures.get("rows_written", progress.rows)
 
 
 def covers(run: DagsterRun, key: str, position: dict[str, int]) -> bool:
@@ -387,23 +504,6 @@ def covers(run: DagsterRun, key: str, position: dict[str, int]) -> bool:
 def company_failure(instance: DagsterInstance, run_id: str, key: str) -> str | None:
     """Why the run's import step failed ``key``, from the step failure's per-company list."""
     return RunReport.read(instance, run_id).failures.get(key)
-
-
-def _progress_text(instance: DagsterInstance, token: str) -> str:
-    """The run's current step and, while postings stream in, the rows loaded so far (structured events)."""
-    runs = instance.get_runs(RunsFilter(tags={CLI_TAG: token}), limit=1)
-    if not runs:
-        return "starting"
-    records = instance.get_records_for_run(
-        runs[0].run_id, of_type={DagsterEventType.STEP_START, DagsterEventType.ASSET_OBSERVATION},
-        limit=1, ascending=False).records
-    if not records:
-        return "running"
-    event = records[0].event_log_entry.dagster_event
-    if event is not None and event.event_type == DagsterEventType.ASSET_OBSERVATION:
-        rows = event.asset_observation_data.asset_observation.metadata.get("rows_loaded")
-        return f"{rows.value:,} postings loaded" if rows is not None else "running"
-    return f"running {records[0].event_log_entry.step_key}"
 
 
 def run_failure_reason(instance: DagsterInstance, run_id: str) -> str:

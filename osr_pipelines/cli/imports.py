@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import partial
-from itertools import count
 
 import click
 from dagster import DagsterRunStatus
@@ -15,29 +16,63 @@ from dagster import DagsterRunStatus
 from osr_pipelines.cli.common import fail, read_registry, warehouse
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.instance import get_instance
-from osr_pipelines.runner import RunOutcome, cancel_imports, daemon_running, run_imports
+from osr_pipelines.runner import CompanyProgress, RunOutcome, cancel_imports, daemon_running, run_imports
 from osr_pipelines.status import CompanyStatus, read_status
 
 
-def _progress(key: str, text: str) -> None:
-    if sys.stdout.isatty():
-        click.echo(f"\r  {key:28} {text[:60]:60}", nl=False)
+class _Display:
+    """What an import shows while it runs.
+
+    On a terminal, one line rewritten in place: a spinner, the company that
+    last moved and how far it is (rows and pages of postings as they arrive),
+    and a line per company as it finishes. Elsewhere (piped, CI), only the line
+    per company as it finishes: no carriage returns in a log.
+    """
+
+    FRAMES = "|/-\\"
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.tick = total, 0, 0
+        self.live = sys.stdout.isatty()
+
+    def update(self, progress: CompanyProgress) -> None:
+        if not self.live:
+            return
+        self.tick += 1
+        elapsed = f" {time.time() - progress.since:5.0f}s" if progress.since else ""
+        line = (f"{self.FRAMES[self.tick % len(self.FRAMES)]} [{self.done}/{self.total}] {progress.company:28} "
+                f"{describe_progress(progress)}{elapsed}")
+        width = shutil.get_terminal_size().columns - 1
+        click.echo(f"\r{line[:width]:{width}}", nl=False)
+
+    def finished(self, outcome: RunOutcome) -> None:
+        self.done += 1
+        if self.live:
+            click.echo(f"\r{' ' * (shutil.get_terminal_size().columns - 1)}\r", nl=False)
+        rows = f"{outcome.rows:>10,} postings" if outcome.rows is not None else " " * 19
+        seconds = f"{outcome.seconds:7.1f}s" if outcome.seconds is not None else "       -"
+        color = "green" if outcome.status == DagsterRunStatus.SUCCESS.value else "red"
+        click.secho(f"  [{self.done}/{self.total}] {outcome.company:28} {outcome.status:8} {rows} {seconds}  "
+                    f"run {outcome.run_id or '-'}", fg=color)
+        if outcome.error:
+            click.secho(f"        {outcome.error}", fg="red")
 
 
-def _report(n: int, total: int, outcome: RunOutcome) -> None:
-    if sys.stdout.isatty():
-        click.echo("\r", nl=False)
-    rows = f"{outcome.rows:>10,} postings" if outcome.rows is not None else " " * 19
-    color = "green" if outcome.status == DagsterRunStatus.SUCCESS.value else "red"
-    click.secho(f"  [{n}/{total}] {outcome.company:28} {outcome.status:8} {rows} {outcome.seconds:7.1f}s  "
-                f"run {outcome.run_id or '-'}", fg=color)
-    if outcome.error:
-        click.secho(f"        {outcome.error}", fg="red")
+def describe_progress(progress: CompanyProgress) -> str:
+    """``postings: 12,345 rows, 37 pages`` and the like: where a company's import is."""
+    if progress.state == "postings":
+        pages = f", {progress.pages:,} pages" if progress.pages is not None else ""
+        return f"postings: {progress.rows or 0:,} rows{pages}"
+    if progress.state == "dimensions":
+        return f"dimensions: {progress.dimensions} loaded"
+    if progress.state == "checks":
+        return f"{progress.rows or 0:,} postings written, checking"
+    return progress.state
 
 
 def run_and_report(kind: str, keys: list[str], window: Window | None, *,
                    allow_shrink: bool = False) -> list[RunOutcome]:
-    """Run imports, printing a line per finished run.
+    """Run imports, showing their progress and a line per company as it finishes.
 
     With a daemon running they go through its queue; otherwise they run here,
     one company at a time.
@@ -46,9 +81,9 @@ def run_and_report(kind: str, keys: list[str], window: Window | None, *,
     click.echo(f"{kind} import of {len(keys)} companies" + (f" for {window}" if window else "")
                + (" through the daemon's run queue" if daemon_running(instance) else "")
                + f" (Dagster home {instance.root_directory})")
-    done = count(1)
-    return run_imports(instance, kind, keys, window, _progress, allow_shrink=allow_shrink,
-                       on_done=lambda outcome: _report(next(done), len(keys), outcome))
+    display = _Display(len(keys))
+    return run_imports(instance, kind, keys, window, display.update, allow_shrink=allow_shrink,
+                       on_done=display.finished)
 
 
 def _window(date_from: datetime | None, date_to: datetime | None) -> Window | None:
