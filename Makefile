@@ -17,7 +17,10 @@ $(BIN)/osr: pyproject.toml
 demo: $(BIN)/osr  ## embedded home, synthetic connection, three full imports through Dagster
 	$(BIN)/osr demo --postings $(DEMO_POSTINGS)
 
-test: $(BIN)/osr  ## the whole suite (PostgreSQL at OSR_TEST_PG_URL, default 127.0.0.1:5432)
+# first what the suite needs beyond the venv, installed or started only when missing (chromium, PostgreSQL)
+test:  ## the whole suite (PostgreSQL at OSR_TEST_PG_URL, default 127.0.0.1:5432)
+	scripts/prepare-test-machine
+	$(MAKE) --no-print-directory $(BIN)/osr
 	$(BIN)/ruff check osr_pipelines osr_sandbox tests bench
 	$(BIN)/pytest
 
