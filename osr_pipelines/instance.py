@@ -37,8 +37,14 @@ RUN_MONITORING = {"enabled": True, "start_timeout_seconds": 180, "cancel_timeout
                   "max_resume_run_attempts": 0, "poll_interval_seconds": 30, "free_slots_after_run_end_seconds": 300}
 
 
+#: Runs whose run config names no logger print Dagster's events from this level on (Dagster's default is
+#: DEBUG: twenty engine events per `dagster asset materialize`); the event log keeps them all.
+PYTHON_LOGS = {"python_log_level": "INFO"}
+
+
 def embedded_instance_config() -> dict:
-    return {"run_coordinator": RUN_QUEUE, "run_monitoring": RUN_MONITORING, "telemetry": {"enabled": False}}
+    return {"run_coordinator": RUN_QUEUE, "run_monitoring": RUN_MONITORING, "python_logs": PYTHON_LOGS,
+            "telemetry": {"enabled": False}}
 
 
 def ensure_dagster_home() -> Path:

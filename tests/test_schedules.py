@@ -10,7 +10,7 @@ from dagster import DagsterInstance, build_schedule_context
 
 from osr_pipelines.assets.windows import OSLO
 from osr_pipelines.definitions import build_definitions
-from osr_pipelines.instance import RUN_MONITORING, RUN_QUEUE
+from osr_pipelines.instance import PYTHON_LOGS, RUN_MONITORING, RUN_QUEUE
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import load_registry
 from osr_pipelines.resources import RegistryResource
@@ -118,6 +118,7 @@ def test_production_instance_config_carries_the_run_queue() -> None:
     config = yaml.safe_load((Path(__file__).parents[1] / "deploy" / "dagster.yaml").read_text())
     assert config["run_coordinator"] == RUN_QUEUE
     assert config["run_monitoring"] == RUN_MONITORING
+    assert config["python_logs"] == PYTHON_LOGS
     assert config["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
 
 
