@@ -48,7 +48,8 @@ def resolve_window(config: ImportConfig, connection: Connection, today: date) ->
             raise ValueError(f"run config fields 'start'/'end': {exc}") from None
         return window, False
     if config.mode == "full":
-        # Far enough ahead to take accruals and budgets dated into next year.
+        # To the end of next year, not tomorrow: ERPs hold vouchers dated ahead (accrual reversals,
+        # periodisations), and they belong to the history a full import replaces (README, registry fields).
         return Window(date.fromisoformat(connection.history_start), date(today.year + 2, 1, 1)), True
     if config.mode == "nightly":
         return Window.last_days(connection.nightly_days, today), False
