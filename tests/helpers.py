@@ -13,7 +13,7 @@ from osr_pipelines.cli.main import cli
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.definitions import build_definitions
-from osr_pipelines.resources import RegistryResource
+from osr_pipelines.resources import RegistryResource, WarehouseResource
 from osr_pipelines.runner import import_job
 from osr_pipelines.warehouse.loader import Warehouse
 from osr_pipelines.warehouse.schema import gl_postings
@@ -55,12 +55,13 @@ def run_request(instance: DagsterInstance, job_name: str, request: RunRequest) -
         return result.success, result.run_id
 
 
-def tick(instance: DagsterInstance, registry: Path, warehouse_url: str) -> SensorResult:
+def tick(instance: DagsterInstance, registry: Path, warehouse_url: str, cursor: str | None = None) -> SensorResult:
     """One sensor tick, with its partition requests applied as the daemon applies them."""
     defs = build_definitions(registry, warehouse_url)
     sensor = defs.resolve_sensor_def("registry_sync")
     context = build_sensor_context(instance=instance, instance_ref=instance.get_ref(), definitions=defs,
-                                   resources={"registry": RegistryResource(path=str(registry))})
+                                   cursor=cursor, resources={"registry": RegistryResource(path=str(registry)),
+                                                             "warehouse": WarehouseResource(url=warehouse_url)})
     result = sensor.evaluate_tick(context)
     for request in result.dynamic_partitions_requests or []:
         if type(request).__name__ == "AddDynamicPartitionsRequest":

@@ -22,11 +22,13 @@ def test_new_companies_get_partitions_and_full_imports(home: Path, warehouse_url
     result = tick(pg_instance, registry, warehouse_url)
 
     assert sorted(pg_instance.get_dynamic_partitions(company_partitions.name)) == ["demo.1001", "demo.1002"]
-    assert sorted(r.partition_key for r in result.run_requests) == ["demo.1001", "demo.1002"]
-    assert all(r.tags["osr/connection"] == "demo" for r in result.run_requests)
-    for request in result.run_requests:
-        ok, _ = run_request(pg_instance, "full_import", request)
-        assert ok
+    # one connection's new companies are one batch: a run over the range of their partitions
+    [request] = result.run_requests
+    assert request.tags["osr/connection"] == "demo" and request.partition_key is None
+    assert (request.tags["dagster/asset_partition_range_start"],
+            request.tags["dagster/asset_partition_range_end"]) == ("demo.1001", "demo.1002")
+    ok, _ = run_request(pg_instance, "full_import", request)
+    assert ok
 
     books = books_from_options(conn["options"])
     wh = Warehouse(warehouse_url)

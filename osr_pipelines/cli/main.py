@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                 "Local stand-ins for the ERPs' APIs (same paths, envelopes, auth and limits)."),
     "warehouse": ("osr_pipelines.cli.warehouse", "warehouse_group",
                   "The reporting database (OSR_WAREHOUSE_URL)."),
+    "sync": ("osr_pipelines.cli.sync", "sync",
+             "The registry_sync sensor, which keeps Dagster's company partitions in step with the registry."),
 }
 
 

@@ -278,6 +278,16 @@ class Warehouse:
         with self.engine.connect() as conn:
             return {(r.company, r.dataset): dict(r._mapping) for r in conn.execute(query)}
 
+    def companies_held(self, keys: Iterable[str]) -> set[str]:
+        """The companies of ``keys`` the warehouse holds rows of: a ``companies`` row or postings."""
+        keys = list(keys)
+        if not keys:
+            return set()
+        query = select(companies.c.company).where(companies.c.company.in_(keys)).union(
+            select(gl_postings.c.company).where(gl_postings.c.company.in_(keys)).distinct())
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
     def company_rows(self) -> dict[str, int]:
         query = select(gl_postings.c.company, func.count()).group_by(gl_postings.c.company)
         with self.engine.connect() as conn:
