@@ -72,3 +72,16 @@ def get_instance() -> DagsterInstance:
         return DagsterInstance.get()
     finally:
         os.close(fd)
+
+
+def hold_storage_connections(instance: DagsterInstance) -> None:
+    """Let this process keep its connections to Dagster's storage open instead of opening one per query.
+
+    dagster-postgres opens a new connection for every storage query unless told
+    otherwise (so that idle processes hold none), and a batch run writes a dozen
+    events per company: measured on a 25-company nightly batch, 2,064 new
+    connections for 460 events and about half of the run's time. A run is short
+    and busy, so it holds one, as the webserver does. Storages without pooled
+    engines (SQLite) ignore this.
+    """
+    instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=4)

@@ -45,6 +45,7 @@ from osr_pipelines.connectors.base import (
     SourceUnavailable,
     Window,
 )
+from osr_pipelines.instance import hold_storage_connections
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import Company, Connection, Registry
 from osr_pipelines.resources import ErpConnections
@@ -163,14 +164,13 @@ def build_import_assets() -> list[AssetsDefinition]:
     @multi_asset(name=OP_NAME, specs=specs, check_specs=checks, partitions_def=company_partitions,
                  can_subset=True, required_resource_keys=RESOURCES)
     def import_company(context: AssetExecutionContext, config: ImportConfig) -> Iterator[AssetCheckResult]:
+        hold_storage_connections(context.instance)
         _tag_run(context)
         reg = context.resources.registry.load()
         warehouse: Warehouse = context.resources.warehouse.warehouse
         keys = context.partition_keys
         outcomes: dict[str, CompanyOutcome] = {}
-        for number, key in enumerate(keys, 1):
-            if len(keys) > 1:
-                context.log.info(f"company {number}/{len(keys)}: {key}")
+        for key in keys:  # each company's log lines name it; a batch's table at the end lists them all
             started = time.perf_counter()
             try:
                 with warehouse.company_lease(key) as free:

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
 from pathlib import Path
-
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.worksheet.worksheet import Worksheet
+from typing import TYPE_CHECKING
 
 from osr_pipelines.reports.build import Report
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
 from osr_pipelines.reports.chart import MONTHS, Series, bar_chart, monthly_result_svg
 from osr_pipelines.reports.consolidation import (
     Consolidation,
@@ -172,6 +172,10 @@ def _append(sheet: Worksheet, values: Sequence[Cell]) -> None:
 
 
 def xlsx(doc: Document, path: Path) -> None:
+    # imported here: every run's process loads the code location, and only report runs write workbooks
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
     book = Workbook()
     bold = Font(bold=True)
     for index, (name, table) in enumerate(doc.sheets):
