@@ -8,11 +8,12 @@ sensor (``osr_pipelines.backfills``).
 
 from __future__ import annotations
 
-from dagster import DagsterRun, DagsterRunStatus
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from osr_pipelines.connectors.base import DIMENSIONS
+from osr_pipelines.instance import hold_storage_connections
 from osr_pipelines.tags import IMPORT_TAG, PARTITION_TAG, RANGE_START_TAG
 
 #: Set on a parked run; its value is the backfill's id.
@@ -38,6 +39,12 @@ def parkable(run: DagsterRun) -> bool:
 class ImportRunCoordinator(QueuedRunCoordinator):
     """``QueuedRunCoordinator`` (same config, same queue), except that a backfill's single-company import runs
     wait, ``NOT_STARTED`` and tagged ``osr/parked``, for the ``backfill_batches`` sensor to batch them."""
+
+    def register_instance(self, instance: DagsterInstance) -> None:
+        """Processes that submit runs (``dagster job backfill`` creating one per company, the daemon) keep their
+        storage connections open; see ``hold_storage_connections``."""
+        super().register_instance(instance)
+        hold_storage_connections(instance)
 
     def submit_run(self, context: SubmitRunContext) -> DagsterRun:
         run = context.dagster_run
