@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dagster import (
@@ -44,12 +44,15 @@ from dagster import (
 
 from osr_pipelines import definitions, settings
 from osr_pipelines.assets.imports import FAILED_COMPANIES, OP_NAME, POSTINGS
+from osr_pipelines.committed import PostingsLoad, postings_load
 from osr_pipelines.connectors.base import Window
+from osr_pipelines.diskspace import full_disk_of, full_disks
 from osr_pipelines.filelock import try_lock
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import load_registry_cached
 from osr_pipelines.schedules import Batch, batch_tags, plan_batches
 from osr_pipelines.tags import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, partition_tags
+from osr_pipelines.warehouse.loader import Warehouse
 
 CODE_LOCATION = "osr_pipelines.definitions"
 #: Set on runs that ``osr`` executes itself: which process owns the run.
@@ -70,6 +73,8 @@ class RunOutcome:
     rows: int | None = None
     seconds: float | None = None  # the company's own import, out of its run's events; None if unknown
     error: str | None = None
+    #: the data was committed, yet something about the run needs attention (Dagster could not record it, say)
+    warning: str | None = None
 
 
 @dataclass
@@ -141,14 +146,26 @@ def active_runs(instance: DagsterInstance, key: str) -> list[DagsterRun]:
 
 
 def fail_stale_runs(instance: DagsterInstance, key: str) -> list[str]:
-    """Fail the company's runs whose process died (killed, machine restarted); their loads rolled back."""
+    """Fail the company's runs whose process died (killed, machine restarted), saying what became of the load."""
     failed = []
     for run in active_runs(instance, key):
         if is_stale(run):
-            instance.report_run_failed(run, f"the osr process {run.tags[PID_TAG]} executing this run is gone "
-                                            "(killed or crashed); the warehouse rolled the load back")
+            instance.report_run_failed(run, f"the osr process {run.tags[PID_TAG]} executing this run is gone; "
+                                            + stale_load(key, run.run_id))
             failed.append(run.run_id)
     return failed
+
+
+def stale_load(key: str, run_id: str, wh: Warehouse | None = None) -> str:
+    """What became of a run's load whose process ended before Dagster recorded the run's end.
+
+    A killed load rolls back; but the process may also have committed and then
+    been unable to write Dagster's events (a full disk), and the rows are there.
+    """
+    load = postings_load(key, run_id, wh)
+    if load is None:
+        return "its load, if it had begun, was rolled back"
+    return f"its load had committed {load.rows:,} postings before Dagster could record the run's end"
 
 
 def cancel_imports(instance: DagsterInstance, key: str) -> list[str]:
@@ -247,6 +264,7 @@ def run_here(instance: DagsterInstance, kind: str, key: str, window: Window | No
         config = {**run_config(kind, window, allow_shrink=allow_shrink),
                   # failures reach the user as one paragraph; Dagster's tracebacks only with --debug
                   "loggers": {"console": {"config": {"log_level": "DEBUG" if settings.debug() else "CRITICAL"}}}}
+        before = postings_load(key)  # a newer load after the run is the run's own
         started = time.perf_counter()
         holder: dict = {}
 
@@ -266,9 +284,7 @@ def run_here(instance: DagsterInstance, kind: str, key: str, window: Window | No
                 thread.join(0.5)
                 if on_update is None:
                     continue
-                if follower is None:
-                    runs = instance.get_runs(RunsFilter(tags={CLI_TAG: token}), limit=1)
-                    follower = RunFollower(runs[0].run_id, [key]) if runs else None
+                follower = follower or _follow(instance, token, key)
                 # what changed, else the same again: the display's spinner and elapsed time keep moving
                 updates = (follower.poll(instance) or list(follower.progress.values())) if follower else [
                     CompanyProgress(key, "starting")]
@@ -276,8 +292,56 @@ def run_here(instance: DagsterInstance, kind: str, key: str, window: Window | No
                     on_update(progress)
     seconds = time.perf_counter() - started
     if "error" in holder:
-        return RunOutcome(key, None, "FAILURE", seconds=seconds, error=holder["error"])
-    return RunReport.read(instance, holder["run_id"]).outcome(instance, key, seconds)
+        outcome = RunOutcome(key, None, "FAILURE", seconds=seconds, error=holder["error"])
+    else:
+        try:
+            outcome = RunReport.read(instance, holder["run_id"]).outcome(instance, key, seconds)
+        except Exception as exc:  # Dagster's storage cannot be read back (a full disk): the warehouse says
+            outcome = RunOutcome(key, holder["run_id"], "UNKNOWN", seconds=seconds,
+                                 error=f"Dagster's record of the run cannot be read: {_first_line(exc)}")
+    load = postings_load(key)
+    return reconcile(outcome, load if load is not None and load != before else None)
+
+
+def _follow(instance: DagsterInstance, token: str, key: str) -> RunFollower | None:
+    """A follower of the run ``osr`` started with ``token``, once Dagster has created it."""
+    try:
+        runs = instance.get_runs(RunsFilter(tags={CLI_TAG: token}), limit=1)
+    except Exception:  # progress is a courtesy: a storage that cannot be read must not stop the import
+        return None
+    return RunFollower(runs[0].run_id, [key]) if runs else None
+
+
+def reconcile(outcome: RunOutcome, load: PostingsLoad | None) -> RunOutcome:
+    """The outcome that agrees with what was committed: ``load`` is the company's postings load of this run, if any.
+
+    Dagster's record may say less than happened: a run whose events could not
+    be written (a full disk) stays STARTED, or fails after the rows were
+    committed. The warehouse's word wins; Dagster's is kept as the warning.
+    """
+    full = full_disk_of("Dagster's storage")
+    if load is None:
+        if outcome.status == DagsterRunStatus.SUCCESS.value:
+            return outcome
+        error = outcome.error or f"the run ended {outcome.status}"
+        disk = next(iter(full_disks()), None)
+        if disk is not None:  # the driver's words ("disk I/O error") come second: the disk is the cause
+            error = f"nothing was committed: {disk}; free space there and import again ({error.splitlines()[0]})"
+        ended = {DagsterRunStatus.FAILURE.value, DagsterRunStatus.CANCELED.value}
+        # a run left STARTED (its end could not be recorded) did not succeed
+        return replace(outcome, status=outcome.status if outcome.status in ended else DagsterRunStatus.FAILURE.value,
+                       error=error)
+    if outcome.status == DagsterRunStatus.SUCCESS.value:
+        return outcome
+    why = (f"Dagster's record of the run could not be written: {full}" if full is not None
+           else f"Dagster's record of the run says {outcome.status}: {outcome.error or 'no reason given'}")
+    return RunOutcome(outcome.company, load.run_id or outcome.run_id, DagsterRunStatus.SUCCESS.value, load.rows,
+                      outcome.seconds, warning=f"imported: its {load.rows:,} postings were committed, but {why}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 @contextmanager
@@ -358,7 +422,7 @@ def submit_and_follow(instance: DagsterInstance, kind: str, keys: list[str], win
                 continue
             report = RunReport.read(instance, run.run_id)
             for key in pending:
-                outcomes[key] = report.outcome(instance, key)
+                outcomes[key] = reconcile(report.outcome(instance, key), postings_load(key, run.run_id))
                 if on_done:
                     on_done(outcomes[key])
     return [outcomes[k] for k in keys]
@@ -458,8 +522,11 @@ class RunFollower:
     def poll(self, instance: DagsterInstance) -> list[CompanyProgress]:
         """The companies whose progress changed since the last poll (all of them on the first)."""
         changed = dict(self.progress) if self.cursor is None else {}
-        result = instance.get_records_for_run(self.run_id, cursor=self.cursor, of_type=_COMPANY_EVENTS,
-                                              ascending=True)
+        try:
+            result = instance.get_records_for_run(self.run_id, cursor=self.cursor, of_type=_COMPANY_EVENTS,
+                                                  ascending=True)
+        except Exception:  # progress is a courtesy: a storage that cannot be read must not stop the import
+            return list(changed.values())
         self.cursor = result.cursor
         for record in result.records:
             entry = record.event_log_entry

@@ -17,9 +17,10 @@ from dagster._core.event_api import PartitionKeyFilter  # no public form of "thi
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from osr_pipelines.assets.imports import build_import_assets
+from osr_pipelines.committed import postings_load
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import Company, Connection, Registry
-from osr_pipelines.runner import RunReport, covers, is_stale
+from osr_pipelines.runner import RunReport, covers, is_stale, stale_load
 from osr_pipelines.tags import CONNECTION_TAG
 from osr_pipelines.warehouse.loader import Warehouse
 
@@ -57,6 +58,8 @@ class CompanyStatus:
     load: dict | None = None  # the warehouse's last load of its postings
     rows: int = 0
     checks: list[CheckResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # its data is there, its record needs attention
+    known: bool = True  # false when Dagster's storage could not be read: runs and checks unknown
 
     @property
     def imported(self) -> bool:
@@ -64,18 +67,21 @@ class CompanyStatus:
 
     @property
     def health(self) -> str:
-        """``failing`` (its last run, or a check of severity error), ``warning``, ``healthy`` or ``never imported``."""
+        """``failing`` (its last run, or a check of severity error), ``warning``, ``healthy``, ``never imported``,
+        or ``unknown`` (Dagster's storage could not be read)."""
         problems = {c.problem for c in self.checks}
         if self.failure or "failed" in problems:
             return "failing"
-        if "warning" in problems:
+        if self.warnings or "warning" in problems:
             return "warning"
+        if not self.known:
+            return "unknown"
         return "healthy" if self.imported else "never imported"
 
     def problems(self) -> list[str]:
-        """One line per problem: the last run's failure, then each check that did not pass."""
+        """One line per problem: the last run's failure or warnings, then each check that did not pass."""
         run = [f"failure: {self.failure}"] if self.failure else []
-        return run + [c.line() for c in self.checks if c.problem]
+        return run + [f"warning: {w}" for w in self.warnings] + [c.line() for c in self.checks if c.problem]
 
 
 @dataclass
@@ -103,6 +109,8 @@ class ConnectionStatus:
         """Its companies summarised: how many fail, how many only warn."""
         if self.connection.mode == "direct":
             return "direct (queried live)"
+        if self.companies and not any(c.known for c in self.companies):
+            return "unknown (Dagster's storage cannot be read)"
         if not any(c.imported for c in self.companies):
             return "no imports yet"
         total = len(self.companies)
@@ -117,16 +125,19 @@ class ConnectionStatus:
 class Status:
     connections: list[ConnectionStatus]
     detached: list[CompanyStatus]  # companies of deleted connections: kept, no longer updated
+    problems: list[str] = field(default_factory=list)  # the stores themselves: a full disk, unreadable storage
 
     def as_json(self) -> dict:
         """``osr status --json``: the same facts under keys that stay put, names of variables but never values."""
         return {"connections": [_connection_json(c) for c in self.connections],
-                "detached_companies": [_company_json(c) for c in self.detached]}
+                "detached_companies": [_company_json(c) for c in self.detached],
+                "errors": self.problems}
 
 
 def _connection_json(c: ConnectionStatus) -> dict:
     health = c.health
-    state = next((s for s in ("direct", "no imports yet", "failing", "warnings") if health.startswith(s)), "healthy")
+    state = next((s for s in ("direct", "unknown", "no imports yet", "failing", "warnings") if health.startswith(s)),
+                 "healthy")
     return {"name": c.connection.name, "type": c.connection.type, "mode": c.connection.mode,
             "status": {"warnings": "warning"}.get(state, state), "summary": health,
             "missing_variables": c.missing_variables, "companies": [_company_json(co) for co in c.companies]}
@@ -144,6 +155,7 @@ def _company_json(c: CompanyStatus) -> dict:
         "checks": [{"name": k.name, "passed": k.passed, "severity": k.severity, "problem": k.problem,
                     "figures": k.figures, "run_id": k.run_id, "checked_at": _iso(k.checked_at)} for k in c.checks],
         "errors": [c.failure] if c.failure else [],
+        "warnings": c.warnings,
     }
 
 
@@ -154,34 +166,60 @@ def _iso(value: object) -> str | None:
     return value.isoformat() if isinstance(value, date | datetime) else str(value)
 
 
-def read_status(reg: Registry, instance: DagsterInstance, wh: Warehouse) -> Status:
-    """Every company's last run, last load, rows and latest check results, per connection."""
-    loads, rows = wh.last_loads(), wh.company_rows()
-    position = {k: i for i, k in enumerate(instance.get_dynamic_partitions(company_partitions.name))}
-    recent: dict[str, list] = {}  # a connection's latest runs: single companies and batches
-    reports: dict[str, RunReport] = {}  # a failed batch's events, read once for all its companies
-    check_keys = import_check_keys()
+def read_status(reg: Registry, instance: DagsterInstance | None, wh: Warehouse | None,
+                problems: list[str] | None = None) -> Status:
+    """Every company's last run, last load, rows and latest check results, per connection.
+
+    Only reads. ``instance`` or ``wh`` is None when it could not be opened (a
+    full disk, say): what the other holds is still shown, and ``problems`` says why.
+    """
+    loads, rows = (wh.last_loads(), wh.company_rows()) if wh is not None else ({}, {})
     by_connection: dict[str, list[CompanyStatus]] = {c.name: [] for c in reg.connections}
     detached: list[CompanyStatus] = []
+    runs = _RunLookup(instance, wh) if instance is not None else None
     for co in reg.companies:
-        if co.connection not in recent:
-            recent[co.connection] = instance.get_runs(RunsFilter(tags={CONNECTION_TAG: co.connection}), limit=500)
-        last = next((r for r in recent[co.connection] if covers(r, co.key, position)), None)
         status = CompanyStatus(co, load=loads.get((co.key, "gl_postings")), rows=rows.get(co.key, 0),
-                               checks=latest_checks(instance, co.key, check_keys))
-        if last is not None:
-            status.run_status, status.run_id = last.status.value, last.run_id
-        if last is not None and is_stale(last):
-            status.failure = (f"run {last.run_id} is {last.status.value} but its osr process is gone; clear it with "
-                              f"`osr import cancel --company {co.key}`")
-        elif last is not None and last.status == DagsterRunStatus.FAILURE:
-            # a failed batch may have imported this company; its own outcome says
-            if last.run_id not in reports:
-                reports[last.run_id] = RunReport.read(instance, last.run_id)
-            outcome = reports[last.run_id].outcome(instance, co.key, 0.0)
-            status.run_status, status.failure = outcome.status, outcome.error
+                               known=runs is not None)
+        if runs is not None:
+            runs.fill(status)
         by_connection.get(co.connection, detached).append(status)
-    return Status([ConnectionStatus(c, by_connection[c.name]) for c in reg.connections], detached)
+    return Status([ConnectionStatus(c, by_connection[c.name]) for c in reg.connections], detached,
+                  list(problems or []))
+
+
+class _RunLookup:
+    """Each company's last run (its own or a batch's) and latest checks, out of the Dagster instance."""
+
+    def __init__(self, instance: DagsterInstance, wh: Warehouse | None) -> None:
+        self.instance, self.wh = instance, wh
+        self.position = {k: i for i, k in enumerate(instance.get_dynamic_partitions(company_partitions.name))}
+        self.recent: dict[str, list] = {}  # a connection's latest runs: single companies and batches
+        self.reports: dict[str, RunReport] = {}  # a failed batch's events, read once for all its companies
+        self.check_keys = import_check_keys()
+
+    def fill(self, status: CompanyStatus) -> None:
+        co, instance = status.company, self.instance
+        if co.connection not in self.recent:
+            self.recent[co.connection] = instance.get_runs(RunsFilter(tags={CONNECTION_TAG: co.connection}),
+                                                           limit=500)
+        status.checks = latest_checks(instance, co.key, self.check_keys)
+        last = next((r for r in self.recent[co.connection] if covers(r, co.key, self.position)), None)
+        if last is None:
+            return
+        status.run_status, status.run_id = last.status.value, last.run_id
+        if is_stale(last):
+            gone = (f"run {last.run_id} is {last.status.value} but its osr process is gone; "
+                    f"{stale_load(co.key, last.run_id, self.wh)}; clear it with `osr import cancel --company {co.key}`")
+            if postings_load(co.key, last.run_id, self.wh) is not None:
+                status.warnings.append(gone)  # the data is there; only Dagster's record is unfinished
+            else:
+                status.failure = gone
+        elif last.status == DagsterRunStatus.FAILURE:
+            # a failed batch may have imported this company; its own outcome says
+            if last.run_id not in self.reports:
+                self.reports[last.run_id] = RunReport.read(instance, last.run_id)
+            outcome = self.reports[last.run_id].outcome(instance, co.key, 0.0)
+            status.run_status, status.failure = outcome.status, outcome.error
 
 
 def import_check_keys() -> list[AssetCheckKey]:

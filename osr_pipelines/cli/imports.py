@@ -9,12 +9,15 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import partial
+from pathlib import Path
 
 import click
-from dagster import DagsterRunStatus
+from dagster import DagsterInstance, DagsterRunStatus
 
+from osr_pipelines import settings
 from osr_pipelines.cli.common import fail, read_registry, warehouse
 from osr_pipelines.connectors.base import Window
+from osr_pipelines.diskspace import full_disk_of, full_disks
 from osr_pipelines.instance import get_instance
 from osr_pipelines.runner import CompanyProgress, RunOutcome, cancel_imports, daemon_running, run_imports
 from osr_pipelines.status import CompanyStatus, read_status
@@ -56,6 +59,8 @@ class _Display:
                     f"run {outcome.run_id or '-'}", fg=color)
         if outcome.error:
             click.secho(f"        {outcome.error}", fg="red")
+        if outcome.warning:
+            click.secho(f"        {outcome.warning}", fg="yellow")
 
 
 def describe_progress(progress: CompanyProgress) -> str:
@@ -77,7 +82,11 @@ def run_and_report(kind: str, keys: list[str], window: Window | None, *,
     With a daemon running they go through its queue; otherwise they run here,
     one company at a time.
     """
-    instance = get_instance()
+    full = full_disks()
+    if full:
+        fail(f"{full[0]}: free space there first; an import now would fail part way, and Dagster could not "
+             "record it")
+    instance = _instance()
     click.echo(f"{kind} import of {len(keys)} companies" + (f" for {window}" if window else "")
                + (" through the daemon's run queue" if daemon_running(instance) else "")
                + f" (Dagster home {instance.root_directory})")
@@ -149,6 +158,9 @@ def _run(kind: str, companies: tuple[str, ...], all_companies: bool, window: Win
     failed = [o for o in outcomes if o.status != DagsterRunStatus.SUCCESS.value]
     if failed:
         fail(f"{len(failed)} of {len(outcomes)} imports did not succeed")
+    unrecorded = [o for o in outcomes if o.warning]
+    if unrecorded:
+        fail(f"{len(unrecorded)} of {len(outcomes)} imports committed their data but need attention (see above)")
 
 
 @click.group("import")
@@ -241,7 +253,7 @@ def import_cancel(companies: tuple[str, ...], all_companies: bool) -> None:
 
 
 def _cancel(keys: list[str]) -> None:
-    instance = get_instance()
+    instance = _instance()
     for key in keys:
         stopped = cancel_imports(instance, key)
         click.echo(f"  {key}: " + (f"stopped {', '.join(stopped)}" if stopped else "no active import"))
@@ -253,10 +265,23 @@ def _cancel(keys: list[str]) -> None:
 def status(as_json: bool) -> None:
     """Per connection and company: health, last import, rows, why the last run failed, and each check
     that failed or warned at the company's last import."""
-    state = read_status(read_registry(), get_instance(), warehouse())
+    problems = [f"{disk}: imports will fail, and Dagster cannot record runs, until space is freed there"
+                for disk in full_disks()]
+    instance = wh = None
+    try:
+        instance = get_instance()
+    except Exception as exc:  # shown as a problem: the warehouse's side of the status is still worth reading
+        problems.append(_unreadable("Dagster's storage", settings.dagster_home(), exc))
+    try:
+        wh = warehouse()
+    except Exception as exc:
+        problems.append(_unreadable("the warehouse", None, exc))
+    state = read_status(read_registry(), instance, wh, problems)
     if as_json:
         click.echo(json.dumps(state.as_json(), indent=2))
         return
+    for problem in state.problems:
+        click.secho(f"error: {problem}", fg="red")
     for conn in state.connections:
         health = conn.health
         click.secho(f"{conn.connection.name} ({conn.connection.type}, {conn.connection.mode}): {health}", bold=True,
@@ -279,7 +304,27 @@ def _company_lines(status: CompanyStatus) -> None:
     if load and load["window_start"]:
         end = load["window_end"] - timedelta(days=1) if isinstance(load["window_end"], date) else load["window_end"]
         window = f" {load['window_start']}..{end}"
-    click.echo(f"  {co.key:28} {co.name[:28]:28} rows={status.rows:<9,} last import {when}{window}  "
-               f"last run {status.run_status or '-'}")
+    run = (status.run_status or "-") if status.known else "unknown"
+    click.echo(f"  {co.key:28} {co.name[:28]:28} rows={status.rows:<9,} last import {when}{window}  last run {run}")
     for problem in status.problems():
         click.secho(f"      {problem}", fg="yellow" if problem.startswith("warning") else "red")
+
+
+def _instance() -> DagsterInstance:
+    """The Dagster instance, or one paragraph on why it cannot be opened."""
+    try:
+        return get_instance()
+    except Exception as exc:
+        if settings.debug():
+            raise
+        fail(_unreadable("Dagster's storage", settings.dagster_home(), exc))
+    raise AssertionError("unreachable")
+
+
+def _unreadable(what: str, path: Path | None, exc: BaseException) -> str:
+    """Why a store cannot be opened: its full disk where that is the cause, else the error's first line."""
+    if full_disk_of(what) is not None:
+        return f"{what} cannot be opened while its disk is full" + (
+            ": runs and check results are not shown" if what == "Dagster's storage" else "")
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{what}{f' ({path})' if path else ''} cannot be opened: {type(exc).__name__}: {text}"
