@@ -250,7 +250,7 @@ def test_file_names_keep_safe_names_and_never_share_a_file() -> None:
     from osr_pipelines.reports.files import file_name
 
     assert [file_name(n) for n in ("books.sek", "Group", "acme-tt.1001")] == ["books.sek", "Group", "acme-tt.1001"]
-    assert file_name("Bjørn Æble Åse").startswith("Bjorn-Aeble-Ase-")
+    assert file_name("Bjørn Æble Åse") == "Bjorn_Aeble_Ase"  # spelled out, readable, no hash
     names = ["Acme Group", "Acme-Group", "Acme\u200bGroup", "AcmeGroup", "Acme\u202eGroup", "N" * 300, "N" * 301]
     assert len({file_name(n) for n in names}) == len(names)
     assert max(len(file_name(n)) for n in names) == 80
@@ -272,5 +272,5 @@ def test_a_clients_name_with_letters_beyond_ascii_names_its_files_through_osr_re
         "currency": "NOK", "rates": "rates.csv", "eliminate": {"counterparty": "free_dimension_1"}}}},
         allow_unicode=True), encoding="utf-8")
     page, _ = written(osr("report", "income-statement", "--client", client).output)
-    assert re.fullmatch(r"Bjorn-Ase-Gruppe-[0-9a-f]{8}-consolidated-income-statement-2024-01\.html", page.name)
+    assert re.fullmatch(r"Bjorn_Ase_Gruppe-[0-9a-f]{8}-consolidated-income-statement-2024-01\.html", page.name)
     assert "<h1>Consolidated income statement 2024-01: Bjørn &amp; Åse Gruppe</h1>" in page.read_text(encoding="utf-8")

@@ -69,13 +69,19 @@ def file_name(name: str) -> str:
     every character nor every length: a 300-character client name made its
     report fail, and a right-to-left override or a zero-width space in a file
     name makes it read as something else. Accents are dropped (å→a, ø→o,
-    æ→ae), blanks become ``-``, anything else goes, and the result is cut to
-    :data:`NAME_LIMIT`. A name changed on the way gets a short hash of the
-    real name, so two names never share a file. Reports show the real name.
+    æ→ae), blanks become ``_`` (so ``Acme Group`` and ``Acme-Group`` stay two
+    files), anything else goes, and the result is cut to :data:`NAME_LIMIT`.
+    A name that lost characters on the way (dropped, or cut) gets a short hash
+    of the real name, so two names never share a file; one whose letters were
+    only spelled out stays readable (``Ærlige Øl AS`` is ``Aerlige_Ol_AS``).
+    Reports show the real name.
     """
-    ascii_text = unicodedata.normalize("NFKD", name.translate(_SPELLED)).encode("ascii", "ignore").decode()
-    text = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9._-]", "", re.sub(r"\s+", "-", ascii_text))).strip(".-")
-    if text == name and len(text) <= NAME_LIMIT:
+    spelled = unicodedata.normalize("NFKD", name.translate(_SPELLED))
+    # what a reader sees of the name, apart from the accents NFKD splits off
+    visible = re.sub(r"\s+", "_", "".join(c for c in spelled if not unicodedata.combining(c))).strip("._-")
+    text = re.sub(r"_{2,}", "_", re.sub(r"[^A-Za-z0-9._-]", "", visible.encode("ascii", "ignore").decode()))
+    text = text.strip("._-")
+    if text and text == visible and len(text) <= NAME_LIMIT:
         return text
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     kept = text[:NAME_LIMIT - len(digest) - 1].rstrip(".-")
