@@ -19,21 +19,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 
-import yaml
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus
-from sqlalchemy.engine import make_url
+from dagster import AssetKey, DagsterRunStatus
 
-from bench.bench_nightly import BIN, DONE, ROOT, create_database, registry, run_size, tree_rss_mb
+from bench.bench_nightly import BIN, DONE, ROOT, bench_home, run_size, running_daemon, tree_rss_mb
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.run_queue import PARKED_TAG
-from osr_pipelines.warehouse.loader import Warehouse
 
 
 def main() -> None:
@@ -44,29 +38,12 @@ def main() -> None:
     parser.add_argument("--pg-url", default=os.environ.get("OSR_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="osr-bench-backfill-"))
-    storage = make_url(create_database(args.pg_url, "dagster"))
-    warehouse_url = create_database(args.pg_url, "wh")
-    (home / "dagster").mkdir()
-    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster" / "dagster.yaml")
-    reg = registry(args.companies, args.connections)
-    (home / "registry.yaml").write_text(yaml.safe_dump(reg, sort_keys=False))
-    os.environ.update({
-        "DAGSTER_HOME": str(home / "dagster"), "OSR_HOME": str(home), "OSR_REGISTRY": str(home / "registry.yaml"),
-        "OSR_WAREHOUSE_URL": warehouse_url, "DAGSTER_PG_HOST": storage.host or "127.0.0.1",
-        "DAGSTER_PG_PORT": str(storage.port or 5432), "DAGSTER_PG_DB": storage.database or "",
-        "DAGSTER_PG_USER": storage.username or "postgres", "DAGSTER_PG_PASSWORD": storage.password or ""})
-    instance = DagsterInstance.get()
-    keys = [f"{co['connection']}.{co['erp_id']}" for co in reg["companies"]]
-    instance.add_dynamic_partitions(company_partitions.name, keys)
+    bench = bench_home("backfill", args.companies, args.connections, args.pg_url)
+    instance, keys = bench.instance, bench.keys
     position = {key: i for i, key in enumerate(keys)}
-    Warehouse(warehouse_url)  # tables exist before the first run
 
-    daemon = subprocess.Popen([BIN / "dagster-daemon", "run", "-w", "workspace.yaml"], cwd=ROOT, env=os.environ,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     peak = 0.0
-    try:
-        time.sleep(5)  # the daemon's first heartbeat
+    with running_daemon():
         started = time.perf_counter()
         backfill = subprocess.Popen([BIN / "dagster", "job", "backfill", "-w", "workspace.yaml", "-j", args.job,
                                      "--partitions", ",".join(keys), "--noprompt"], cwd=ROOT,
@@ -92,9 +69,6 @@ def main() -> None:
                 break
             time.sleep(1)
         wall = time.perf_counter() - started
-    finally:
-        daemon.terminate()
-        daemon.wait(60)
 
     statuses = Counter(s.value for s in instance.get_status_by_partition(
         AssetKey("gl_postings"), keys, company_partitions).values())

@@ -28,6 +28,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -94,6 +97,49 @@ def registry(companies: int, connections: int) -> dict:
             "connections": conns, "companies": cos}
 
 
+@dataclass(frozen=True)
+class BenchHome:
+    home: Path
+    instance: DagsterInstance
+    keys: list[str]
+    warehouse_url: str
+
+
+def bench_home(prefix: str, companies: int, connections: int, pg_url: str) -> BenchHome:
+    """A home with the shipped ``deploy/dagster.yaml`` on fresh PostgreSQL databases, its companies partitioned
+    (as after the sensor added them), set in this process's environment for the daemon and Dagster's CLI."""
+    home = Path(tempfile.mkdtemp(prefix=f"osr-bench-{prefix}-"))
+    storage = make_url(create_database(pg_url, "dagster"))
+    warehouse_url = create_database(pg_url, "wh")
+    (home / "dagster").mkdir()
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster" / "dagster.yaml")
+    reg = registry(companies, connections)
+    (home / "registry.yaml").write_text(yaml.safe_dump(reg, sort_keys=False))
+    os.environ.update({
+        "DAGSTER_HOME": str(home / "dagster"), "OSR_HOME": str(home), "OSR_REGISTRY": str(home / "registry.yaml"),
+        "OSR_WAREHOUSE_URL": warehouse_url, "DAGSTER_PG_HOST": storage.host or "127.0.0.1",
+        "DAGSTER_PG_PORT": str(storage.port or 5432), "DAGSTER_PG_DB": storage.database or "",
+        "DAGSTER_PG_USER": storage.username or "postgres", "DAGSTER_PG_PASSWORD": storage.password or ""})
+    instance = DagsterInstance.get()
+    keys = [f"{co['connection']}.{co['erp_id']}" for co in reg["companies"]]
+    instance.add_dynamic_partitions(company_partitions.name, keys)
+    Warehouse(warehouse_url)  # tables exist before the first run
+    return BenchHome(home, instance, keys, warehouse_url)
+
+
+@contextmanager
+def running_daemon() -> Iterator[None]:
+    """``dagster-daemon run -w workspace.yaml`` on this process's environment, from its first heartbeat on."""
+    daemon = subprocess.Popen([BIN / "dagster-daemon", "run", "-w", "workspace.yaml"], cwd=ROOT, env=os.environ,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        time.sleep(5)  # the daemon's first heartbeat
+        yield
+    finally:
+        daemon.terminate()
+        daemon.wait(60)
+
+
 def nightly_requests(instance: DagsterInstance, registry_path: Path) -> list[RunRequest]:
     """The run requests of the ``nightly_imports`` schedule's tick, evaluated as the daemon evaluates them."""
     defs = build_definitions(registry_path)
@@ -147,29 +193,11 @@ def main() -> None:
     parser.add_argument("--pg-url", default=os.environ.get("OSR_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="osr-bench-nightly-"))
-    storage = make_url(create_database(args.pg_url, "dagster"))
-    warehouse_url = create_database(args.pg_url, "wh")
-    (home / "dagster").mkdir()
-    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster" / "dagster.yaml")
-    reg = registry(args.companies, args.connections)
-    (home / "registry.yaml").write_text(yaml.safe_dump(reg, sort_keys=False))
-    env = {"DAGSTER_HOME": str(home / "dagster"), "OSR_HOME": str(home), "OSR_REGISTRY": str(home / "registry.yaml"),
-           "OSR_WAREHOUSE_URL": warehouse_url, "DAGSTER_PG_HOST": storage.host or "127.0.0.1",
-           "DAGSTER_PG_PORT": str(storage.port or 5432), "DAGSTER_PG_DB": storage.database or "",
-           "DAGSTER_PG_USER": storage.username or "postgres", "DAGSTER_PG_PASSWORD": storage.password or ""}
-    os.environ.update(env)
-    instance = DagsterInstance.get()
-    keys = [f"{co['connection']}.{co['erp_id']}" for co in reg["companies"]]
-    instance.add_dynamic_partitions(company_partitions.name, keys)
+    bench = bench_home("nightly", args.companies, args.connections, args.pg_url)
+    instance, keys, home, warehouse_url = bench.instance, bench.keys, bench.home, bench.warehouse_url
     position = {key: i for i, key in enumerate(keys)}
-    Warehouse(warehouse_url)  # tables exist before the first run
-
-    daemon = subprocess.Popen([BIN / "dagster-daemon", "run", "-w", "workspace.yaml"], cwd=ROOT, env=os.environ,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     peak = 0.0
-    try:
-        time.sleep(5)  # the daemon's first heartbeat
+    with running_daemon():
         started = time.perf_counter()
         requests = nightly_requests(instance, home / "registry.yaml")
         print(f"schedule tick: {len(requests)} runs for {len(keys)} companies "
@@ -200,9 +228,6 @@ def main() -> None:
                 break
             time.sleep(0.5)
         wall = time.perf_counter() - started
-    finally:
-        daemon.terminate()
-        daemon.wait(60)
 
     failed = [r for r in runs if r.status != DagsterRunStatus.SUCCESS]
     with Warehouse(warehouse_url).engine.connect() as conn:

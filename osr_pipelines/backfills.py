@@ -17,8 +17,8 @@ So the project plans its backfills itself, in two steps:
    backfill has submitted them all (or they have been quiet for a few seconds),
    into the same batches the schedules launch (``plan_batches``: consecutive
    companies of one connection, up to the queue's runs per connection), as
-   ranged runs of the same job, config, asset selection and backfill id, and
-   deletes the parked runs. A company that cannot be batched (a direct or
+   ranged runs of the same job, config, asset selection and backfill id; a
+   later tick deletes the parked runs their batches cover. A company that cannot be batched (a direct or
    detached company, or one gone from the registry) is queued as it is, and
    fails with its own clear message.
 
@@ -46,16 +46,20 @@ from dagster._core.execution.backfill import BulkActionStatus
 from dagster._core.run_coordinator import SubmitRunContext
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 
+from osr_pipelines.instance import hold_storage_connections
 from osr_pipelines.jobs import IMPORT_JOBS
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import Registry
 from osr_pipelines.resources import RegistryResource
 from osr_pipelines.run_queue import PARKED_TAG, RELEASED_TAG
 from osr_pipelines.schedules import batch_tags, plan_batches
-from osr_pipelines.tags import PARTITION_TAG
+from osr_pipelines.tags import IMPORT_TAG, PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 
 #: Parked runs of a backfill that is still submitting are batched once none came for this long.
 QUIET_S = 10.0
+#: Parked runs a tick deletes once their batch exists: each is a storage write, and a tick that passes the
+#: sensor's 60-second limit is cut off.
+CLEAN_UP_PER_TICK = 300
 _JOB_NAMES = {job.name for job in IMPORT_JOBS.values()}
 
 
@@ -73,16 +77,19 @@ def _group_key(run: DagsterRun) -> tuple:
     return run.tags[BACKFILL_ID_TAG], run.job_name, repr(sorted(run.run_config.items())), selection
 
 
-def _batch_requests(context: SensorEvaluationContext, runs: list[DagsterRun],
+def _batch_requests(context: SensorEvaluationContext, runs: list[DagsterRun], partitions: list[str],
                     registry: Registry) -> Iterator[RunRequest]:
-    """One ranged run per batch of the parked runs; parked runs no batch takes are queued as they are."""
+    """One ranged run per batch of the parked runs; parked runs no batch takes are queued as they are.
+
+    The parked runs stay until a later tick finds their batch created (``_clean_up``): deleting them here
+    would lose them if the daemon never created the batch (a tick that times out, say).
+    """
     first = runs[0]
     by_key = {run.tags[PARTITION_TAG]: run for run in runs}
-    partitions = context.instance.get_dynamic_partitions(company_partitions.name)
     batches = plan_batches(partitions, registry, only=set(by_key))
     job_name = first.job_name if first.job_name in _JOB_NAMES else IMPORT_JOBS["full"].name
     backfill_id = first.tags[BACKFILL_ID_TAG]
-    carried = {k: v for k, v in first.tags.items() if k.startswith("dagster/backfill") or k in {"osr/import"}}
+    carried = {k: v for k, v in first.tags.items() if k.startswith("dagster/backfill") or k == IMPORT_TAG}
     for batch in batches:
         yield RunRequest(
             run_key=f"backfill:{backfill_id}:{batch.keys[0]}..{batch.keys[-1]}",
@@ -93,17 +100,30 @@ def _batch_requests(context: SensorEvaluationContext, runs: list[DagsterRun],
             # released: a batch of one carries the backfill's and the partition's tags, and must not park again
             tags={**carried, **batch_tags(batch), RELEASED_TAG: "true"},
         )
-        for key in batch.keys:
-            context.instance.delete_run(by_key.pop(key).run_id)
-    for run in by_key.values():  # not importable: queued alone, so it fails with its own message
-        context.instance.add_run_tags(run.run_id, {RELEASED_TAG: "true"})
-        context.instance.run_coordinator.submit_run(SubmitRunContext(
-            context.instance.get_run_by_id(run.run_id), workspace=None))
+    batched = {key for batch in batches for key in batch.keys}
+    for key, run in by_key.items():  # not importable: queued alone, so it fails with its own message
+        if key not in batched:
+            context.instance.add_run_tags(run.run_id, {RELEASED_TAG: "true"})
+            context.instance.run_coordinator.submit_run(SubmitRunContext(
+                context.instance.get_run_by_id(run.run_id), workspace=None))
+
+
+def _batched(context: SensorEvaluationContext, backfill_id: str, position: dict[str, int],
+             partitions: list[str]) -> set[str]:
+    """The companies the backfill's batch runs (created from this sensor's requests) already cover."""
+    covered: set[str] = set()
+    for run in context.instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id, RELEASED_TAG: "true"})):
+        if PARTITION_TAG in run.tags:
+            covered.add(run.tags[PARTITION_TAG])
+        elif run.tags.get(RANGE_START_TAG) in position and run.tags.get(RANGE_END_TAG) in position:
+            covered.update(partitions[position[run.tags[RANGE_START_TAG]]:position[run.tags[RANGE_END_TAG]] + 1])
+    return covered
 
 
 @sensor(jobs=list(IMPORT_JOBS.values()), minimum_interval_seconds=5, default_status=DefaultSensorStatus.RUNNING,
         description="Batches backfills of the import jobs and assets by connection, as the schedules do.")
 def backfill_batches(context: SensorEvaluationContext, registry: RegistryResource) -> list[RunRequest] | SkipReason:
+    hold_storage_connections(context.instance)
     groups: dict[tuple, list[DagsterRun]] = defaultdict(list)
     newest: dict[tuple, float] = defaultdict(float)
     records = context.instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.NOT_STARTED]))
@@ -113,12 +133,23 @@ def backfill_batches(context: SensorEvaluationContext, registry: RegistryResourc
             key = _group_key(run)
             groups[key].append(run)
             newest[key] = max(newest[key], record.create_timestamp.timestamp())
-    ready = [runs for key, runs in groups.items() if _ready(context, key[0], newest[key])]
+    if not groups:
+        return SkipReason("no backfill runs to batch")
+    partitions = list(context.instance.get_dynamic_partitions(company_partitions.name))
+    position = {key: i for i, key in enumerate(partitions)}
+    covered = {backfill: _batched(context, backfill, position, partitions) for backfill in {k[0] for k in groups}}
+    # parked runs whose batch exists go, a bounded number a tick: a tick must end within the sensor's time limit
+    done = [run for key, runs in groups.items() for run in runs if run.tags[PARTITION_TAG] in covered[key[0]]]
+    for run in done[:CLEAN_UP_PER_TICK]:
+        context.instance.delete_run(run.run_id)
+    waiting = {key: [run for run in runs if run.tags[PARTITION_TAG] not in covered[key[0]]]
+               for key, runs in groups.items()}
+    ready = [runs for key, runs in waiting.items() if runs and _ready(context, key[0], newest[key])]
     if not ready:
-        parked = sum(map(len, groups.values()))
-        return SkipReason(f"{parked} parked backfill runs, waiting for their backfills to finish submitting"
-                          if parked else "no backfill runs to batch")
+        parked = sum(map(len, waiting.values()))
+        return SkipReason(f"{parked} parked backfill runs, waiting for their backfills to finish submitting; "
+                          f"{min(len(done), CLEAN_UP_PER_TICK)} batched ones removed")
     reg = registry.load()
-    requests = [request for runs in ready for request in _batch_requests(context, runs, reg)]
+    requests = [request for runs in ready for request in _batch_requests(context, runs, partitions, reg)]
     context.log.info(f"backfills: {sum(map(len, ready))} companies in {len(requests)} batched runs")
     return requests
