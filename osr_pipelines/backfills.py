@@ -42,9 +42,10 @@ from dagster import (
     SkipReason,
     sensor,
 )
+from dagster._core.events import RunFailureReason
 from dagster._core.execution.backfill import BulkActionStatus
 from dagster._core.run_coordinator import SubmitRunContext
-from dagster._core.storage.tags import BACKFILL_ID_TAG
+from dagster._core.storage.tags import BACKFILL_ID_TAG, RUN_FAILURE_REASON_TAG
 
 from osr_pipelines.instance import hold_storage_connections
 from osr_pipelines.jobs import IMPORT_JOBS
@@ -55,20 +56,26 @@ from osr_pipelines.run_queue import PARKED_TAG, RELEASED_TAG
 from osr_pipelines.schedules import batch_tags, plan_batches
 from osr_pipelines.tags import IMPORT_TAG, PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 
-#: Parked runs of a backfill that is still submitting are batched once none came for this long.
+#: Parked runs of a backfill that is still submitting are batched once none came for this long...
 QUIET_S = 10.0
+#: ...or once the oldest has waited this long: run monitoring fails a run not started within its
+#: ``start_timeout_seconds`` (180 in ``deploy/dagster.yaml``), parked ones included.
+MAX_PARKED_S = 60.0
 #: Parked runs a tick deletes once their batch exists: each is a storage write, and a tick that passes the
 #: sensor's 60-second limit is cut off.
 CLEAN_UP_PER_TICK = 300
 _JOB_NAMES = {job.name for job in IMPORT_JOBS.values()}
 
 
-def _ready(context: SensorEvaluationContext, backfill_id: str, newest: float) -> bool:
-    """Whether the backfill has parked all its runs: it says it is done submitting, or it has gone quiet."""
+def _ready(context: SensorEvaluationContext, backfill_id: str, oldest: float, newest: float) -> bool:
+    """Whether to batch a backfill's parked runs now: it says it is done submitting, it has gone quiet, or its
+    oldest parked run must start before run monitoring gives up on it (a larger backfill then runs in more,
+    smaller batches)."""
     backfill = context.instance.get_backfill(backfill_id)
     if backfill is not None and backfill.status != BulkActionStatus.REQUESTED:
         return True
-    return time.time() - newest >= QUIET_S
+    now = time.time()
+    return now - newest >= QUIET_S or now - oldest >= MAX_PARKED_S
 
 
 def _group_key(run: DagsterRun) -> tuple:
@@ -126,13 +133,19 @@ def backfill_batches(context: SensorEvaluationContext, registry: RegistryResourc
     hold_storage_connections(context.instance)
     groups: dict[tuple, list[DagsterRun]] = defaultdict(list)
     newest: dict[tuple, float] = defaultdict(float)
-    records = context.instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.NOT_STARTED]))
+    oldest: dict[tuple, float] = defaultdict(lambda: time.time())
+    # parked runs, and parked runs run monitoring failed for not starting (the daemon's sensors were down, say):
+    # their companies are batched all the same
+    records = context.instance.get_run_records(RunsFilter(
+        tags={PARKED_TAG: "true"}, statuses=[DagsterRunStatus.NOT_STARTED, DagsterRunStatus.FAILURE]))
     for record in reversed(records):  # oldest first
         run = record.dagster_run
-        if PARKED_TAG in run.tags and RELEASED_TAG not in run.tags:
+        timed_out = run.tags.get(RUN_FAILURE_REASON_TAG) == RunFailureReason.START_TIMEOUT.value
+        if RELEASED_TAG not in run.tags and (run.status == DagsterRunStatus.NOT_STARTED or timed_out):
             key = _group_key(run)
             groups[key].append(run)
-            newest[key] = max(newest[key], record.create_timestamp.timestamp())
+            created = record.create_timestamp.timestamp()
+            newest[key], oldest[key] = max(newest[key], created), min(oldest[key], created)
     if not groups:
         return SkipReason("no backfill runs to batch")
     partitions = list(context.instance.get_dynamic_partitions(company_partitions.name))
@@ -144,7 +157,7 @@ def backfill_batches(context: SensorEvaluationContext, registry: RegistryResourc
         context.instance.delete_run(run.run_id)
     waiting = {key: [run for run in runs if run.tags[PARTITION_TAG] not in covered[key[0]]]
                for key, runs in groups.items()}
-    ready = [runs for key, runs in waiting.items() if runs and _ready(context, key[0], newest[key])]
+    ready = [runs for key, runs in waiting.items() if runs and _ready(context, key[0], oldest[key], newest[key])]
     if not ready:
         parked = sum(map(len, waiting.values()))
         return SkipReason(f"{parked} parked backfill runs, waiting for their backfills to finish submitting; "

@@ -16,7 +16,7 @@ from osr_pipelines.connectors.base import DIMENSIONS
 from osr_pipelines.instance import hold_storage_connections
 from osr_pipelines.tags import IMPORT_TAG, PARTITION_TAG, RANGE_START_TAG
 
-#: Set on a parked run; its value is the backfill's id.
+#: Set (to "true") on a parked run; its backfill is in Dagster's own backfill tag.
 PARKED_TAG = "osr/parked"
 #: A parked run that goes to the queue as it is (a company no batch can take).
 RELEASED_TAG = "osr/released"
@@ -49,6 +49,6 @@ class ImportRunCoordinator(QueuedRunCoordinator):
     def submit_run(self, context: SubmitRunContext) -> DagsterRun:
         run = context.dagster_run
         if run.status == DagsterRunStatus.NOT_STARTED and parkable(run):
-            self._instance.add_run_tags(run.run_id, {PARKED_TAG: run.tags[BACKFILL_ID_TAG]})
+            self._instance.add_run_tags(run.run_id, {PARKED_TAG: "true"})
             return self._instance.get_run_by_id(run.run_id) or run
         return super().submit_run(context)

@@ -82,3 +82,37 @@ def test_a_backfill_of_many_companies_runs_in_batches_per_connection(production_
     finally:
         daemon.terminate()
         daemon.wait(timeout=60)
+
+
+def test_parked_runs_that_run_monitoring_failed_are_batched_all_the_same(pg_instance: DagsterInstance,
+                                                                          tmp_path: Path, monkeypatch) -> None:
+    """A parked run waits NOT_STARTED, and run monitoring fails a run not started in time: its company must
+    still be imported (the sensor batches it), never lost to the timeout."""
+    from dagster import RunRequest, build_sensor_context
+    from dagster._core.run_coordinator import SubmitRunContext
+
+    from osr_pipelines.backfills import backfill_batches
+    from osr_pipelines.definitions import build_definitions
+    from osr_pipelines.jobs import full_import
+    from osr_pipelines.resources import RegistryResource
+
+    registry = write_registry(tmp_path / "registry.yaml", [synthetic_connection("alpha", companies="1001,1002")],
+                              [("alpha", "1001"), ("alpha", "1002")])
+    monkeypatch.setenv("OSR_REGISTRY", str(registry))
+    pg_instance.add_dynamic_partitions(company_partitions.name, ["alpha.1001", "alpha.1002"])
+    job = build_definitions(registry).resolve_job_def(full_import.name)
+    for key in ("alpha.1001", "alpha.1002"):
+        run = pg_instance.create_run_for_job(job, tags={"dagster/backfill": "bf1", "dagster/partition": key,
+                                                        "osr/import": "full", "osr/connection": "alpha"})
+        pg_instance.run_coordinator.submit_run(SubmitRunContext(run, workspace=None))
+        assert pg_instance.get_run_by_id(run.run_id).tags.get(PARKED_TAG) == "true"
+    [late, _] = pg_instance.get_runs()
+    pg_instance.add_run_tags(late.run_id, {"dagster/failure_reason": "START_TIMEOUT"})
+    pg_instance.report_run_failed(late, "Run timed out due to taking longer than 180 seconds to start.")
+
+    monkeypatch.setattr("osr_pipelines.backfills.QUIET_S", 0.0)  # the backfill has gone quiet
+    context = build_sensor_context(instance=pg_instance, resources={"registry": RegistryResource(path=str(registry))})
+    requests = backfill_batches(context)
+    assert [(r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"],
+             r.tags["dagster/backfill"]) for r in requests if isinstance(r, RunRequest)] == [
+        ("alpha.1001", "alpha.1002", "bf1")]

@@ -172,13 +172,14 @@ def build_import_assets() -> list[AssetsDefinition]:
         outcomes: dict[str, CompanyOutcome] = {}
         for key in keys:  # each company's log lines name it; a batch's table at the end lists them all
             started = time.perf_counter()
+            committed: list[str] = []  # the company's loads that committed, for a failure's message
             try:
                 with warehouse.company_lease(key) as free:
                     if not free:
                         raise CompanyFailed(
                             f"company '{key}': another import of it is running; this run left it alone. "
                             f"Retry it when that one ends (osr import {config.mode} --company {key}).")
-                    rows = yield from _import(context, reg, warehouse, key, config)
+                    rows = yield from _import(context, reg, warehouse, key, config, committed)
                 outcomes[key] = CompanyOutcome(rows, time.perf_counter() - started)
             except CompanyFailed as exc:
                 outcomes[key] = CompanyOutcome(None, time.perf_counter() - started, str(exc))
@@ -186,7 +187,7 @@ def build_import_assets() -> list[AssetsDefinition]:
             except Exception as exc:  # a defect met in one company's data must not cost the batch the rest
                 known = warehouse_failure(exc)
                 if known:
-                    error = f"company '{key}': {known}; its loads were rolled back"
+                    error = f"company '{key}': {known}; {_what_stays(committed)}"
                     context.log.error(error)
                 else:
                     error = f"company '{key}': unexpected {type(exc).__name__}: {exc} (its loads rolled back)"
@@ -230,8 +231,15 @@ def _report_batch(context: AssetExecutionContext, outcomes: dict[str, CompanyOut
         raise Failure(summary, metadata={FAILED_COMPANIES: MetadataValue.json(failed)})
 
 
+def _what_stays(committed: list[str]) -> str:
+    """What a failure leaves of the company's import: each load commits alone, and the one under way rolled back."""
+    if not committed:
+        return "its loads were rolled back"
+    return f"the load under way was rolled back; {', '.join(committed)} had been imported and stay"
+
+
 def _import(context: AssetExecutionContext, reg: Registry, warehouse: Warehouse, key: str,
-            config: ImportConfig) -> Iterator[AssetCheckResult]:
+            config: ImportConfig, committed: list[str]) -> Iterator[AssetCheckResult]:
     """One company: its selected dimensions, then its postings and their checks; returns the postings written."""
     selected = context.selected_asset_keys
     with open_source(reg, key, context.resources.erp) as src:
@@ -244,16 +252,17 @@ def _import(context: AssetExecutionContext, reg: Registry, warehouse: Warehouse,
             result = warehouse.load_dimension(
                 key, dimension, src.connector.stream_dimension(src.company.erp_id, dimension),
                 run_id=context.run.run_id, allow_shrink=config.allow_shrink)
+            committed.append(dimension)
             context.log_event(AssetMaterialization(dimension, partition=key, metadata={
                 "rows_written": result.rows_written, "rows_deleted": result.rows_deleted,
                 "duration_s": round(result.seconds, 3), **meta}))
         if POSTINGS in selected:
-            return (yield from _import_postings(context, warehouse, src, config, meta))
+            return (yield from _import_postings(context, warehouse, src, config, meta, committed))
     return None
 
 
 def _import_postings(context: AssetExecutionContext, warehouse: Warehouse, src: Source, config: ImportConfig,
-                     meta: dict[str, str]) -> Iterator[AssetCheckResult]:
+                     meta: dict[str, str], committed: list[str]) -> Iterator[AssetCheckResult]:
     key = src.company.key
     try:
         window, full = resolve_window(config, src.connection, today_in_oslo())
@@ -276,6 +285,7 @@ def _import_postings(context: AssetExecutionContext, warehouse: Warehouse, src: 
         company_row=CompanyRow(src.connection.name, src.company.erp_id, src.company.name, src.company.client,
                                src.company.organization_number or None),
     )
+    committed.append(f"{result.rows_written:,} postings")
     reported = src.connector.source_count()
     entered = _entered_back_dated(context, warehouse, src, window, last_load) if last_load and not full else None
     seconds = time.perf_counter() - started

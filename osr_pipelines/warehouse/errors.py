@@ -18,7 +18,8 @@ def warehouse_failure(exc: BaseException) -> str | None:
         return None
     text = str(exc.orig if exc.orig is not None else exc).lower()
     if any(fragment in text for fragment in _DISK_FULL):
-        return "the warehouse's disk is full; free space and import again"
+        # Dagster's own storage (SQLite) raises the same errors, so the disk is not said to be the warehouse's
+        return "a disk is full (the warehouse's, or Dagster's storage); free space and import again"
     if exc.connection_invalidated or "terminating connection" in text or "server closed the connection" in text:
         return "the warehouse connection was lost"
     return None
