@@ -204,6 +204,7 @@ def main() -> None:
               f"({time.perf_counter() - started:.1f} s)", flush=True)
         if args.submit == "workspace":
             submit_in_workspace(instance, requests)
+            print(f"submitted: {time.perf_counter() - started:.1f} s", flush=True)
             launches, pending = [], []
         else:
             launches = [subprocess.Popen(launch_command(r), cwd=ROOT, stdout=subprocess.DEVNULL,
