@@ -43,6 +43,7 @@ from sqlalchemy.engine import make_url
 from osr_pipelines.definitions import build_definitions
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.resources import RegistryResource
+from osr_pipelines.runner import submit_runs
 from osr_pipelines.warehouse.loader import Warehouse
 from osr_pipelines.warehouse.schema import import_log
 
@@ -149,32 +150,15 @@ def nightly_requests(instance: DagsterInstance, registry_path: Path) -> list[Run
     return list(defs.resolve_schedule_def("nightly_imports").evaluate_tick(context).run_requests or [])
 
 
+def launch_tags(request: RunRequest) -> dict[str, str]:
+    """A request's tags, with its partition's as the daemon adds it."""
+    return {**request.tags, **({"dagster/partition": request.partition_key} if request.partition_key else {})}
+
+
 def launch_command(request: RunRequest) -> list[str]:
-    tags = dict(request.tags)
-    if request.partition_key:
-        tags["dagster/partition"] = request.partition_key
+    tags = launch_tags(request)
     return [str(BIN / "dagster"), "job", "launch", "-w", "workspace.yaml", "-j", "nightly_import",
             "--tags", json.dumps(tags), "--config-json", json.dumps(request.run_config)]
-
-
-def submit_in_workspace(instance: DagsterInstance, requests: list[RunRequest]) -> None:
-    """Create and queue each request's run from one loaded workspace, as the scheduler daemon does."""
-    from dagster._cli.job import _create_run
-    from dagster._core.workspace.context import WorkspaceProcessContext
-    from dagster._core.workspace.load_target import WorkspaceFileTarget
-
-    with WorkspaceProcessContext(instance, WorkspaceFileTarget([str(ROOT / "workspace.yaml")])) as process:
-        workspace = process.create_request_context()
-        location = workspace.get_code_location("osr_pipelines.definitions")
-        repository = location.get_repository("__repository__")
-        job = repository.get_full_job("nightly_import")
-        for request in requests:
-            tags = dict(request.tags)
-            if request.partition_key:
-                tags["dagster/partition"] = request.partition_key
-            run = _create_run(instance=instance, code_location=location, remote_repo=repository, remote_job=job,
-                              run_config=request.run_config, tags=tags, op_selection=None, run_id=None)
-            instance.submit_run(run.run_id, workspace)
 
 
 def run_size(run, position: dict[str, int]) -> int:
@@ -203,7 +187,7 @@ def main() -> None:
         print(f"schedule tick: {len(requests)} runs for {len(keys)} companies "
               f"({time.perf_counter() - started:.1f} s)", flush=True)
         if args.submit == "workspace":
-            submit_in_workspace(instance, requests)
+            submit_runs(instance, "nightly_import", [(r.run_config, launch_tags(r)) for r in requests])
             print(f"submitted: {time.perf_counter() - started:.1f} s", flush=True)
             launches, pending = [], []
         else:
