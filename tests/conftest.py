@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -18,6 +19,14 @@ from sqlalchemy.engine import make_url
 from osr_pipelines.instance import RUN_QUEUE
 
 PG_URL = os.environ.get("OSR_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+# A suite started in the background (`make test &` in a script) inherits SIGINT ignored, and Dagster maps
+# SIGTERM to whatever SIGINT does: every process a test starts after that would ignore SIGTERM, and no test
+# could stop the servers and daemons it starts.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT.parent / "shared" / "specs"
 

@@ -14,7 +14,11 @@ PREPARE = ROOT / "scripts" / "prepare-test-machine"
 
 
 def test_make_test_prepares_the_machine_before_the_suite() -> None:
-    steps = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    # run inside `make test` too: a nested make would print "Entering directory" lines
+    outer = {"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"}
+    env = {k: v for k, v in os.environ.items() if k not in outer}
+    steps = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True,
+                           env=env).stdout
     lines = steps.splitlines()
     assert lines[0] == "scripts/prepare-test-machine"
     assert any(line.endswith("/pytest") for line in lines[1:])
