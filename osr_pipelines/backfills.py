@@ -54,7 +54,7 @@ from osr_pipelines.registry import Registry
 from osr_pipelines.resources import RegistryResource
 from osr_pipelines.run_queue import PARKED_TAG, RELEASED_TAG
 from osr_pipelines.schedules import batch_tags, plan_batches
-from osr_pipelines.tags import IMPORT_TAG, PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
+from osr_pipelines.tags import IMPORT_TAG, PARTITION_TAG, covers
 
 #: Parked runs of a backfill that is still submitting are batched once none came for this long...
 QUIET_S = 10.0
@@ -88,8 +88,8 @@ def _batch_requests(context: SensorEvaluationContext, runs: list[DagsterRun], pa
                     registry: Registry) -> Iterator[RunRequest]:
     """One ranged run per batch of the parked runs; parked runs no batch takes are queued as they are.
 
-    The parked runs stay until a later tick finds their batch created (``_clean_up``): deleting them here
-    would lose them if the daemon never created the batch (a tick that times out, say).
+    The parked runs stay until a later tick finds their batch created: deleting them here would lose them
+    if the daemon never created the batch (a tick that times out, say).
     """
     first = runs[0]
     by_key = {run.tags[PARTITION_TAG]: run for run in runs}
@@ -115,16 +115,9 @@ def _batch_requests(context: SensorEvaluationContext, runs: list[DagsterRun], pa
                 context.instance.get_run_by_id(run.run_id), workspace=None))
 
 
-def _batched(context: SensorEvaluationContext, backfill_id: str, position: dict[str, int],
-             partitions: list[str]) -> set[str]:
-    """The companies the backfill's batch runs (created from this sensor's requests) already cover."""
-    covered: set[str] = set()
-    for run in context.instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id, RELEASED_TAG: "true"})):
-        if PARTITION_TAG in run.tags:
-            covered.add(run.tags[PARTITION_TAG])
-        elif run.tags.get(RANGE_START_TAG) in position and run.tags.get(RANGE_END_TAG) in position:
-            covered.update(partitions[position[run.tags[RANGE_START_TAG]]:position[run.tags[RANGE_END_TAG]] + 1])
-    return covered
+def _batch_runs(context: SensorEvaluationContext, backfill_id: str) -> list[DagsterRun]:
+    """The backfill's runs created from this sensor's requests (its batches)."""
+    return list(context.instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id, RELEASED_TAG: "true"})))
 
 
 @sensor(jobs=list(IMPORT_JOBS.values()), minimum_interval_seconds=5, default_status=DefaultSensorStatus.RUNNING,
@@ -150,13 +143,16 @@ def backfill_batches(context: SensorEvaluationContext, registry: RegistryResourc
         return SkipReason("no backfill runs to batch")
     partitions = list(context.instance.get_dynamic_partitions(company_partitions.name))
     position = {key: i for i, key in enumerate(partitions)}
-    covered = {backfill: _batched(context, backfill, position, partitions) for backfill in {k[0] for k in groups}}
+    batch_runs = {backfill: _batch_runs(context, backfill) for backfill in {k[0] for k in groups}}
+    done: list[DagsterRun] = []
+    waiting: dict[tuple, list[DagsterRun]] = {}
+    for key, runs in groups.items():
+        for run in runs:
+            batched = any(covers(batch, run.tags[PARTITION_TAG], position) for batch in batch_runs[key[0]])
+            (done if batched else waiting.setdefault(key, [])).append(run)
     # parked runs whose batch exists go, a bounded number a tick: a tick must end within the sensor's time limit
-    done = [run for key, runs in groups.items() for run in runs if run.tags[PARTITION_TAG] in covered[key[0]]]
     for run in done[:CLEAN_UP_PER_TICK]:
         context.instance.delete_run(run.run_id)
-    waiting = {key: [run for run in runs if run.tags[PARTITION_TAG] not in covered[key[0]]]
-               for key, runs in groups.items()}
     ready = [runs for key, runs in waiting.items() if runs and _ready(context, key[0], oldest[key], newest[key])]
     if not ready:
         parked = sum(map(len, waiting.values()))

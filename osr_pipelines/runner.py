@@ -48,8 +48,7 @@ from osr_pipelines.filelock import try_lock
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import load_registry_cached
 from osr_pipelines.schedules import batch_tags, plan_batches
-from osr_pipelines.tags import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, partition_tags
-from osr_pipelines.warehouse.loader import Warehouse
+from osr_pipelines.tags import PARTITION_TAG, RANGE_START_TAG, partition_tags
 
 CODE_LOCATION = "osr_pipelines.definitions"
 #: The repository a ``Definitions`` object makes.
@@ -150,18 +149,18 @@ def fail_stale_runs(instance: DagsterInstance, key: str) -> list[str]:
     for run in active_runs(instance, key):
         if is_stale(run):
             instance.report_run_failed(run, f"the osr process {run.tags[PID_TAG]} executing this run is gone; "
-                                            + stale_load(key, run.run_id))
+                                            + stale_load(postings_load(key, run.run_id)))
             failed.append(run.run_id)
     return failed
 
 
-def stale_load(key: str, run_id: str, wh: Warehouse | None = None) -> str:
-    """What became of a run's load whose process ended before Dagster recorded the run's end.
+def stale_load(load: PostingsLoad | None) -> str:
+    """What became of a run's load (``load``: its committed postings load, if any) whose process ended before
+    Dagster recorded the run's end.
 
     A killed load rolls back; but the process may also have committed and then
     been unable to write Dagster's events (a full disk), and the rows are there.
     """
-    load = postings_load(key, run_id, wh)
     if load is None:
         return "its load, if it had begun, was rolled back"
     return f"its load had committed {load.rows:,} postings before Dagster could record the run's end"
@@ -570,16 +569,6 @@ def _advance(progress: CompanyProgress, entry: EventLogEntry) -> None:
         progress.pages = figures.get("pages_read", progress.pages)
     else:
         progress.state, progress.rows = "checks", figures.get("rows_written", progress.rows)
-
-
-def covers(run: DagsterRun, key: str, position: dict[str, int]) -> bool:
-    """Whether ``run`` imports ``key``: as its partition, or inside its range of partitions (a batch)."""
-    if run.tags.get(PARTITION_TAG) is not None:
-        return run.tags[PARTITION_TAG] == key
-    start, end = run.tags.get(RANGE_START_TAG), run.tags.get(RANGE_END_TAG)
-    if start not in position or end not in position or key not in position:
-        return False
-    return position[start] <= position[key] <= position[end]
 
 
 def company_failure(instance: DagsterInstance, run_id: str, key: str) -> str | None:

@@ -20,8 +20,8 @@ from osr_pipelines.assets.imports import build_import_assets
 from osr_pipelines.committed import postings_load
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import Company, Connection, Registry
-from osr_pipelines.runner import RunReport, covers, is_stale, stale_load
-from osr_pipelines.tags import CONNECTION_TAG
+from osr_pipelines.runner import RunReport, is_stale, stale_load
+from osr_pipelines.tags import CONNECTION_TAG, covers
 from osr_pipelines.warehouse.loader import Warehouse
 
 #: What a failed check is called, by its severity.
@@ -208,9 +208,10 @@ class _RunLookup:
             return
         status.run_status, status.run_id = last.status.value, last.run_id
         if is_stale(last):
+            load = postings_load(co.key, last.run_id, self.wh)
             gone = (f"run {last.run_id} is {last.status.value} but its osr process is gone; "
-                    f"{stale_load(co.key, last.run_id, self.wh)}; clear it with `osr import cancel --company {co.key}`")
-            if postings_load(co.key, last.run_id, self.wh) is not None:
+                    f"{stale_load(load)}; clear it with `osr import cancel --company {co.key}`")
+            if load is not None:
                 status.warnings.append(gone)  # the data is there; only Dagster's record is unfinished
             else:
                 status.failure = gone

@@ -7,9 +7,13 @@ runs findable by what people call the company, not only by its key.
 from __future__ import annotations
 
 from contextlib import suppress
+from typing import TYPE_CHECKING
 
 from osr_pipelines import settings
 from osr_pipelines.registry import Registry, RegistryError, load_registry_cached
+
+if TYPE_CHECKING:
+    from dagster import DagsterRun
 
 PARTITION_TAG = "dagster/partition"
 CONNECTION_TAG = "osr/connection"
@@ -41,6 +45,16 @@ def range_tags(connection: str, keys: list[str]) -> dict[str, str]:
     """
     return {CONNECTION_TAG: connection, RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1],
             COMPANIES_TAG: f"{keys[0]}..{keys[-1]} ({len(keys)})"}
+
+
+def covers(run: DagsterRun, key: str, position: dict[str, int]) -> bool:
+    """Whether ``run`` imports ``key``: as its partition, or inside its range of partitions (a batch)."""
+    if run.tags.get(PARTITION_TAG) is not None:
+        return run.tags[PARTITION_TAG] == key
+    start, end = run.tags.get(RANGE_START_TAG), run.tags.get(RANGE_END_TAG)
+    if start not in position or end not in position or key not in position:
+        return False
+    return position[start] <= position[key] <= position[end]
 
 
 def partition_tags(partition_key: str) -> dict[str, str]:
