@@ -35,9 +35,8 @@ from pydantic_core import PydanticCustomError
 from osr_pipelines.connectors.base import Connector
 from osr_pipelines.connectors.catalog import CONNECTOR_TYPES
 from osr_pipelines.connectors.options import check_options
-from osr_pipelines.yamlfile import parse_yaml as _parse_yaml
 from osr_pipelines.yamlfile import quoted as _field
-from osr_pipelines.yamlfile import show
+from osr_pipelines.yamlfile import read_yaml, show
 
 CONNECTION_MODES = ("import", "direct")
 LEVELS = ("customer", "group", "client")
@@ -46,6 +45,8 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOP_LEVEL = ("customers", "connections", "companies")
 #: Names are shown in the UI, in reports and in every message: long enough for any real name.
 MAX_NAME = 120
+#: A registry of 100,000 companies (Dagster's advised most partitions) is about 20 MiB; a larger file is not one.
+MAX_BYTES = 32 * 1024 * 1024
 #: The warehouse's company key, ``<connection>.<erp_id>``, holds this many characters.
 MAX_KEY = 120
 #: Unicode categories of characters that do not show: controls, format characters (bidi controls such as
@@ -509,11 +510,7 @@ def load_registry(path: Path, *, check_env: bool = False) -> Registry:
     if not path.exists():
         raise RegistryError(path, ["file does not exist (run `osr init`)"])
     try:
-        data = _parse_yaml(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise RegistryError(path, ["not UTF-8 text"]) from None
-    except OSError as exc:
-        raise RegistryError(path, [f"cannot be read: {exc.strerror}"]) from None
+        data = read_yaml(path, max_bytes=MAX_BYTES)
     except ValueError as exc:
         raise RegistryError(path, [str(exc)]) from None
     if data is None or data == {}:

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from osr_pipelines.registry import (
+    MAX_BYTES,
     Company,
     Connection,
     DuplicateCompanyWarning,
@@ -286,6 +287,23 @@ def test_numbers_read_as_text_where_the_registry_keeps_text(tmp_path: Path) -> N
     assert registry.companies[0].key == "a.1001"
     assert registry.connection("a").options == {"postings": "50"}
     assert registry.connection("a").history_start == "2020-01-01"
+
+
+def test_a_registry_path_that_is_not_a_registry_file_is_named_without_its_content(tmp_path: Path) -> None:
+    """A folder, a device, a huge or a non-UTF-8 file is one line naming the file; its content is never shown."""
+    folder = tmp_path / "folder.yaml"
+    folder.mkdir()
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("customers: [{name: Bjørn}]\n".encode("latin-1"))
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("# secret-token\n" + "#" * MAX_BYTES)
+    for path, reason in ((folder, "is a folder, not a file"), (Path("/dev/zero"), "is not a regular file"),
+                         (latin1, "is not UTF-8 text (byte 22 cannot be decoded)"),
+                         (huge, f"is larger than {MAX_BYTES // 1024} KiB")):
+        with pytest.raises(RegistryError) as caught:
+            load_registry(path)
+        assert str(path) in str(caught.value) and reason in str(caught.value), str(caught.value)
+        assert "secret-token" not in str(caught.value)
 
 
 # -- an empty file is a damaged registry, not an empty one -----------------------------
