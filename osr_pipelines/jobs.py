@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dagster import AssetSelection, PartitionedConfig, define_asset_job
 
-from osr_pipelines.assets.imports import GROUP, OP_NAME
+from osr_pipelines.assets.imports import GROUP, run_config
 from osr_pipelines.executors import import_executor
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.tags import IMPORT_TAG, partition_tags
@@ -33,7 +33,7 @@ def _import_job(name: str, mode: str, description: str):
         selection=IMPORT_ASSETS,
         config=PartitionedConfig(
             partitions_def=company_partitions,
-            run_config_for_partition_key_fn=lambda _key: {"ops": {OP_NAME: {"config": {"mode": mode}}}},
+            run_config_for_partition_key_fn=lambda _key: run_config(mode),
             tags_for_partition_key_fn=partition_tags,
         ),
         tags={IMPORT_TAG: mode, "dagster/max_runtime": MAX_RUNTIME_S},

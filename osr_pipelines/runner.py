@@ -40,7 +40,7 @@ from dagster import (
 )
 
 from osr_pipelines import definitions, settings
-from osr_pipelines.assets.imports import FAILED_COMPANIES, OP_NAME, POSTINGS
+from osr_pipelines.assets.imports import FAILED_COMPANIES, POSTINGS, run_config
 from osr_pipelines.committed import PostingsLoad, postings_load
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.diskspace import full_disk_of, full_disks
@@ -234,15 +234,6 @@ def run_imports(
         if on_done:
             on_done(outcomes[-1])
     return outcomes
-
-
-def run_config(kind: str, window: Window | None, *, allow_shrink: bool = False) -> dict:
-    op_config: dict = {"mode": kind}
-    if window is not None:
-        op_config.update(start=window.start.isoformat(), end=window.end.isoformat())
-    if allow_shrink:
-        op_config["allow_shrink"] = True
-    return {"ops": {OP_NAME: {"config": op_config}}}
 
 
 def run_here(instance: DagsterInstance, kind: str, key: str, window: Window | None,

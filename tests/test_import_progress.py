@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from dagster import execute_job
 
+from osr_pipelines.assets.imports import run_config
 from osr_pipelines.connectors.synthetic import books_from_options
 from osr_pipelines.instance import get_instance
-from osr_pipelines.runner import CompanyProgress, RunReport, ensure_partitions, import_job, run_config, run_imports
+from osr_pipelines.runner import CompanyProgress, RunReport, ensure_partitions, import_job, run_imports
 from osr_pipelines.schedules import Batch, batch_tags
 from tests.conftest import synthetic_connection, write_registry
 from tests.helpers import osr

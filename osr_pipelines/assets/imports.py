@@ -68,6 +68,16 @@ PROGRESS_EVERY_S = 1.0
 LARGE_DROP, LARGE_DROP_MIN_ROWS = 0.5, 100
 
 
+def run_config(mode: str, window: Window | None = None, *, allow_shrink: bool = False) -> dict:
+    """The import jobs' run config: a window mode, and the window itself where it is pinned."""
+    op_config: dict = {"mode": mode}
+    if window is not None:
+        op_config.update(start=window.start.isoformat(), end=window.end.isoformat())
+    if allow_shrink:
+        op_config["allow_shrink"] = True
+    return {"ops": {OP_NAME: {"config": op_config}}}
+
+
 class CompanyFailed(Exception):
     """One company's import failed; the message is the paragraph a user acts on."""
 

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, schedule
 
-from osr_pipelines.assets.imports import OP_NAME
+from osr_pipelines.assets.imports import run_config
 from osr_pipelines.assets.windows import OSLO
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.instance import CONNECTION_RUN_LIMIT
@@ -87,8 +87,7 @@ def _runs(context: ScheduleEvaluationContext, registry: RegistryResource, kind: 
             window = Window(date(scheduled.year, 1, 1), scheduled + timedelta(days=1))
         yield RunRequest(
             run_key=f"{kind}:{batch.keys[0]}..{batch.keys[-1]}:{scheduled.isoformat()}",
-            run_config={"ops": {OP_NAME: {"config": {
-                "mode": kind, "start": window.start.isoformat(), "end": window.end.isoformat()}}}},
+            run_config=run_config(kind, window),
             partition_key=batch.keys[0] if len(batch.keys) == 1 else None,
             tags=batch_tags(batch),
         )

@@ -24,15 +24,13 @@ from __future__ import annotations
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
 from osr_pipelines import removal_guard
-from osr_pipelines.assets.imports import OP_NAME
+from osr_pipelines.assets.imports import run_config
 from osr_pipelines.jobs import full_import
 from osr_pipelines.partitions import client_partitions, company_partitions
 from osr_pipelines.registry import Registry, RegistryError
 from osr_pipelines.reports.groups import consolidated_clients
 from osr_pipelines.resources import RegistryResource, WarehouseResource
 from osr_pipelines.schedules import batch_tags, plan_batches
-
-FULL_IMPORT_CONFIG = {"ops": {OP_NAME: {"config": {"mode": "full"}}}}
 
 
 @sensor(job=full_import, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
@@ -116,7 +114,7 @@ def _full_imports(context: SensorEvaluationContext, partition_order: list[str], 
     if not keys:
         return [], context.cursor
     tick = int(context.cursor or 0) + 1
-    runs = [RunRequest(run_key=f"full:{batch.keys[0]}..{batch.keys[-1]}:{tick}", run_config=FULL_IMPORT_CONFIG,
+    runs = [RunRequest(run_key=f"full:{batch.keys[0]}..{batch.keys[-1]}:{tick}", run_config=run_config("full"),
                        partition_key=batch.keys[0] if len(batch.keys) == 1 else None, tags=batch_tags(batch))
             for batch in plan_batches(partition_order, reg, only=keys)]
     return runs, str(tick)
