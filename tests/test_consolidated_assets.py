@@ -89,4 +89,4 @@ def test_a_missing_rate_fails_naming_client_currency_and_month(group_home: Path,
     result = run(group_home, warehouse_url, "2024-02")
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "client 'Group': no average rate for SEK in 2024-02" in str(failure.event_specific_data)
+    assert "client 'Group': no closing rate for SEK in 2024-02" in str(failure.event_specific_data)

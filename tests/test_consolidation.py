@@ -87,7 +87,7 @@ def test_an_elimination_company_is_added_in_the_elimination_column(warehouse_url
 
 def test_a_missing_rate_names_currency_and_month(warehouse_url: str, rates) -> None:
     wh = insert_group(warehouse_url)
-    with pytest.raises(MissingRate, match=r"no average rate for SEK in 2024-02 in .*rates.csv; add the month's rates"):
+    with pytest.raises(MissingRate, match=r"no closing rate for SEK in 2024-02 in .*rates.csv; add the month's rates"):
         consolidate(wh.engine, setup(BY_COUNTERPARTY), rates, 202402)
     wh.dispose()
 

@@ -126,7 +126,7 @@ def test_an_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
     ("clients: 5\n", ["clients: must be a mapping of client names to their descriptions, not 5"]),
     ("- clients\n", ["top level: must be a mapping with 'clients', not a list"]),
     (f"clients:\n  {CLIENT}: [NOK]\n",
-     [f"clients.'{CLIENT}': must be a mapping of currency, rates, rates_url, eliminate, not a list"]),
+     [f"clients.'{CLIENT}': must be a mapping of currency, rates, rates_url, eliminate, equity, not a list"]),
     (f"clients:\n  {CLIENT}:\n    currency: NOK\n    rates: norges-bank\n    eliminate: [accounts]\n",
      [f"clients.'{CLIENT}'.eliminate: must be a mapping of counterparty, accounts and company, not a list"]),
     (f"clients:\n  {CLIENT}:\n    currency: NOK\n    rates: norges-bank\n    eliminate: {{accounts: 1560}}\n",
@@ -136,7 +136,7 @@ def test_an_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
      "    eliminate:\n      accounts: [\"1560\", 1.5, null, \"15 60\"]\n      counterparty: [1]\n      by: x\n"
      "  1001: {}\nextra: 1\n",
      ["top level: unknown field 'extra' (allowed: clients)",
-      f"clients.'{CLIENT}': unknown field 'colour' (allowed: currency, eliminate, rates, rates_url)",
+      f"clients.'{CLIENT}': unknown field 'colour' (allowed: currency, eliminate, equity, rates, rates_url)",
       f"clients.'{CLIENT}'.currency: must be a currency code such as NOK, not 578",
       f"clients.'{CLIENT}'.rates: must be norges-bank or the name of a CSV file, not 7",
       f"clients.'{CLIENT}'.rates_url: must be an http(s) URL, not 'ftp://x'",

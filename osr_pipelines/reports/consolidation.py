@@ -8,6 +8,15 @@ sign turned), and an elimination company's ledger as it stands. Each part is
 translated with its company's rates: results at each month's average rate,
 balances at the month's closing rate, and the difference to a translation line
 in equity. Eliminated amounts stay visible in their own column.
+
+A foreign company's equity is translated at historical rates (NRS / IAS 21):
+paid-in equity (NS 4102 2000-2039) at the rate of its acquisition, or of each
+later equity transaction, as the group file declares them; earned equity as the
+accumulated results, each month's at that month's average rate (so a year's
+result is retained at the figure the group reported for it), and up to the
+acquisition at its rate. The translation difference stays the residual, and so
+accumulates over the years instead of hiding in equity. Only months a company
+has postings in need rates.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine, case, func, or_, select
 
 from osr_pipelines.reports import ledger
 from osr_pipelines.reports.accounts import Grouping, Line, ns4102_balance_section, ns4102_class
@@ -50,11 +59,23 @@ class Eliminations:
 
 
 @dataclass(frozen=True)
+class EquityRates:
+    """A foreign subsidiary's paid-in equity rates (units of the client's currency per unit of the company's):
+    its acquisition's, which covers every month up to it, and each later equity transaction's, by month."""
+
+    acquired: int
+    rate: Decimal
+    transactions: dict[int, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ClientSetup:
     client: str
     currency: str
     companies: tuple[str, ...]
     eliminations: Eliminations = field(default_factory=Eliminations)
+    #: per foreign company, the historical rates of its paid-in equity
+    equity: dict[str, EquityRates] = field(default_factory=dict)
     #: where the setup is described, for messages: the group file and the client's entry in it
     described_in: str = ""
 
@@ -74,20 +95,81 @@ class Translated:
         return sum(self.ytd.values(), ZERO) + sum(self.closing.values(), ZERO) + self.difference
 
 
-def translate(tb: TrialBalance, rates: Rates, presentation: str, period: int, *, whole: bool) -> Translated:
+def translate(tb: TrialBalance, rates: Rates, presentation: str, period: int, *, whole: bool,
+              equity: dict[str, Decimal] | None = None) -> Translated:
+    """``tb`` at ``period`` in ``presentation``; ``equity`` replaces the equity accounts' closing balances
+    with their historical translation. A month without movements asks no rate."""
     out = Translated()
     for month in months_between(january(period), period):
-        rate = rates.average(tb.currency, presentation, month)
-        for row in tb.of(month):
-            if not tb.accounts[row.account].is_balance and row.movement:
+        moved = [row for row in tb.of(month) if not tb.accounts[row.account].is_balance and row.movement]
+        if moved:
+            rate = rates.average(tb.currency, presentation, month)
+            for row in moved:
                 out.ytd[row.account] = out.ytd.get(row.account, ZERO) + (row.movement * rate).quantize(CENT)
-    rate = rates.closing(tb.currency, presentation, period)
-    for row in tb.of(period):
-        if tb.accounts[row.account].is_balance and row.closing:
-            out.closing[row.account] = (row.closing * rate).quantize(CENT)
+    held = [row for row in tb.of(period) if tb.accounts[row.account].is_balance and row.closing
+            and (equity is None or not is_equity(row.account))]
+    if held:
+        rate = rates.closing(tb.currency, presentation, period)
+        out.closing = {row.account: (row.closing * rate).quantize(CENT) for row in held}
+    out.closing.update({account: value for account, value in (equity or {}).items() if value})
     if whole:
         out.difference = -out.total()
     return out
+
+
+def is_equity(account: str) -> bool:
+    """NS 4102 class 20, Egenkapital."""
+    return account.startswith("20")
+
+
+def is_paid_in(account: str) -> bool:
+    """NS 4102 2000-2039: share capital, own shares, share premium, other paid-in equity."""
+    return is_equity(account) and account[:4] < "2040"
+
+
+def equity_history(engine: Engine, company: str, period: int) -> list[tuple[str, int, Decimal]]:
+    """Per account and month up to ``period``: the equity accounts' movements and the earlier years' results
+    (with the balance accounts of those years, which the caller leaves out): one grouped query."""
+    g = gl_postings.c
+    query = (select(g.account, g.period, func.sum(g.amount))
+             .where(g.company == company, g.period <= period, or_(g.account.like("20%"), g.period < january(period)))
+             .group_by(g.account, g.period))
+    with engine.connect() as conn:
+        return [(account, int(month), ledger.cents(amount)) for account, month, amount in conn.execute(query)]
+
+
+def historical_equity(tb: TrialBalance, history: list[tuple[str, int, Decimal]], rates: Rates, setup: ClientSetup,
+                      period: int) -> dict[str, Decimal]:
+    """The company's equity accounts at ``period`` at historical rates; earlier years' results are retained
+    on the trial balance's retained-earnings account, as the trial balance carries them."""
+    declared = setup.equity.get(tb.company)
+    where = setup.described_in or f"client {quoted(setup.client)}"
+    out: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for account, month, amount in sorted(history, key=lambda row: (row[1], row[0])):
+        known = tb.accounts.get(account)
+        balance = known.is_balance if known else account[:1] in ("1", "2")
+        if (balance and not is_equity(account)) or not amount:
+            continue
+        if declared is not None and month <= declared.acquired:
+            rate = declared.rate
+        elif balance and is_paid_in(account):
+            if declared is None:
+                raise ValueError(
+                    f"{where}: company {quoted(tb.company)} keeps its books in {tb.currency} and has paid-in equity "
+                    f"(account {account}), which is translated at the rate of its acquisition; declare it under "
+                    f"equity: {{{tb.company}: {{acquired: {{period: YYYY-MM, rate: <{setup.currency} per 1 "
+                    f"{tb.currency}>}}}}}}")
+            if month not in declared.transactions:
+                raise ValueError(
+                    f"{where}.equity.{quoted(tb.company)}: company {quoted(tb.company)} ({tb.currency}) moved its "
+                    f"paid-in equity in {label(month)} (account {account}), after its acquisition in "
+                    f"{label(declared.acquired)}, and no rate is declared for that month; add {{period: "
+                    f"{label(month)}, rate: <{setup.currency} per 1 {tb.currency} on that day>}} to its transactions")
+            rate = declared.transactions[month]
+        else:
+            rate = rates.average(tb.currency, setup.currency, month)
+        out[account if balance else tb.retained_earnings] += (amount * rate).quantize(CENT)
+    return dict(out)
 
 
 def _turned(rows: list[tuple]) -> list[tuple]:
@@ -178,7 +260,9 @@ def consolidate(engine: Engine, setup: ClientSetup, rates: Rates, period: int) -
     for company in members:
         books = books_of[company]
         tb = trial_balance(books)
-        parts[company] = translate(tb, rates, setup.currency, period, whole=True)
+        equity = None if tb.currency == setup.currency else historical_equity(
+            tb, equity_history(engine, company, period), rates, setup, period)
+        parts[company] = translate(tb, rates, setup.currency, period, whole=True, equity=equity)
         removed = Translated()
         if rule.accounts:
             picked = [r for r in books.rows if r[0] in rule.accounts]

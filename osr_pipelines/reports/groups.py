@@ -12,6 +12,10 @@ currency, where rates come from, and how intercompany amounts are found::
           counterparty: free_dimension_1
           accounts: ["1560", "2460", "3050", "4050"]
           company: acme.elim          # a company whose postings are the eliminations
+        equity:                       # foreign companies' paid-in equity at historical rates
+          acme.se:
+            acquired: {period: 2019-06, rate: 1.05}        # NOK per 1 SEK when it was acquired
+            transactions: [{period: 2023-03, rate: 0.98}]  # each later share issue, at its rate
 
 The file decides what a group's figures are, so it is read as strictly as the
 registry: every field typed, every problem reported at once with its path in
@@ -24,21 +28,25 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from osr_pipelines import settings
 from osr_pipelines.registry import Registry
-from osr_pipelines.reports.consolidation import COUNTERPARTY_COLUMNS, ClientSetup, Eliminations
+from osr_pipelines.reports.consolidation import COUNTERPARTY_COLUMNS, ClientSetup, Eliminations, EquityRates
 from osr_pipelines.reports.norges_bank import API, NorgesBank
-from osr_pipelines.reports.rates import Rates, rates_from_csv
+from osr_pipelines.reports.periods import PeriodError, label, parse_period
+from osr_pipelines.reports.rates import RATE_TEXT, Rates, rates_from_csv
 from osr_pipelines.yamlfile import quoted, read_yaml, show
 
 NORGES_BANK = "norges-bank"
 #: a group file describes tens of clients in a few kilobytes; anything far larger is not one
 MAX_BYTES = 1024 * 1024
 
-_CLIENT_FIELDS = ("currency", "rates", "rates_url", "eliminate")
+_CLIENT_FIELDS = ("currency", "rates", "rates_url", "eliminate", "equity")
+_EQUITY_FIELDS = ("acquired", "transactions")
+_RATE_FIELDS = ("period", "rate")
 _ELIMINATE_FIELDS = ("counterparty", "accounts", "company")
 _CURRENCY = re.compile(r"[A-Za-z]{3}")
 #: an account number as charts write it: no blanks, no control characters
@@ -66,6 +74,7 @@ class ClientEntry:
     rates: str
     rates_url: str
     eliminate: Eliminations
+    equity: dict[str, EquityRates] = field(default_factory=dict)
 
 
 def _text(value: object, where: str, problems: list[str], expects: str) -> str | None:
@@ -115,6 +124,73 @@ def _eliminate(raw: object, where: str, problems: list[str]) -> Eliminations:
     return Eliminations(accounts, counterparty, company)
 
 
+def _dated_rate(raw: object, where: str, problems: list[str]) -> tuple[int, Decimal] | None:
+    """``{period: YYYY-MM, rate: 1.05}`` as ``(YYYYMM, rate)``."""
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: must be a mapping such as {{period: 2024-06, rate: 1.05}}, not {show(raw)}")
+        return None
+    _unknown(raw, _RATE_FIELDS, where, problems)
+    period, rate = raw.get("period"), raw.get("rate")
+    try:
+        month = parse_period(period) if isinstance(period, str) else None
+    except PeriodError:
+        month = None
+    if month is None:
+        problems.append(f"{where}.period: must be a month written YYYY-MM, such as 2024-06, not {show(period)}")
+    text = str(rate) if isinstance(rate, int | float) and not isinstance(rate, bool) else rate
+    value = Decimal(text) if isinstance(text, str) and RATE_TEXT.fullmatch(text) else None
+    if not value:
+        problems.append(f"{where}.rate: must be a positive number such as 1.05 (units of the client's currency per "
+                        f"1 unit of the company's), not {show(rate)}")
+    return (month, value) if month is not None and value else None
+
+
+def _equity(raw: object, where: str, problems: list[str]) -> dict[str, EquityRates]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: must be a mapping of company keys to their acquisition and equity transactions, "
+                        f"not {show(raw)}")
+        return {}
+    out = {}
+    for company, entry in raw.items():
+        at = f"{where}.{quoted(company)}"
+        if not isinstance(entry, dict):
+            problems.append(f"{at}: must be a mapping of {', '.join(_EQUITY_FIELDS)}, not {show(entry)}")
+            continue
+        _unknown(entry, _EQUITY_FIELDS, at, problems)
+        acquired = None
+        if entry.get("acquired") is None:
+            problems.append(f"{at}.acquired: required: the month and rate of the acquisition, such as "
+                            "{period: 2024-06, rate: 1.05}")
+        else:
+            acquired = _dated_rate(entry["acquired"], f"{at}.acquired", problems)
+        raw_transactions = entry.get("transactions") or []
+        if not isinstance(raw_transactions, list):
+            problems.append(f"{at}.transactions: must be a list such as [{{period: 2024-06, rate: 1.05}}], not "
+                            f"{show(raw_transactions)}")
+            raw_transactions = []
+        transactions: dict[int, Decimal] = {}
+        first: dict[int, int] = {}
+        for i, item in enumerate(raw_transactions):
+            found = _dated_rate(item, f"{at}.transactions[{i}]", problems)
+            if found is None:
+                continue
+            month, rate = found
+            if acquired is not None and month <= acquired[0]:
+                problems.append(f"{at}.transactions[{i}].period: {label(month)} is not after the acquisition in "
+                                f"{label(acquired[0])}; the acquisition rate covers it")
+            elif month in first:
+                problems.append(f"{at}.transactions[{i}].period: {label(month)} is also transactions[{first[month]}]; "
+                                "keep one")
+            else:
+                first[month] = i
+                transactions[month] = rate
+        if acquired is not None and isinstance(company, str):
+            out[company] = EquityRates(acquired[0], acquired[1], transactions)
+    return out
+
+
 def _client(raw: object, where: str, problems: list[str]) -> ClientEntry:
     if not isinstance(raw, dict):
         problems.append(f"{where}: must be a mapping of {', '.join(_CLIENT_FIELDS)}, not {show(raw)}")
@@ -134,7 +210,8 @@ def _client(raw: object, where: str, problems: list[str]) -> ClientEntry:
         problems.append(f"{where}.rates_url: must be an http(s) URL, not {show(rates_url)}")
         rates_url = None
     return ClientEntry((currency or "").upper(), rates or "", rates_url or "",
-                       _eliminate(raw.get("eliminate"), f"{where}.eliminate", problems))
+                       _eliminate(raw.get("eliminate"), f"{where}.eliminate", problems),
+                       _equity(raw.get("equity"), f"{where}.equity", problems))
 
 
 def _clients(data: object, problems: list[str]) -> dict[str, ClientEntry]:
@@ -217,8 +294,10 @@ def client_setup(registry: Registry, client: str, path: Path | None = None) -> G
     if rule.company is not None and rule.company not in members:
         problems.append(f"{where}.eliminate.company: {quoted(rule.company)} is not a company of client "
                         f"{quoted(client)} in the registry")
+    problems.extend(f"{where}.equity: {quoted(company)} is not a company of client {quoted(client)} in the registry"
+                    for company in entry.equity if company not in members)
     if problems:
         raise GroupFileError(path, problems)
     source = entry.rates if entry.rates == NORGES_BANK else str(path.parent / entry.rates)
-    return GroupConfig(ClientSetup(client, entry.currency, members, rule, described_in=f"{path}: {where}"),
+    return GroupConfig(ClientSetup(client, entry.currency, members, rule, entry.equity, f"{path}: {where}"),
                        source, entry.rates_url)

@@ -27,7 +27,7 @@ MAX_BYTES = 8 * 1024 * 1024
 MAX_PROBLEMS = 20
 _CURRENCY = re.compile(r"[A-Za-z]{3}")
 #: NOK per unit: plain decimals, no exponents, infinities or NaN
-_RATE = re.compile(r"[0-9]{1,9}(\.[0-9]{1,12})?")
+RATE_TEXT = re.compile(r"[0-9]{1,9}(\.[0-9]{1,12})?")
 
 
 class MissingRate(LookupError):
@@ -102,7 +102,7 @@ def _row_problems(line: int, row: list[str]) -> tuple[list[str], tuple[str, int,
         period = None
         problems.append(f"line {line}, column 'period': must be a month written YYYY-MM, such as 2024-01")
     for column, text in zip(CSV_COLUMNS[2:], numbers, strict=True):
-        if not _RATE.fullmatch(text) or not Decimal(text):
+        if not RATE_TEXT.fullmatch(text) or not Decimal(text):
             problems.append(f"line {line}, column '{column}': must be a positive number such as 0.95 "
                             f"(NOK per 1 unit of the currency)")
     if problems or period is None:
