@@ -42,7 +42,7 @@ CONNECTION_MODES = ("import", "direct")
 LEVELS = ("customer", "group", "client")
 _SLUG = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_TOP_LEVEL = ("customers", "connections", "companies")
+_TOP_LEVEL = ("customers", "connections", "companies", "users")
 #: Names are shown in the UI, in reports and in every message: long enough for any real name.
 MAX_NAME = 120
 #: A registry of 100,000 companies (Dagster's advised most partitions) is about 20 MiB; a larger file is not one.
@@ -170,6 +170,8 @@ NumberText = Annotated[str, BeforeValidator(_number_as_text), Strict(), AfterVal
 TypeName = Annotated[str, Strict(), AfterValidator(_known_type)]
 Mode = Literal["import", "direct"]
 Level = Literal["customer", "group", "client"]
+#: ``admin``: a customer administrator (level ``customer``); ``user``: administers its customer, group or client.
+Role = Literal["admin", "user"]
 #: Checked per connection type in the second pass, where the type is known.
 Credentials = dict[Annotated[str, Strict()], Annotated[str, Strict()]]
 Options = dict[Annotated[str, Strict()], Annotated[str, BeforeValidator(_number_as_text), Strict()]]
@@ -239,12 +241,34 @@ class Company:
 
 
 @dataclass
+class User:
+    """Who may act on connections (see :mod:`osr_pipelines.access`): a user administers its place in the tree.
+
+    A registry without users is a one-operator home and nothing is enforced;
+    listing one user turns the rules on for everyone.
+    """
+
+    name: Name
+    #: the customer, group or client the user belongs to (at ``level``)
+    parent: Name
+    level: Level = "customer"
+    role: Role = "user"
+
+
+@dataclass
 class Registry:
     customers: list[Customer] = field(default_factory=list)
     connections: list[Connection] = field(default_factory=list)
     companies: list[Company] = field(default_factory=list)
+    users: list[User] = field(default_factory=list)
 
     # -- lookups -----------------------------------------------------------------
+
+    def user(self, name: str) -> User:
+        for u in self.users:
+            if u.name == name:
+                return u
+        raise KeyError(f"no user named '{name}'")
 
     def connection(self, name: str) -> Connection:
         for c in self.connections:
@@ -323,7 +347,7 @@ _NESTED = {Customer: "groups", Group: "clients"}
 _ADAPTERS: dict[type, dict[str, TypeAdapter[Any]]] = {
     cls: {name: TypeAdapter(hint) for name, hint in get_type_hints(cls, include_extras=True).items()
           if name != _NESTED.get(cls)}
-    for cls in (Client, Group, Customer, Connection, Company)
+    for cls in (Client, Group, Customer, Connection, Company, User)
 }
 
 
@@ -425,6 +449,7 @@ def _read(data: object, *, check_env: bool) -> tuple[Registry, list[str]]:
                              lambda r, w: _entry(Connection, r, w, problems), "name"),
         companies=_entries(data.get("companies"), "companies", problems,
                            lambda r, w: _entry(Company, r, w, problems), "connection", "erp_id"),
+        users=_entries(data.get("users"), "users", problems, lambda r, w: _entry(User, r, w, problems), "name"),
     )
     problems.extend(_rules(registry, check_env=check_env))
     return registry, problems
@@ -442,6 +467,7 @@ def _rules(reg: Registry, *, check_env: bool) -> list[str]:
         "client": [cl.name for _, _, cl in reg.clients()],
         "connection": [c.name for c in reg.connections],
         "company": [c.key for c in reg.companies if c.connection is not None and c.erp_id is not None],
+        "user": [u.name for u in reg.users],
     }
     for kind, listed in names.items():
         for name, n in Counter(n for n in listed if n is not None).items():
@@ -459,6 +485,17 @@ def _rules(reg: Registry, *, check_env: bool) -> list[str]:
         if ctype is not None and c.options is not None:
             out.extend(f"{where}: field {_field('options.' + e.option)}: {e.reason}"
                        for e in check_options(c.options, ctype.options, c.type))
+        if reg.users and c.private and c.owner is not None and c.owner not in names["user"]:
+            out.append(f"{where}: field 'owner': a private connection's owner must be one of the registry's users "
+                       f"({', '.join(names['user'])}), not {_field(c.owner)}")
+        out.extend(f"{where}: {p}" for p in _single_company_rules(reg, c))
+    for i, u in enumerate(reg.users):
+        where = f"user {_field(u.name)}" if u.name is not None else f"users[{i}]"
+        if u.level is not None and u.parent is not None and u.parent not in names[u.level]:
+            out.append(f"{where}: field 'parent': no {u.level} named {_field(u.parent)}")
+        if u.role == "admin" and u.level not in (None, "customer"):
+            out.append(f"{where}: field 'role': an admin is a customer administrator, so its level is 'customer', "
+                       f"not '{u.level}'")
     for co in reg.companies:
         where = f"company {_field(co.key)}"
         if co.connection is not None and co.erp_id is not None and len(co.key) > MAX_KEY:
@@ -468,6 +505,28 @@ def _rules(reg: Registry, *, check_env: bool) -> list[str]:
             out.append(f"{where}: field 'connection': no connection named '{co.connection}'")
         if co.client is not None and co.client not in names["client"]:
             out.append(f"{where}: field 'client': no client named {_field(co.client)}")
+    return out
+
+
+#: Types whose connection must sit at customer level and hold one company, and why (said in the error).
+SINGLE_COMPANY_TYPES = {
+    "customer-insight": "Customer Insight is the customer's own analytics: one connection per customer, "
+                        "holding the customer's one company",
+}
+
+
+def _single_company_rules(reg: Registry, c: Connection) -> list[str]:
+    """A Customer Insight connection: at level ``customer`` and with at most one company, each refusal saying why."""
+    why = SINGLE_COMPANY_TYPES.get(c.type or "")
+    if why is None or c.name is None:
+        return []
+    out = []
+    if c.level not in (None, "customer"):
+        out.append(f"field 'level': must be 'customer', not '{c.level}' ({why})")
+    keys = [co.key for co in reg.companies if co.connection == c.name and co.erp_id is not None]
+    if len(keys) > 1:
+        out.append(f"field 'companies': holds {len(keys)} companies ({', '.join(keys)}); it may hold one ({why}). "
+                   f"Keep {keys[0]} and give the others a connection of their own")
     return out
 
 
@@ -587,7 +646,10 @@ def save_registry(registry: Registry, path: Path) -> None:
     if problems:
         raise RegistryError(path, problems)
     _private_dirs(path.parent)
-    text = yaml.dump(asdict(registry), Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+    data = asdict(registry)
+    if not data["users"]:
+        del data["users"]  # a registry without users reads as it did before users existed
+    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # created 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:

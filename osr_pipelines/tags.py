@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 PARTITION_TAG = "dagster/partition"
 CONNECTION_TAG = "osr/connection"
 COMPANY_NAME_TAG = "osr/company"
+#: A private connection's owner, on its runs, so that whose runs they are shows (and filters) in the UI.
+OWNER_TAG = "osr/owner"
 IMPORT_TAG = "osr/import"
 #: A batch's companies, as the Runs page shows them (``demo.1001..demo.1003 (3)``), and how the batch went.
 COMPANIES_TAG, OUTCOME_TAG = "osr/companies", "osr/outcome"
@@ -44,7 +46,18 @@ def range_tags(connection: str, keys: list[str]) -> dict[str, str]:
     range and its size where people look for it.
     """
     return {CONNECTION_TAG: connection, RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1],
-            COMPANIES_TAG: f"{keys[0]}..{keys[-1]} ({len(keys)})"}
+            COMPANIES_TAG: f"{keys[0]}..{keys[-1]} ({len(keys)})", **owner_tags(_registry(), connection)}
+
+
+def owner_tags(registry: Registry | None, connection: str) -> dict[str, str]:
+    """``osr/owner`` for a private connection's runs; none for a public one (or one the registry lacks)."""
+    if registry is None:
+        return {}
+    try:
+        conn = registry.connection(connection)
+    except KeyError:
+        return {}
+    return {OWNER_TAG: conn.owner} if conn.private and conn.owner else {}
 
 
 def covers(run: DagsterRun, key: str, position: dict[str, int]) -> bool:
@@ -64,4 +77,5 @@ def partition_tags(partition_key: str) -> dict[str, str]:
         # a company removed since gets no name tag; its run fails with a clear message of its own
         with suppress(KeyError):
             tags[COMPANY_NAME_TAG] = registry.company(partition_key).name
+        tags.update(owner_tags(registry, tags[CONNECTION_TAG]))
     return tags

@@ -43,6 +43,7 @@ from osr_pipelines.connectors.base import (
     EnteredSince,
     SourceCount,
     SourceUnavailable,
+    WarnsOfSource,
     Window,
 )
 from osr_pipelines.instance import hold_storage_connections
@@ -255,7 +256,8 @@ def _import(context: AssetExecutionContext, reg: Registry, warehouse: Warehouse,
     with open_source(reg, key, context.resources.erp) as src:
         # Dagster 1.13 lists partitions by key only: the company's name and organisation number are shown here
         meta = {"connection": src.connection.name, "company_name": src.company.name,
-                "organization_number": src.company.organization_number or ""}
+                "organization_number": src.company.organization_number or "",
+                **({"owner": src.connection.owner} if src.connection.private and src.connection.owner else {})}
         for dimension in DIMENSIONS:
             if AssetKey(dimension) not in selected:
                 continue
@@ -300,6 +302,10 @@ def _import_postings(context: AssetExecutionContext, warehouse: Warehouse, src: 
     )
     committed.append(f"{result.rows_written:,} postings")
     reported = src.connector.source_count()
+    source_warnings = (src.connector.source_warnings(src.company.erp_id)
+                       if isinstance(src.connector, WarnsOfSource) else [])
+    for warning in source_warnings:
+        context.log.warning(f"company '{key}': {warning}")
     entered = _entered_back_dated(context, warehouse, src, window, last_load) if last_load and not full else None
     seconds = time.perf_counter() - started
     scope = None if full else window
@@ -312,6 +318,7 @@ def _import_postings(context: AssetExecutionContext, warehouse: Warehouse, src: 
         "duration_s": round(seconds, 3),
         "rows_per_s": round(result.rows_written / seconds) if seconds else 0,
         "erp_company": src.company.erp_id,
+        **({"source_warnings": MetadataValue.json(source_warnings)} if source_warnings else {}),
         **meta,
     }))
     in_warehouse = warehouse.count_postings(key, scope)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import warnings
 from collections.abc import Iterator, Mapping
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from osr_pipelines import settings
+from osr_pipelines import access, settings
 from osr_pipelines.connectors.base import Connector, ConnectorError
 from osr_pipelines.registry import Company, Connection, Registry, RegistryError, load_registry, save_registry
 
@@ -107,6 +108,27 @@ def _change_refused(problems: list[str], arguments: Mapping[str, str]) -> click.
         lines.append(f"  {argument}: {problem}" if argument else f"  {problem}")
     return click.UsageError("refused, the registry is unchanged:\n" + "\n".join(lines),
                             ctx=click.get_current_context(silent=True))
+
+
+def acting_name() -> str | None:
+    """The user a command acts as: ``osr --as USER`` (which sets it) or ``OSR_USER``."""
+    return os.environ.get("OSR_USER") or None
+
+
+def may_edit(registry: Registry, connection: Connection, action: str) -> None:
+    """Stop unless the acting user may ``action`` the connection; the error names who may."""
+    try:
+        access.check_edit(registry, acting_name(), connection, action)
+    except access.AccessDenied as exc:
+        fail(f"refused: {exc}")
+
+
+def may_create(registry: Registry, connection: Connection) -> None:
+    """Stop unless the acting user administers the place ``connection`` would sit on."""
+    try:
+        access.check_create(registry, acting_name(), connection)
+    except access.AccessDenied as exc:
+        fail(f"refused: {exc}")
 
 
 def warehouse() -> Warehouse:

@@ -12,6 +12,7 @@ from osr_pipelines.cli.common import (
     fail,
     get_connection,
     json_option,
+    may_edit,
     open_connector,
     purge_companies,
     read_registry,
@@ -43,7 +44,8 @@ def available(connection_name: str) -> None:
     conn = get_connection(reg, connection_name)
     added = {co.erp_id for co in reg.companies_of(connection_name)}
     for info in _available(conn):
-        click.echo(f"{'*' if info.erp_id in added else ' '} {info.erp_id:12} {info.name}")
+        note = f"  ({info.note})" if info.note else ""
+        click.echo(f"{'*' if info.erp_id in added else ' '} {info.erp_id:12} {info.name}{note}")
 
 
 @company.command("add")
@@ -55,6 +57,7 @@ def add(connection_name: str, erp_ids: tuple[str, ...], add_all: bool, client: s
     """Add companies of CONNECTION_NAME by ERP id; each links to a client of its own name unless --client."""
     reg = read_registry()
     conn = get_connection(reg, connection_name)
+    may_edit(reg, conn, "add companies to")
     if not erp_ids and not add_all:
         fail("name ERP company ids to add, or --all (see `osr company available`)")
     found = {info.erp_id: info for info in _available(conn)}
@@ -109,6 +112,9 @@ def remove(keys: tuple[str, ...], yes: bool) -> None:
     unknown = [k for k in keys if k not in known]
     if unknown:
         fail(f"no such company: {', '.join(unknown)}")
+    for co in reg.companies:
+        if co.key in keys and not co.detached:
+            may_edit(reg, get_connection(reg, co.connection), "remove companies of")
     confirm(f"Remove {len(keys)} companies and delete all their imported data?", yes)
     with edit_registry() as reg:
         reg.companies = [co for co in reg.companies if co.key not in keys]

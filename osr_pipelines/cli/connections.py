@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import click
 
+from osr_pipelines import access
 from osr_pipelines.cli.common import (
+    acting_name,
     company_facts,
     confirm,
     connection_facts,
@@ -17,6 +19,8 @@ from osr_pipelines.cli.common import (
     fail,
     get_connection,
     json_option,
+    may_create,
+    may_edit,
     open_connector,
     parse_pairs,
     purge_companies,
@@ -132,7 +136,7 @@ ADD_ARGUMENTS = {"name": "NAME", "type": "--type", "mode": "--mode", "level": "-
 @click.option("--level", type=click.Choice(LEVELS), default="customer", show_default=True)
 @click.option("--parent", default="", help="The customer, group or client it sits on.")
 @click.option("--private", is_flag=True, help="Only the owner and customer-level admins may edit it.")
-@click.option("--owner", default="")
+@click.option("--owner", default="", help="Its owner (default: the acting user, for a private connection).")
 @click.option("--credential", "credentials", multiple=True, metavar="FIELD=ENV_VAR",
               help="A credential and the environment variable holding it (never the secret itself).")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="A type-specific setting.")
@@ -154,6 +158,9 @@ def add(name: str, erp_type: str, mode: str, level: str, parent: str, private: b
             fail(f"connection '{name}' already exists")
         if not parent and reg.customers:
             added.parent = {"customer": reg.customers[0].name}.get(level, "")
+        if private and not owner:
+            added.owner = acting_name() or ""
+        may_create(reg, added)
         reg.connections.append(added)
     click.echo(f"added {mode} connection '{name}' ({erp_type}); next: osr company available {name}")
     for field, var in added.missing_secrets():
@@ -184,6 +191,11 @@ def show(name: str, as_json: bool) -> None:
     """One connection's settings (credentials by variable name only)."""
     reg = read_registry()
     c = get_connection(reg, name)
+    hidden = not access.may_see(reg, acting_name(), c)
+    if hidden:  # a private connection's options and credential variables are its owner's and admins' business
+        c.credentials, c.options = {}, {}
+        click.secho(f"connection '{name}' is private: its credentials and options show only to "
+                    f"{', '.join(access.who_may_edit(reg, c))}", fg="yellow", err=True)
     if as_json:
         missing = set(c.missing_secrets())
         echo_json({**connection_facts(c, reg),
@@ -215,6 +227,7 @@ def rename(old: str, new: str) -> None:
 
     with edit_registry({"name": "NEW"}) as reg:
         c = get_connection(reg, old)
+        may_edit(reg, c, "rename")
         if any(x.name == new for x in reg.connections):
             fail(f"connection '{new}' already exists")
         c.name = new
@@ -242,7 +255,11 @@ def rename(old: str, new: str) -> None:
 def set_private(name: str, off: bool) -> None:
     """Mark a connection private (or public with --off)."""
     with edit_registry() as reg:
-        get_connection(reg, name).private = not off
+        c = get_connection(reg, name)
+        may_edit(reg, c, "edit")
+        c.private = not off
+        if c.private and not c.owner:
+            c.owner = acting_name() or ""
     click.echo(f"connection '{name}' is now {'public' if off else 'private'}")
 
 
@@ -270,6 +287,7 @@ def delete(name: str, yes: bool) -> None:
     """Delete a connection. Direct: with its companies and data. Import: its companies stay, not updated."""
     reg = read_registry()
     c = get_connection(reg, name)
+    may_edit(reg, c, "delete")
     companies = reg.companies_of(name)
     if c.mode == "direct":
         confirm(f"Delete direct connection '{name}' with its {len(companies)} companies and their data?", yes)

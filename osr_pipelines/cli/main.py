@@ -92,10 +92,14 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup)
 @click.version_option(package_name="osr-pipelines", prog_name="osr", message="%(prog)s %(version)s")
 @click.option("--debug", is_flag=True, help="Show tracebacks and Dagster's own error logs.")
-def cli(debug: bool) -> None:
+@click.option("--as", "acting", metavar="USER", default=None,
+              help="The registry user this command acts as (default: OSR_USER).")
+def cli(debug: bool, acting: str | None) -> None:
     """osr-pipelines: import Nordic ERP ledgers into a reporting database, orchestrated by Dagster."""
     if debug:
         os.environ["OSR_DEBUG"] = "1"
+    if acting is not None:
+        os.environ["OSR_USER"] = acting
 
 
 def main() -> None:
