@@ -1,0 +1,6 @@
+"""The on-premise agent for Visma Business: runs at the customer's site, next to SQL Server.
+
+It dials out to the gateway, answers only a fixed list of parameterised
+queries and confined file reads, and streams their results back. It installs
+without Dagster or the warehouse (``pip install ./agent`` from a checkout).
+"""
