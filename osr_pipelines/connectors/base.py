@@ -77,6 +77,8 @@ class CompanyInfo:
     erp_id: str
     name: str
     organization_number: str | None = None
+    #: what else the source tells about the company (a SAF-T folder: its files and the periods they cover)
+    note: str = ""
 
 
 class SourceCount(NamedTuple):
@@ -222,6 +224,16 @@ class EnteredSince(Protocol):
 
     def stream_postings_created_since(self, erp_id: str, window: Window, since: datetime) -> Iterator[Batch]:
         """Postings dated inside ``window`` and entered after ``since`` (naive means UTC)."""
+        ...
+
+
+@runtime_checkable
+class WarnsOfSource(Protocol):
+    """A connector whose source can be read whole yet disagree with itself, such as a file whose stated
+    closing balances differ from its own lines; the import logs each warning and keeps what the lines say."""
+
+    def source_warnings(self, erp_id: str) -> list[str]:
+        """What the last read of ``erp_id`` found inconsistent in the source, one message each."""
         ...
 
 

@@ -1,0 +1,264 @@
+"""The ``saf-t`` connector: a folder of SAF-T Financial files read as an ERP with one company per
+organisation number.
+
+A company's import reads its files twice. The first pass reads every file
+whole before a single row is handed to the warehouse: a malformed, truncated or
+otherwise bad file then fails the company before its dimensions are replaced,
+so its previous rows stay as they were. The second pass streams the postings.
+Where files overlap, the newest (``AuditFileDateCreated``, then the file name)
+wins each month it covers; an older file contributes only the months no newer
+file covers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from osr_pipelines.connectors.base import Batch, CompanyInfo, ConnectorError, Row, SourceCount, Window
+from osr_pipelines.connectors.saft.mapping import (
+    OPENING_VOUCHER,
+    ZERO,
+    FileContent,
+    LineMapper,
+    account_rows,
+    walk,
+)
+from osr_pipelines.connectors.saft.reader import (
+    FileHeader,
+    SaftFileError,
+    org_number_in_name,
+    read_header,
+    saft_files,
+)
+
+
+@dataclass
+class Part:
+    """One file of a company and the months newer files took from it."""
+
+    header: FileHeader
+    newer_months: frozenset[int]
+
+    def keeps(self, period: int) -> bool:
+        return period not in self.newer_months
+
+
+@dataclass
+class Folder:
+    """The folder's files by company; files whose header cannot be read, with why."""
+
+    by_company: dict[str, list[FileHeader]] = field(default_factory=dict)
+    unreadable: list[SaftFileError] = field(default_factory=list)
+
+
+def read_folder(folder: Path) -> Folder:
+    """Every file's header, grouped by the organisation number it names."""
+    found = Folder()
+    for path in saft_files(folder):
+        try:
+            header = read_header(path)
+        except SaftFileError as exc:
+            found.unreadable.append(exc)
+            continue
+        found.by_company.setdefault(header.registration_number, []).append(header)
+    return found
+
+
+def months(header: FileHeader) -> set[int]:
+    out, month = set(), header.first_month
+    while month <= header.last_month:
+        out.add(month)
+        month = month + 1 if month % 100 < 12 else (month // 100 + 1) * 100 + 1
+    return out
+
+
+def plan(headers: list[FileHeader]) -> list[Part]:
+    """The company's files, newest first, each with the months a newer file already covers.
+
+    A file wholly covered by newer ones is left out.
+    """
+    parts, taken = [], set()
+    for header in sorted(headers, key=lambda h: (h.created, h.path.name), reverse=True):
+        own = months(header) - taken
+        if own:
+            parts.append(Part(header, frozenset(taken)))
+        taken |= own
+    return parts
+
+
+def opening_part(parts: list[Part]) -> Part | None:
+    """The file whose opening balances start the company's books: the one covering its earliest month."""
+    return min(parts, key=lambda p: p.header.start, default=None)
+
+
+class SaftConnector:
+    """Connector over a folder of SAF-T files (option ``path``); see the module doc."""
+
+    def __init__(self, connection: str, options: Mapping[str, str], credentials: Mapping[str, str], *,
+                 credential_env: Mapping[str, str] | None = None) -> None:
+        self.connection = connection
+        self.folder = Path(options["path"]).expanduser()
+        self.department_type = options.get("department_type", "A")
+        self.project_type = options.get("project_type", "P")
+        self.batch_size = int(options.get("batch_size", 10_000))
+        self._prepared: dict[str, Prepared] = {}
+        self._count = SourceCount(None, "journal lines", True, "no file read yet")
+
+    # -- the protocol ------------------------------------------------------------------
+
+    def list_companies(self) -> list[CompanyInfo]:
+        found = self._read_folder()
+        return [CompanyInfo(number, headers[-1].name, number,
+                            note="; ".join(f"{h.path.name} {h.covers()}" for h in headers))
+                for number, headers in sorted(found.by_company.items())]
+
+    def stream_dimension(self, erp_id: str, dimension: str) -> Iterator[Batch]:
+        prepared = self._prepare(erp_id)
+        yield list(prepared.dimensions.get(dimension, []))
+
+    def stream_postings(self, erp_id: str, window: Window) -> Iterator[Batch]:
+        prepared = self._prepare(erp_id)
+        start, end = window.start.isoformat(), window.end.isoformat()
+        inside: Callable[[Row], bool] = lambda row: start <= row[2] < end  # noqa: E731
+        batch: Batch = [row for row in prepared.opening if inside(row)]
+        sent = 0
+        for part in prepared.parts:
+            mapper = LineMapper(part.header, self.department_type, self.project_type)
+            for row in self._guarded(erp_id, walk(part.header, FileContent(), mapper, part.keeps)):
+                if inside(row):
+                    batch.append(row)
+                    if len(batch) >= self.batch_size:
+                        sent += len(batch)
+                        yield batch
+                        batch = []
+        sent += len(batch)
+        yield batch
+        self._count = SourceCount(sent, "journal lines", True,
+                                  "the journal lines of the company's files (where files overlap, the newest "
+                                  "file's) plus one opening-balance row per account, counted while reading")
+
+    def source_count(self) -> SourceCount:
+        return self._count
+
+    def source_warnings(self, erp_id: str) -> list[str]:
+        """Accounts where a file's opening balance plus its lines is not the closing balance it states."""
+        prepared = self._prepared.get(erp_id)
+        return list(prepared.warnings) if prepared else []
+
+    def close(self) -> None:
+        self._prepared.clear()
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _read_folder(self) -> Folder:
+        if not self.folder.is_dir():
+            raise ConnectorError(f"option 'path': {self.folder} is not a folder (it must hold the SAF-T files)",
+                                 connection=self.connection, field="path")
+        try:
+            return read_folder(self.folder)
+        except OSError as exc:
+            raise ConnectorError(f"option 'path': the folder {self.folder} cannot be read ({exc.strerror})",
+                                 connection=self.connection, field="path") from None
+
+    def _guarded(self, erp_id: str, rows: Iterator[Row]) -> Iterator[Row]:
+        try:
+            yield from rows
+        except SaftFileError as exc:
+            raise ConnectorError(str(exc), connection=self.connection, company=erp_id) from None
+
+    def _prepare(self, erp_id: str) -> Prepared:
+        """The company's files read whole once: master data, opening balances, reconciliation, counts."""
+        if erp_id in self._prepared:
+            return self._prepared[erp_id]
+        found = self._read_folder()
+        broken = [e for e in found.unreadable if org_number_in_name(e.path) == erp_id]
+        if broken:
+            raise ConnectorError(str(broken[0]), connection=self.connection, company=erp_id)
+        headers = found.by_company.get(erp_id)
+        if not headers:
+            raise ConnectorError(f"no SAF-T file in {self.folder} is of this company (RegistrationNumber)",
+                                 connection=self.connection, company=erp_id)
+        parts = plan(headers)
+        contents: dict[Path, FileContent] = {}
+        for part in parts:
+            content = FileContent()
+            mapper = LineMapper(part.header, self.department_type, self.project_type)
+            for _ in self._guarded(erp_id, walk(part.header, content, mapper, lambda _period: False)):
+                pass
+            contents[part.header.path] = content
+        prepared = Prepared(parts, contents, self.department_type, self.project_type)
+        self._prepared[erp_id] = prepared
+        return prepared
+
+
+class Prepared:
+    """A company's files after the first pass: dimensions, opening-balance rows and reconciliation warnings."""
+
+    def __init__(self, parts: list[Part], contents: dict[Path, FileContent], department_type: str,
+                 project_type: str) -> None:
+        self.parts = parts
+        newest_first = [contents[p.header.path] for p in parts]
+        first = opening_part(parts)
+        self.opening = opening_rows(first.header, contents[first.header.path]) if first else []
+        self.dimensions = _dimensions(newest_first, department_type, project_type)
+        self.warnings = [w for p in parts for w in reconcile(p.header, contents[p.header.path])]
+
+
+def _merge(rows: list[list[Row]]) -> list[Row]:
+    """Rows by id, the newest file's first."""
+    merged: dict[str, Row] = {}
+    for batch in rows:
+        for row in batch:
+            merged.setdefault(row[0], row)
+    return sorted(merged.values(), key=lambda r: r[0])
+
+
+def _dimensions(contents: list[FileContent], department_type: str, project_type: str) -> dict[str, list[Row]]:
+    accounts: dict[str, object] = {}
+    for content in contents:
+        for record in content.accounts:
+            accounts.setdefault(record.account, record)
+
+    def analysis(kind: str) -> list[Row]:
+        return _merge([[(value, value, name) for value, name in content.analysis.get(kind, ("", {}))[1].items()]
+                       for content in contents])
+
+    return {
+        "accounts": sorted(account_rows(list(accounts.values())), key=lambda r: r[0]),  # type: ignore[arg-type]
+        "customers": _merge([c.customers for c in contents]),
+        "suppliers": _merge([c.suppliers for c in contents]),
+        "departments": analysis(department_type),
+        "projects": analysis(project_type),
+    }
+
+
+def opening_rows(header: FileHeader, content: FileContent) -> list[Row]:
+    """One posting per account with an opening balance, dated the day before the file's first day.
+
+    Dated there, every report from the file's first month on opens with the
+    balance the file states (see the README's SAF-T section for why rows and
+    not a table of their own).
+    """
+    day = header.start - timedelta(days=1)
+    period = day.year * 100 + day.month
+    return [(f"opening/{a.account}", OPENING_VOUCHER, day.isoformat(), period, a.account, float(a.opening),
+             header.currency, float(a.opening), "Opening balance (SAF-T OpeningDebitBalance/OpeningCreditBalance)",
+             None, None, None, None, None, None, None, None)
+            for a in content.accounts if a.opening != ZERO]
+
+
+def reconcile(header: FileHeader, content: FileContent) -> list[str]:
+    """Accounts whose opening balance plus the file's lines differs from the closing balance the file states."""
+    out = []
+    for a in content.accounts:
+        if a.closing is None:
+            continue
+        computed = a.opening + content.line_totals.get(a.account, ZERO)
+        if computed != a.closing:
+            out.append(f"SAF-T file '{header.path.name}': account {a.account}: opening {a.opening} + lines "
+                       f"{content.line_totals.get(a.account, ZERO)} = {computed}, but the file states closing "
+                       f"{a.closing}; the lines are imported as they are")
+    return out
