@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from osr_pipelines.connectors.synthetic import books_from_options
 from osr_pipelines.connectors.synthetic_books import SyntheticBooks
-from osr_sandbox import poweroffice, tripletex, vismanet, xledger
+from osr_sandbox import businessnxt, poweroffice, tripletex, twentyfourseven, vismanet, xledger
 from osr_sandbox.server import ASGIApp, SandboxErp, serve
 
 SANDBOXES: dict[str, SandboxErp] = {
@@ -14,6 +14,8 @@ SANDBOXES: dict[str, SandboxErp] = {
     "poweroffice-go": poweroffice.SANDBOX,
     "xledger": xledger.SANDBOX,
     "visma-net": vismanet.SANDBOX,
+    "business-nxt-group": businessnxt.SANDBOX,
+    "24sevenoffice": twentyfourseven.SANDBOX,
 }
 
 

@@ -13,6 +13,7 @@ ERP_FACTS = (
     "osr_pipelines.connectors.poweroffice.facts",
     "osr_pipelines.connectors.xledger.facts",
     "osr_pipelines.connectors.vismanet.facts",
+    "osr_pipelines.connectors.twentyfourseven.facts",
     "osr_pipelines.connectors.saft.facts",
 )
 

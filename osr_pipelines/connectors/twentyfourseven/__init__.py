@@ -1,0 +1,1 @@
+"""The 24SevenOffice connector (SOAP web services)."""
