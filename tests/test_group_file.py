@@ -208,7 +208,7 @@ def test_a_file_that_is_not_a_rates_file_is_never_quoted(tmp_path: Path) -> None
     secret = rates_file(tmp_path, "root:x:0:0:s3cret-hash:/root:/bin/bash\nline two s3cret\n")
     message = rates_error(secret)
     assert message == (f"rates file {secret}: line 1, column 1: must be 'currency' (the header is "
-                       "currency,period,average,closing)")
+                       "currency,period,average,closing[,unit])")
     assert "s3cret" not in message and "bin/bash" not in message
 
 

@@ -16,11 +16,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from osr_pipelines.reports import rate_levels
 from osr_pipelines.reports.periods import label, parse_period
 from osr_pipelines.yamlfile import read_text
 
 BASE = "NOK"
 CSV_COLUMNS = ("currency", "period", "average", "closing")
+#: an optional last column: the rates are per 1 or per 100 units (Norges Bank quotes SEK, DKK, JPY per 100)
+UNIT_COLUMN = "unit"
+UNITS = {"": 1, "1": 1, "100": 100}
 #: forty currencies over fifty years fit in well under a megabyte
 MAX_BYTES = 8 * 1024 * 1024
 #: problems listed in one message; a file wrong on every line says so in the count
@@ -88,12 +92,17 @@ class RatesFileError(ValueError):
                                                    "".join(f"\n  - {p}" for p in shown)))
 
 
-def _row_problems(line: int, row: list[str]) -> tuple[list[str], tuple[str, int, Decimal, Decimal] | None]:
-    """What is wrong with one data line, or its rates: ``(currency, YYYYMM, average, closing)``."""
-    if len(row) != len(CSV_COLUMNS):
-        return [f"line {line}: must have {len(CSV_COLUMNS)} columns ({','.join(CSV_COLUMNS)}), not {len(row)}"], None
+def _row_problems(line: int, row: list[str], columns: tuple[str, ...]
+                  ) -> tuple[list[str], tuple[str, int, Decimal, Decimal] | None]:
+    """What is wrong with one data line, or its rates: ``(currency, YYYYMM, average, closing)`` in NOK per 1 unit."""
+    if len(row) != len(columns):
+        return [f"line {line}: must have {len(columns)} columns ({','.join(columns)}), not {len(row)}"], None
     currency, period_text, *numbers = (cell.strip() for cell in row)
+    unit_text = numbers.pop() if len(columns) > len(CSV_COLUMNS) else ""
     problems = []
+    if unit_text not in UNITS:
+        problems.append(f"line {line}, column '{UNIT_COLUMN}': must be 1 or 100 (the rates are NOK per that many "
+                        "units of the currency), or empty for 1")
     if not _CURRENCY.fullmatch(currency):
         problems.append(f"line {line}, column 'currency': must be a currency code such as SEK")
     try:
@@ -107,14 +116,26 @@ def _row_problems(line: int, row: list[str]) -> tuple[list[str], tuple[str, int,
                             f"(NOK per 1 unit of the currency)")
     if problems or period is None:
         return problems, None
-    return [], (currency.upper(), period, Decimal(numbers[0]), Decimal(numbers[1]))
+    unit = UNITS[unit_text]
+    code = currency.upper()
+    average, closing = Decimal(numbers[0]) / unit, Decimal(numbers[1]) / unit
+    for column, value in (("average", average), ("closing", closing)):
+        why = rate_levels.implausible(code, value)
+        if why:
+            problems.append(f"line {line}, column '{column}': refused: {why}")
+            break
+    return problems, (None if problems else (code, period, average, closing))
 
 
 def rates_from_csv(path: Path) -> Rates:
-    """Rates from a CSV file with the header ``currency,period,average,closing`` (period ``YYYY-MM``).
+    """Rates from a CSV file with the header ``currency,period,average,closing[,unit]`` (period ``YYYY-MM``;
+    rates in NOK per ``unit``, 1 or 100, units of the currency; per 1 without the column).
 
     Every line is checked and every problem reported at once. A currency's
-    month given twice is refused rather than the last one kept.
+    month given twice is refused rather than the last one kept, and so is a
+    rate more than ten times off from Norges Bank's levels for the currency
+    (:mod:`rate_levels`): typed per 100 units, it would make a subsidiary a
+    hundred times too large.
     """
     try:
         text = read_text(path, max_bytes=MAX_BYTES).removeprefix("\ufeff")  # a spreadsheet's byte-order mark
@@ -131,15 +152,16 @@ def rates_from_csv(path: Path) -> Rates:
         wrong = [i for i, name in enumerate(CSV_COLUMNS) if i >= len(header) or header[i].strip() != name]
         if wrong:
             raise RatesFileError(path, [f"line 1, column {wrong[0] + 1}: must be '{CSV_COLUMNS[wrong[0]]}' (the "
-                                        f"header is {','.join(CSV_COLUMNS)})"])
-        if len(header) != len(CSV_COLUMNS):
+                                        f"header is {','.join(CSV_COLUMNS)}[,{UNIT_COLUMN}])"])
+        columns = tuple(cell.strip() for cell in header)
+        if columns not in (CSV_COLUMNS, (*CSV_COLUMNS, UNIT_COLUMN)):
             raise RatesFileError(path, [f"line 1: the header must be {','.join(CSV_COLUMNS)}, with no column "
-                                        f"after '{CSV_COLUMNS[-1]}'"])
+                                        f"after '{CSV_COLUMNS[-1]}' but an optional '{UNIT_COLUMN}'"])
         for row in reader:
             line = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
-            found, parsed = _row_problems(line, row)
+            found, parsed = _row_problems(line, row, columns)
             problems.extend(found)
             if parsed is None:
                 continue
