@@ -7,12 +7,14 @@ import importlib
 from osr_pipelines.connectors.kind import ConnectorType, declare
 from osr_pipelines.connectors.options import iso_date, pattern, seconds, text, whole
 
-#: The module of each ERP that declares its type as ``KIND`` (see :func:`~osr_pipelines.connectors.kind.declare`).
+#: The module of each ERP that declares its type as ``KIND``, or its types as ``KINDS`` (see
+#: :func:`~osr_pipelines.connectors.kind.declare`).
 ERP_FACTS = (
     "osr_pipelines.connectors.tripletex.facts",
     "osr_pipelines.connectors.poweroffice.facts",
     "osr_pipelines.connectors.xledger.facts",
     "osr_pipelines.connectors.vismanet.facts",
+    "osr_pipelines.connectors.businessnxt.facts",
     "osr_pipelines.connectors.twentyfourseven.facts",
     "osr_pipelines.connectors.saft.facts",
 )
@@ -35,7 +37,8 @@ SYNTHETIC = declare("synthetic", "osr_pipelines.connectors.synthetic", "Syntheti
 ), credentials=(), optional_credentials=("api_key",), modes=("import", "direct"))
 
 CONNECTOR_TYPES: dict[str, ConnectorType] = {
-    t.name: t for t in (SYNTHETIC, *(importlib.import_module(module).KIND for module in ERP_FACTS))}
+    t.name: t for t in (SYNTHETIC, *(kind for module in map(importlib.import_module, ERP_FACTS)
+                                     for kind in getattr(module, "KINDS", None) or (module.KIND,)))}
 
 
 def connector_type(name: str) -> ConnectorType:

@@ -32,6 +32,8 @@ class ConnectorType:
     credential_families: tuple[str, ...] = ()
     #: option name -> its kind, range and default (``options`` of a connection)
     options: Mapping[str, OptionSpec] = dataclasses.field(default_factory=dict)
+    #: How many of the connection's companies one client may hold (``None``: any number).
+    companies_per_client: int | None = None
 
     def family_of(self, credential: str) -> str | None:
         """The family ``credential`` belongs to, if any."""

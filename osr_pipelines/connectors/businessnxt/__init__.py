@@ -1,0 +1,1 @@
+"""Visma Business NXT: GraphQL client for direct reports and group-reporting imports."""
