@@ -26,7 +26,8 @@ from tests.helpers import osr
 #: Valid values for options without a default (their absence means something of its own).
 SAMPLES = {"end": "2024-06-30", "state": "books.json", "fail_after_rows": "1000", "entity": "ACME",
            "ledger": "L", "rate_state_dir": "ratelimits", "token_url": "https://example.com/OAuth/Token",
-           "tenant_id": "5f0c0a2e-0000-4000-8000-000000000001", "accepted_key_sha256": "0" * 64}
+           "tenant_id": "5f0c0a2e-0000-4000-8000-000000000001", "accepted_key_sha256": "0" * 64,
+           "export": "insight.csv", "company_name": "Acme Retail AS"}
 
 
 def _credentials(ctype: ConnectorType) -> dict[str, str]:

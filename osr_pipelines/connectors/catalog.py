@@ -15,6 +15,7 @@ ERP_FACTS = (
     "osr_pipelines.connectors.xledger.facts",
     "osr_pipelines.connectors.vismanet.facts",
     "osr_pipelines.connectors.businessnxt.facts",
+    "osr_pipelines.connectors.customerinsight.facts",
     "osr_pipelines.connectors.twentyfourseven.facts",
     "osr_pipelines.connectors.saft.facts",
 )

@@ -1,0 +1,1 @@
+"""Customer Insight: one company per customer, read from an export file the user points at."""
