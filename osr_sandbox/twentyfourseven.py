@@ -117,6 +117,8 @@ class _State:
         self.quarantine_until: float = 0.0
         self.sessions: dict[str, tuple[float, str]] = {}  # session -> (expiry, identity erp id)
         self.calls: dict[str, int] = {}
+        #: An operation that always faults (tests of fault handling).
+        self.fault_operation = options.get("fault_operation")
         self.logins = 0
 
     def expire_sessions(self) -> None:
@@ -219,10 +221,11 @@ def _operation(state: _State, operation: str, namespace: str, call: etree._Eleme
     if operation == "SetIdentityById":
         wanted = _text(call, "identityId", namespace=namespace)
         match = [c for c in state.books.company_ids if identity_of(c) == wanted]
-        if not match:
-            raise SoapFaultAnswer("Server was unable to process request. ---> Identity not found")
-        state.sessions[session] = (expiry, match[0])
-        return _ok(operation, namespace, "")
+        if match:
+            state.sessions[session] = (expiry, match[0])
+        return _ok(operation, namespace, _el("SetIdentityByIdResult", str(bool(match)).lower()))
+    if operation == state.fault_operation:
+        raise SoapFaultAnswer(f"Server was unable to process request. ---> injected failure of {operation}")
     state.live.version()
     handler = _HANDLERS.get(operation)
     if handler is None:
@@ -263,8 +266,9 @@ def _departments(state: _State, company: str, call: etree._Element, namespace: s
 
 
 def _projects(state: _State, company: str, call: etree._Element, namespace: str) -> Response:
-    rows = "".join("<Project>" + _el("Id", identifier) + _el("Name", name) + _el("NameDisplay", "Name")
-                   + "</Project>" for identifier, _code, name in state.books.dimension("projects"))
+    rows = "".join("<Project>" + _el("Id", identifier) + _el("Name", name) + _el("NameDisplay", "Plain")
+                   + _el("TimeReg", "WorkType") + "</Project>"
+                   for identifier, _code, name in state.books.dimension("projects"))
     return _ok("GetProjectList", namespace, f"<GetProjectListResult>{rows}</GetProjectListResult>")
 
 

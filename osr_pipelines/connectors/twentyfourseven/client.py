@@ -258,6 +258,10 @@ class TwentyFourSevenConnector:
         status = _Status()
         self._send("auth", "SetIdentityById", text_element("identityId", identity), ("SetIdentityByIdResult",),
                    status, company)
+        if status.value != "true":
+            raise ConnectorError(f"SetIdentityById refused the company's identity {identity} (answered "
+                                 f"{status.value!r}): the user {self._label('username')} may have lost access",
+                                 connection=self.connection, company=company)
         self._identity = identity
 
     def _identity_of(self, company: str) -> str:
