@@ -45,7 +45,7 @@ def _assert_upgraded_with_rows(url: str, before: dict[str, set[tuple]]) -> None:
         assert set(conn.execute(select(companies.c.company, companies.c.organization_number))) == {
             ("acme.1001", None), ("acme.1002", None)}
     wh.dispose()
-    assert _version(url) == head_revision() == "0002"
+    assert _version(url) == head_revision() == "0003"
     assert _differences(url, metadata) == []
 
 
@@ -68,15 +68,15 @@ def test_osr_warehouse_upgrade_upgrades_and_reports_revisions(
     monkeypatch.setenv("OSR_WAREHOUSE_URL", warehouse_url)
     build_legacy_warehouse(warehouse_url)
     before = legacy_rows(warehouse_url)
-    assert osr("warehouse", "upgrade").output == "warehouse schema revision: 0001 → 0002\n"
+    assert osr("warehouse", "upgrade").output == "warehouse schema revision: 0001 → 0003\n"
     _assert_upgraded_with_rows(warehouse_url, before)
-    assert "0002 → 0002 (already current)" in osr("warehouse", "upgrade").output
+    assert "0003 → 0003 (already current)" in osr("warehouse", "upgrade").output
 
 
 def test_new_warehouse_gets_every_revision(warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OSR_WAREHOUSE_URL", warehouse_url)
-    assert "none (empty database) → 0002" in osr("warehouse", "upgrade").output
-    assert _version(warehouse_url) == "0002"
+    assert "none (empty database) → 0003" in osr("warehouse", "upgrade").output
+    assert _version(warehouse_url) == "0003"
     assert _differences(warehouse_url, metadata) == []
 
 
@@ -98,7 +98,7 @@ def test_downgrade_to_revision_1_and_back_keeps_rows(warehouse_url: str) -> None
         command.downgrade(alembic_config(conn), "0001")
     with engine.connect() as conn:
         assert "organization_number" not in {c["name"] for c in inspect(conn).get_columns("companies")}
-    assert bring_to_head(engine) == ("0001", "0002")
+    assert bring_to_head(engine) == ("0001", "0003")
     engine.dispose()
     _assert_upgraded_with_rows(warehouse_url, before)
 
@@ -109,7 +109,7 @@ def test_opening_a_current_warehouse_costs_one_query(warehouse_url: str) -> None
     engine.connect().close()  # the dialect's first-connect queries are not the open's
     statements: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_: statements.append(sql))
-    assert bring_to_head(engine) == ("0002", "0002")
+    assert bring_to_head(engine) == ("0003", "0003")
     engine.dispose()
     assert [sql for sql in statements if not sql.startswith("BEGIN")] == ["SELECT version_num FROM alembic_version"]
 

@@ -74,6 +74,44 @@ dimension_tables: dict[str, Table] = {
     for name, columns in DIMENSION_COLUMNS.items()
 }
 
+#: Revenue and cost lines per project from an ERP without a ledger; a table of their own, since they are one
+#: side of what the accounting system books (their vouchers would never balance as ``gl_postings``).
+project_transactions = Table(
+    "project_transactions",
+    metadata,
+    Column("company", String(120), primary_key=True),
+    Column("transaction_id", String(64), primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("document_number", String(64)),
+    Column("transaction_date", Date, nullable=False),
+    Column("period", Integer, nullable=False),
+    Column("project", String(64)),
+    Column("account", String(32), nullable=False),
+    Column("department", String(64)),
+    Column("customer", String(64)),
+    Column("supplier", String(64)),
+    Column("amount", Amount, nullable=False),
+    Column("description", Text),
+    Column("source_changed_at", Timestamp),
+    Column("import_run_id", String(64)),
+    Index("ix_project_transactions_company_period", "company", "period"),
+)
+
+#: Budgets of any ERP, per scenario, account, project, department and month: what a report's budget column reads.
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("company", String(120), primary_key=True),
+    Column("line_id", String(64), primary_key=True),
+    Column("scenario", String(64), nullable=False),
+    Column("account", String(32), nullable=False),
+    Column("project", String(64)),
+    Column("department", String(64)),
+    Column("period", Integer, primary_key=True),
+    Column("amount", Amount, nullable=False),
+    Column("import_run_id", String(64)),
+)
+
 companies = Table(
     "companies",
     metadata,
