@@ -1,9 +1,10 @@
 """Reading voucher documents, confined to the folders a data source was given.
 
-A request names a file relative to one of the data source's file-access
-paths. Absolute names, ``..`` parts and symbolic links that lead outside the
-folder are refused: the path is resolved (links followed) and must still lie
-inside the resolved folder.
+A request names a folder inside one of the data source's file access paths
+(the connection's document-center path) and a file relative to it. Absolute
+names, ``..`` parts and symbolic links that lead outside the folder are
+refused: the path is resolved (links followed) and must still lie inside the
+resolved folder.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ def confined(roots: tuple[str, ...], root: object, relative: object) -> Path:
     """The file ``relative`` under allowed folder ``root``, or :class:`FileRefused` saying why not."""
     if not isinstance(root, str) or not isinstance(relative, str) or not relative:
         raise FileRefused("a file request names an allowed folder and a relative file name")
-    folder = next((r for r in roots if _same(r, root)), None)
-    if folder is None:
-        raise FileRefused(f"'{root}' is not one of the data source's file access paths")
+    if not within(roots, root):
+        raise FileRefused(f"'{root}' is not inside the data source's file access paths")
+    folder = root
     parts = PurePosixPath(relative.replace("\\", "/")).parts
     if (PurePosixPath(relative).is_absolute() or PureWindowsPath(relative).is_absolute()
             or PureWindowsPath(relative).drive or ".." in parts or "\x00" in relative):
@@ -43,10 +44,6 @@ def within(roots: tuple[str, ...], path: str) -> bool:
     except (OSError, ValueError):
         return False
     return Path(path).is_absolute() and any(resolved.is_relative_to(Path(r).resolve()) for r in roots)
-
-
-def _same(a: str, b: str) -> bool:
-    return Path(a).resolve() == Path(b).resolve() if Path(b).is_absolute() else False
 
 
 def read_chunks(path: Path, size: int) -> Iterator[bytes]:

@@ -38,6 +38,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                 "Local stand-ins for the ERPs' APIs (same paths, envelopes, auth and limits)."),
     "warehouse": ("osr_pipelines.cli.warehouse", "warehouse_group",
                   "The reporting database (OSR_WAREHOUSE_URL)."),
+    "saf-t": ("osr_pipelines.cli.saft", "saft",
+              "SAF-T Financial files: check one against the Tax Administration's XSD of its version."),
+    "export": ("osr_pipelines.cli.saft", "export", "Write a company's books from the warehouse in a standard format."),
     "sync": ("osr_pipelines.cli.sync", "sync",
              "The registry_sync sensor, which keeps Dagster's company partitions in step with the registry."),
 }

@@ -1,0 +1,1 @@
+"""The data gateway: where on-premise agents connect out to, and where connectors send their requests."""

@@ -1,0 +1,153 @@
+"""Agent, gateway and connector as separate processes over real TLS; the agent in a network namespace of its own."""
+
+from __future__ import annotations
+
+import random
+import signal
+import ssl
+import statistics
+import subprocess
+import time
+from datetime import date
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from osr_pipelines.connectors.base import ConnectorError, CredentialsRejected, SourceUnavailable, Window
+from osr_pipelines.connectors.catalog import connector_type
+from osr_pipelines.reports.ledger import from_direct, from_warehouse
+from osr_pipelines.reports.trial_balance import trial_balance
+from osr_pipelines.warehouse.loader import Warehouse
+from tests.agent.conftest import World, _wait
+
+ENV = {"pairing_key": "OSR_TEST_VB_PAIRING_KEY"}
+
+
+def connector(world: World, key: str | None = None, **options: str):  # type: ignore[no-untyped-def]
+    opts = {"gateway_url": world.gateway_https, "ca_file": str(world.pki["ca"]), "timeout": "20", **options}
+    return connector_type("visma-business").build("vb", opts, {"pairing_key": key or world.key}, ENV)
+
+
+@pytest.fixture(scope="module")
+def running(world: World) -> World:
+    world.start_gateway()
+    world.start_agent()
+    _wait(lambda: "connected to the gateway" in world.log("agent"), 30,
+          "the agent did not connect to the gateway")
+    return world
+
+
+def test_the_agent_is_alone_in_its_namespace_and_listens_on_nothing_but_its_admin_page(running: World) -> None:
+    if running.netns is None:
+        pytest.skip("no network namespace here (needs root and iproute2): the agent ran on loopback")
+    ns = ["ip", "netns", "exec", running.netns]
+    routes = subprocess.run([*ns, "ip", "-4", "route"], capture_output=True, text=True, check=True).stdout
+    assert routes.strip().splitlines() == [line for line in routes.strip().splitlines() if "scope link" in line]
+    assert len(routes.strip().splitlines()) == 1 and routes.startswith(running.host.rsplit(".", 1)[0])
+    listening = subprocess.run([*ns, "ss", "-Hltn"], capture_output=True, text=True, check=True).stdout
+    assert [line.split()[3] for line in listening.strip().splitlines()] == ["127.0.0.1:5002"]
+    probe = subprocess.run([*ns, "python3", "-c", "import socket; socket.create_connection(('1.1.1.1', 443), 2)"],
+                           capture_output=True, text=True)
+    assert probe.returncode != 0 and "unreachable" in probe.stderr
+
+
+def test_live_trial_balance_equals_the_one_from_the_same_books_imported(running: World, tmp_path) -> None:
+    vb = connector(running)
+    try:
+        assert [(c.erp_id, c.name) for c in vb.list_companies()] == [
+            (c.erp_id, c.name) for c in __import__("tests.agent.conftest", fromlist=["BOOKS"]).BOOKS.companies()]
+        warehouse = Warehouse(f"sqlite:///{tmp_path / 'wh.db'}")
+        window = Window(date(2024, 1, 1), date(2026, 1, 1))
+        result = warehouse.load_postings("vb.1001", vb.stream_postings("1001", window), window=None, run_id="t")
+        count = vb.source_count()
+        assert count.rows == result.rows_written > 10_000 and count.exact
+        warehouse.load_dimension("vb.1001", "accounts", vb.stream_dimension("1001", "accounts"), run_id="t")
+        live = trial_balance(from_direct(vb, "vb.1001", "1001", 202501, 202512))
+        imported = trial_balance(from_warehouse(warehouse.engine, "vb.1001", 202501, 202512))
+        assert live == imported
+        direct = vb.balances("1001", 202501, 202512)
+        # SQLite sums its REAL amounts in floating point; the total is zero to the cent
+        assert len(direct) > 100 and abs(sum(d - c for _, _, d, c in direct)) < Decimal("0.005")
+    finally:
+        vb.close()
+
+
+def test_a_document_is_read_inside_the_document_center_path_and_nothing_outside_it(running: World) -> None:
+    vb = connector(running, document_provider="document-center", document_center_path=str(running.docs))
+    try:
+        assert b"".join(vb.document("2025/voucher-4711.pdf")) == (running.docs / "2025/voucher-4711.pdf").read_bytes()
+        for bad, why in (("../secret.txt", "'..'"), ("2025/../../secret.txt", "'..'"), ("/etc/passwd", "absolute"),
+                         ("2025/link-out.txt", "symbolic link")):
+            with pytest.raises(SourceUnavailable, match=why):
+                b"".join(vb.document(bad))
+    finally:
+        vb.close()
+    outside = connector(running, document_provider="document-center", document_center_path=str(running.root))
+    try:
+        with pytest.raises(ConnectorError, match="not inside the agent's file access paths"):
+            outside.list_companies()
+    finally:
+        outside.close()
+
+
+def test_a_wrong_pairing_key_is_refused_in_the_same_time_as_a_very_wrong_one(running: World) -> None:
+    prefix, kid, secret = running.key.split("-", 2)
+    close = f"{prefix}-{kid}-{'A' if secret[0] != 'A' else 'B'}{secret[1:]}"
+    far = "x"
+    with pytest.raises(CredentialsRejected, match=r"pairing key \(credential 'pairing_key', env "
+                                                  r"OSR_TEST_VB_PAIRING_KEY\) was refused"):
+        connector(running, close).list_companies()
+    trusted = ssl.create_default_context(cafile=str(running.pki["ca"]))
+    with httpx.Client(base_url=running.gateway_https, verify=trusted) as http:
+        def attempt(key: str) -> float:
+            started = time.perf_counter_ns()
+            answer = http.post("/v1/request", json={"op": "query", "name": "companies", "params": {}},
+                               headers={"Authorization": f"Bearer {key}"})
+            elapsed = time.perf_counter_ns() - started
+            assert answer.status_code == 401 and running.key not in answer.text
+            return elapsed / 1000
+
+        for _ in range(50):
+            attempt(close)
+        times: dict[str, list[float]] = {"close": [], "far": []}
+        order = ["close", "far"] * 1000
+        random.Random(1).shuffle(order)
+        for which in order:
+            times[which].append(attempt(close if which == "close" else far))
+    med_close, med_far = statistics.median(times["close"]), statistics.median(times["far"])
+    # A difference the network could reveal would be tens of microseconds; hashing a key costs about one.
+    assert abs(med_close - med_far) < max(50.0, 0.1 * min(med_close, med_far)), (med_close, med_far)
+
+
+def test_the_gateway_restarted_the_agent_reconnects(running: World) -> None:
+    running.stop("gateway")
+    vb = connector(running)
+    try:
+        with pytest.raises(SourceUnavailable, match="could not be reached"):
+            vb.list_companies()
+        before = running.log("agent").count("connected to the gateway")
+        running.start_gateway()
+        _wait(lambda: running.log("agent").count("connected to the gateway") > before, 30,
+              "the agent did not reconnect")
+        assert len(vb.list_companies()) == 2
+    finally:
+        vb.close()
+
+
+def test_the_agent_killed_mid_stream_is_a_clear_error_and_then_offline(running: World) -> None:
+    vb = connector(running)
+    try:
+        batches = vb.stream_postings("1001", Window(date(2024, 1, 1), date(2026, 1, 1)))
+        first = next(batches)
+        assert first
+        running.procs["agent"].send_signal(signal.SIGKILL)
+        with pytest.raises(SourceUnavailable, match=r"agent disconnected while sending|stopped before its end"):
+            for _ in batches:
+                pass
+        assert vb.source_count().rows is None
+        _wait(lambda: running.procs["agent"].poll() is not None, 10, "the agent did not die")
+        with pytest.raises(SourceUnavailable, match=r"agent for connection 'vb' is not connected since 20\d\d-"):
+            from_direct(vb, "vb.1001", "1001", 202501, 202512)
+    finally:
+        vb.close()

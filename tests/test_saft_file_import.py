@@ -1,0 +1,186 @@
+"""SAF-T files imported through Dagster like any ERP, exported back to SAF-T 1.30, and a round trip.
+
+The example file of the Tax Administration is imported through the CLI as a
+user would (connection, available companies, full import); a broken newer file
+then fails the company in one line and leaves its rows. A Tripletex sandbox
+company is imported over HTTP, exported, checked against the XSD, and imported
+again through a ``saf-t`` connection: the trial balance and the customers and
+suppliers come back the same.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster import DagsterInstance
+from sqlalchemy import select
+
+from osr_pipelines.connectors.synthetic_books import SyntheticBooks
+from osr_pipelines.reports.ledger import from_warehouse
+from osr_pipelines.reports.trial_balance import trial_balance
+from osr_pipelines.saft_export.validate import problems
+from osr_pipelines.warehouse.loader import Warehouse
+from osr_pipelines.warehouse.schema import dimension_tables
+from osr_sandbox.erps import SANDBOXES
+from osr_sandbox.server import running
+from tests.conftest import write_registry
+from tests.helpers import osr
+
+SPECS = Path(__file__).resolve().parents[1] / ".." / "shared" / "specs" / "saf-t"
+EXAMPLE = SPECS / "ExampleFile_SAF-T_Financial_999999999_20161125213512.xml"
+ORG = "999999999"
+SQLITE = pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
+
+
+def closing_balances(wh: Warehouse, key: str, first: int, last: int) -> dict[str, Decimal]:
+    tb = trial_balance(from_warehouse(wh.engine, key, first, last))
+    return {r.account: r.closing for r in tb.of(last)}
+
+
+def tb_rows(wh: Warehouse, key: str, year: int) -> dict[tuple[str, int], tuple[Decimal, Decimal, Decimal]]:
+    tb = trial_balance(from_warehouse(wh.engine, key, year * 100 + 1, year * 100 + 12))
+    return {(r.account, r.period): (r.opening, r.debit, r.credit) for r in tb.rows}
+
+
+def warnings_of(home: Path) -> list[str]:
+    instance = DagsterInstance.from_config(str(home / "dagster"))
+    [record] = instance.get_run_records(limit=1)
+    return [e.user_message for e in instance.all_logs(record.dagster_run.run_id)
+            if e.level >= 30 and e.dagster_event is None]
+
+
+def test_example_file_through_the_cli_and_a_bad_file_after_it(home: Path, warehouse_url: str) -> None:
+    folder = home / "saf-t"
+    folder.mkdir()
+    shutil.copy(EXAMPLE, folder / EXAMPLE.name)
+    write_registry(home / "registry.yaml", [], [])
+    osr("connection", "add", "files", "--type", "saf-t", "--parent", "Acme", "--option", f"path={folder}")
+    listed = osr("company", "available", "files").output
+    assert f"{ORG}    Selskapet AS  ({EXAMPLE.name} 2015-01-01..2015-12-31)" in listed
+    osr("company", "add", "files", ORG)
+    assert "SUCCESS" in osr("import", "full", "--company", f"files.{ORG}").output
+
+    wh = Warehouse(warehouse_url)
+    key = f"files.{ORG}"
+    # opening balances plus the file's lines, account by account, from the file's first month
+    assert closing_balances(wh, key, 201501, 201512) == {
+        "1925": Decimal("-11265.44"), "2400": Decimal("-1234.56"), "2740": Decimal("1265.44"),
+        "4000": Decimal("10000.00")}
+    assert closing_balances(wh, key, 201501, 201501)["1925"] == Decimal("1234.56")
+    # the example's opening balances do not sum to zero (1234.56 debit, 2 x 1234.56 credit): the check says so
+    assert [(v, str(d), float(t)) for v, d, t in wh.unbalanced_vouchers(key)] == [
+        ("OPENING-BALANCE", "2014-12-31", -1234.56)]
+    with wh.engine.connect() as conn:
+        accounts = dimension_tables["accounts"]
+        assert conn.execute(select(accounts.c.account_group).where(
+            accounts.c.company == key, accounts.c.number == "4000")).scalar_one() == "standard:43"
+    # the example's stated closing balances are placeholders: each account is flagged with both figures
+    flagged = [w for w in warnings_of(home) if "but the file states closing" in w]
+    assert len(flagged) == 4 and any("account 4000: opening 0.00 + lines 10000.00 = 10000.00, but the file "
+                                      "states closing 0.00" in w for w in flagged)
+    before = wh.count_postings(key)
+
+    # a newer file of the company, cut off halfway: the company fails in one line, its rows stay
+    broken = folder / f"SAF-T Financial_{ORG}_20260101120000.xml"
+    data = EXAMPLE.read_bytes().replace(b"2016-01-15", b"2026-01-01")
+    broken.write_bytes(data[: len(data) // 2])
+    failed = osr("import", "full", "--company", key, ok=False)
+    assert failed.exit_code != 0
+    [line] = [ln for ln in failed.output.splitlines() if broken.name in ln]
+    assert "is not well-formed XML at line" in line and "truncated?" in line and key in line
+    assert "Traceback" not in failed.output
+    assert wh.count_postings(key) == before
+    assert closing_balances(wh, key, 201501, 201512)["1925"] == Decimal("-11265.44")
+
+    # the exported year is valid SAF-T 1.30 and says the same
+    out = home / "export.xml"
+    written = osr("export", "saf-t", "--company", key, "--year", "2015", "--out", str(out)).output
+    assert "2 transactions, 5 lines" in written
+    assert osr("saf-t", "validate", str(out)).output.strip() == "export.xml: valid SAF-T Financial 1.30"
+    broken.unlink()
+    bad = osr("saf-t", "validate", str(EXAMPLE.parent / EXAMPLE.name)).output
+    assert "valid SAF-T Financial 1.10" in bad
+
+
+@SQLITE
+def test_validate_lists_each_problem_with_its_line(home: Path, tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8-sig")
+    bad = tmp_path / "bad.xml"
+    bad.write_text(text.replace("<n1:Period>10</n1:Period>", "<n1:Period>ten</n1:Period>")
+                   .replace("<n1:AccountType>GL</n1:AccountType>", "<n1:AccountType>XX</n1:AccountType>", 1),
+                   encoding="utf-8")
+    result = osr("saf-t", "validate", str(bad), ok=False)
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    numbered = bad.read_text(encoding="utf-8").splitlines()
+    account_type = numbered.index("\t\t\t\t<n1:AccountType>XX</n1:AccountType>") + 1
+    period = next(i for i, ln in enumerate(numbered, 1) if "<n1:Period>ten<" in ln)
+    assert any(ln.startswith(f"bad.xml: line {account_type}: ") and "AccountType" in ln for ln in lines), lines
+    assert any(ln.startswith(f"bad.xml: line {period}: ") and "'ten'" in ln for ln in lines), lines
+    assert lines[-1] == f"Error: bad.xml: {len(lines) - 1} problems"
+    laughs = tmp_path / "laughs.xml"
+    laughs.write_bytes(b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY a "aaaa">]><a>&a;</a>')
+    out = osr("saf-t", "validate", str(laughs), ok=False).output
+    assert "declares a DOCTYPE" in out and "Traceback" not in out
+
+
+@SQLITE
+def test_export_refuses_a_company_without_organisation_number(home: Path) -> None:
+    conn = {"name": "demo", "type": "synthetic", "level": "customer", "parent": "Acme",
+            "options": {"companies": "1001", "postings": "300", "years": "1"}}
+    write_registry(home / "registry.yaml", [conn], [("demo", "1001")])
+    osr("import", "full", "--company", "demo.1001")
+    refused = osr("export", "saf-t", "--company", "demo.1001", "--year", str(date.today().year), ok=False)
+    assert "company 'demo.1001' has no organisation number" in refused.output
+    assert "Traceback" not in refused.output
+    missing = osr("export", "saf-t", "--company", "demo.9999", "--year", "2025", ok=False).output
+    assert "company 'demo.9999' has no rows in the warehouse" in missing
+
+
+@SQLITE
+def test_round_trip_from_tripletex_over_http(home: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch
+                                             ) -> None:
+    books = SyntheticBooks(company_ids=("2001",), postings=1500, years=2, mutations_path=home / "books.json")
+    year = books.end.year - 1
+    org = "912345670"
+    folder = home / "saf-t"
+    folder.mkdir()
+    sandbox = SANDBOXES["tripletex"]
+    wh = Warehouse(warehouse_url)
+    with running(sandbox.app(books, None, {})) as base:
+        options, credentials = sandbox.login(base, books, {})
+        for field, value in credentials.items():
+            monkeypatch.setenv(f"SRC_{field.upper()}", value)
+        src = {"name": "src", "type": "tripletex", "level": "customer", "parent": "Acme", "options": options,
+               "credentials": {field: f"SRC_{field.upper()}" for field in credentials}}
+        back = {"name": "back", "type": "saf-t", "level": "customer", "parent": "Acme",
+                "options": {"path": str(folder)}}
+        registry = write_registry(home / "registry.yaml", [src, back], [("src", "2001"), ("back", org)])
+        data = yaml.safe_load(registry.read_text())
+        data["companies"][0]["organization_number"] = org
+        registry.write_text(yaml.safe_dump(data, sort_keys=False))
+        assert "SUCCESS" in osr("import", "full", "--company", "src.2001").output
+
+    out = folder / "export.xml"
+    osr("export", "saf-t", "--company", "src.2001", "--year", str(year), "--out", str(out))
+    assert problems(out, "1.30") == []
+    assert "SUCCESS" in osr("import", "full", "--company", f"back.{org}").output
+
+    original, again = tb_rows(wh, "src.2001", year), tb_rows(wh, f"back.{org}", year)
+    assert original and again == original
+    assert any(opening for opening, _, _ in original.values())  # the year opens with balances carried over
+
+    def parties(key: str, dimension: str) -> set[tuple]:
+        table = dimension_tables[dimension]
+        with wh.engine.connect() as conn:
+            return set(conn.execute(select(table.c.id, table.c.name, table.c.organization_number)
+                                    .where(table.c.company == key)))
+
+    for dimension in ("customers", "suppliers"):
+        assert parties("src.2001", dimension) and parties(f"back.{org}", dimension) == parties("src.2001", dimension)
+    assert not [w for w in warnings_of(home) if "but the file states closing" in w]
