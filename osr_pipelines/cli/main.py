@@ -41,6 +41,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "saf-t": ("osr_pipelines.cli.saft", "saft",
               "SAF-T Financial files: check one against the Tax Administration's XSD of its version."),
     "export": ("osr_pipelines.cli.saft", "export", "Write a company's books from the warehouse in a standard format."),
+    "agent": ("osr_agent.cli", "agent",
+              "The on-premise agent for Visma Business: connects out to the gateway and answers its queries."),
+    "gateway": ("osr_pipelines.gateway.cli", "gateway",
+                "Run the data gateway that on-premise agents connect to and visma-business connections query "
+                "through."),
+    "document": ("osr_pipelines.cli.document", "document",
+                 "Voucher documents, read through a connection's on-premise agent."),
     "sync": ("osr_pipelines.cli.sync", "sync",
              "The registry_sync sensor, which keeps Dagster's company partitions in step with the registry."),
 }

@@ -14,6 +14,7 @@ ERP_FACTS = (
     "osr_pipelines.connectors.poweroffice.facts",
     "osr_pipelines.connectors.xledger.facts",
     "osr_pipelines.connectors.vismanet.facts",
+    "osr_pipelines.connectors.visma_business_onprem.facts",
     "osr_pipelines.connectors.businessnxt.facts",
     "osr_pipelines.connectors.customerinsight.facts",
     "osr_pipelines.connectors.twentyfourseven.facts",
