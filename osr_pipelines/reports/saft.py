@@ -2,30 +2,40 @@
 
 Norwegian companies map their own chart of accounts to the SAF-T standard
 accounts (``StandardAccountID``) and to the RF-1167 / RF-1175 grouping codes.
-An account maps by its number where that number is itself a code of the list
-(charts that follow NS 4102); a standard account falls back to its two-digit
-group. Everything else is listed as unmapped, for the user to map in the
-mapping file (``saft-mapping.yaml`` in the OSR home)::
+An account maps to a standard account by its number where that number is one
+(charts that follow NS 4102), else to the standard account below it in its
+two-digit group (3001 to 3000, 19201 to 1920), else to the group itself. A
+grouping code is the account's own number where that is a code, else its
+standard account's where that is one, else the code whose NS 4102 range holds
+the standard account (:mod:`saft_ranges`: 4300 to 4005, 2710 to 2740). The
+mapping file (``saft-mapping.yaml`` in the OSR home) has the last word::
 
     companies:
       acme.1001:
         standard_account: {"3001": "3000"}
         RF-1167: {"2050": "2059"}
 
+What no rule covers (accounts outside 1000-8999, or not numbers) is listed as
+unmapped, one account at a time.
+
 The code lists are the Norwegian Tax Administration's (Skatteetaten/saf-t),
-read from the folder ``OSR_SAFT_CODES`` names; the standard-account list may
-only be used for SAF-T mapping, which is what this is.
+shipped in ``saft_codes/`` with their notice: the standard-account list may
+only be used for SAF-T mapping, which is what this is. ``OSR_SAFT_CODES``
+names a folder of newer lists to use instead.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from osr_pipelines import settings
+from osr_pipelines.reports import saft_ranges
 from osr_pipelines.reports.accounts import Grouping, Line
 from osr_pipelines.yamlfile import quoted, read_yaml, show
 
@@ -42,8 +52,28 @@ UNMAPPED = Line("~", "Not mapped")
 MAX_BYTES = 4 * 1024 * 1024
 
 
+#: the code lists shipped with the package, with their source and copyright notice
+SHIPPED_CODES = Path(__file__).with_name("saft_codes")
+CODE_LISTS = tuple(_FILES)
+
+
 def codes_folder() -> Path:
-    return Path(os.environ.get("OSR_SAFT_CODES", settings.osr_home() / "saf-t")).expanduser()
+    """Where the code lists are read: ``OSR_SAFT_CODES`` if set, else the lists shipped with the package."""
+    override = os.environ.get("OSR_SAFT_CODES")
+    return Path(override).expanduser() if override else SHIPPED_CODES
+
+
+def code_list_path(name: str) -> Path:
+    """The file of code list ``name`` (one of :data:`CODE_LISTS`: ``2`` and ``4`` for the two- and four-character
+    standard accounts, ``RF-1167``, ``RF-1175``), as :func:`codes_folder` decides."""
+    if name not in _FILES:
+        raise ValueError(f"SAF-T code list '{name}': not one of {', '.join(CODE_LISTS)}")
+    return codes_folder() / _FILES[name]
+
+
+def read_code_list(name: str) -> list[dict[str, str]]:
+    """Code list ``name``'s rows, by its own column names (semicolon-separated UTF-8, as published)."""
+    return _rows(code_list_path(name))
 
 
 def mapping_path() -> Path:
@@ -53,7 +83,7 @@ def mapping_path() -> Path:
 def _rows(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         raise ValueError(f"SAF-T code list {path} is missing; point OSR_SAFT_CODES at a folder holding the "
-                         "Skatteetaten/saf-t CSV code lists")
+                         "Skatteetaten/saf-t CSV code lists, or unset it to use the lists shipped with osr")
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle, delimiter=";"))
 
@@ -69,11 +99,52 @@ class CodeLists:
     @classmethod
     def load(cls, folder: Path | None = None) -> CodeLists:
         folder = folder or codes_folder()
-        four = {r["AccountID"]: r["DescriptionNOR"] for r in _rows(folder / _FILES["4"])}
-        two = {r["AccountID"]: r["DescriptionNOB"].strip() for r in _rows(folder / _FILES["2"])}
-        grouping = {level: {r["GroupingCode"]: r["CodeDescriptionNOB"] for r in _rows(folder / _FILES[level])}
-                    for level in ("RF-1167", "RF-1175")}
+        four = {r["AccountID"].strip(): r["DescriptionNOR"] for r in _rows(folder / _FILES["4"])}
+        two = {r["AccountID"].strip(): r["DescriptionNOB"].strip() for r in _rows(folder / _FILES["2"])}
+        grouping = {level: {r["GroupingCode"].strip(): r["CodeDescriptionNOB"].strip()
+                            for r in _rows(folder / _FILES[level])} for level in ("RF-1167", "RF-1175")}
         return cls(four, two, grouping)
+
+    def standard_of(self, account: str) -> str | None:
+        """The account's standard account: its own number, else the one below it in its two-digit group
+        (a longer number by its first four digits)."""
+        if account in self.standard:
+            return account
+        if not (account.isascii() and account.isdigit() and len(account) >= 4):
+            return None
+        head = account[:4]
+        ordered = self._ordered
+        index = bisect_right(ordered, head) - 1
+        return ordered[index] if index >= 0 and ordered[index][:2] == head[:2] else None
+
+    def standard_below_in_class(self, account: str) -> str | None:
+        """The nearest standard account below the account in its NS 4102 class (5180 to 5099), the last resort
+        for a number whose two-digit group has no standard account."""
+        if not (account.isascii() and account.isdigit() and len(account) >= 4):
+            return None
+        ordered = self._ordered
+        index = bisect_right(ordered, account[:4]) - 1
+        return ordered[index] if index >= 0 and ordered[index][0] == account[0] else None
+
+    def grouping_code(self, level: str, account: str) -> str | None:
+        """The account's RF-1167 or RF-1175 code: exact matches first (the account, then its standard
+        account), then the NS 4102 ranges; ``None`` where no range covers it."""
+        codes = self.grouping[level]
+        if account in codes:
+            return account
+        standard = self.standard_of(account)
+        if standard in codes:
+            return standard
+        number = standard or (account[:4] if account.isascii() and account.isdigit() and len(account) >= 4 else None)
+        found = saft_ranges.rf1167_by_range(int(number)) if number else None
+        if found is None or level == "RF-1167":
+            return found
+        counterpart = saft_ranges.rf1175_from_rf1167(found)
+        return counterpart if counterpart in codes else None
+
+    @cached_property
+    def _ordered(self) -> list[str]:
+        return sorted(code for code in self.standard if len(code) == 4 and code.isdigit())
 
 
 class MappingFileError(ValueError):
@@ -144,10 +215,13 @@ class Mapping:
         if account in self.overrides:
             return self.overrides[account]
         if self.level != STANDARD_ACCOUNT:
-            return account if account in self.lists.grouping[self.level] else None
-        if account in self.lists.standard:
-            return account
-        return account[:2] if len(account) == 4 and account[:2] in self.lists.standard_groups else None
+            return self.lists.grouping_code(self.level, account)
+        found = self.lists.standard_of(account)
+        if found is not None:
+            return found
+        if len(account) == 4 and account[:2] in self.lists.standard_groups:
+            return account[:2]
+        return self.lists.standard_below_in_class(account)
 
     def name(self, code: str) -> str:
         if self.level != STANDARD_ACCOUNT:
