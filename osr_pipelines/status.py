@@ -18,6 +18,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from osr_pipelines.assets.imports import build_import_assets
 from osr_pipelines.committed import postings_load
+from osr_pipelines.duplicates import duplicates
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import Company, Connection, Registry
 from osr_pipelines.runner import RunReport, is_stale, stale_load
@@ -177,9 +178,12 @@ def read_status(reg: Registry, instance: DagsterInstance | None, wh: Warehouse |
     by_connection: dict[str, list[CompanyStatus]] = {c.name: [] for c in reg.connections}
     detached: list[CompanyStatus] = []
     runs = _RunLookup(instance, wh) if instance is not None else None
+    twins = duplicates(reg, reg.companies)
     for co in reg.companies:
         status = CompanyStatus(co, load=loads.get((co.key, "gl_postings")), rows=rows.get(co.key, 0),
                                known=runs is not None)
+        status.warnings.extend(f"imported twice: {d.line()}; remove one (osr company remove)"
+                               for d in twins if d.company is co)
         if runs is not None:
             runs.fill(status)
         by_connection.get(co.connection, detached).append(status)

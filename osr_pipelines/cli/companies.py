@@ -18,7 +18,8 @@ from osr_pipelines.cli.common import (
     read_registry,
 )
 from osr_pipelines.connectors.base import CompanyInfo, ConnectorError
-from osr_pipelines.registry import Company, Connection
+from osr_pipelines.duplicates import duplicates
+from osr_pipelines.registry import Company, Connection, Registry
 
 
 @click.group("company")
@@ -53,7 +54,8 @@ def available(connection_name: str) -> None:
 @click.argument("erp_ids", nargs=-1)
 @click.option("--all", "add_all", is_flag=True, help="Add every available company.")
 @click.option("--client", default=None, help="Link all added companies to this client (group reporting).")
-def add(connection_name: str, erp_ids: tuple[str, ...], add_all: bool, client: str | None) -> None:
+@click.option("--yes", is_flag=True, help="Add companies another connection already imports without asking.")
+def add(connection_name: str, erp_ids: tuple[str, ...], add_all: bool, client: str | None, yes: bool) -> None:
     """Add companies of CONNECTION_NAME by ERP id; each links to a client of its own name unless --client."""
     reg = read_registry()
     conn = get_connection(reg, connection_name)
@@ -65,6 +67,7 @@ def add(connection_name: str, erp_ids: tuple[str, ...], add_all: bool, client: s
     unknown = [i for i in wanted if i not in found]
     if unknown:
         fail(f"connection '{connection_name}': field 'erp_id': not reachable: {', '.join(unknown)}")
+    _confirm_duplicates(reg, connection_name, [found[i] for i in wanted], yes)
     added = []
     with edit_registry({"client": "--client"} if client else None) as reg:
         conn = reg.connection(connection_name)
@@ -87,6 +90,20 @@ def add(connection_name: str, erp_ids: tuple[str, ...], add_all: bool, client: s
     if added and conn.mode == "import":
         click.echo("the registry sensor adds their partitions and starts their full imports; "
                    "without a running daemon: osr import full " + " ".join(f"--company {co.key}" for co in added))
+
+
+def _confirm_duplicates(reg: Registry, connection_name: str, infos: list[CompanyInfo], yes: bool) -> None:
+    """Warn about companies another connection already imports, and let the user cancel."""
+    held = {co.erp_id for co in reg.companies_of(connection_name)}
+    candidates = [Company(connection=connection_name, erp_id=info.erp_id, name=info.name, client="",
+                          organization_number=info.organization_number or "")
+                  for info in infos if info.erp_id not in held]
+    found = duplicates(reg, candidates)
+    if not found:
+        return
+    for duplicate in found:
+        click.secho(f"warning: {duplicate.line()}", fg="yellow", err=True)
+    confirm(f"Add {'it' if len(found) == 1 else 'them'} anyway (both connections would import it)?", yes)
 
 
 @company.command("list")

@@ -1,0 +1,67 @@
+"""Companies imported twice: one ERP company reached through two connections.
+
+When two people each connect to the same company (each with their own login,
+say), it is imported twice and every group report counts it twice. A company
+is taken for the same as another when both carry the same organisation
+number, or when both have the same ERP company id under the same ERP: the same
+connection type at the same address (option ``base_url``, the type's default
+when unset). Only companies of *different* connections are compared: within
+one connection an ERP id is a company once. The rule knows nothing of any one
+ERP, so it holds for every connection type, and ``osr company add`` and
+``osr status`` both use it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from osr_pipelines.registry import Company, Registry
+
+_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """``company`` is also imported as ``other``, for ``reason``."""
+
+    company: Company
+    other: Company
+    reason: str
+
+    def line(self) -> str:
+        return (f"{self.company.key} ({self.company.name}) is the same company as {self.other.key} "
+                f"({self.other.name}): {self.reason}; reports would count it twice")
+
+
+def organisation_number(value: str | None) -> str:
+    """The number without blanks, dots or dashes, upper-case, and without a ``NO`` prefix or ``MVA`` suffix
+    (``NO 912 345 678 MVA`` is ``912345678``); empty when there is none."""
+    plain = _NOT_ALNUM.sub("", value or "").upper()
+    core = plain.removeprefix("NO").removesuffix("MVA")
+    return core if core.isdigit() else plain
+
+
+def _erp(reg: Registry, company: Company) -> tuple[str, str] | None:
+    """(type, address) of the company's connection; ``None`` for a deleted connection."""
+    conn = next((c for c in reg.connections if c.name == company.connection), None)
+    if conn is None:
+        return None
+    return conn.type, (conn.options.get("base_url") or "").rstrip("/")
+
+
+def duplicates(reg: Registry, companies: Iterable[Company]) -> list[Duplicate]:
+    """Every company of ``reg`` that is the same as one of ``companies`` but belongs to another connection."""
+    found: list[Duplicate] = []
+    for company in companies:
+        number = organisation_number(company.organization_number)
+        erp = _erp(reg, company)
+        for other in reg.companies:
+            if other.connection == company.connection:
+                continue
+            if number and organisation_number(other.organization_number) == number:
+                found.append(Duplicate(company, other, f"the same organisation number {number}"))
+            elif erp is not None and other.erp_id == company.erp_id and _erp(reg, other) == erp:
+                found.append(Duplicate(company, other, f"the same {erp[0]} company id {company.erp_id}"))
+    return found
