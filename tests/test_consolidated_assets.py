@@ -59,10 +59,10 @@ def test_consolidated_assets_eliminate_and_translate(group_home: Path, warehouse
     result = run(group_home, warehouse_url)  # the latest month with postings: 2024-01
     assert result.success
     income = report(result, "consolidated_income_statement")
-    assert "| Line | Name | g.parent | g.sub | Eliminations | Consolidated |" in income
-    assert "|  | **Resultat** | **700.00** | **1 900.00** | **0.00** | **2 600.00** |" in income
+    assert "| Linje | Navn | parent | sub | Elimineringer | Konsern |" in income  # names, not keys
+    assert "|  | **Resultat** | **700,00** | **1\u00a0900,00** | **0,00** | **2\u00a0600,00** |" in income
     sheet = report(result, "consolidated_balance_sheet")
-    assert "| C8 | Omregningsdifferanse | 0.00 | 100.00 | 0.00 | 100.00 |" in sheet
+    assert "| C8 | Omregningsdifferanse | 0,00 | 100,00 | 0,00 | 100,00 |" in sheet
     assert all(checks(result).values()) and len(checks(result)) == 4
     (materialization,) = [m for m in result.asset_materializations_for_node("client_reports")
                           if m.asset_key.to_user_string() == "consolidated_balance_sheet"]
@@ -80,7 +80,7 @@ def test_unmatched_intercompany_amounts_fail_the_checks_with_amounts(group_home:
     assert not found[("consolidated_balance_sheet", "consolidated_sums_to_zero")]
     evaluation = next(e for e in result.get_asset_check_evaluations()
                       if e.check_name == "intercompany_matches" and e.asset_key.to_user_string().endswith("sheet"))
-    assert "| g.parent | g.sub | balance | 950.00 | -900.00 | 50.00 |" in evaluation.metadata["mismatches"].value
+    assert "| parent | sub | balance | 950,00 | -900,00 | 50,00 |" in evaluation.metadata["mismatches"].value
 
 
 @sqlite_only

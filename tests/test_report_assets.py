@@ -72,15 +72,19 @@ def test_report_assets_render_the_hand_computed_books(instance, imported: Path, 
     assert result.success
     tb = metadata(result, "trial_balance")
     assert (tb["period"], tb["currency"], tb["source"]) == ("2024-01", "SEK", "warehouse")
-    assert "| 1920 | Bankinnskudd | 1 400.00 | 500.00 | 200.00 | 300.00 | 1 700.00 |" in tb["report"]
-    assert "| 2050 | Annen egenkapital | -1 100.00 | 0.00 | 0.00 | 0.00 | -1 100.00 |" in tb["report"]
-    assert "|  | **Sum** | **0.00** | **700.00** | **700.00** | **0.00** | **0.00** |" in tb["report"]
+    nok = "\u00a0"  # Norwegian amounts group thousands with a no-break space
+    assert f"| 1920 | Bankinnskudd | 1{nok}400,00 | 500,00 | 200,00 | 300,00 | 1{nok}700,00 |" in tb["report"]
+    assert f"| 2050 | Annen egenkapital | -1{nok}100,00 | 0,00 | 0,00 | 0,00 | -1{nok}100,00 |" in tb["report"]
+    assert "|  | **Sum** | **0,00** | **700,00** | **700,00** | **0,00** | **0,00** |" in tb["report"]
     income = metadata(result, "income_statement")["report"]
-    assert "| **3** | **Salgs- og driftsinntekt** | **500.00** | **500.00** | **0.00** | **0.00** |" in income
-    assert "|  | **Resultat** | **300.00** | **300.00** | **0.00** | **0.00** |" in income
+    assert "| **3000–3599** | **Salgsinntekt** | **500,00** | **500,00** | **0,00** | **0,00** |" in income
+    assert "|  | **Årsresultat** | **300,00** | **300,00** | **0,00** | **0,00** |" in income
     sheet = metadata(result, "balance_sheet")["report"]
-    assert "| **C9** | **Årets resultat** | **0.00** | **-300.00** | **-300.00** |" in sheet
-    assert checks(result) == {"sums_to_zero": True, "closing_is_next_opening": True}
+    assert "|  | **Årets resultat** | **300,00** | **700,00** |" in sheet  # 2024 so far; 2023 at 31.12.2023
+    assert f"|  | **Sum eiendeler** | **1{nok}700,00** | **1{nok}400,00** |" in sheet
+    assert f"|  | **Sum egenkapital og gjeld** | **1{nok}700,00** | **1{nok}400,00** |" in sheet
+    assert checks(result) == {"sums_to_zero": True, "closing_is_next_opening": True, "period_in_data": True,
+                              "accounts_on_lines": True, "sides_agree": True}
     page = Path(metadata(result, "income_statement")["html"])
     assert page == osr_home / "reports" / "books.sek-income-statement-2024-01.html"
     assert '<svg id="monthly-result"' in page.read_text()
@@ -105,7 +109,11 @@ def test_an_unbalanced_ledger_fails_the_check(instance, imported: Path, warehous
             account="1920", amount=Decimal("10"), currency="SEK", amount_currency=Decimal("10")))
     wh.dispose()
     result = run(instance, imported, warehouse_url, COMPANY, "2024-02")
-    assert checks(result) == {"sums_to_zero": False, "closing_is_next_opening": True}
+    assert checks(result) == {"sums_to_zero": False, "closing_is_next_opening": True, "period_in_data": True,
+                              "accounts_on_lines": True, "sides_agree": False}
+    evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "sums_to_zero")
+    assert evaluation.metadata["vouchers"].value == [["V9", "2024-01-31", "10.00"]]
+    assert "bilag V9 (2024-01-31, sum 10,00)" in metadata(result, "trial_balance")["warnings"]
 
 
 @sqlite_only
@@ -131,7 +139,8 @@ def test_a_direct_company_reports_live_and_stores_no_postings(instance, tmp_path
                for r in b if r[4] == "1920")
     bank_line = next(line for line in tb["report"].splitlines() if line.startswith("| 1920 | Bankinnskudd |"))
     assert bank_line.endswith(f"| {amount(bank)} |")  # a balance-sheet account's closing: all its history
-    assert checks(result) == {"sums_to_zero": True, "closing_is_next_opening": True}
+    assert checks(result) == {"sums_to_zero": True, "closing_is_next_opening": True, "period_in_data": True,
+                              "accounts_on_lines": True, "sides_agree": True}
     wh = Warehouse(warehouse_url)
     with wh.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(gl_postings)).scalar_one() == 0

@@ -70,42 +70,86 @@ def written(output: str) -> tuple[Path, Path]:
     return Path(page.group(1)), Path(book.group(1))
 
 
+def grid_rows(dom: Elements, *kinds: str) -> list[list[str]]:
+    """The cells of a rendered table's rows of ``kinds`` (line, total, account, heading), as the browser shows them."""
+    out = []
+    for i, (_, attrs, _) in enumerate(dom.elements):
+        classes = attrs.get("class", "").split()
+        if attrs.get("role") == "row" and classes[:1] == ["row"] and set(classes) & set(kinds):
+            cells = []
+            for _, a, texts in dom.elements[i + 1:]:
+                if a.get("role") != "cell":
+                    break
+                cells.append(" ".join(texts).strip())
+            out.append(cells)
+    return out
+
+
+N = "\u00a0"  # Norwegian amounts group thousands with a no-break space
+
+
 @sqlite_only
 def test_income_statement_html_renders_in_a_browser(books_home: Path) -> None:
     page, _ = written(osr("report", "income-statement", "--company", COMPANY, "--period", "2023-12").output)
     assert page.parent == books_home / "reports"
     dom = browser_dom(page)
     title = next(" ".join(t).strip() for tag, _, t in dom.elements if tag == "h1")
-    assert title == "Income statement 2023-12: books.sek"
-    rows = [[" ".join(t).strip() for tag, _, t in dom.elements[i + 1:] if tag == "td"][:6]
-            for i, (tag, attrs, _) in enumerate(dom.elements) if tag == "tr" and attrs.get("class") == "strong"]
-    assert rows == [["3", "Salgs- og driftsinntekt", "0.00", "1 000.00", "400.00", "400.00"],
-                    ["4", "Varekostnad", "-300.00", "-300.00", "0.00", "0.00"],
-                    ["", "Resultat", "-300.00", "700.00", "400.00", "400.00"]]
-    bars = {(a["class"], a["data-category"]): Decimal(a["data-value"]) for tag, a, _ in dom.elements
-            if tag == "rect" and "bar" in a.get("class", "")}
-    assert len(bars) == 24  # twelve months of 2023 against twelve of 2022
-    assert bars[("bar this-year", "Nov")] == Decimal("1000.00")
-    assert bars[("bar this-year", "Dec")] == Decimal("-300.00")
-    assert bars[("bar last-year", "Dec")] == Decimal("400.00")
+    assert title == "Resultatregnskap 2023-12: Company sek"  # the company's name, not its key
+    assert grid_rows(dom, "line", "total") == [
+        ["3000–3599", "Salgsinntekt", "0,00", f"1{N}000,00", "400,00", "400,00"],
+        ["", "Sum driftsinntekter", "0,00", f"1{N}000,00", "400,00", "400,00"],
+        ["4000–4999", "Varekostnad", "300,00", "300,00", "0,00", "0,00"],
+        ["", "Sum driftskostnader", "300,00", "300,00", "0,00", "0,00"],
+        ["", "Driftsresultat", "-300,00", "700,00", "400,00", "400,00"],
+        ["", "Resultat før skattekostnad", "-300,00", "700,00", "400,00", "400,00"],
+        ["", "Årsresultat", "-300,00", "700,00", "400,00", "400,00"]]
+    assert grid_rows(dom, "account")[0] == ["3000", "Salgsinntekt", "0,00", f"1{N}000,00", "400,00", "400,00"]
+    folded = [a for tag, a, _ in dom.elements if tag == "details"]
+    assert len(folded) == 2 and not any("open" in a for a in folded)  # each line's accounts, folded under it
     svg = next(a for tag, a, _ in dom.elements if tag == "svg")
-    assert svg["id"] == "monthly-result" and "2023 against 2022 (SEK)" in svg["aria-label"]
+    assert svg["id"] == "monthly-result" and svg["aria-label"] == "Resultat per måned, 2023 mot 2022 (SEK)"
+    bars = [a["id"] for tag, a, _ in dom.elements if tag == "g" and a.get("id", "").startswith("monthly-result-")]
+    assert len(bars) == 24  # twelve months of 2023 against twelve of 2022
+    texts = {" ".join(t).strip() for tag, _, t in dom.elements if tag == "text"}
+    assert {f"1{N}000", "-300", "400", "SEK", "Des", "Resultat per måned, 2023 mot 2022"} <= texts  # values, axis
 
 
 @sqlite_only
-def test_trial_balance_workbook_holds_numbers(books_home: Path, tmp_path: Path) -> None:
+def test_trial_balance_workbook_holds_numbers_and_formulas(books_home: Path, tmp_path: Path) -> None:
     output = osr("report", "trial-balance", "--company", COMPANY, "--period", "2024-01", "--out", str(tmp_path)).output
     page, book = written(output)
     assert (page.parent, book.name) == (tmp_path, "books.sek-trial-balance-2024-01.xlsx")
-    sheet = load_workbook(book)["Trial balance"]
+    workbook = load_workbook(book)
+    assert workbook.properties.title == "Saldobalanse 2024-01: Company sek"
+    sheet = workbook["Saldobalanse"]
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
-    assert rows[0] == ["Trial balance 2024-01 (SEK)", None, None, None, None, None, None]
-    assert rows[1] == ["Account", "Name", "Opening", "Debit", "Credit", "Movement", "Closing"]
-    by_account = {r[0]: r[2:] for r in rows[2:]}
-    assert by_account["1920"] == [1400, 500, 200, 300, 1700]
-    assert by_account["2050"] == [-1100, 0, 0, 0, -1100]
-    assert rows[-1] == [None, "Sum", 0, 700, 700, 0, 0]
-    assert sheet.cell(3, 3).number_format == "#,##0.00"
+    assert rows[0][0] == "Saldobalanse 2024-01: Company sek" and rows[1][0] == "Saldobalanse 2024-01 (SEK)"
+    assert rows[2] == ["Konto", "Navn", "Inngående", "Debet", "Kredit", "Bevegelse", "Utgående"]
+    by_account = {r[0]: r[2:] for r in rows[3:]}
+    assert by_account[1920] == [1400, 500, 200, 300, 1700]  # account numbers are numbers
+    assert by_account[2050] == [-1100, 0, 0, 0, -1100]
+    assert rows[-1] == [None, "Sum", "=SUM(C4:C8)", "=SUM(D4:D8)", "=SUM(E4:E8)", "=SUM(F4:F8)", "=SUM(G4:G8)"]
+    assert sheet.cell(4, 3).number_format == "#,##0.00"
+    assert (sheet.freeze_panes, sheet.auto_filter.ref) == ("C4", "A3:G9")
+    assert all(sheet.column_dimensions[c].width >= len("-1 100,00") + 2 for c in "CG")  # the largest amounts fit
+
+
+@sqlite_only
+def test_balance_sheet_workbook_outlines_accounts_and_adds_totals_by_formula(books_home: Path,
+                                                                             tmp_path: Path) -> None:
+    _, book = written(osr("report", "balance-sheet", "--company", COMPANY, "--period", "2024-01",
+                          "--out", str(tmp_path)).output)
+    sheet = load_workbook(book)["Balanse"]
+    rows = {r[1].value: (r[0].row, [c.value for c in r[2:]]) for r in sheet.iter_rows(min_row=4)}
+    bank_line, bank = rows["Bankinnskudd, kontanter o.l."], rows["Bankinnskudd"]
+    assert bank[1] == [1700, 1400] and sheet.row_dimensions[bank[0]].outline_level == 1
+    assert bank_line[1] == [f"=SUM(C{bank[0]}:C{bank[0]})", f"=SUM(D{bank[0]}:D{bank[0]})"]
+    assets = rows["Sum eiendeler"][1][0]
+    assert assets == f"=SUM(C{rows['Sum anleggsmidler'][0]}:C{rows['Sum omløpsmidler'][0]})" or \
+        assets == f"=C{rows['Sum anleggsmidler'][0]}+C{rows['Sum omløpsmidler'][0]}"
+    assert rows["Sum egenkapital og gjeld"][1][0] == (f"=C{rows['Sum egenkapital'][0]}+C"
+                                                      f"{rows['Sum langsiktig gjeld'][0]}+C"
+                                                      f"{rows['Sum kortsiktig gjeld'][0]}")
 
 
 #: account names as an ERP may hand them over: each would be a live formula in a spreadsheet
@@ -128,17 +172,19 @@ def test_erp_text_that_looks_like_a_formula_stays_text_in_the_workbook(home: Pat
     write_registry(home / "registry.yaml", [synthetic_connection("books")], [("books", "sek")])
     _, book = written(osr("report", "trial-balance", "--company", COMPANY, "--period", "2024-01",
                           "--out", str(tmp_path / "out")).output)
-    sheet = load_workbook(book)["Trial balance"]
-    names = {row[0].value: row[1] for row in sheet.iter_rows(min_row=3) if row[0].value}
-    # XML reads a carriage return back as a line feed: still text, as the data type says
-    assert {n: names[n].value for n in FORMULAS} == {n: text.replace("\r", "\n") for n, text in FORMULAS.items()}
+    sheet = load_workbook(book)["Saldobalanse"]
+    names = {str(row[0].value): row[1] for row in sheet.iter_rows(min_row=4) if row[0].value}
+    # XML may read a carriage return back as a line feed: still text, as the data type says
+    assert {n: names[n].value.replace("\r", "\n") for n in FORMULAS} == {
+        n: text.replace("\r", "\n") for n, text in FORMULAS.items()}
     assert {names[number].data_type for number in FORMULAS} == {"s"}
     assert all(names[number].quotePrefix for number in FORMULAS)
-    row_2050 = next(row for row in sheet.iter_rows(min_row=3) if row[0].value == "2050")
+    row_2050 = next(row for row in sheet.iter_rows(min_row=4) if row[0].value == 2050)
     assert (row_2050[2].value, row_2050[2].data_type) == (-1100, "n")  # a negative amount is still a number
     with ZipFile(book) as archive:
         xml = archive.read("xl/worksheets/sheet1.xml").decode()
-    assert not re.search(r"<f[ >]", xml) and "HYPERLINK" in xml
+    # the only formulas are the totals this code writes over its own cells
+    assert re.findall(r"<f>(.*?)</f>", xml) == [f"SUM({c}4:{c}8)" for c in "CDEFG"] and "HYPERLINK" in xml
     assert re.search(r'<c r="B\d+"[^>]* t="inlineStr"><is><t>=HYPERLINK', xml)
 
 
@@ -206,18 +252,19 @@ def test_a_clients_consolidated_report_shows_eliminations_in_browser_and_workboo
         "currency": "NOK", "rates": "rates.csv", "eliminate": {"counterparty": "free_dimension_1"}}}}))
     page, book = written(osr("report", "income-statement", "--client", "Group").output)
     dom = browser_dom(page)
-    headers = [" ".join(t).strip() for tag, _, t in dom.elements if tag == "th"][:6]
-    assert headers == ["Line", "Name", "g.parent", "g.sub", "Eliminations", "Consolidated"]
-    result = {a["data-category"]: Decimal(a["data-value"]) for tag, a, _ in dom.elements
-              if tag == "rect" and a.get("class") == "bar result"}
-    assert result == {"g.parent": Decimal("700.00"), "g.sub": Decimal("1900.00"), "Eliminations": Decimal("0.00"),
-                      "Consolidated": Decimal("2600.00")}
-    revenue = {a["data-category"]: Decimal(a["data-value"]) for tag, a, _ in dom.elements
-               if tag == "rect" and a.get("class") == "bar revenue"}
-    assert revenue == {"g.parent": Decimal("950.00"), "g.sub": Decimal("2850.00")}
-    rows = {r[1].value: [c.value for c in r[2:]] for r in load_workbook(book)["Consolidated income statement"]
-            .iter_rows(min_row=3)}
+    headers = [" ".join(t).strip() for tag, a, t in dom.elements if a.get("role") == "columnheader"][:6]
+    assert headers == ["Linje", "Navn", "parent", "sub", "Elimineringer", "Konsern"]  # names, not keys
+    texts = [" ".join(t).strip() for tag, _, t in dom.elements if tag == "text"]
+    assert {"parent", "sub", "Elimineringer", "Konsern", "700", f"1{N}900", f"2{N}600"} <= set(texts)
+    assert len([a for tag, a, _ in dom.elements if tag == "g" and a.get("id", "").startswith(
+        "consolidated-result-result-")]) == 4
+    workbook = load_workbook(book)
+    rows = {r[1].value: [c.value for c in r[2:]] for r in workbook["Konsolidert resultatregnskap"]
+            .iter_rows(min_row=4)}
     assert rows["Salgs- og driftsinntekt"] == [950, 2850, -950, 2850]
+    figures = {r[0].value: [c.value for c in r[1:]] for r in workbook["Per selskap hittil i år"].iter_rows(min_row=4)}
+    assert figures["Konsern"][2] == Decimal("2600.00") or figures["Konsern"][2] == 2600
+    assert len(workbook["Per selskap hittil i år"]._charts) == 1  # a native chart of the figures
     assert osr("report", "trial-balance", "--client", "Group", ok=False).exit_code == 2
 
 
@@ -243,7 +290,7 @@ def test_any_client_name_gives_a_safe_file_name_and_keeps_its_text_inside(wareho
     stem = page.name.removesuffix("-consolidated-balance-sheet-2024-01.html")
     assert re.fullmatch(r"[A-Za-z0-9._-]{1,71}-[0-9a-f]{8}", stem), page.name
     assert book.name == f"{stem}-consolidated-balance-sheet-2024-01.xlsx"
-    assert f"<h1>Consolidated balance sheet 2024-01: {escape(name)}</h1>" in page.read_text(encoding="utf-8")
+    assert f"<h1>Konsolidert balanse 2024-01: {escape(name)}</h1>" in page.read_text(encoding="utf-8")
 
 
 def test_file_names_keep_safe_names_and_never_share_a_file() -> None:
@@ -273,4 +320,4 @@ def test_a_clients_name_with_letters_beyond_ascii_names_its_files_through_osr_re
         allow_unicode=True), encoding="utf-8")
     page, _ = written(osr("report", "income-statement", "--client", client).output)
     assert re.fullmatch(r"Bjorn_Ase_Gruppe-[0-9a-f]{8}-consolidated-income-statement-2024-01\.html", page.name)
-    assert "<h1>Consolidated income statement 2024-01: Bjørn &amp; Åse Gruppe</h1>" in page.read_text(encoding="utf-8")
+    assert "<h1>Konsolidert resultatregnskap 2024-01: Bjørn &amp; Åse Gruppe</h1>" in page.read_text(encoding="utf-8")

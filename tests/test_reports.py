@@ -7,8 +7,9 @@ from decimal import Decimal
 import pytest
 
 from osr_pipelines.reports import ledger
+from osr_pipelines.reports.build import build_report
 from osr_pipelines.reports.periods import parse_period, shift
-from osr_pipelines.reports.statements import balance_sheet, income_statement
+from osr_pipelines.reports.statements import income_statement
 from osr_pipelines.reports.trial_balance import (
     TrialBalance,
     broken_carry_forward,
@@ -125,17 +126,90 @@ def test_income_statement_needs_last_years_january(engine) -> None:
         income_statement(tb, 202312)
 
 
-def test_balance_sheet_matches_the_hand_calculation(engine) -> None:
-    tb = trial_balance(ledger.from_warehouse(engine, COMPANY, 202312, 202402))
-    sheet = balance_sheet(tb)
-    january = {line.line.name: line.values for line in sheet.by_period[202401]}
-    assert january == {
-        "Omløpsmidler": [D("1400.00"), D("300.00"), D("1700.00")],
-        "Egenkapital": [D("-1100.00"), D("0.00"), D("-1100.00")],
-        "Kortsiktig gjeld": [D("-300.00"), D("0.00"), D("-300.00")],
-        "Årets resultat": [D("0.00"), D("-300.00"), D("-300.00")],
+def lines(table) -> dict[str, list]:
+    """Statement rows that are not account detail, by name: their figures."""
+    return {row.cells[1]: list(row.cells[2:]) for row in table.rows if row.kind in ("line", "total")}
+
+
+def test_balance_sheet_in_the_statutory_layout_matches_the_hand_calculation(engine) -> None:
+    report = build_report("balance-sheet", ledger.from_warehouse(engine, COMPANY, 202301, 202401), 202401)
+    table = report.tables[0]
+    assert table.columns == ("Linje", "Navn", "Per 2024-01", "Per 31.12.2023")
+    # equity and liabilities positive; 2024-01 against 31.12.2023, by hand from the vouchers
+    assert lines(table) == {
+        "Sum anleggsmidler": [D("0.00"), D("0.00")],
+        "Bankinnskudd, kontanter o.l.": [D("1700.00"), D("1400.00")],
+        "Sum omløpsmidler": [D("1700.00"), D("1400.00")],
+        "Sum eiendeler": [D("1700.00"), D("1400.00")],
+        "Opptjent egenkapital": [D("1100.00"), D("400.00")],  # 2022's 400, then 2023's 700 carried
+        "Årets resultat": [D("300.00"), D("700.00")],  # inside equity: 2024 so far, and all of 2023
+        "Sum egenkapital": [D("1400.00"), D("1100.00")],
+        "Sum langsiktig gjeld": [D("0.00"), D("0.00")],
+        "Leverandørgjeld": [D("300.00"), D("300.00")],
+        "Sum kortsiktig gjeld": [D("300.00"), D("300.00")],
+        "Sum egenkapital og gjeld": [D("1700.00"), D("1400.00")],
     }
-    assert all(sheet.total(p) == [D("0.00")] * 3 for p in sheet.periods)
+    names = [row.cells[1] for row in table.rows]
+    assert names.index("Årets resultat") < names.index("Sum egenkapital") < names.index("Kortsiktig gjeld")
+    assert [row.cells[0] for row in table.rows if row.kind == "account"] == ["1920", "2050", "2400"]
+    assert report.balance_difference == [] and report.unmapped == []
+    ledger_signs = build_report("balance-sheet", ledger.from_warehouse(engine, COMPANY, 202301, 202401), 202401,
+                                signs="ledger")
+    assert lines(ledger_signs.tables[0])["Sum egenkapital og gjeld"] == [D("-1700.00"), D("-1400.00")]
+
+
+#: a year of books with every class: revenue, goods, wages, depreciation, interest both ways, tax, year-end entry
+FULL_YEAR = [("3000", "-1000"), ("3600", "-100"), ("4000", "300"), ("5000", "200"), ("6000", "50"),
+             ("6300", "100"), ("8050", "-20"), ("8150", "40"), ("8300", "95"), ("1920", "335")]
+
+
+def full_year(extra: tuple = ()) -> ledger.Ledger:
+    rows = tuple((a, 202412, D(v) if D(v) > 0 else D("0.00"), -D(v) if D(v) < 0 else D("0.00"))
+                 for a, v in (*FULL_YEAR, *extra))
+    from osr_pipelines.reports.accounts import chart
+
+    return ledger.Ledger("hand.1", "NOK", 202301, 202412, chart({}, {r[0] for r in rows}), rows)
+
+
+def test_income_statement_in_the_statutory_layout_splits_class_8_at_tax() -> None:
+    report = build_report("income-statement", full_year(), 202412)
+    found = {name: values[1] for name, values in lines(report.tables[0]).items()}  # the year to date
+    assert found == {
+        "Salgsinntekt": D("1000.00"), "Annen driftsinntekt": D("100.00"), "Sum driftsinntekter": D("1100.00"),
+        "Varekostnad": D("300.00"), "Lønnskostnad": D("200.00"), "Av- og nedskrivning": D("50.00"),
+        "Annen driftskostnad": D("100.00"), "Sum driftskostnader": D("650.00"),
+        "Driftsresultat": D("450.00"),
+        "Finansinntekt": D("20.00"), "Sum finansinntekter": D("20.00"),  # 8050 interest income
+        "Finanskostnad": D("40.00"), "Sum finanskostnader": D("40.00"),  # 8150 interest cost
+        "Resultat før skattekostnad": D("430.00"),
+        "Skattekostnad på ordinært resultat": D("95.00"), "Sum skattekostnad": D("95.00"),  # 8300 below the line
+        "Årsresultat": D("335.00"),
+    }
+    order = [row.cells[1] for row in report.tables[0].rows]
+    assert order.index("Driftsresultat") < order.index("Finansinntekter") < \
+        order.index("Resultat før skattekostnad") < order.index("Skattekostnad") < order.index("Årsresultat")
+    booked = build_report("income-statement", full_year((("8800", "335"), ("2050", "-335"))), 202412)
+    assert lines(booked.tables[0])["Årsresultat"][1] == D("335.00")  # the year-end entry comes after it
+    assert lines(booked.tables[0])["Sum overføringer og disponeringer"][1] == D("335.00")
+    english = build_report("income-statement", full_year(), 202412, lang="en", signs="ledger")
+    assert lines(english.tables[0])["Result for the year"][1] == D("-335.00")  # a profit is a credit
+    assert lines(english.tables[0])["Operating result"][1] == D("-450.00")
+
+
+def test_an_account_no_line_covers_is_listed_apart_and_counted_in_no_total() -> None:
+    report = build_report("income-statement", full_year((("9990", "10"), ("1920", "-10"))), 202412)
+    assert report.unmapped == ["9990"]
+    assert lines(report.tables[0])["Årsresultat"][1] == D("335.00")
+    assert lines(report.tables[0])["Sum kontoer uten linje"][1] == D("10.00")
+    assert [row.cells for row in report.tables[1].rows] == [("9990", "")]
+
+
+def test_amounts_in_norwegian_and_english() -> None:
+    from osr_pipelines.reports.numbers import amount
+
+    assert amount(D("-1234567.5")) == "-1\u00a0234\u00a0567,50"
+    assert amount(D("-1234567.5"), "en") == "-1,234,567.50"
+    assert amount(D("-0.00")) == amount(D("-0.001")) == "0,00"  # never a negative zero
 
 
 @pytest.mark.parametrize("text", ["2024-13", "2024-00", "0000-01", "1899-12", "3000-01", "24-01", "2024-1"])

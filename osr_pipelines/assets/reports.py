@@ -32,6 +32,7 @@ from osr_pipelines.connectors.base import ConnectorError
 from osr_pipelines.partitions import client_partitions, company_partitions
 from osr_pipelines.registry import RegistryError
 from osr_pipelines.reports import files, saft
+from osr_pipelines.reports import warnings as checks
 from osr_pipelines.reports.build import NS4102, build_report
 from osr_pipelines.reports.consolidation import (
     consolidate,
@@ -41,6 +42,7 @@ from osr_pipelines.reports.consolidation import (
     mismatch_table,
 )
 from osr_pipelines.reports.groups import client_setup
+from osr_pipelines.reports.ledger import warehouse_period_range
 from osr_pipelines.reports.periods import label, parse_period
 from osr_pipelines.reports.rates import MissingRate
 from osr_pipelines.reports.source import ReportError, company_ledger
@@ -59,10 +61,19 @@ def report_folder() -> Path:
 _CHECKS = [
     AssetCheckSpec("sums_to_zero", asset="trial_balance",
                    description="The trial balance's closing balances, and its debits against credits, sum to "
-                               "zero in every month."),
+                               "zero in every month; the vouchers that do not balance are named."),
     AssetCheckSpec("closing_is_next_opening", asset="trial_balance",
                    description="Every account opens a month with the previous month's closing balance (across a "
                                "year end: result accounts at zero, their result carried to equity)."),
+    AssetCheckSpec("sides_agree", asset="balance_sheet",
+                   description="Sum eiendeler equals Sum egenkapital og gjeld, now and at last year's 31 December."),
+    *(AssetCheckSpec("accounts_on_lines", asset=name,
+                     description="Every account with an amount falls on a line of the report (the statutory "
+                                 "layout's, or the SAF-T grouping's); those that do not are named.")
+      for name in ("income_statement", "balance_sheet")),
+    *(AssetCheckSpec("period_in_data", asset=name,
+                     description="The month reported lies within the months the company's postings cover.")
+      for name in ("trial_balance", "income_statement", "balance_sheet")),
 ]
 
 
@@ -78,8 +89,10 @@ class ReportConfig(Config):
 _COMPANY_REPORTS = {
     "trial-balance": "Per account and month: opening, debit, credit, movement and closing balance, in the company's "
                      "currency.",
-    "income-statement": "The month, the year to date, and both a year earlier, by NS 4102 class or SAF-T code.",
-    "balance-sheet": "Opening, movement and closing balance of the month, by NS 4102 section or SAF-T code.",
+    "income-statement": "The month, the year to date, and both a year earlier, in the statutory layout "
+                        "(regnskapsloven § 6-1) by NS 4102 account, or by SAF-T code.",
+    "balance-sheet": "The month's closing balance against last year's 31 December, in the statutory layout "
+                     "(regnskapsloven § 6-2) by NS 4102 account, or by SAF-T code.",
 }
 
 
@@ -100,7 +113,8 @@ def company_reports(context: AssetExecutionContext, config: ReportConfig) -> Ite
     try:
         period = parse_period(config.period, what=f"company '{company}': run config 'period'") \
             if config.period else None
-        ledger, period, source = company_ledger(context.resources.registry.load(),
+        registry = context.resources.registry.load()
+        ledger, period, source = company_ledger(registry,
                                                 context.resources.warehouse.warehouse.engine,
                                                 company, period, today_in_oslo())
         selected = {key.to_user_string() for key in context.selected_asset_keys}
@@ -109,27 +123,48 @@ def company_reports(context: AssetExecutionContext, config: ReportConfig) -> Ite
     except (ReportError, RegistryError, ConnectorError, ValueError) as exc:
         raise Failure(str(exc)) from None
     context.log.info(f"{', '.join(r.kind for r in reports)} of {company} for {label(period)} from the {source}")
+    name = next((c.name for c in registry.companies if c.key == company and c.name), company)
+    engine = context.resources.warehouse.warehouse.engine
+    outside = checks.outside_data(name, period, warehouse_period_range(engine, company), "nb") \
+        if source == "warehouse" and config.period else None
+    vouchers = None
     for report in reports:
-        name = report.kind.replace("-", "_")
-        checks = []
-        if name == "trial_balance":
+        if report.unbalanced and source == "warehouse" and vouchers is None:
+            vouchers = checks.unbalanced_vouchers(engine, company, period)
+        key = report.kind.replace("-", "_")
+        found = [w for w in [outside] if w] + checks.for_report(report, name, vouchers)
+        results = [AssetCheckResult(asset_key=key, check_name="period_in_data", passed=outside is None,
+                                    severity=AssetCheckSeverity.ERROR, metadata={"warning": outside or ""})]
+        if key == "trial_balance":
             unbalanced, broken = report.unbalanced, report.broken_carry_forward
-            checks = [
-                AssetCheckResult(asset_key=name, check_name="sums_to_zero", passed=not unbalanced,
+            results += [
+                AssetCheckResult(asset_key=key, check_name="sums_to_zero", passed=not unbalanced,
                                  severity=AssetCheckSeverity.ERROR,
                                  metadata={"months_off": len(unbalanced), "examples": MetadataValue.json(
-                                     [[label(d.period), str(d.found)] for d in unbalanced[:5]])}),
-                AssetCheckResult(asset_key=name, check_name="closing_is_next_opening", passed=not broken,
+                                     [[label(d.period), str(d.found)] for d in unbalanced[:5]]),
+                                     "vouchers": MetadataValue.json([[v.number, v.first_date.isoformat(),
+                                                                      str(v.total)] for v in (vouchers or [])[:20]])}),
+                AssetCheckResult(asset_key=key, check_name="closing_is_next_opening", passed=not broken,
                                  severity=AssetCheckSeverity.ERROR,
                                  metadata={"accounts_off": len(broken), "examples": MetadataValue.json(
                                      [[label(d.period), d.account, str(d.expected), str(d.found)]
                                       for d in broken[:5]])}),
             ]
-        page, book = files.write(files.company_document(report), report_folder())
+        else:
+            results.append(AssetCheckResult(asset_key=key, check_name="accounts_on_lines", passed=not report.unmapped,
+                                            severity=AssetCheckSeverity.ERROR,
+                                            metadata={"accounts": MetadataValue.json(report.unmapped[:50])}))
+        if key == "balance_sheet":
+            results.append(AssetCheckResult(asset_key=key, check_name="sides_agree",
+                                            passed=not report.balance_difference, severity=AssetCheckSeverity.ERROR,
+                                            metadata={"difference": MetadataValue.json(
+                                                [str(d) for d in report.balance_difference])}))
+        page, book = files.write(files.company_document(report, name, found), report_folder())
         yield MaterializeResult(
-            asset_key=name,
+            asset_key=key,
             metadata={
                 "report": MetadataValue.md("\n\n".join(markdown(t) for t in report.tables)),
+                "warnings": MetadataValue.md("\n".join(f"- {w}" for w in found) or "ingen"),
                 "html": MetadataValue.path(str(page)),
                 "excel": MetadataValue.path(str(book)),
                 "period": label(period),
@@ -138,7 +173,7 @@ def company_reports(context: AssetExecutionContext, config: ReportConfig) -> Ite
                 "accounts": len({r.account for r in report.trial_balance.rows}),
                 "duration_s": round(time.perf_counter() - started, 3),
             },
-            check_results=checks,
+            check_results=results,
         )
 
 
@@ -170,7 +205,8 @@ def client_reports(context: AssetExecutionContext, config: ReportConfig) -> Iter
     client = context.partition_key
     engine = context.resources.warehouse.warehouse.engine
     try:
-        group = client_setup(context.resources.registry.load(), client)
+        registry = context.resources.registry.load()
+        group = client_setup(registry, client)
         period = (parse_period(config.period, what=f"client '{client}': run config 'period'") if config.period
                   else latest_period(engine, group.setup.companies, client))
         result = consolidate(engine, group.setup, group.rates(), period)
@@ -180,23 +216,28 @@ def client_reports(context: AssetExecutionContext, config: ReportConfig) -> Iter
     except (RegistryError, ValueError) as exc:
         raise Failure(str(exc)) from None
     off = result.unbalanced()
+    names = {c.key: c.name or c.key for c in registry.companies}
+    found = checks.for_consolidation(result, names, "nb")
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     for name, (render, _) in _CLIENT_REPORTS.items():
         if name not in selected:
             continue
         kind = "income-statement" if name == "consolidated_income_statement" else "balance-sheet"
-        page, book = files.write(files.client_document(result, kind, lines), report_folder())
+        page, book = files.write(files.client_document(result, kind, lines, names=names, warnings=found),
+                                 report_folder())
         yield MaterializeResult(
             asset_key=name,
-            metadata={"report": MetadataValue.md(markdown(render(result, lines))), "period": label(period),
+            metadata={"report": MetadataValue.md(markdown(render(result, lines), names=names)), "period": label(period),
+                      "warnings": MetadataValue.md("\n".join(f"- {w}" for w in found) or "ingen"),
                       "html": MetadataValue.path(str(page)), "excel": MetadataValue.path(str(book)),
                       "currency": result.currency, "companies": len(result.companies)},
             check_results=[
                 AssetCheckResult(asset_key=name, check_name="consolidated_sums_to_zero", passed=not off,
                                  severity=AssetCheckSeverity.ERROR, metadata={"sum": amount(off)}),
                 AssetCheckResult(asset_key=name, check_name="intercompany_matches", passed=not result.mismatches,
-                                 severity=AssetCheckSeverity.WARN,
-                                 metadata={"mismatches": MetadataValue.md(markdown(mismatch_table(result)))}),
+                                 severity=AssetCheckSeverity.ERROR,
+                                 metadata={"mismatches": MetadataValue.md(markdown(mismatch_table(result),
+                                                                                   names=names))}),
             ],
         )
 

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from osr_pipelines.reports import saft
-from osr_pipelines.reports.accounts import ns4102_balance_section, ns4102_class
+from osr_pipelines.reports.accounts import BALANCE_LAYOUT, INCOME_LAYOUT
+from osr_pipelines.reports.language import text
 from osr_pipelines.reports.ledger import Ledger
-from osr_pipelines.reports.periods import january, shift
-from osr_pipelines.reports.statements import balance_sheet, income_statement
+from osr_pipelines.reports.periods import january, label, shift
+from osr_pipelines.reports.statements import (
+    balance_columns,
+    balance_sheet,
+    income_statement,
+    monthly_result,
+    result_columns,
+)
 from osr_pipelines.reports.tables import (
+    ACCOUNT,
     Row,
     Table,
     balance_sheet_table,
     income_statement_table,
+    statutory_table,
     trial_balance_table,
 )
+from osr_pipelines.reports.tables import balance_columns as balance_headings
 from osr_pipelines.reports.trial_balance import (
     Difference,
     TrialBalance,
@@ -28,6 +38,8 @@ from osr_pipelines.reports.trial_balance import (
 KINDS = ("trial-balance", "income-statement", "balance-sheet")
 NS4102 = "ns4102"
 GROUP_BY = (NS4102, *saft.LEVELS)
+#: ``statement``: as the statements show them (income, equity and liabilities positive); ``ledger``: debit positive
+SIGNS = ("statement", "ledger")
 
 
 def ledger_range(period: int) -> tuple[int, int]:
@@ -45,6 +57,13 @@ class Report:
     #: result per month, January to December, keyed by year (this year and last)
     monthly_result: dict[int, list[Decimal | None]]
     trial_balance: TrialBalance
+    lang: str = "nb"
+    #: accounts the report's lines do not cover (no statutory line, or no SAF-T code)
+    unmapped: list[str] = field(default_factory=list)
+    #: ``ns4102`` (the statutory layout) or the SAF-T level the lines are grouped by
+    group_by: str = NS4102
+    #: Sum eiendeler against Sum egenkapital og gjeld (ledger sign, so zero when they agree), per column
+    balance_difference: list[Decimal] = field(default_factory=list)
 
     @property
     def unbalanced(self) -> list[Difference]:
@@ -55,25 +74,52 @@ class Report:
         return broken_carry_forward(self.trial_balance)
 
 
-def build_report(kind: str, ledger: Ledger, period: int, group_by: str = NS4102) -> Report:
-    """Report ``kind`` of ``period`` from a ledger covering :func:`ledger_range` of it, its lines grouped
-    by NS 4102 or by a SAF-T level (standard accounts, RF-1167 or RF-1175 grouping codes)."""
+def build_report(kind: str, ledger: Ledger, period: int, group_by: str = NS4102, *, lang: str = "nb",
+                 signs: str = "statement") -> Report:
+    """Report ``kind`` of ``period`` from a ledger covering :func:`ledger_range` of it.
+
+    By NS 4102 the income statement and balance sheet follow the statutory layout, in ``signs``; by a
+    SAF-T level (standard accounts, RF-1167 or RF-1175 grouping codes) their lines are that level's codes,
+    the income statement profit positive and the balance sheet in the ledger's sign.
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown report '{kind}' (known: {', '.join(KINDS)})")
+    if signs not in SIGNS:
+        raise ValueError(f"unknown signs '{signs}' (known: {', '.join(SIGNS)})")
     tb = trial_balance(ledger)
-    saft_mapping = None if group_by == NS4102 else saft.mapping(ledger.company, group_by)
-    lines = saft_mapping.grouping() if saft_mapping else ns4102_class
-    sections = saft_mapping.grouping() if saft_mapping else ns4102_balance_section
-    statement = income_statement(tb, period, lines)
+    title = f"{text(kind, lang)} {label(period)} ({tb.currency})"
+    names = {a: tb.name(a) for a in tb.accounts}
+    balance = {a: acc.is_balance for a, acc in tb.accounts.items()}
+    unmapped: list[str] = []
+    difference: list[Decimal] = []
     if kind == "trial-balance":
-        table = trial_balance_table(tb, period)
-    elif kind == "income-statement":
-        table = income_statement_table(statement)
+        table = trial_balance_table(tb, period, lang)
+    elif group_by == NS4102 and kind == "income-statement":
+        last = label(shift(period, -12))
+        columns = (label(period), text("ytd", lang, period=label(period)), last, text("ytd", lang, period=last))
+        statement = statutory_table(title, columns, INCOME_LAYOUT, result_columns(tb, period), names, balance,
+                                    lang, signs == "ledger")
+        table, unmapped = statement.table, statement.unplaced
+    elif group_by == NS4102:
+        values, result = balance_columns(tb, period)
+        statement = statutory_table(title, balance_headings(period, lang), BALANCE_LAYOUT, values, names, balance,
+                                    lang, signs == "ledger", result)
+        table, unmapped = statement.table, statement.unplaced
+        totals = statement.ledger_totals
+        difference = [a + b for a, b in zip(totals["sum eiendeler"], totals["sum egenkapital og gjeld"],
+                                            strict=True)]
     else:
-        table = balance_sheet_table(balance_sheet(tb, [period], sections), period)
+        mapping = saft.mapping(ledger.company, group_by)
+        if kind == "income-statement":
+            table = income_statement_table(income_statement(tb, period, mapping.grouping()), lang)
+        else:
+            table = balance_sheet_table(balance_sheet(tb, [period], mapping.grouping()), period, lang)
+        unmapped = mapping.unmapped({r.account for r in tb.of(period)})
     tables = [table]
-    if saft_mapping is not None:
-        unmapped = saft_mapping.unmapped({r.account for r in tb.of(period)})
-        tables.append(Table(f"Accounts not mapped to {group_by} (map them in {saft.mapping_path().name})",
-                            ("Account", "Name"), [Row((a, tb.name(a))) for a in unmapped]))
-    return Report(kind, ledger.company, ledger.currency, period, tables, statement.monthly_result, tb)
+    if unmapped:
+        where = text("not mapped", lang) if group_by == NS4102 else \
+            f"{text('not mapped', lang)}: {group_by} ({saft.mapping_path().name})"
+        tables.append(Table(where, (text("Account", lang), text("Name", lang)),
+                            [Row((a, tb.name(a)), kind=ACCOUNT) for a in unmapped]))
+    return Report(kind, ledger.company, ledger.currency, period, tables, monthly_result(tb, period), tb, lang,
+                  unmapped, group_by, difference if any(difference) else [])

@@ -1,71 +1,92 @@
-"""Bar charts as inline SVG: monthly result this year against last, and per company in a client.
+"""Bar charts as SVG drawn by matplotlib, inlined in the HTML page so it stays one self-contained file.
 
-A few dozen ``<rect>`` elements need no plotting library: the charts render in
-every browser, print well, and keep the reports free of a heavy dependency.
-Every bar carries its category and value as data attributes, so a test (or a
-script) can read the chart back from the page.
+matplotlib is maintained, draws axes, ticks, gridlines, titles and value
+labels properly, and writes SVG without a display: the figure is made on its
+SVG canvas directly (no pyplot, no global backend). It is imported when a
+chart is drawn, not when the CLI starts. Text stays text in the SVG (not
+paths), so a reader can select it, a screen reader can read it and a test can
+find a bar's value; every bar's group carries an id naming chart, series and
+category.
 """
 
 from __future__ import annotations
 
+import io
+import re
 from dataclasses import dataclass
 from decimal import Decimal
-from html import escape
 
-from osr_pipelines.reports.tables import amount
+from osr_pipelines.reports.language import MONTHS, text
+from osr_pipelines.reports.numbers import THOUSANDS
 
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-HEIGHT, MARGIN, AXIS, LEGEND = 260, 24, 20, 16
-PALETTE = ("#b0b7c3", "#1f77b4", "#d62728", "#2ca02c")
+PALETTE = ("#9aa5b5", "#1f5fa8", "#c0392b", "#2e8b57")
 
 
 @dataclass(frozen=True)
 class Series:
-    #: short name, also the bars' CSS class (``bar <key>``)
+    #: short name, part of each bar's id (``<chart>-<key>-<category index>``)
     key: str
     name: str
     values: list[Decimal | None]
 
 
+def _whole(value: float, lang: str) -> str:
+    """An axis tick: whole units, grouped as the language writes them."""
+    shown = f"{round(value) or 0:,.0f}"
+    return shown if lang == "en" else shown.replace(",", THOUSANDS)
+
+
 def bar_chart(chart_id: str, title: str, categories: list[str], series: list[Series], currency: str,
-              width: int = 720) -> str:
-    """Grouped bars, one group per category, one bar per series; positive up, negative down from zero."""
-    values = [v for s in series for v in s.values if v is not None]
-    top = max([v for v in values if v > 0], default=Decimal(0))
-    bottom = min([v for v in values if v < 0], default=Decimal(0))
-    span = (top - bottom) or Decimal(1)
-    plot = HEIGHT - 2 * MARGIN - AXIS - LEGEND
-    zero = MARGIN + LEGEND + float(top / span) * plot
-    slot = (width - 2 * MARGIN) / max(len(categories), 1)
-    bar = slot * 0.76 / max(len(series), 1)
-    parts = [f'<svg id="{chart_id}" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{HEIGHT}" '
-             f'viewBox="0 0 {width} {HEIGHT}" role="img" aria-label="{escape(title)} ({escape(currency)})">',
-             f'<line x1="{MARGIN}" y1="{zero:.1f}" x2="{width - MARGIN}" y2="{zero:.1f}" stroke="#333"/>']
-    for i, category in enumerate(categories):
-        x = MARGIN + i * slot + slot * 0.12
+              lang: str = "nb", width: float = 9.0) -> str:
+    """Grouped bars, one group per category, one bar per series, each labelled with its value; an inline ``<svg>``."""
+    import matplotlib
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": chart_id, "font.size": 8.5,
+                                "font.family": "sans-serif"}):
+        figure = Figure(figsize=(width, 3.6))
+        FigureCanvasSVG(figure)
+        axes = figure.add_subplot()
+        slot = 0.8 / max(len(series), 1)
         for j, s in enumerate(series):
-            value = s.values[i]
-            if value is None:
-                continue
-            height = abs(float(value / span)) * plot
-            y = zero - height if value > 0 else zero
-            parts.append(f'<rect class="bar {escape(s.key)}" data-category="{escape(category)}" '
-                         f'data-value="{value}" x="{x + j * bar:.1f}" y="{y:.1f}" width="{bar:.1f}" '
-                         f'height="{height:.1f}" fill="{PALETTE[j % len(PALETTE)]}"><title>{escape(category)}, '
-                         f'{escape(s.name)}: {amount(value)} {escape(currency)}</title></rect>')
-        parts.append(f'<text x="{x + bar * len(series) / 2:.1f}" y="{HEIGHT - MARGIN + 4}" font-size="11" '
-                     f'text-anchor="middle">{escape(category)}</text>')
-    for j, s in enumerate(series):
-        x = MARGIN + j * 140
-        parts.append(f'<rect x="{x}" y="4" width="10" height="10" fill="{PALETTE[j % len(PALETTE)]}"/>'
-                     f'<text class="legend" x="{x + 14}" y="13" font-size="11">{escape(s.name)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+            xs = [i - 0.4 + slot * (j + 0.5) for i in range(len(categories))]
+            heights = [float(v) if v is not None else 0.0 for v in s.values]
+            bars = axes.bar(xs, heights, slot * 0.92, label=s.name, color=PALETTE[j % len(PALETTE)], zorder=2)
+            for i, bar in enumerate(bars):
+                bar.set_gid(f"{chart_id}-{s.key}-{i}")
+            axes.bar_label(bars, labels=[_whole(float(v), lang) if v else "" for v in s.values],
+                           fontsize=6.5, padding=2, rotation=90 if len(categories) * len(series) > 16 else 0)
+        axes.set_xticks(range(len(categories)), categories)
+        axes.axhline(0, color="#333", linewidth=0.8, zorder=3)
+        axes.yaxis.grid(True, color="#ddd", zorder=0)
+        axes.set_axisbelow(True)
+        axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _whole(v, lang)))
+        axes.set_ylabel(currency)
+        axes.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        axes.margins(y=0.18)
+        for side in ("top", "right"):
+            axes.spines[side].set_visible(False)
+        if len(series) > 1:
+            axes.legend(frameon=False, ncols=len(series), loc="upper right")
+        figure.subplots_adjust(left=0.09, right=0.99, top=0.88, bottom=0.09)
+        out = io.StringIO()
+        figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
+    svg = out.getvalue()
+    svg = svg[svg.index("<svg"):]  # no XML declaration or doctype inside an HTML page
+    return re.sub(r"<svg ", f'<svg id="{chart_id}" role="img" aria-label="{_attr(title)} ({_attr(currency)})" ',
+                  svg, count=1)
 
 
-def monthly_result_svg(monthly: dict[int, list[Decimal | None]], currency: str) -> str:
+def _attr(value: str) -> str:
+    from html import escape
+    return escape(value, quote=True)
+
+
+def monthly_result_svg(monthly: dict[int, list[Decimal | None]], currency: str, lang: str = "nb") -> str:
     """The monthly result as bars, this year (the later year in ``monthly``) beside last year."""
     last_year, this_year = sorted(monthly)
-    return bar_chart("monthly-result", f"Monthly result, {this_year} against {last_year}", list(MONTHS),
-                     [Series("last-year", str(last_year), monthly[last_year]),
-                      Series("this-year", str(this_year), monthly[this_year])], currency)
+    return bar_chart("monthly-result", text("monthly result chart", lang, this=this_year, last=last_year),
+                     list(MONTHS[lang]), [Series("last-year", str(last_year), monthly[last_year]),
+                                          Series("this-year", str(this_year), monthly[this_year])], currency, lang)
