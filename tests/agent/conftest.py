@@ -23,8 +23,8 @@ import pytest
 
 from osr_agent.config import AgentConfig, DataSource
 from osr_pipelines.connectors.synthetic_books import SyntheticBooks
+from osr_sandbox.tls import make_pki
 from osr_sandbox.visma_business_sql import write_databases
-from tests.agent.pki import make_pki
 
 BIN = Path(sys.executable).parent
 BOOKS = SyntheticBooks(seed=7, company_ids=("1001", "1002"), postings=30_000, years=2, end=date(2025, 12, 31))

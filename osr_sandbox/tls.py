@@ -1,4 +1,8 @@
-"""A test CA and the gateway's certificate signed by it, made with ``cryptography``."""
+"""A private CA and a server certificate signed by it, for the gateway in tests, demos and benchmarks.
+
+Made with ``cryptography`` (the agent extra); never for production, where the gateway has a certificate
+from a public CA.
+"""
 
 from __future__ import annotations
 
