@@ -135,6 +135,22 @@ def test_the_newest_file_wins_the_months_it_covers(tmp_path: Path) -> None:
     assert conn.source_warnings(ORG) == []
 
 
+def test_an_export_divided_into_files_is_read_as_one(tmp_path: Path) -> None:
+    """``<name>_<part>_<parts>.xml``: the files of one export share its months; master files are in the first."""
+    first = [("1", 202502, "1920", "-10.00"), ("1", 202502, "3000", "10.00")]
+    second = [("2", 202502, "1920", "-5.00"), ("2", 202502, "3000", "5.00")]
+    closing = {"1920": Decimal("85.00"), "2050": Decimal("-100.00"), "3000": Decimal("15.00")}
+    saft_file(tmp_path / "SAF-T Financial_912345678_20260110120000_1_2.xml", lines=first, closing=closing)
+    part = saft_file(tmp_path / "SAF-T Financial_912345678_20260110120000_2_2.xml", lines=second)
+    text = part.read_text(encoding="utf-8")
+    part.write_text(text[:text.index("<MasterFiles>")] + text[text.index("</MasterFiles>") + 14:], encoding="utf-8")
+    conn = connector(tmp_path)
+    rows = postings(conn, ORG)
+    assert sorted((r[1], r[5]) for r in rows) == [("1", -10.0), ("1", 10.0), ("2", -5.0), ("2", 5.0),
+                                                  (OPENING_VOUCHER, -100.0), (OPENING_VOUCHER, 100.0)]
+    assert conn.source_warnings(ORG) == []  # the stated closing balances hold for the two parts together
+
+
 def test_written_files_are_valid_saft_130(tmp_path: Path) -> None:
     assert problems(saft_file(tmp_path / "a.xml")) == []
     assert problems(EXAMPLE) == []  # the example is a 1.10 file, checked against 1.10

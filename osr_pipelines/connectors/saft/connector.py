@@ -12,6 +12,7 @@ file covers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,6 +22,7 @@ from osr_pipelines.connectors.base import Batch, CompanyInfo, ConnectorError, Ro
 from osr_pipelines.connectors.saft.mapping import (
     OPENING_VOUCHER,
     ZERO,
+    AccountRecord,
     FileContent,
     LineMapper,
     account_rows,
@@ -34,13 +36,18 @@ from osr_pipelines.connectors.saft.reader import (
     saft_files,
 )
 
+#: A file that is one of several of a single export: ``<name>_<part>_<parts>.xml`` (the Tax Administration's
+#: naming convention for an export divided into files; docs/connectors/saf-t.md).
+SPLIT = re.compile(r"^(?P<base>.+)_(?P<part>[0-9]{1,4})_(?P<parts>[0-9]{1,4})$")
+
 
 @dataclass
 class Part:
-    """One file of a company and the months newer files took from it."""
+    """One file of a company, the export it belongs to, and the months newer exports took from it."""
 
     header: FileHeader
     newer_months: frozenset[int]
+    export: tuple
 
     def keeps(self, period: int) -> bool:
         return period not in self.newer_months
@@ -75,23 +82,40 @@ def months(header: FileHeader) -> set[int]:
     return out
 
 
-def plan(headers: list[FileHeader]) -> list[Part]:
-    """The company's files, newest first, each with the months a newer file already covers.
+def export_of(header: FileHeader) -> tuple:
+    """The export a file belongs to: the files of one export divided into parts share it, any other file is
+    an export of its own."""
+    stem = header.path.name.rsplit(".", 1)[0]
+    split = SPLIT.match(stem)
+    name = f"{split['base']}/{split['parts']}" if split else header.path.name
+    return header.created, header.start, header.end, name
 
-    A file wholly covered by newer ones is left out.
+
+def plan(headers: list[FileHeader]) -> list[Part]:
+    """The company's files, newest export first, each with the months a newer export already covers.
+
+    An export wholly covered by newer ones is left out; the files of one
+    export divided into parts are kept or left out together.
     """
-    parts, taken = [], set()
-    for header in sorted(headers, key=lambda h: (h.created, h.path.name), reverse=True):
-        own = months(header) - taken
+    exports: dict[tuple, list[FileHeader]] = {}
+    for header in headers:
+        exports.setdefault(export_of(header), []).append(header)
+    parts: list[Part] = []
+    taken: set[int] = set()
+    for key in sorted(exports, reverse=True):
+        own = months(exports[key][0]) - taken
         if own:
-            parts.append(Part(header, frozenset(taken)))
+            parts.extend(Part(h, frozenset(taken), key) for h in sorted(exports[key], key=lambda h: h.path.name))
         taken |= own
     return parts
 
 
-def opening_part(parts: list[Part]) -> Part | None:
-    """The file whose opening balances start the company's books: the one covering its earliest month."""
-    return min(parts, key=lambda p: p.header.start, default=None)
+def first_export(parts: list[Part]) -> list[Part]:
+    """The files whose opening balances start the company's books: the export covering its earliest month."""
+    if not parts:
+        return []
+    earliest = min(parts, key=lambda p: p.header.start).export
+    return [p for p in parts if p.export == earliest]
 
 
 class SaftConnector:
@@ -201,10 +225,28 @@ class Prepared:
                  project_type: str) -> None:
         self.parts = parts
         newest_first = [contents[p.header.path] for p in parts]
-        first = opening_part(parts)
-        self.opening = opening_rows(first.header, contents[first.header.path]) if first else []
+        first = first_export(parts)
+        self.opening = opening_rows(first[0].header, _joined([contents[p.header.path] for p in first])) \
+            if first else []
         self.dimensions = _dimensions(newest_first, department_type, project_type)
-        self.warnings = [w for p in parts for w in reconcile(p.header, contents[p.header.path])]
+        self.warnings = []
+        for export in dict.fromkeys(p.export for p in parts):
+            files = [p for p in parts if p.export == export]
+            self.warnings += reconcile(files[0].header, _joined([contents[p.header.path] for p in files]))
+
+
+def _joined(contents: list[FileContent]) -> FileContent:
+    """The parts of one export as one file: the accounts (the first part's where parts repeat them), the
+    lines of all."""
+    joined = FileContent()
+    seen: set[str] = set()
+    for content in contents:
+        joined.accounts += [a for a in content.accounts if a.account not in seen]
+        seen |= {a.account for a in content.accounts}
+        for account, total in content.line_totals.items():
+            joined.line_totals[account] += total
+        joined.lines += content.lines
+    return joined
 
 
 def _merge(rows: list[list[Row]]) -> list[Row]:
@@ -217,7 +259,7 @@ def _merge(rows: list[list[Row]]) -> list[Row]:
 
 
 def _dimensions(contents: list[FileContent], department_type: str, project_type: str) -> dict[str, list[Row]]:
-    accounts: dict[str, object] = {}
+    accounts: dict[str, AccountRecord] = {}
     for content in contents:
         for record in content.accounts:
             accounts.setdefault(record.account, record)
@@ -227,7 +269,7 @@ def _dimensions(contents: list[FileContent], department_type: str, project_type:
                        for content in contents])
 
     return {
-        "accounts": sorted(account_rows(list(accounts.values())), key=lambda r: r[0]),  # type: ignore[arg-type]
+        "accounts": sorted(account_rows(list(accounts.values())), key=lambda r: r[0]),
         "customers": _merge([c.customers for c in contents]),
         "suppliers": _merge([c.suppliers for c in contents]),
         "departments": analysis(department_type),

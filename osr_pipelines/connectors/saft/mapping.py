@@ -26,6 +26,10 @@ OPENING_VOUCHER = "OPENING-BALANCE"
 #: Journal-line ids are ``journal/transaction/record``; longer ones (the column holds 64) are hashed.
 MAX_ID = 64
 
+#: Qualified names of the fields read from ``fields()`` dicts.
+_F = {name: NS + name for name in (
+    "TransactionID", "TransactionDate", "Period", "PeriodYear", "Description", "CustomerID", "SupplierID",
+    "AccountID", "Amount", "CurrencyAmount", "CurrencyCode", "AnalysisType", "AnalysisID", "RecordID")}
 _TAGS = {name: NS + name for name in (
     "Account", "Customer", "Supplier", "AnalysisTypeTableEntry", "Transaction", "Journal", "MasterFiles",
     "GeneralLedgerAccounts", "Line", "DebitAmount", "CreditAmount", "Analysis")}
@@ -59,7 +63,10 @@ class FileContent:
 
 
 def _amount(header: FileHeader, el: etree._Element, tag: str) -> Decimal | None:
-    value = text(el, tag)
+    return _decimal(header, el, tag, text(el, tag))
+
+
+def _decimal(header: FileHeader, el: etree._Element | None, tag: str, value: str | None) -> Decimal | None:
     if value is None:
         return None
     try:
@@ -106,55 +113,80 @@ class LineMapper:
         self.department_type, self.project_type = department_type, project_type
 
     def transaction(self, journal: str, tx: etree._Element) -> Iterator[tuple[int, Row]]:
-        """``(period, row)`` for each line of the transaction; ``period`` is ``YYYYMM``."""
+        """``(period, row)`` for each line of the transaction; ``period`` is ``YYYYMM``.
+
+        Each element's children are read in one pass into a dict (``fields``):
+        a ``findtext`` per field scans the children again for every field, and
+        was most of the time a file took.
+        """
         path = self.header.path
-        tid = text(tx, "TransactionID")
+        head = fields(tx)
+        tid = head.get(_F["TransactionID"])
         if tid is None:
             raise SaftFileError(path, f"line {tx.sourceline}: a Transaction has no TransactionID")
-        when = text(tx, "TransactionDate") or ""
+        when = head.get(_F["TransactionDate"]) or ""
         try:
             day = date.fromisoformat(when[:10])
         except ValueError:
             raise SaftFileError(path, f"line {tx.sourceline}: transaction {tid}: TransactionDate must be a date "
                                       f"(YYYY-MM-DD), not {when!r}") from None
-        period_text, year_text = text(tx, "Period"), text(tx, "PeriodYear")
+        period_text, year_text = head.get(_F["Period"]), head.get(_F["PeriodYear"])
         if period_text and year_text and period_text.isdigit() and year_text.isdigit() \
                 and 1 <= int(period_text) <= 12:
             period = int(year_text) * 100 + int(period_text)
         else:  # periods beyond 12 (year-end adjustments) count in the month of their date
             period = day.year * 100 + day.month
-        description = text(tx, "Description")
-        tx_customer, tx_supplier = text(tx, "CustomerID"), text(tx, "SupplierID")
+        description = head.get(_F["Description"])
+        tx_customer, tx_supplier = head.get(_F["CustomerID"]), head.get(_F["SupplierID"])
         iso = day.isoformat()
+        department_type, project_type = self.department_type, self.project_type
         for number, line in enumerate(tx.iterchildren(_TAGS["Line"]), 1):
-            account = text(line, "AccountID")
+            values = fields(line)
+            account = values.get(_F["AccountID"])
             side, sign = line.find(_TAGS["DebitAmount"]), 1
             if side is None:
                 side, sign = line.find(_TAGS["CreditAmount"]), -1
-            amount = _amount(self.header, side, "Amount") if side is not None else None
+            money = fields(side) if side is not None else {}
+            amount = _decimal(self.header, side, "Amount", money.get(_F["Amount"]))
             if account is None or amount is None:
                 raise SaftFileError(path, f"line {line.sourceline}: transaction {tid}: a Line needs an AccountID "
                                           "and a DebitAmount or CreditAmount with its Amount")
-            currency_amount = _amount(self.header, side, "CurrencyAmount")
-            dimensions = {self.department_type: None, self.project_type: None}
-            free: list[str] = []
+            currency_amount = _decimal(self.header, side, "CurrencyAmount", money.get(_F["CurrencyAmount"]))
+            department = project = None
+            free: list[str | None] = []
             for analysis in line.iterchildren(_TAGS["Analysis"]):
-                kind, value = text(analysis, "AnalysisType"), text(analysis, "AnalysisID")
-                if kind in dimensions and dimensions[kind] is None:
-                    dimensions[kind] = value
+                kind = fields(analysis)
+                kind, value = kind.get(_F["AnalysisType"]), kind.get(_F["AnalysisID"])
+                if kind == department_type and department is None:
+                    department = value
+                elif kind == project_type and project is None:
+                    project = value
                 elif kind and value:
                     free.append(f"{kind}:{value}")
             free += [None] * 3
+            signed = amount if sign > 0 else -amount
             yield period, (
-                _posting_id(journal, tid, text(line, "RecordID") or str(number)),
-                tid, iso, period, account, float(sign * amount),
-                text(side, "CurrencyCode") or self.header.currency,
-                float(sign * (currency_amount if currency_amount is not None else amount)),
-                text(line, "Description") or description,
-                dimensions[self.department_type], dimensions[self.project_type],
-                text(line, "CustomerID") or tx_customer, text(line, "SupplierID") or tx_supplier,
+                _posting_id(journal, tid, values.get(_F["RecordID"]) or str(number)),
+                tid, iso, period, account, float(signed),
+                money.get(_F["CurrencyCode"]) or self.header.currency,
+                float(signed if currency_amount is None else sign * currency_amount),
+                values.get(_F["Description"]) or description,
+                department, project,
+                values.get(_F["CustomerID"]) or tx_customer, values.get(_F["SupplierID"]) or tx_supplier,
                 free[0], free[1], free[2], None,
             )
+
+
+def fields(el: etree._Element) -> dict[str, str]:
+    """Tag -> stripped text of ``el``'s children that hold text (the first of a tag wins; empty ones are absent)."""
+    out: dict[str, str] = {}
+    for child in el:
+        value = child.text
+        if value is not None and child.tag not in out:
+            value = value.strip()
+            if value:
+                out[child.tag] = value
+    return out
 
 
 def walk(header: FileHeader, content: FileContent, mapper: LineMapper,
