@@ -4,7 +4,8 @@ It answers the operations the connector uses with the envelopes of the
 services' WSDLs (the tests validate them against the WSDL schemas):
 
 * ``Login`` checks the ApplicationId, user name and password and answers a
-  session id; a wrong one is a ``soap:Fault`` (HTTP 500, as ASP.NET web
+  session id on the identity ``IdentityId`` names (the first one if none);
+  a wrong one is a ``soap:Fault`` (HTTP 500, as ASP.NET web
   services send faults). Every other call needs the cookie
   ``ASP.NET_SessionId``; without a live one it faults, and ``HasSession``
   answers ``false``. Sessions expire after ``session_seconds`` (option).
@@ -62,6 +63,7 @@ DEFAULT_APPLICATION_ID = "3c1a9f2e-5b7d-4e21-9a0c-24f7a1b2c3d4"
 DEFAULT_USERNAME = "regnskap@example.no"
 DEFAULT_PASSWORD = "sandbox-password"
 EUR_RATE = 11.5
+EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 _PROJECTS = 10
 
 
@@ -205,9 +207,14 @@ def _operation(state: _State, operation: str, namespace: str, call: etree._Eleme
                  _text(call, *credential, "Password", namespace=namespace))
         if given != (state.application_id, state.username, state.password):
             raise SoapFaultAnswer("Server was unable to process request. ---> Invalid credentials")
+        wanted = _text(call, *credential, "IdentityId", namespace=namespace)
+        companies = [c for c in state.books.company_ids if wanted in (None, EMPTY_GUID, identity_of(c))]
+        if not companies:
+            raise SoapFaultAnswer("Provided IdentityId is blocked. Please use GetIdentitiesWithCredential to get a "
+                                  "list of available Identities and reauthenticate with a valid IdentityId")
         state.logins += 1
         session_id = secrets.token_hex(12)
-        state.sessions[session_id] = (state.clock() + state.session_seconds, state.books.company_ids[0])
+        state.sessions[session_id] = (state.clock() + state.session_seconds, companies[0])
         return _ok(operation, namespace, _el("LoginResult", session_id))
     live = session is not None and state.sessions.get(session, (0.0, ""))[0] > state.clock()
     if operation == "HasSession":
