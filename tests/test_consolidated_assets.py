@@ -62,7 +62,8 @@ def test_consolidated_assets_eliminate_and_translate(group_home: Path, warehouse
     assert "| Linje | Navn | parent | sub | Elimineringer | Konsern |" in income  # names, not keys
     assert "|  | **Resultat** | **700,00** | **1\u00a0900,00** | **0,00** | **2\u00a0600,00** |" in income
     sheet = report(result, "consolidated_balance_sheet")
-    assert "| C8 | Omregningsdifferanse | 0,00 | 100,00 | 0,00 | 100,00 |" in sheet
+    assert "| **C8** | **Omregningsdifferanse** | **0,00** | **100,00** | **0,00** | **100,00** |" in sheet
+    assert "| 1560 |  | 900,00 | 0,00 | -900,00 | 0,00 |" in sheet  # the accounts under their line
     assert all(checks(result).values()) and len(checks(result)) == 4
     (materialization,) = [m for m in result.asset_materializations_for_node("client_reports")
                           if m.asset_key.to_user_string() == "consolidated_balance_sheet"]

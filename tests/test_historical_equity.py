@@ -67,7 +67,7 @@ def test_osr_report_gives_the_paper_figures(home: Path, warehouse_url: str) -> N
             for cell in row:
                 if isinstance(cell, str) and numbers:
                     values.setdefault(cell, numbers[-1])
-    assert values["Egenkapital"] == -10000  # the consolidated column: the parent has no equity
+    assert values["Aksjekapital"] == -10000  # the consolidated column: the parent has no share capital
     assert values["Omregningsdifferanse"] == 4750
 
 

@@ -32,7 +32,7 @@ from osr_pipelines.reports import ledger
 from osr_pipelines.reports.accounts import Grouping, Line, ns4102_balance_section, ns4102_class
 from osr_pipelines.reports.build import ledger_range
 from osr_pipelines.reports.ledger import CENT, Ledger
-from osr_pipelines.reports.periods import january, label, months_between
+from osr_pipelines.reports.periods import january, label, months_between, shift
 from osr_pipelines.reports.rates import Rates
 from osr_pipelines.reports.statements import YEAR_RESULT
 from osr_pipelines.reports.tables import Row, Table
@@ -90,9 +90,19 @@ class Translated:
     closing: dict[str, Decimal] = field(default_factory=dict)
     #: what makes the translated ledger sum to zero again (kept only for whole companies)
     difference: Decimal = ZERO
+    #: result accounts per month, this year's and last year's, each at its month's average rate
+    months: dict[int, dict[str, Decimal]] = field(default_factory=dict)
 
     def total(self) -> Decimal:
         return sum(self.ytd.values(), ZERO) + sum(self.closing.values(), ZERO) + self.difference
+
+    def results(self, months: list[int]) -> dict[str, Decimal]:
+        """The result accounts over ``months`` (this year's or last year's)."""
+        out: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for month in months:
+            for account, value in self.months.get(month, {}).items():
+                out[account] += value
+        return dict(out)
 
 
 def translate(tb: TrialBalance, rates: Rates, presentation: str, period: int, *, whole: bool,
@@ -100,12 +110,17 @@ def translate(tb: TrialBalance, rates: Rates, presentation: str, period: int, *,
     """``tb`` at ``period`` in ``presentation``; ``equity`` replaces the equity accounts' closing balances
     with their historical translation. A month without movements asks no rate."""
     out = Translated()
-    for month in months_between(january(period), period):
+    this_year = january(period)
+    for month in months_between(january(shift(period, -12)), period):
+        if month not in tb.periods or this_year > month > shift(period, -12):
+            continue  # last year's months after its comparison month are in no column
         moved = [row for row in tb.of(month) if not tb.accounts[row.account].is_balance and row.movement]
         if moved:
             rate = rates.average(tb.currency, presentation, month)
-            for row in moved:
-                out.ytd[row.account] = out.ytd.get(row.account, ZERO) + (row.movement * rate).quantize(CENT)
+            out.months[month] = {row.account: (row.movement * rate).quantize(CENT) for row in moved}
+    for month in months_between(this_year, period):
+        for account, value in out.months.get(month, {}).items():
+            out.ytd[account] = out.ytd.get(account, ZERO) + value
     held = [row for row in tb.of(period) if tb.accounts[row.account].is_balance and row.closing
             and (equity is None or not is_equity(row.account))]
     if held:
@@ -223,6 +238,8 @@ class Consolidation:
     #: per company (and the elimination company), what is eliminated
     eliminated: dict[str, Translated]
     mismatches: list[Mismatch]
+    #: account names, as the companies' charts give them (the first company naming an account wins)
+    names: dict[str, str] = field(default_factory=dict)
 
     def column(self, pick: Callable[[Translated], dict[str, Decimal]], source: dict[str, Translated]
                ) -> dict[str, Decimal]:
@@ -287,7 +304,12 @@ def consolidate(engine: Engine, setup: ClientSetup, rates: Rates, period: int) -
                       for c in members] + [Mismatch(c, "*", "result", -sum(eliminated[c].ytd.values(), ZERO), ZERO)
                                            for c in members]
     mismatches = [m for m in mismatches if m.difference]
-    return Consolidation(setup.client, setup.currency, period, members, parts, eliminated, mismatches)
+    names: dict[str, str] = {}
+    for books in books_of.values():
+        for number, account in sorted(books.accounts.items()):
+            if account.name:
+                names.setdefault(number, account.name)
+    return Consolidation(setup.client, setup.currency, period, members, parts, eliminated, mismatches, names)
 
 
 def _check_accounts(setup: ClientSetup, books: dict[str, Ledger]) -> None:
@@ -312,8 +334,10 @@ def _translate_rows(books: Ledger, rows: list[tuple], rates: Rates, presentation
 
 
 def _add(one: Translated, two: Translated) -> Translated:
-    out = Translated(dict(one.ytd), dict(one.closing), one.difference + two.difference)
-    for target, more in ((out.ytd, two.ytd), (out.closing, two.closing)):
+    out = Translated(dict(one.ytd), dict(one.closing), one.difference + two.difference,
+                     {month: dict(values) for month, values in one.months.items()})
+    for target, more in ((out.ytd, two.ytd), (out.closing, two.closing),
+                         *((out.months.setdefault(m, {}), values) for m, values in two.months.items())):
         for account, value in more.items():
             target[account] = target.get(account, ZERO) + value
     return out
@@ -321,64 +345,90 @@ def _add(one: Translated, two: Translated) -> Translated:
 
 # -- the consolidated reports, as tables ---------------------------------------------------------
 
-
-def _grouped(values: dict[str, Decimal], grouping: Grouping) -> dict[Line, Decimal]:
-    out: dict[Line, Decimal] = defaultdict(lambda: ZERO)
-    for account, value in values.items():
-        out[grouping(account)] += value
-    return out
-
-
-def _table(title: str, columns: list[dict[Line, Decimal]], headers: list[str],
-           extra: list[Line], sign: int, total: str) -> Table:
-    lines = sorted({line for col in columns for line in col if line not in extra}, key=lambda ln: ln.code) + extra
-    rows = []
-    for line in lines:
-        values = [sign * col.get(line, ZERO) for col in columns]
-        if any(values) or line in extra:
-            rows.append(Row((line.code, line.name, *values, sum(values, ZERO))))
-    sums = [sum((r.cells[2 + i] for r in rows), ZERO) for i in range(len(columns) + 1)]  # type: ignore[misc]
-    rows.append(Row(("", total, *sums), strong=True))
-    return Table(title, ("Line", "Name", *headers, "Consolidated"), rows)
-
-
 #: each company's grouping of its accounts (its own SAF-T overrides, say); NS 4102 by default
 Groupings = Callable[[str], Grouping]
+#: per line, per account, the amount of each column (ledger sign)
+Cells = dict[Line, dict[str, list[Decimal]]]
 
 
-def _merged(columns: list[dict[Line, Decimal]]) -> dict[Line, Decimal]:
-    out: dict[Line, Decimal] = defaultdict(lambda: ZERO)
-    for col in columns:
-        for line, value in col.items():
-            out[line] += value
-    return out
+def _zero_signed(value: Decimal) -> Decimal:
+    """``-0.00`` as ``0.00``: a turned sign must not print a minus before nothing."""
+    return value + ZERO
+
+
+def _place(cells: Cells, column: int, width: int, values: dict[str, Decimal], grouping: Grouping) -> None:
+    for account, value in values.items():
+        row = cells.setdefault(grouping(account), {}).setdefault(account, [ZERO] * width)
+        row[column] += value
+
+
+def _rows(cells: Cells, sign: int, names: dict[str, str], extra: list[Line], fixed: dict[Line, list[Decimal]]
+          ) -> list[Row]:
+    """Each line with its sum (strong), its accounts under it; ``extra`` lines last, with ``fixed`` values."""
+    rows = []
+    for line in sorted((ln for ln in cells if ln not in extra), key=lambda ln: (ln.code, ln.name)):
+        accounts = {a: v for a, v in sorted(cells[line].items()) if any(v)}
+        if not accounts:
+            continue
+        total = [sum(column, ZERO) for column in zip(*accounts.values(), strict=True)]
+        rows.append(Row((line.code, line.name, *(_zero_signed(sign * v) for v in total)), strong=True))
+        rows.extend(Row((account, names.get(account, ""), *(_zero_signed(sign * v) for v in values)))
+                    for account, values in accounts.items())
+    rows.extend(Row((line.code, line.name, *(_zero_signed(sign * v) for v in fixed[line])), strong=True)
+                for line in extra)
+    return rows
+
+
+def _total(rows: list[Row], title: str, width: int) -> Row:
+    sums = [sum((r.cells[2 + i] for r in rows if r.strong), ZERO) for i in range(width)]  # type: ignore[misc]
+    return Row(("", title, *(_zero_signed(v) for v in sums)), strong=True)
+
+
+def _grouping(groupings: Groupings | None, company: str, default: Grouping) -> Grouping:
+    return groupings(company) if groupings else default
 
 
 def consolidated_income_statement(c: Consolidation, groupings: Groupings | None = None) -> Table:
-    """Year to date per company, the eliminations, and the group; profit positive."""
-
-    def column(company: str, part: Translated) -> dict[Line, Decimal]:
-        return _grouped(part.ytd, groupings(company) if groupings else ns4102_class)
-
-    columns = [column(co, c.parts[co]) for co in c.companies]
-    columns.append(_merged([column(co, part) for co, part in c.eliminated.items()]))
-    return _table(f"Consolidated income statement {c.client}, year to date {label(c.period)} ({c.currency})",
-                  columns, [*c.companies, "Eliminations"], [], -1, "Resultat")
+    """Per company the year to date, the eliminations and the group; then the group's month, the same month
+    last year and last year to date. Profit positive; each line's accounts under it."""
+    last_year = shift(c.period, -12)
+    last_ytd = months_between(january(last_year), last_year)
+    sources = [*({co: c.parts[co]} for co in c.companies), c.eliminated]
+    width = len(sources) + 4
+    cells: Cells = {}
+    for column, source in enumerate(sources):
+        for company, part in source.items():
+            grouping = _grouping(groupings, company, ns4102_class)
+            _place(cells, column, width, part.ytd, grouping)
+            _place(cells, width - 4, width, part.ytd, grouping)
+            for offset, months in ((1, [c.period]), (2, [last_year]), (3, last_ytd)):
+                _place(cells, width - 4 + offset, width, part.results(months), grouping)
+    rows = _rows(cells, -1, c.names, [], {})
+    rows.append(_total(rows, "Resultat", width))
+    headers = (*c.companies, "Eliminations", "Consolidated", label(c.period), label(last_year),
+               f"YTD {label(last_year)}")
+    return Table(f"Consolidated income statement {c.client}, year to date {label(c.period)} ({c.currency})",
+                 ("Line", "Name", *headers), rows)
 
 
 def consolidated_balance_sheet(c: Consolidation, groupings: Groupings | None = None) -> Table:
-    """Closing balances per company, the eliminations, and the group; assets positive, every column sums to zero."""
-
-    def column(company: str, part: Translated) -> dict[Line, Decimal]:
-        col = _grouped(part.closing, groupings(company) if groupings else ns4102_balance_section)
-        col[YEAR_RESULT] = sum(part.ytd.values(), ZERO)
-        col[TRANSLATION] = part.difference
-        return col
-
-    columns = [column(co, c.parts[co]) for co in c.companies]
-    columns.append(_merged([column(co, part) for co, part in c.eliminated.items()]))
-    return _table(f"Consolidated balance sheet {c.client} {label(c.period)} ({c.currency})", columns,
-                  [*c.companies, "Eliminations"], [TRANSLATION, YEAR_RESULT], 1, "Sum")
+    """Closing balances per company, the eliminations, and the group; assets positive, every column sums to
+    zero; each line's accounts under it, the year's result and the translation difference last."""
+    sources = [*({co: c.parts[co]} for co in c.companies), c.eliminated]
+    width = len(sources) + 1
+    cells: Cells = {}
+    fixed = {YEAR_RESULT: [ZERO] * width, TRANSLATION: [ZERO] * width}
+    for column, source in enumerate(sources):
+        for company, part in source.items():
+            grouping = _grouping(groupings, company, ns4102_balance_section)
+            for target in (column, width - 1):
+                _place(cells, target, width, part.closing, grouping)
+                fixed[YEAR_RESULT][target] += sum(part.ytd.values(), ZERO)
+                fixed[TRANSLATION][target] += part.difference
+    rows = _rows(cells, 1, c.names, [TRANSLATION, YEAR_RESULT], fixed)
+    rows.append(_total(rows, "Sum", width))
+    return Table(f"Consolidated balance sheet {c.client} {label(c.period)} ({c.currency})",
+                 ("Line", "Name", *c.companies, "Eliminations", "Consolidated"), rows)
 
 
 def mismatch_table(c: Consolidation) -> Table:
