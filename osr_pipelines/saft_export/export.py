@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, version
 from itertools import groupby
@@ -72,9 +72,9 @@ def _software_version() -> str:
         return "unknown"
 
 
-def default_name(organization_number: str, created: date) -> str:
-    """The Tax Administration's naming: ``SAF-T Financial_<organisation number>_<timestamp>.xml``."""
-    return f"SAF-T Financial_{organization_number}_{created:%Y%m%d}000000.xml"
+def default_name(organization_number: str, created: datetime) -> str:
+    """The Tax Administration's naming: ``SAF-T Financial_<organisation number>_<yyyymmddhhmmss>.xml``."""
+    return f"SAF-T Financial_{organization_number}_{created:%Y%m%d%H%M%S}.xml"
 
 
 def _grouping(account: str, group: str | None) -> tuple[str, str]:
@@ -183,7 +183,7 @@ def export_company(engine: Engine, key: str, year: int, out: Path | None = None,
     analysis = [AnalysisEntry(kind, described, r.id, r.name or r.id)
                 for (kind, described), dim in ((DEPARTMENT, "departments"), (PROJECT, "projects"))
                 for r in _dimension(engine, key, dim)]
-    target = out or Path(default_name(number, created))
+    target = out or Path(default_name(number, datetime.now()))
     partial = target.with_name(f".{target.name}.partial")
     header = Header(number, name, ledger.currency, date(year, 1, 1), date(year, 12, 31), created,
                     _software_version())
