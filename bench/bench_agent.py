@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -88,6 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postings", type=int, default=1_000_000, help="AcTr rows of company 1001 (approximate)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so that the finally below stops agent and gateway
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp:
         root = Path(tmp)
         started = time.perf_counter()
