@@ -41,6 +41,7 @@ from osr_pipelines.connectors.base import (
     Connector,
     ConnectorError,
     EnteredSince,
+    ProjectEconomics,
     SourceCount,
     SourceUnavailable,
     WarnsOfSource,
@@ -55,6 +56,7 @@ from osr_pipelines.warehouse.errors import warehouse_failure
 from osr_pipelines.warehouse.integrity import dangling_references
 from osr_pipelines.warehouse.loader import CompanyRow, LoadError, LoadResult, Warehouse
 
+from .projects import import_project_economics
 from .windows import ImportConfig, resolve_window, today_in_oslo
 
 GROUP = "erp_import"
@@ -268,6 +270,9 @@ def _import(context: AssetExecutionContext, reg: Registry, warehouse: Warehouse,
             context.log_event(AssetMaterialization(dimension, partition=key, metadata={
                 "rows_written": result.rows_written, "rows_deleted": result.rows_deleted,
                 "duration_s": round(result.seconds, 3), **meta}))
+        if POSTINGS in selected and isinstance(src.connector, ProjectEconomics):
+            import_project_economics(context, warehouse, src.connector, key, src.company.erp_id, config.mode,
+                                     committed)
         if POSTINGS in selected:
             return (yield from _import_postings(context, warehouse, src, config, meta, committed))
     return None

@@ -46,6 +46,17 @@ DIMENSION_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 DIMENSIONS: tuple[str, ...] = tuple(DIMENSION_COLUMNS)
 
+#: Project transactions of an ERP without a general ledger (Contracting Works): revenue and cost lines of
+#: invoices and supplier invoices per project, signed as a ledger signs them (revenue negative, cost positive).
+#: ``source`` names the document kind, ``transaction_date`` is ISO ``YYYY-MM-DD``, ``period`` ``YYYYMM``.
+PROJECT_TRANSACTION_COLUMNS: tuple[str, ...] = (
+    "transaction_id", "source", "document_number", "transaction_date", "period", "project", "account",
+    "department", "customer", "supplier", "amount", "description", "source_changed_at",
+)
+#: Budget amounts, any ERP's: one row per budget line and period (``YYYYMM``); ``account`` is the ledger's or,
+#: for a project budget, the project account; ``project`` and ``department`` empty where the budget has none.
+BUDGET_COLUMNS: tuple[str, ...] = ("line_id", "scenario", "account", "project", "department", "period", "amount")
+
 Row = tuple
 Batch = list[Row]
 
@@ -204,6 +215,21 @@ class Connector(Protocol):
 
     def close(self) -> None:
         """Release connections and sessions."""
+        ...
+
+
+@runtime_checkable
+class ProjectEconomics(Protocol):
+    """A source of project transactions and budgets instead of (or beside) ledger postings."""
+
+    def stream_project_transactions(self, erp_id: str, window: Window | None,
+                                    changed_since: datetime | None = None) -> Iterator[Batch]:
+        """Rows shaped as ``PROJECT_TRANSACTION_COLUMNS``: all (``window`` None), those dated in ``window``, or
+        those created or changed from ``changed_since`` on."""
+        ...
+
+    def stream_budgets(self, erp_id: str) -> Iterator[Batch]:
+        """Rows shaped as ``BUDGET_COLUMNS``: every budget line period of the company."""
         ...
 
 

@@ -13,6 +13,7 @@ ERP_FACTS = (
     "osr_pipelines.connectors.tripletex.facts",
     "osr_pipelines.connectors.poweroffice.facts",
     "osr_pipelines.connectors.xledger.facts",
+    "osr_pipelines.connectors.contractingworks.facts",
     "osr_pipelines.connectors.vismanet.facts",
     "osr_pipelines.connectors.visma_business_onprem.facts",
     "osr_pipelines.connectors.businessnxt.facts",

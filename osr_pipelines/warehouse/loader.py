@@ -21,10 +21,28 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from osr_pipelines.connectors.base import DIMENSION_COLUMNS, POSTING_COLUMNS, Batch, Window
+from osr_pipelines.connectors.base import (
+    BUDGET_COLUMNS,
+    DIMENSION_COLUMNS,
+    POSTING_COLUMNS,
+    PROJECT_TRANSACTION_COLUMNS,
+    Batch,
+    Window,
+)
 from osr_pipelines.warehouse.engine import company_lease, locked_transaction, make_engine
 from osr_pipelines.warehouse.migrate import bring_to_head
-from osr_pipelines.warehouse.schema import companies, dimension_tables, gl_postings, import_log
+from osr_pipelines.warehouse.schema import (
+    budgets,
+    companies,
+    dimension_tables,
+    gl_postings,
+    import_log,
+    project_transactions,
+)
+
+#: Tables of project economics and budgets, their columns as connectors yield them, and each row's own id.
+COMPANY_TABLES = {"project_transactions": (project_transactions, PROJECT_TRANSACTION_COLUMNS, "transaction_id"),
+                  "budgets": (budgets, BUDGET_COLUMNS, "line_id")}
 
 ProgressCallback = Callable[[int], None]
 
@@ -170,6 +188,28 @@ class Warehouse:
             self._log(conn, company, dimension, run_id, None, result)
         return result
 
+    def load_company_rows(self, company: str, name: str, batches: Iterable[Batch], *, run_id: str,
+                          changed_only: bool = False) -> LoadResult:
+        """Replace the company's rows of ``project_transactions`` or ``budgets``: all of them, or with
+        ``changed_only`` just the rows whose ids the batches hold (a nightly's created and changed rows)."""
+        started = time.perf_counter()
+        table, columns, key = COMPANY_TABLES[name]
+        with self._load_transaction(company) as conn:
+            if not changed_only:
+                deleted = conn.execute(delete(table).where(table.c.company == company)).rowcount
+                written = self._stream(conn, name, columns, company, run_id, batches, None)
+            else:
+                deleted = written = 0
+                position = columns.index(key)
+                for batch in batches:
+                    ids = [row[position] for row in batch]
+                    deleted += conn.execute(delete(table).where(table.c.company == company,
+                                                                table.c[key].in_(ids))).rowcount
+                    written += self._stream(conn, name, columns, company, run_id, [batch], None)
+            result = LoadResult(written, deleted, time.perf_counter() - started)
+            self._log(conn, company, name, run_id, None, result, mode="changed" if changed_only else "full")
+        return result
+
     def _load_transaction(self, company: str) -> AbstractContextManager[Connection]:
         """One load of a company at a time: a second waits for the first to commit, then replaces its rows.
 
@@ -238,13 +278,13 @@ class Warehouse:
         """Remove every row of a company, in one transaction; returns postings removed."""
         with self.engine.begin() as conn:
             removed = conn.execute(delete(gl_postings).where(gl_postings.c.company == key)).rowcount
-            for table in (*dimension_tables.values(), companies, import_log):
+            for table in (*dimension_tables.values(), project_transactions, budgets, companies, import_log):
                 conn.execute(delete(table).where(table.c.company == key))
         return removed
 
     def rename_company(self, old: str, new: str, *, connection: str) -> None:
         with self.engine.begin() as conn:
-            for table in (gl_postings, *dimension_tables.values(), import_log):
+            for table in (gl_postings, *dimension_tables.values(), project_transactions, budgets, import_log):
                 conn.execute(update(table).where(table.c.company == old).values(company=new))
             conn.execute(update(companies).where(companies.c.company == old)
                          .values(company=new, connection=connection))
