@@ -64,6 +64,7 @@ _T = ACCOUNTING_NS
 _TAG = {name: f"{{{_T}}}{name}" for name in (
     "Id", "TransactionNo", "Date", "AccountNo", "Amount", "Currency", "CurrencyRate", "CurrencyUnit", "Comment",
     "SystemType", "DateChanged", "Dimensions", "Dimension", "Type", "Value")}
+_DIMENSION_PATH = f"{_TAG['Dimensions']}/{_TAG['Dimension']}"
 
 
 def compact_guid(value: str) -> str:
@@ -76,18 +77,7 @@ def map_transaction(element: etree._Element, currency: str) -> Row:
 
     Raises ``KeyError`` or ``ValueError`` for a line lacking a field the mapping needs.
     """
-    fields: dict[str, str] = {}
-    dims: list[tuple[str, str]] = []
-    for child in element:
-        tag = child.tag
-        if tag == _TAG["Dimensions"]:
-            for dim in child.iter(_TAG["Dimension"]):
-                kind = dim.findtext(_TAG["Type"]) or "None"
-                value = dim.findtext(_TAG["Value"])
-                if value:
-                    dims.append((kind, value))
-        else:
-            fields[tag] = child.text or ""
+    fields = {child.tag: child.text for child in element}  # one pass: lxml's per-child access is the cost
     day = fields[_TAG["Date"]][:10]
     amount = round(float(fields[_TAG["Amount"]]), 2)
     line_currency = fields.get(_TAG["Currency"]) or currency
@@ -110,14 +100,17 @@ def map_transaction(element: etree._Element, currency: str) -> Row:
         None, None, None, None, None, None, None,
         fields.get(_TAG["DateChanged"]) or None,
     ]
-    supplier_document = fields.get(_TAG["SystemType"]) in SUPPLIER_SYSTEM_TYPES
-    for kind, value in dims:
-        column = DIMENSION_COLUMN.get(kind)
-        if column is None:
-            continue
-        if column == DIMENSION_COLUMN["Customer"] and supplier_document:
-            column = _SUPPLIER_COLUMN
-        row[column] = value
+    if _TAG["Dimensions"] in fields:
+        supplier_document = fields.get(_TAG["SystemType"]) in SUPPLIER_SYSTEM_TYPES
+        for dim in element.iterfind(_DIMENSION_PATH):
+            parts = {child.tag: child.text for child in dim}
+            column = DIMENSION_COLUMN.get(parts.get(_TAG["Type"]) or "None")
+            value = parts.get(_TAG["Value"])
+            if column is None or not value:
+                continue
+            if column == DIMENSION_COLUMN["Customer"] and supplier_document:
+                column = _SUPPLIER_COLUMN
+            row[column] = value
     return tuple(row)
 
 
