@@ -1,7 +1,11 @@
-"""Agent, gateway and connector as separate processes over real TLS; the agent in a network namespace of its own."""
+"""Agent, gateway and connector as separate processes over real TLS; the agent in a network namespace of its own.
+
+The cases share one agent and one gateway (module scope) and run in file order: the last kills the agent.
+"""
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import ssl
@@ -19,7 +23,8 @@ from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.reports.ledger import from_direct, from_warehouse
 from osr_pipelines.reports.trial_balance import trial_balance
 from osr_pipelines.warehouse.loader import Warehouse
-from tests.agent.conftest import World, _wait
+from tests.agent.conftest import BIN, World, _wait
+from tests.conftest import write_registry
 
 ENV = {"pairing_key": "OSR_TEST_VB_PAIRING_KEY"}
 
@@ -133,6 +138,35 @@ def test_the_gateway_restarted_the_agent_reconnects(running: World) -> None:
         assert len(vb.list_companies()) == 2
     finally:
         vb.close()
+
+
+def test_a_direct_connection_through_the_cli_lists_reports_and_fetches_documents(running: World, tmp_path) -> None:
+    write_registry(tmp_path / "registry.yaml", [], [])
+    env = {**os.environ, "OSR_HOME": str(tmp_path), "OSR_REGISTRY": str(tmp_path / "registry.yaml"),
+           "OSR_WAREHOUSE_URL": f"sqlite:///{tmp_path / 'wh.db'}", "DAGSTER_HOME": str(tmp_path / "dagster"),
+           "VB_PAIRING_KEY": running.key}
+
+    def osr(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([str(BIN / "osr"), *args], env=env, capture_output=True, text=True, timeout=120)
+        assert (done.returncode == 0) == ok, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr and running.key not in done.stdout + done.stderr
+        return done
+
+    osr("connection", "add", "vb", "--type", "visma-business", "--mode", "direct",
+        "--credential", "pairing_key=VB_PAIRING_KEY", "--option", f"gateway_url={running.gateway_https}",
+        "--option", f"ca_file={running.pki['ca']}", "--option", "document_provider=document-center",
+        "--option", f"document_center_path={running.docs}")
+    assert "1001" in osr("company", "available", "vb").stdout
+    osr("company", "add", "vb", "1001")
+    osr("report", "trial-balance", "--company", "vb.1001", "--period", "2025-12", "--format", "json",
+        "--out", str(tmp_path / "reports"))
+    (report,) = (tmp_path / "reports").glob("*.json")
+    assert "1920" in report.read_text()
+    osr("document", "get", "vb", "2025/voucher-4711.pdf", "-o", str(tmp_path / "voucher.pdf"))
+    assert (tmp_path / "voucher.pdf").read_bytes() == (running.docs / "2025/voucher-4711.pdf").read_bytes()
+    refused = osr("document", "get", "vb", "2025/link-out.txt", "-o", str(tmp_path / "out.txt"), ok=False)
+    assert "connection 'vb': the agent answered: '2025/link-out.txt' leads outside" in refused.stderr
+    assert not (tmp_path / "out.txt").exists() and not list(tmp_path.glob(".osr-document-*"))
 
 
 def test_the_agent_killed_mid_stream_is_a_clear_error_and_then_offline(running: World) -> None:
