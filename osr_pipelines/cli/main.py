@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                "Per connection and company: health, last import, rows, why the last run failed, and each check "
                "that failed or warned at the company's last import."),
     "report": ("osr_pipelines.cli.reports", "report",
-               "Write a trial balance, income statement or balance sheet as HTML and Excel."),
+               "Write a trial balance, income statement, balance sheet or project report as HTML and Excel."),
     "sandbox": ("osr_pipelines.cli.sandbox", "sandbox",
                 "Local stand-ins for the ERPs' APIs (same paths, envelopes, auth and limits)."),
     "warehouse": ("osr_pipelines.cli.warehouse", "warehouse_group",

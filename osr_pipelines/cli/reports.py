@@ -12,7 +12,7 @@ from osr_pipelines.assets.windows import today_in_oslo
 from osr_pipelines.cli.common import read_registry, warehouse
 from osr_pipelines.connectors.base import ConnectorError
 from osr_pipelines.registry import Registry
-from osr_pipelines.reports import files, saft
+from osr_pipelines.reports import files, projects, saft
 from osr_pipelines.reports import warnings as checks
 from osr_pipelines.reports.build import GROUP_BY, KINDS, NS4102, SIGNS, build_report
 from osr_pipelines.reports.consolidation import consolidate, latest_period
@@ -74,8 +74,20 @@ def _company(registry: Registry, engine: Engine, kind: str, company: str, period
     return doc, f"{kind} of {name} ({company}) for {label(month)} (from the {source})"
 
 
+def _project(registry: Registry, engine: Engine, company: str, period: int | None,
+             lang: str) -> tuple[files.Document, str]:
+    """A company's project report (revenue, cost, margin and budget per project), of its latest month by default."""
+    if company not in company_names(registry):
+        raise ReportError(f"company '{company}' is not in the registry; list companies with `osr company list` "
+                          "and use the key shown there")
+    name = company_names(registry)[company]
+    month = period or projects.latest_period(engine, company)
+    return projects.project_document(engine, company, name, month, lang), \
+        f"project report of {name} ({company}) for {label(month)}"
+
+
 @click.command("report")
-@click.argument("kind", type=click.Choice(KINDS))
+@click.argument("kind", type=click.Choice((*KINDS, projects.KIND)))
 @click.option("--company", help="A company's key, <connection>.<ERP company id>.")
 @click.option("--client", help="A client's name: its companies consolidated (income-statement, balance-sheet).")
 @click.option("--period", callback=_period, help="The month, YYYY-MM (default: the latest month with postings; "
@@ -97,15 +109,19 @@ def _company(registry: Registry, engine: Engine, kind: str, company: str, period
 def report(kind: str, company: str | None, client: str | None, period: int | None, group_by: str, out: Path | None,
            lang: str = "nb", signs: str = "statement", formats: tuple[str, ...] = (),
            allow_warnings: bool = False) -> None:
-    """Write a trial balance, income statement or balance sheet as HTML and Excel."""
+    """Write a trial balance, income statement, balance sheet or project report as HTML and Excel."""
     if (company is None) == (client is None):
         raise click.UsageError("name either --company KEY or --client NAME")
     if client is not None and kind == "trial-balance":
         raise click.UsageError("a client has a consolidated income-statement or balance-sheet, not a trial-balance")
+    if client is not None and kind == projects.KIND:
+        raise click.UsageError("a project report is of one company: name --company KEY")
     engine = warehouse().engine
     registry = read_registry()
     try:
-        if company is not None:
+        if kind == projects.KIND:
+            doc, what = _project(registry, engine, company, period, lang)
+        elif company is not None:
             doc, what = _company(registry, engine, kind, company, period, group_by, lang, signs)
         else:
             group = client_setup(registry, client)
