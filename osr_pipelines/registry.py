@@ -505,6 +505,25 @@ def _rules(reg: Registry, *, check_env: bool) -> list[str]:
             out.append(f"{where}: field 'connection': no connection named '{co.connection}'")
         if co.client is not None and co.client not in names["client"]:
             out.append(f"{where}: field 'client': no client named {_field(co.client)}")
+    out.extend(_client_share_rules(reg))
+    return out
+
+
+def _client_share_rules(reg: Registry) -> list[str]:
+    """A company of a type that reports one company per client (``companies_per_client``) shares its client
+    with no other company: several companies under one client are a group report, which such a type cannot give."""
+    types = {c.name: CONNECTOR_TYPES.get(c.type) for c in reg.connections if c.type is not None}
+    by_client = Counter(co.client for co in reg.companies if co.client is not None)
+    out = []
+    for co in reg.companies:
+        ctype = types.get(co.connection) if not co.detached else None
+        limit = ctype.companies_per_client if ctype is not None else None
+        if limit is not None and co.client is not None and by_client[co.client] > limit:
+            others = [o.key for o in reg.companies if o.client == co.client and o is not co]
+            out.append(f"company {_field(co.key)}: field 'client': client {_field(co.client)} also holds "
+                       f"{', '.join(others)}; a company of a '{ctype.name}' connection must be its client's only "
+                       "one (several companies in one client are a group report, which needs an import "
+                       "connection)")
     return out
 
 

@@ -8,6 +8,7 @@ import re
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -17,6 +18,8 @@ from osr_pipelines.connectors.base import Connector, ConnectorError
 from osr_pipelines.registry import Company, Connection, Registry, RegistryError, load_registry, save_registry
 
 if TYPE_CHECKING:
+    from dagster import DagsterInstance
+
     from osr_pipelines.warehouse.loader import Warehouse
 
 
@@ -173,7 +176,7 @@ def parse_pairs(pairs: tuple[str, ...], what: str) -> dict[str, str]:
 
 
 def purge_companies(keys: list[str]) -> None:
-    """Delete companies' data and partitions (the registry entries are the caller's)."""
+    """Delete companies' data, rendered reports and partitions (the registry entries are the caller's)."""
     from osr_pipelines.instance import get_instance
     from osr_pipelines.partitions import company_partitions
 
@@ -181,5 +184,39 @@ def purge_companies(keys: list[str]) -> None:
     instance = get_instance()
     for key in keys:
         wh.delete_company(key)
+        forget_reports(instance, key)
         if instance.has_dynamic_partition(company_partitions.name, key):
             instance.delete_dynamic_partition(company_partitions.name, key)
+
+
+def forget_reports(instance: DagsterInstance, key: str) -> None:
+    """Delete a company's rendered reports: the HTML and Excel files its report materializations name, and
+    the runs that materialized them, whose events hold each report's table (a direct company's only data).
+
+    Dagster's storages cannot wipe one partition's materializations, but a report run renders one company
+    (its ``dagster/partition``), so deleting the run takes exactly that company's with it; a run that also
+    covered other companies is left alone.
+    """
+    from dagster import AssetRecordsFilter, RunsFilter
+
+    from osr_pipelines.assets.reports import company_reports
+
+    runs: set[str] = set()
+    for asset in company_reports.keys:
+        cursor = None
+        while True:
+            found = instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=asset, asset_partitions=[key]), limit=500, cursor=cursor)
+            for record in found.records:
+                runs.add(record.run_id)
+                metadata = record.asset_materialization.metadata if record.asset_materialization else {}
+                for name in ("html", "excel"):
+                    path = getattr(metadata.get(name), "path", None)
+                    if path:
+                        Path(path).unlink(missing_ok=True)
+            if not found.has_more:
+                break
+            cursor = found.cursor
+    for run in instance.get_runs(RunsFilter(run_ids=sorted(runs))) if runs else ():
+        if run.tags.get("dagster/partition") == key:
+            instance.delete_run(run.run_id)

@@ -132,7 +132,8 @@ ADD_ARGUMENTS = {"name": "NAME", "type": "--type", "mode": "--mode", "level": "-
 @connection.command("add", cls=_AddCommand)
 @click.argument("name")
 @click.option("--type", "erp_type", required=True, type=click.Choice(sorted(CONNECTOR_TYPES)))
-@click.option("--mode", type=click.Choice(CONNECTION_MODES), default="import", show_default=True)
+@click.option("--mode", type=click.Choice(CONNECTION_MODES), default=None,
+              help="import or direct [default: the type's first mode, import where it has both]")
 @click.option("--level", type=click.Choice(LEVELS), default="customer", show_default=True)
 @click.option("--parent", default="", help="The customer, group or client it sits on.")
 @click.option("--private", is_flag=True, help="Only the owner and customer-level admins may edit it.")
@@ -149,6 +150,7 @@ def add(name: str, erp_type: str, mode: str, level: str, parent: str, private: b
     Credentials name environment variables; a variable not set in this shell is
     named in a warning, since every run reads it when it starts.
     """
+    mode = mode or CONNECTOR_TYPES[erp_type].modes[0]
     added = Connection(name=name, type=erp_type, mode=mode, level=level, parent=parent, private=private,
                        owner=owner, credentials=parse_pairs(credentials, "--credential"),
                        options=parse_pairs(options, "--option"), nightly_days=nightly_days,
