@@ -13,11 +13,13 @@ from pathlib import Path
 
 from dagster import (
     AllPartitionMapping,
+    AssetCheckEvaluation,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetDep,
     AssetExecutionContext,
+    AssetMaterialization,
     AssetsDefinition,
     AssetSpec,
     Config,
@@ -107,8 +109,31 @@ _COMPANY_REPORTS = {
 )
 def company_reports(context: AssetExecutionContext, config: ReportConfig) -> Iterator[MaterializeResult]:
     """One step and one ledger query per company for all its reports: per-run and per-step costs are what a
-    thousand companies' nightly reports spend most on."""
-    company = context.partition_key
+    thousand companies' nightly reports spend most on. A run over a range of companies (the report batch
+    after an import batch, ``sensors.reports``) logs each company's materializations and check results on
+    its own partition, and one company's failure costs the others nothing."""
+    if context.has_partition_key:
+        yield from _company_reports(context, config, context.partition_key)
+        return
+    failed = []
+    for company in context.partition_keys:
+        try:
+            for result in _company_reports(context, config, company):
+                context.log_event(AssetMaterialization(result.asset_key, partition=company, metadata=result.metadata))
+                for check in result.check_results or []:
+                    context.log_event(AssetCheckEvaluation(
+                        asset_key=check.asset_key, check_name=check.check_name, passed=check.passed,
+                        severity=check.severity, metadata=check.metadata, partition=company))
+        except Failure as exc:
+            context.log.error(exc.description or str(exc))
+            failed.append(company)
+    if failed:
+        raise Failure(f"reports of {len(failed)} of {len(context.partition_keys)} companies failed (see the log): "
+                      f"{', '.join(failed[:20])}{' ...' if len(failed) > 20 else ''}")
+
+
+def _company_reports(context: AssetExecutionContext, config: ReportConfig,
+                     company: str) -> Iterator[MaterializeResult]:
     started = time.perf_counter()
     try:
         period = parse_period(config.period, what=f"company '{company}': run config 'period'") \
