@@ -71,7 +71,8 @@ def _company(registry: Registry, engine: Engine, kind: str, company: str, period
             notes = [n for n in [checks.partly_booked(month, today_in_oslo(), None, lang)] if n]
     found += checks.for_report(report, name, vouchers)
     doc = files.company_document(report, name, found, notes)
-    return doc, f"{kind} of {name} ({company}) for {label(month)} (from the {source})"
+    where = "the warehouse" if source == "warehouse" else "the ERP, live"
+    return doc, f"{kind} of {name} ({company}) for {label(month)} (from {where})"
 
 
 def _project(registry: Registry, engine: Engine, company: str, period: int | None,

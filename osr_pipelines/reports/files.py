@@ -55,7 +55,7 @@ h1 { margin-bottom: 0.2em; } .sub { color: #555; margin-top: 0; }
 .row.heading { font-weight: 700; margin-top: 0.6em; border-bottom: none; }
 .row.line { font-weight: 600; }
 .row.total { font-weight: 700; border-top: 1px solid #666; background: #f4f6f8; }
-.row.account { color: #444; font-size: 0.92em; }
+.row.account > span { color: #444; font-size: 0.92em; }
 .row.account > span:first-child { padding-left: 1.6em; }
 details > summary { list-style: none; cursor: pointer; }
 details > summary::-webkit-details-marker { display: none; }
@@ -211,7 +211,7 @@ def _html_cells(row: Row, numeric: list[bool], doc: Document) -> str:
 def _html_table(table: Table, doc: Document) -> str:
     numeric = _numeric_columns(table)
     # fixed widths: each row is a grid of its own, and only fixed tracks line the rows up
-    widths = " ".join("10em" if n else ("minmax(12em, 1fr)" if i == 1 else "8em") for i, n in enumerate(numeric))
+    widths = " ".join("11em" if n else ("minmax(12em, 1fr)" if i == 1 else "8em") for i, n in enumerate(numeric))
     head = "".join(f'<span class="{"amount" if n else "text"}" role="columnheader">{escape(_shown(c, doc))}</span>'
                    for c, n in zip(table.columns, numeric, strict=True))
     body: list[str] = []
