@@ -18,14 +18,14 @@ from osr_pipelines.jobs import IMPORT_JOBS
 from osr_pipelines.resources import ErpConnections, RegistryResource, WarehouseResource
 from osr_pipelines.schedules import nightly_imports, weekly_ytd_imports
 from osr_pipelines.sensors import registry_sync
-from osr_pipelines.sensors.reports import REPORT_SENSORS, company_reports_job
+from osr_pipelines.sensors.reports import REPORT_SENSORS, client_reports_job, company_reports_job
 from osr_pipelines.sensors.saft_files import saft_files
 
 
 def build_definitions(registry_path: Path | None = None, warehouse_url: str | None = None) -> Definitions:
     return Definitions(
         assets=[*build_import_assets(), *REPORT_ASSETS],
-        jobs=[*IMPORT_JOBS.values(), company_reports_job],
+        jobs=[*IMPORT_JOBS.values(), company_reports_job, client_reports_job],
         schedules=[nightly_imports, weekly_ytd_imports],
         sensors=[registry_sync, backfill_batches, saft_files, *REPORT_SENSORS],
         resources={

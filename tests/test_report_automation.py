@@ -11,7 +11,8 @@ from dagster import AssetKey, DagsterEventType, DagsterRunStatus, EventRecordsFi
 
 from osr_pipelines.assets.imports import run_config
 from osr_pipelines.definitions import build_definitions
-from osr_pipelines.partitions import company_partitions
+from osr_pipelines.partitions import client_partitions, company_partitions
+from osr_pipelines.resources import RegistryResource
 from osr_pipelines.sensors.reports import REPORTS_TAG, reports_after_failed_imports, reports_after_imports
 from osr_pipelines.tags import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, range_tags
 
@@ -51,8 +52,11 @@ def test_a_batch_import_is_followed_by_one_report_run_over_its_companies(setup, 
         run = instance.get_run_by_id(batch.run_id)
         event = next(e for e in instance.all_logs(run.run_id) if e.dagster_event
                      and e.dagster_event.event_type == DagsterEventType.RUN_SUCCESS).dagster_event
-        request = reports_after_imports(build_run_status_sensor_context(
-            sensor_name="reports_after_imports", dagster_event=event, dagster_instance=instance, dagster_run=run))
+        instance.add_dynamic_partitions(client_partitions.name, ["Client demo.1002"])  # a consolidated client
+        request, client = reports_after_imports(build_run_status_sensor_context(
+            sensor_name="reports_after_imports", dagster_event=event, dagster_instance=instance, dagster_run=run,
+            resources={"registry": RegistryResource(path=str(tmp_path / "registry.yaml"))}))
+        assert (client.job_name, client.partition_key) == ("client_reports_job", "Client demo.1002")
         assert request.run_key == f"reports:{run.run_id}"
         assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("demo.1001", "demo.1003")
         assert "osr/connection" not in request.tags  # reading the warehouse is not held back by the ERP's queue
@@ -70,7 +74,8 @@ def test_a_batch_import_is_followed_by_one_report_run_over_its_companies(setup, 
         assert {(key, "sums_to_zero") for key in KEYS} <= checks
 
 
-def test_a_single_company_run_and_a_failed_run_are_followed_too(setup) -> None:
+def test_a_single_company_run_and_a_failed_run_are_followed_too(setup, tmp_path: Path) -> None:
+    registry = tmp_path / "registry.yaml"
     from dagster import instance_for_test
 
     with instance_for_test() as instance:
@@ -80,12 +85,13 @@ def test_a_single_company_run_and_a_failed_run_are_followed_too(setup) -> None:
         run = instance.get_run_by_id(one.run_id)
         event = next(e for e in instance.all_logs(run.run_id) if e.dagster_event
                      and e.dagster_event.event_type == DagsterEventType.RUN_SUCCESS).dagster_event
-        request = reports_after_imports(build_run_status_sensor_context(
-            sensor_name="reports_after_imports", dagster_event=event, dagster_instance=instance, dagster_run=run))
+        [request] = reports_after_imports(build_run_status_sensor_context(
+            sensor_name="reports_after_imports", dagster_event=event, dagster_instance=instance, dagster_run=run,
+            resources={"registry": RegistryResource(path=str(registry))}))
         assert request.partition_key == "demo.1002" and PARTITION_TAG not in request.tags
         failed = instance.create_run_for_job(job, run_config=run_config("full"), tags=range_tags("demo", KEYS[:2]),
                                              status=DagsterRunStatus.FAILURE)
-        request = reports_after_failed_imports(build_run_status_sensor_context(
+        [request] = reports_after_failed_imports(build_run_status_sensor_context(
             sensor_name="reports_after_failed_imports", dagster_event=event, dagster_instance=instance,
-            dagster_run=failed))
+            dagster_run=failed, resources={"registry": RegistryResource(path=str(registry))}))
         assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("demo.1001", "demo.1002")
