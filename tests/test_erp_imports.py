@@ -1,4 +1,4 @@
-"""Every sandbox ERP, imported through Dagster over real HTTP: exact rows, with faults, and bad credentials.
+"""Every sandbox ERP through Dagster over real HTTP: exact rows, with faults, bad credentials, a company added twice.
 
 Each sandbox declares the connection that logs into it (``SandboxErp.login``),
 so one set of tests covers every connector: a new ERP is covered as soon as its
@@ -7,6 +7,7 @@ sandbox is registered.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -72,7 +73,9 @@ def source(erp: str, books: SyntheticBooks, home: Path, monkeypatch: pytest.Monk
                 monkeypatch.setenv(var, value)
             conn = {"name": "src", "type": erp, "level": "customer", "parent": "Acme", "options": options,
                     "credentials": {field: f"SRC_{field.upper()}" for field in credentials}}
-            registry = write_registry(home / "registry.yaml", [conn], [("src", c) for c in COMPANIES])
+            # a second connection to the same ERP, as when two people each connect to the same companies
+            twin = {**copy.deepcopy(conn), "name": "twin"}
+            registry = write_registry(home / "registry.yaml", [conn, twin], [("src", c) for c in COMPANIES])
             yield Source(erp, books, registry, secrets)
 
     yield serve
@@ -89,7 +92,7 @@ def everything(books: SyntheticBooks) -> Window:
 
 def test_the_connection_sees_every_company(source) -> None:
     with source() as src:
-        [conn] = load_registry(src.registry).connections
+        conn = load_registry(src.registry).connection("src")
         build = connector_type(src.erp).build
         with closing(build("src", conn.options, conn.secret_values(), conn.credentials)) as connector:
             found = {c.erp_id for c in connector.list_companies()}
@@ -162,3 +165,16 @@ def test_rejected_credentials_fail_clearly_and_write_nothing(source, warehouse_u
         assert wh.count_postings(key) == 0 and all_rows_with_run(wh, key) == set()
     logs = [str(e) for run in pg_instance.get_runs() for e in pg_instance.all_logs(run.run_id)]
     assert not any(value in line for line in logs for value in [*revoked.values(), *src.secrets.values()])
+
+
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
+def test_a_company_added_twice_is_asked_about_and_flagged(source) -> None:
+    with source() as src:
+        cancelled = CliRunner().invoke(cli, ["company", "add", "twin", COMPANIES[0]], input="n\n")
+        assert cancelled.exit_code == 1, cancelled.output
+        added = CliRunner().invoke(cli, ["company", "add", "twin", COMPANIES[0], "--yes"])
+        status = CliRunner().invoke(cli, ["status"])
+    assert f"is the same company as src.{COMPANIES[0]}" in cancelled.output
+    assert [c.key for c in load_registry(src.registry).companies] == [*src.keys, f"twin.{COMPANIES[0]}"]
+    assert added.exit_code == 0 and f"the same {src.erp} company id {COMPANIES[0]}" in added.output, added.output
+    assert status.output.count("imported twice") == 2, status.output
