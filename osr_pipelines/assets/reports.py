@@ -155,7 +155,7 @@ def _company_reports(context: AssetExecutionContext, config: ReportConfig,
     vouchers = None
     for report in reports:
         if report.unbalanced and source == "warehouse" and vouchers is None:
-            vouchers = checks.unbalanced_vouchers(engine, company, period)
+            vouchers = checks.unbalanced_vouchers(context.resources.warehouse.warehouse, company, period)
         key = report.kind.replace("-", "_")
         found = [w for w in [outside] if w] + checks.for_report(report, name, vouchers)
         results = [AssetCheckResult(asset_key=key, check_name="period_in_data", passed=outside is None,

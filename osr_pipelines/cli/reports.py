@@ -22,6 +22,7 @@ from osr_pipelines.reports.numbers import LANGUAGES
 from osr_pipelines.reports.periods import PeriodError, label, parse_period
 from osr_pipelines.reports.rates import MissingRate
 from osr_pipelines.reports.source import ReportError, company_ledger
+from osr_pipelines.warehouse.loader import Warehouse
 
 
 def _period(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -50,8 +51,9 @@ def company_names(registry: Registry) -> dict[str, str]:
     return {c.key: c.name or c.key for c in registry.companies}
 
 
-def _company(registry: Registry, engine: Engine, kind: str, company: str, period: int | None, group_by: str, lang: str,
+def _company(registry: Registry, wh: Warehouse, kind: str, company: str, period: int | None, group_by: str, lang: str,
              signs: str) -> tuple[files.Document, str]:
+    engine = wh.engine
     ledger, month, source = company_ledger(registry, engine, company, period, today_in_oslo())
     name = company_names(registry).get(company, company)
     report = build_report(kind, ledger, month, group_by, lang=lang, signs=signs)
@@ -61,7 +63,7 @@ def _company(registry: Registry, engine: Engine, kind: str, company: str, period
         if period is not None and (outside := checks.outside_data(name, month, warehouse_period_range(engine, company),
                                                                   lang)):
             found.append(outside)
-        vouchers = checks.unbalanced_vouchers(engine, company, month) if report.unbalanced else None
+        vouchers = checks.unbalanced_vouchers(wh, company, month) if report.unbalanced else None
         if period is None:
             notes = [n for n in [checks.partly_booked(month, today_in_oslo(), checks.last_voucher_date(
                 engine, company, month), lang)] if n]
@@ -117,13 +119,14 @@ def report(kind: str, company: str | None, client: str | None, period: int | Non
         raise click.UsageError("a client has a consolidated income-statement or balance-sheet, not a trial-balance")
     if client is not None and kind == projects.KIND:
         raise click.UsageError("a project report is of one company: name --company KEY")
-    engine = warehouse().engine
+    wh = warehouse()
+    engine = wh.engine
     registry = read_registry()
     try:
         if kind == projects.KIND:
             doc, what = _project(registry, engine, company, period, lang)
         elif company is not None:
-            doc, what = _company(registry, engine, kind, company, period, group_by, lang, signs)
+            doc, what = _company(registry, wh, kind, company, period, group_by, lang, signs)
         else:
             group = client_setup(registry, client)
             month = period or latest_period(engine, group.setup.companies, client)

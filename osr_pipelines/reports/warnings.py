@@ -16,11 +16,13 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, func, select
 
+from osr_pipelines.connectors.base import Window
 from osr_pipelines.reports.build import Report
 from osr_pipelines.reports.consolidation import Consolidation
 from osr_pipelines.reports.ledger import cents
 from osr_pipelines.reports.numbers import amount
 from osr_pipelines.reports.periods import label, shift
+from osr_pipelines.warehouse.loader import Warehouse
 from osr_pipelines.warehouse.schema import gl_postings
 
 #: how many vouchers a warning names; more are counted
@@ -36,23 +38,17 @@ class Voucher:
     """A voucher whose lines do not sum to zero."""
 
     number: str
-    period: int
     first_date: date
     total: Decimal
 
 
-def unbalanced_vouchers(engine: Engine, company: str, to_period: int) -> list[Voucher]:
-    """The company's vouchers up to ``to_period`` whose lines do not sum to zero: one grouped query, asked
-    only when the trial balance is already known to be off."""
-    g = gl_postings.c
-    total = func.round(func.sum(g.amount), 2)
-    query = (select(g.voucher_number, g.period, func.min(g.voucher_date), total)
-             .where(g.company == company, g.period <= to_period)
-             .group_by(g.voucher_number, g.period).having(total != 0)
-             .order_by(g.period, g.voucher_number))
-    with engine.connect() as conn:
-        return [Voucher(number or "", int(period), first, cents(value))
-                for number, period, first, value in conn.execute(query)]
+def unbalanced_vouchers(wh: Warehouse, company: str, to_period: int) -> list[Voucher]:
+    """The company's vouchers dated up to the end of ``to_period`` whose lines do not sum to zero (the
+    warehouse's own query, by voucher and date); asked only when the trial balance is known to be off."""
+    after = shift(to_period, 1)
+    window = Window(date(1900, 1, 1), date(after // 100, after % 100, 1))
+    return [Voucher(number or "", day, cents(total)) for number, day, total in
+            wh.unbalanced_vouchers(company, window, limit=MAX_NAMED + 1)]
 
 
 def trial_balance_off(company: str, months: list[tuple[int, Decimal]], vouchers: list[Voucher] | None,
@@ -65,8 +61,7 @@ def trial_balance_off(company: str, months: list[tuple[int, Decimal]], vouchers:
         named = ", ".join(_t(lang, f"bilag {v.number} ({v.first_date.isoformat()}, sum {amount(v.total, lang)})",
                              f"voucher {v.number} ({v.first_date.isoformat()}, total {amount(v.total, lang)})")
                           for v in vouchers[:MAX_NAMED])
-        more = len(vouchers) - MAX_NAMED
-        tail = _t(lang, f" og {more} til", f" and {more} more") if more > 0 else ""
+        tail = _t(lang, " med flere", " and more") if len(vouchers) > MAX_NAMED else ""
         said += _t(lang, f" Bilag som ikke går i null: {named}{tail}. Rett dem i regnskapssystemet og importer "
                          "på nytt.",
                    f" Vouchers that do not balance: {named}{tail}. Correct them in the ERP and import again.")
