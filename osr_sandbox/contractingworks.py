@@ -150,7 +150,7 @@ def generated(books: SyntheticBooks, lines: int = 60, seed: int = 11) -> Tenant:
             for back in range(12):
                 month = (end.replace(day=1) - timedelta(days=31 * back)).replace(day=1)
                 n += 1
-                periods.append({"budgetLinePeriodId": n, "budgetValue": round(rng.uniform(-50_000, 50_000), 2),
+                periods.append({"budgetLinePeriodId": n, "budgetValue": round(rng.uniform(1_000, 50_000), 2),
                                 "projectPeriod": {"projectPeriodId": month.year * 100 + month.month,
                                                   "periodYear": month.year, "periodNumber": month.month},
                                 "budgetLine": line})

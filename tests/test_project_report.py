@@ -23,13 +23,13 @@ TRANSACTIONS = [
     ("t5", "invoice", "3", "2026-04-01", 202604, "102", "3000", None, "7", None, -999.00, "after", None),
     ("t6", "invoice", "4", "2026-03-15", 202603, None, "3100", None, "7", None, -50.00, "no project", None),
 ]
-#: line_id, scenario, account, project, department, period, amount
+#: line_id, scenario, account, project, department, period, amount (as the ledger signs it: revenue negative)
 BUDGETS = [
-    ("b1", "Budsjett", "3000", "101", None, 202603, 3000.00),
+    ("b1", "Budsjett", "3000", "101", None, 202603, -3000.00),
     ("b2", "Budsjett", "4000", "101", None, 202603, 1000.00),
-    ("b3", "Budsjett", "3000", "101", None, 202602, 500.00),
+    ("b3", "Budsjett", "3000", "101", None, 202602, -500.00),
     ("b4", "Budsjett", "4500", "102", None, 202603, 200.00),
-    ("b5", "Budsjett", "3000", "102", None, 202605, 9999.00),
+    ("b5", "Budsjett", "3000", "102", None, 202605, -9999.00),
 ]
 #: by hand, for 2026-03: (revenue, cost, margin, budget, deviation) for the month, then to date
 EXPECTED = [

@@ -55,6 +55,8 @@ PROJECT_TRANSACTION_COLUMNS: tuple[str, ...] = (
 )
 #: Budget amounts, any ERP's: one row per budget line and period (``YYYYMM``); ``account`` is the ledger's or,
 #: for a project budget, the project account; ``project`` and ``department`` empty where the budget has none.
+#: ``amount`` is signed as the ledger signs it (a cost budget positive, a revenue budget negative), so that a
+#: statement turns it to its own signs as it turns the postings.
 BUDGET_COLUMNS: tuple[str, ...] = ("line_id", "scenario", "account", "project", "department", "period", "amount")
 
 Row = tuple

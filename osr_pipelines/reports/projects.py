@@ -5,11 +5,9 @@ ledger signs them) and ``budgets``, both summed by the database per project,
 account and period. *To date* is the project's life up to and including the
 month: a project runs across years, so its economics are read from its start.
 
-Budgets carry positive amounts on revenue and on cost accounts alike, as
-Contracting Works enters them; a budget line on a revenue account (NS 4102
-class 3) is budgeted revenue, any other budgeted cost, and the budget column
-is the budgeted margin. Deviation is margin less budget: positive is better
-than budgeted.
+Budgets are signed as the ledger signs them (revenue negative, cost
+positive), so the budget column, the budgeted margin, is their sum turned
+round. Deviation is margin less budget: positive is better than budgeted.
 """
 
 from __future__ import annotations
@@ -59,7 +57,6 @@ def _figures(engine: Engine, company: str, month: int) -> dict[str | None, dict[
     t, b = project_transactions.c, budgets.c
     found: dict[str | None, dict[str, list[Decimal]]] = defaultdict(
         lambda: {k: [ZERO, ZERO] for k in ("revenue", "cost", "budget")})
-    revenue_account = b.account.like("3%")
     with engine.connect() as conn:
         # summed per month by the database: a project's few dozen months are added up here
         for project, source, period, total in conn.execute(
@@ -69,11 +66,11 @@ def _figures(engine: Engine, company: str, month: int) -> dict[str | None, dict[
             sign = -1 if key == "revenue" else 1
             for column in ((0, 1) if period == month else (1,)):
                 found[project][key][column] += sign * Decimal(total)
-        for project, revenue, period, total in conn.execute(
-                select(b.project, revenue_account, b.period, func.sum(b.amount))
-                .where(b.company == company, b.period <= month).group_by(b.project, revenue_account, b.period)):
+        for project, period, total in conn.execute(
+                select(b.project, b.period, func.sum(b.amount))
+                .where(b.company == company, b.period <= month).group_by(b.project, b.period)):
             for column in ((0, 1) if period == month else (1,)):
-                found[project]["budget"][column] += (1 if revenue else -1) * Decimal(total)
+                found[project]["budget"][column] -= Decimal(total)
     return found
 
 

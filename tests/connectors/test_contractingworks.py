@@ -201,4 +201,5 @@ def test_an_import_loads_project_transactions_budgets_and_dimensions(home: Path,
     assert ("supplier-invoice-line:1", changed["supplierInvoice"]["invoiceDate"], str(
         changed["assignment"]["projectId"]), changed["projectAccountNumberTxt"], Decimal("99.95")) in rows
     assert len(budget_rows) == len(data.sets["budgetLinePeriods"]) and postings == []
+    assert all((r.amount < 0) == r.account.startswith("3") for r in budget_rows)  # signed as a ledger signs
     assert modes == ["full", "changed"]

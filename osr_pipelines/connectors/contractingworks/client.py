@@ -303,14 +303,16 @@ def _supplier_invoice_line(item: Mapping[str, Any]) -> tuple | None:
 
 
 def _budget(item: Mapping[str, Any]) -> tuple:
+    """A budget line period, signed as a ledger signs it: entered positive, a revenue account's (NS 4102 class
+    3, as project accounts are numbered) becomes negative."""
     period = item["projectPeriod"]
     line = item["budgetLine"]
     budget = line["budget"]
-    account = (line.get("projectAccount") or {}).get("accountNumber")
+    account = str((line.get("projectAccount") or {}).get("accountNumber") or "")
+    value = _amount(item.get("budgetValue"))
     return (str(item["budgetLinePeriodId"]), str((budget.get("budgetScenario") or {}).get("description") or ""),
-            str(account if account is not None else ""), _text(budget.get("projectId")),
-            _text((budget.get("project") or {}).get("departmentId")),
-            int(period["periodYear"]) * 100 + int(period["periodNumber"]), _amount(item.get("budgetValue")))
+            account, _text(budget.get("projectId")), _text((budget.get("project") or {}).get("departmentId")),
+            int(period["periodYear"]) * 100 + int(period["periodNumber"]), -value if account[:1] == "3" else value)
 
 
 def _account(item: Mapping[str, Any]) -> tuple:
