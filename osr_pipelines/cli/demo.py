@@ -14,12 +14,10 @@ from osr_pipelines import settings
 from osr_pipelines.cli.common import edit_registry, fail, open_connector, read_registry, sandbox_extra, warehouse
 from osr_pipelines.cli.home import init
 from osr_pipelines.cli.imports import run_and_report
-from osr_pipelines.cli.reports import report
 from osr_pipelines.cli.sandbox import SANDBOX_PORT
 from osr_pipelines.connectors.base import DIMENSIONS
 from osr_pipelines.connectors.synthetic import books_from_options
 from osr_pipelines.registry import Company, Connection
-from osr_pipelines.reports.build import NS4102
 from osr_pipelines.reports.groups import groups_path
 
 DEMO_CONNECTION = "demo"
@@ -86,7 +84,7 @@ def demo(postings: int, port: int) -> None:
                    f"{len(wh.unbalanced_vouchers(co.key)):>10}  {dims}")
     if any(o.status != "SUCCESS" for o in outcomes):
         raise click.ClickException("some demo imports failed; see above")
-    _demo_reports(companies[0].key)
+    _demo_reports([co.key for co in companies])
     click.secho("\nall imports succeeded. Open the Dagster UI with `make dev` (http://127.0.0.1:3000; it also "
                 f"serves the sandbox on port {urlsplit(base).port}, as the demo connection says); "
                 "see `osr status` for health.", fg="green")
@@ -114,16 +112,40 @@ def _serve(stack: ExitStack, app: object, port: int) -> str:
     return base
 
 
-def _demo_reports(company_key: str) -> None:
-    """One company's income statement and the demo group's consolidated one, as HTML and Excel."""
+def _demo_reports(keys: list[str]) -> None:
+    """Every demo company's reports and the demo group's consolidated ones, materialized in Dagster as the
+    report sensors do after imports once the daemon runs: the UI shows them from the start, and their HTML
+    and Excel files are under reports/ in the OSR home."""
+    from dagster import DagsterEventType
+
+    from osr_pipelines.definitions import defs
+    from osr_pipelines.instance import get_instance
+    from osr_pipelines.partitions import client_partitions, company_partitions
+    from osr_pipelines.sensors.reports import REPORTS_TAG
+    from osr_pipelines.tags import RANGE_END_TAG, RANGE_START_TAG
+
     groups = groups_path()
     if not groups.exists():
         rates = settings.osr_home() / "demo-rates.csv"
         rates.write_text("currency,period,average,closing\n")  # every demo company reports in NOK
         groups.write_text(yaml.safe_dump({"clients": {DEMO_GROUP: {"currency": "NOK", "rates": str(rates)}}}))
-    context = click.get_current_context()
-    click.echo("\nreports")
-    context.invoke(report, kind="income-statement", company=company_key, client=None, period=None,
-                   group_by=NS4102, out=None)
-    context.invoke(report, kind="income-statement", company=None, client=DEMO_GROUP, period=None,
-                   group_by=NS4102, out=None)
+    instance = get_instance()
+    if not instance.has_dynamic_partition(client_partitions.name, DEMO_GROUP):
+        instance.add_dynamic_partitions(client_partitions.name, [DEMO_GROUP])
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+    ordered = [k for k in instance.get_dynamic_partitions(company_partitions.name) if k in set(keys)]
+    runs = [defs.resolve_job_def("company_reports_job").execute_in_process(
+                instance=instance, run_config=quiet, raise_on_error=False,
+                tags={REPORTS_TAG: "osr demo", RANGE_START_TAG: ordered[0], RANGE_END_TAG: ordered[-1]}),
+            defs.resolve_job_def("client_reports_job").execute_in_process(
+                instance=instance, run_config=quiet, raise_on_error=False, partition_key=DEMO_GROUP,
+                tags={REPORTS_TAG: "osr demo"})]
+    click.echo("\nreports (materialized in Dagster)")
+    for result in runs:
+        for entry in instance.all_logs(result.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
+            materialization = entry.dagster_event.event_specific_data.materialization
+            page = materialization.metadata.get("html")
+            click.echo(f"  {materialization.asset_key.to_user_string():30} {materialization.partition:12} "
+                       f"{page.value if page else ''}")
+    if not all(result.success for result in runs):
+        raise click.ClickException("some demo reports failed; see `osr status` and the runs in the Dagster UI")
