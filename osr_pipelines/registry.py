@@ -401,6 +401,15 @@ def _entry(cls: type[Entry], raw: object, where: str, problems: list[str],
     return cls(**values)
 
 
+def _connection(raw: object, where: str, problems: list[str]) -> Connection | None:
+    """A connection entry; without ``mode``, its type's first mode (import where the type has both, direct
+    for a type that is only direct)."""
+    entry = _entry(Connection, raw, where, problems)
+    if entry is not None and isinstance(raw, dict) and "mode" not in raw and entry.type in CONNECTOR_TYPES:
+        entry.mode = CONNECTOR_TYPES[entry.type].modes[0]
+    return entry
+
+
 def _label_of(raw: object, *keys: str) -> str:
     """`` (acme-tt)`` after an entry's position, from its own name, to say which entry is meant."""
     if not isinstance(raw, dict):
@@ -446,7 +455,7 @@ def _read(data: object, *, check_env: bool) -> tuple[Registry, list[str]]:
         customers=_entries(data.get("customers"), "customers", problems,
                            lambda r, w: _entry(Customer, r, w, problems, groups), "name"),
         connections=_entries(data.get("connections"), "connections", problems,
-                             lambda r, w: _entry(Connection, r, w, problems), "name"),
+                             lambda r, w: _connection(r, w, problems), "name"),
         companies=_entries(data.get("companies"), "companies", problems,
                            lambda r, w: _entry(Company, r, w, problems), "connection", "erp_id"),
         users=_entries(data.get("users"), "users", problems, lambda r, w: _entry(User, r, w, problems), "name"),
