@@ -64,11 +64,18 @@ class Gateway:
         self._ids = itertools.count(1)
 
     def announce(self, link: AgentLink, sources: object) -> None:
+        """Route the key ids an agent announces to it; a key id keeps the digest it was first announced with."""
         announced: dict[str, str] = {}
         for source in sources if isinstance(sources, list) else []:
             kid, digest = source.get("key_id"), source.get("digest")
-            if isinstance(kid, str) and isinstance(digest, str) and len(digest) == 64:
-                announced[kid] = digest
+            if not (isinstance(kid, str) and isinstance(digest, str) and len(digest) == 64):
+                continue
+            if self.digests.get(kid, digest) != digest:
+                # a key id belongs to one key for good (a new key has a new id): another digest for it is
+                # someone else's agent trying to take the connection's requests over
+                log.warning("agent %s announced key id %s with another digest; ignored", link.peer, kid)
+                continue
+            announced[kid] = digest
         for kid in set(link.digests) - set(announced):
             if self.links.get(kid) is link:
                 del self.links[kid]

@@ -5,6 +5,8 @@ The cases share one agent and one gateway (module scope) and run in file order: 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import random
 import signal
@@ -17,7 +19,9 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
+from osr_agent import protocol
 from osr_pipelines.connectors.base import ConnectorError, CredentialsRejected, SourceUnavailable, Window
 from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.reports.ledger import from_direct, from_warehouse
@@ -123,6 +127,26 @@ def test_a_wrong_pairing_key_is_refused_in_the_same_time_as_a_very_wrong_one(run
     med_close, med_far = statistics.median(times["close"]), statistics.median(times["far"])
     # A difference the network could reveal would be tens of microseconds; hashing a key costs about one.
     assert abs(med_close - med_far) < max(50.0, 0.1 * min(med_close, med_far)), (med_close, med_far)
+
+
+def test_another_agent_announcing_the_key_id_with_another_digest_takes_nothing_over(running: World) -> None:
+    kid = protocol.key_id(running.key)
+    impostor_digest = protocol.digest(protocol.new_pairing_key())
+
+    async def impostor() -> str:
+        context = ssl.create_default_context(cafile=str(running.pki["ca"]))
+        async with connect(f"wss://{running.host}:{running.port}/agent", ssl=context, proxy=None) as ws:
+            await ws.send(json.dumps({"type": "hello", "sources": [{"key_id": kid, "digest": impostor_digest}]}))
+            welcome = json.loads(await ws.recv())
+            vb = connector(running)
+            try:
+                names = await asyncio.to_thread(lambda: [c.erp_id for c in vb.list_companies()])
+            finally:
+                vb.close()
+            return f"{welcome['type']} {names}"
+
+    assert asyncio.run(impostor()) == "welcome ['1001', '1002']"
+    _wait(lambda: "with another digest; ignored" in running.log("gateway"), 10, "the gateway did not say why")
 
 
 def test_the_gateway_restarted_the_agent_reconnects(running: World) -> None:
