@@ -121,6 +121,8 @@ class _State:
         self.calls: dict[str, int] = {}
         #: An operation that always faults (tests of fault handling).
         self.fault_operation = options.get("fault_operation")
+        #: Seconds GetTransactions thinks per 1,000 matching lines before it answers: large answers are slow.
+        self.seconds_per_1000_lines = float(options.get("seconds_per_1000_lines", 0))
         self.logins = 0
 
     def expire_sessions(self) -> None:
@@ -320,6 +322,8 @@ def _transactions(state: _State, company: str, call: etree._Element, namespace: 
                 yield from (row for row in batch if low <= row[16] <= high)
 
     def body() -> Iterator[bytes]:
+        if state.seconds_per_1000_lines:
+            time.sleep(sum(1 for _ in rows()) * state.seconds_per_1000_lines / 1000)
         yield (_open("GetTransactions", namespace) + "<GetTransactionsResult>").encode()
         chunk: list[str] = []
         for row in rows():

@@ -180,6 +180,16 @@ def test_windows_split_when_an_answer_is_too_large(books, tmp_path: Path) -> Non
     assert parts[0].findtext(".//{*}DateEnd") == "2024-06-30T23:59:59" and len(parts) >= 8
 
 
+def test_windows_split_when_an_answer_is_too_slow(books, tmp_path: Path) -> None:
+    window = Window(date(2024, 1, 1), date(2024, 4, 1))  # about 250 lines: 1.5 s to think, over the timeout
+    with serve(books, seconds_per_1000_lines="6") as s, \
+            closing(s.connector(tmp_path, window_days=366, timeout=1)) as connector:
+        rows = flat(connector.stream_postings("1001", window))
+        calls = len(s.calls("GetTransactions"))
+    assert key(rows) == rows_of(books, "1001", window) and len(rows) == len(key(rows))
+    assert calls >= 3  # the quarter timed out, then its halves (or their halves) answered
+
+
 def test_a_day_too_large_to_answer_fails_naming_the_option(tmp_path: Path) -> None:
     books = SyntheticBooks(company_ids=("1001",), postings=150_000, years=1, end=END)
     with serve(books) as s, closing(s.connector(tmp_path, max_window_rows=100)) as connector, \
