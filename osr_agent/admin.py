@@ -14,10 +14,12 @@ import html
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, quote
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from osr_agent import execute
 from osr_agent.config import SQL_SERVER_DRIVER, AgentConfig, ConfigError, DataSource
@@ -81,7 +83,7 @@ def _key_page(name: str, key: str, what: str) -> HTMLResponse:
 
 
 def admin_app(config: AgentConfig, status: Callable[[], str],
-              changed: Callable[[], Awaitable[None]]) -> Starlette:
+              changed: Callable[[], Awaitable[None]]) -> ASGIApp:
     """The admin page over ``config``; ``status`` describes the gateway link, ``changed`` re-announces sources."""
 
     async def form_of(request: Request) -> dict[str, str]:
@@ -145,8 +147,6 @@ def admin_app(config: AgentConfig, status: Callable[[], str],
             await changed()
             return _key_page(source.name, key, "A new key was made; the old one no longer works.")
         if act == "test":
-            import anyio.to_thread
-
             result = await anyio.to_thread.run_sync(execute.test_connection, config, source)
             return _page(f"Connection test: {source.name}", f"<p>{_e(result)}</p>")
         return _page("Unknown action", "", 404)
@@ -157,7 +157,7 @@ def admin_app(config: AgentConfig, status: Callable[[], str],
         Route("/sources/{name}/{action}", action, methods=["POST"]),
     ])
 
-    async def guard(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def guard(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
             host = headers.get("host", "").rsplit(":", 1)[0].strip("[]")
@@ -169,4 +169,4 @@ def admin_app(config: AgentConfig, status: Callable[[], str],
                 return
         await app(scope, receive, send)
 
-    return guard  # type: ignore[return-value]
+    return guard

@@ -47,8 +47,7 @@ def connection_string(source: DataSource, database: str, password: str) -> str:
 
 
 def connect(source: DataSource, database: str, password: str, timeout: int = 15) -> pyodbc.Connection:
-    conn = pyodbc.connect(connection_string(source, database, password), timeout=timeout, readonly=True)
-    return conn
+    return pyodbc.connect(connection_string(source, database, password), timeout=timeout, readonly=True)
 
 
 def stream(conn: pyodbc.Connection, query: Query, dialect_name: str, bound: Sequence[int],

@@ -183,7 +183,7 @@ class VismaBusinessConnector:
 
     def _count(self, erp_id: str, window: Window) -> SourceCount:
         params = {"company": self._company(erp_id), "start": _yyyymmdd(window.start), "end": _yyyymmdd(window.end)}
-        (count,) = next(iter(next(self._rows("count", params, erp_id))))
+        ((count,),) = [row for rows in self._rows("count", params, erp_id) for row in rows]
         return SourceCount(int(count), "COUNT(*) of AcTr in the window", True)
 
     def source_count(self) -> SourceCount:
