@@ -30,6 +30,7 @@ BUDGETS = [
     ("b3", "Budsjett", "3000", "101", None, 202602, -500.00),
     ("b4", "Budsjett", "4500", "102", None, 202603, 200.00),
     ("b5", "Budsjett", "3000", "102", None, 202605, -9999.00),
+    ("b6", "Revidert", "3000", "101", None, 202603, -77777.00),  # a second scenario: the report shows one
 ]
 #: by hand, for 2026-03: (revenue, cost, margin, budget, deviation) for the month, then to date
 EXPECTED = [
@@ -60,6 +61,7 @@ def test_the_project_report_has_the_hand_computed_figures(company: Path) -> None
     assert "project report of Company 1 (cw.1) for 2026-03:" in result.output
     doc = json.loads(next(out.glob("*.json")).read_text())
     [table] = doc["tables"]
+    assert table["title"] == "Prosjektrapport 2026-03 (budsjett: Budsjett)"
     assert table["columns"][:4] == ["Prosjekt", "Navn", "Inntekt måned", "Kostnad måned"]
     assert [r["cells"] for r in table["rows"]] == EXPECTED
 
@@ -89,3 +91,41 @@ def test_a_company_without_project_data_says_so(home: Path, warehouse_url: str) 
     assert ("company 'src.1' has no project transactions in the warehouse; import it first "
             "(osr import full --company src.1) or name a --period") in result.output
     assert "a project report is of one company" in osr("report", "project", "--client", "X", ok=False).output
+
+
+def _posting(n: int, day: str, account: str, amount: float) -> tuple:
+    return (f"p{n}", f"v{n // 2}", day, int(day[:4] + day[5:7]), account, amount, "NOK", None, "x", None, None,
+            None, None, None, None, None, None)
+
+
+def test_the_income_statement_gains_a_budget_column_where_the_company_has_budgets(home: Path,
+                                                                                  warehouse_url: str) -> None:
+    write_registry(home / "registry.yaml", [{"name": "src", "type": "synthetic", "parent": "Acme"}],
+                   [("src", "1001"), ("src", "1002")])
+    wh = Warehouse(warehouse_url)
+    for key in ("src.1001", "src.1002"):
+        wh.load_postings(key, [[_posting(0, "2026-03-10", "3000", -1000.0), _posting(1, "2026-03-10", "1920", 1000.0),
+                                _posting(2, "2026-03-12", "4000", 400.0), _posting(3, "2026-03-12", "1920", -400.0)]],
+                         window=None, run_id="r")
+    # budgets of 2026-03 in the ledger's sign, a second scenario and another month left out
+    wh.load_company_rows("src.1001", "budgets", [[
+        ("b1", "Budsjett", "3000", None, None, 202603, -1500.0), ("b2", "Budsjett", "4000", None, None, 202603, 300.0),
+        ("b3", "Budsjett", "6300", None, None, 202603, 50.0), ("b4", "Budsjett", "3000", None, None, 202602, -9.0),
+        ("b5", "Z-revidert", "3000", None, None, 202603, -7.0)]], run_id="r")
+    wh.dispose()
+    tables = {}
+    for key in ("src.1001", "src.1002"):
+        out = home / key
+        osr("report", "income-statement", "--company", key, "--period", "2026-03", "--format", "json", "--out",
+            str(out))
+        [tables[key]] = json.loads(next(out.glob("*.json")).read_text())["tables"][:1]
+    with_budget, without = tables["src.1001"], tables["src.1002"]
+    assert with_budget["columns"][-1] == "Budsjett Budsjett 2026-03"
+    assert len(with_budget["columns"]) == len(without["columns"]) + 1  # no budgets: no column
+    accounts = {r["cells"][0]: r["cells"] for r in with_budget["rows"] if r["row"] == "account"}
+    # statement signs: income positive; the budget column sits after the four columns of actuals
+    assert accounts["3000"][2] == 1000 and accounts["3000"][-1] == 1500
+    assert accounts["6300"][2:6] == [0, 0, 0, 0]  # budgeted only: its line shows the budget beside zeros
+    assert abs(accounts["4000"][-1]) == 300 and abs(accounts["6300"][-1]) == 50
+    result = next(r["cells"] for r in with_budget["rows"] if r["row"] == "total" and r["cells"][1] == "Driftsresultat")
+    assert result[2] == 600 and result[-1] == 1150  # 1,500 - 300 - 50

@@ -28,6 +28,7 @@ from osr_pipelines.reports.tables import (
 )
 from osr_pipelines.reports.tables import balance_columns as balance_headings
 from osr_pipelines.reports.trial_balance import (
+    ZERO,
     Difference,
     TrialBalance,
     broken_carry_forward,
@@ -74,13 +75,26 @@ class Report:
         return broken_carry_forward(self.trial_balance)
 
 
+#: The budget column's heading: the scenario shown and the month.
+BUDGET_HEADING = {"nb": "Budsjett {scenario} {period}", "en": "Budget {scenario} {period}"}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A scenario's budget of the report's month per account, in the ledger's sign (from the ``budgets`` table)."""
+
+    scenario: str
+    accounts: dict[str, Decimal]
+
+
 def build_report(kind: str, ledger: Ledger, period: int, group_by: str = NS4102, *, lang: str = "nb",
-                 signs: str = "statement") -> Report:
+                 signs: str = "statement", budget: Budget | None = None) -> Report:
     """Report ``kind`` of ``period`` from a ledger covering :func:`ledger_range` of it.
 
     By NS 4102 the income statement and balance sheet follow the statutory layout, in ``signs``; by a
     SAF-T level (standard accounts, RF-1167 or RF-1175 grouping codes) their lines are that level's codes,
-    the income statement profit positive and the balance sheet in the ledger's sign.
+    the income statement profit positive and the balance sheet in the ledger's sign. A ``budget`` adds its
+    column to the statutory income statement, after the actuals.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown report '{kind}' (known: {', '.join(KINDS)})")
@@ -97,8 +111,16 @@ def build_report(kind: str, ledger: Ledger, period: int, group_by: str = NS4102,
     elif group_by == NS4102 and kind == "income-statement":
         last = label(shift(period, -12))
         columns = (label(period), text("ytd", lang, period=label(period)), last, text("ytd", lang, period=last))
-        statement = statutory_table(title, columns, INCOME_LAYOUT, result_columns(tb, period), names, balance,
-                                    lang, signs == "ledger")
+        values = result_columns(tb, period)
+        if budget is not None:
+            columns += (BUDGET_HEADING[lang].format(scenario=budget.scenario, period=label(period)),)
+            values = {a: [*values.get(a, [ZERO] * 4), budget.accounts.get(a, ZERO)]
+                      for a in values.keys() | budget.accounts.keys()}
+            for account in budget.accounts:  # budgeted on an account without postings: a result account
+                names.setdefault(account, account)
+                balance.setdefault(account, False)
+        statement = statutory_table(title, columns, INCOME_LAYOUT, values, names, balance, lang,
+                                    signs == "ledger")
         table, unmapped = statement.table, statement.unplaced
     elif group_by == NS4102:
         values, result = balance_columns(tb, period)

@@ -7,7 +7,8 @@ month: a project runs across years, so its economics are read from its start.
 
 Budgets are signed as the ledger signs them (revenue negative, cost
 positive), so the budget column, the budgeted margin, is their sum turned
-round. Deviation is margin less budget: positive is better than budgeted.
+round; one scenario is shown, named in the table's title (:mod:`.budgets`).
+Deviation is margin less budget: positive is better than budgeted.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, func, select
 
+from osr_pipelines.reports import budgets as budgets_of
 from osr_pipelines.reports.files import Document, file_name
 from osr_pipelines.reports.periods import label
 from osr_pipelines.reports.tables import LINE, TOTAL, Row, Table
@@ -52,7 +54,8 @@ def latest_period(engine: Engine, company: str) -> int:
     return int(found)
 
 
-def _figures(engine: Engine, company: str, month: int) -> dict[str | None, dict[str, list[Decimal]]]:
+def _figures(engine: Engine, company: str, month: int,
+             scenario: str | None) -> dict[str | None, dict[str, list[Decimal]]]:
     """Per project: revenue, cost and budget of ``month`` ([0]) and to date ([1]), summed in the database."""
     t, b = project_transactions.c, budgets.c
     found: dict[str | None, dict[str, list[Decimal]]] = defaultdict(
@@ -68,7 +71,8 @@ def _figures(engine: Engine, company: str, month: int) -> dict[str | None, dict[
                 found[project][key][column] += sign * Decimal(total)
         for project, period, total in conn.execute(
                 select(b.project, b.period, func.sum(b.amount))
-                .where(b.company == company, b.period <= month).group_by(b.project, b.period)):
+                .where(b.company == company, b.scenario == scenario, b.period <= month)
+                .group_by(b.project, b.period)):
             for column in ((0, 1) if period == month else (1,)):
                 found[project]["budget"][column] -= Decimal(total)
     return found
@@ -85,7 +89,8 @@ def project_table(engine: Engine, company: str, month: int, lang: str = "nb") ->
     """One row per project with anything up to ``month``, then the total as a sum of the rows."""
     words = WORDS[lang]
     names = _project_names(engine, company)
-    figures = _figures(engine, company, month)
+    chosen = budgets_of.scenario(engine, company)
+    figures = _figures(engine, company, month, chosen)
     rows = []
     for project in sorted(figures, key=lambda p: (p is None, names.get(p or "", p or ""))):
         f = figures[project]
@@ -101,7 +106,8 @@ def project_table(engine: Engine, company: str, month: int, lang: str = "nb") ->
                     parts=tuple((i, 1) for i in range(len(rows)))))
     columns = (words["project"], words["name"],
                *(f"{words[f]} {words[span]}" for span in ("month", "to date") for f in FIGURES))
-    return Table(f"{words['title']} {label(month)}", columns, rows)
+    shown = f" ({words['budget'].lower()}: {chosen})" if chosen else ""
+    return Table(f"{words['title']} {label(month)}{shown}", columns, rows)
 
 
 def project_document(engine: Engine, company: str, name: str, month: int, lang: str = "nb",
