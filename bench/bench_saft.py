@@ -4,9 +4,9 @@ The file is generated streaming with the project's own SAF-T 1.30 writer (one
 company, 2-line vouchers with department and project analysis, a customer on
 every fourth voucher) and written to a temporary folder. The import then runs
 in a child process of its own, so its peak memory (ru_maxrss) is the import's
-alone: the ``saf-t`` connector reads the file twice (the checking pass, then
-the postings) and the warehouse loads dimensions and postings as a full import
-does. Printed: file size, generation time, import seconds, MB/s, lines/s and
+alone: the ``saf-t`` connector parses the file once (the checking pass, which
+keeps the postings in a temporary file) and the warehouse loads dimensions and
+postings from it as a full import does. Printed: file size, generation time, import seconds, MB/s, lines/s and
 peak RSS; run it at two sizes to see the memory stay flat.
 
     .venv/bin/python bench/bench_saft.py --mb 500
@@ -115,7 +115,7 @@ def main() -> None:
         rows, checked, seconds, peak = int(out[0]), float(out[1]), float(out[2]), float(out[3])
         print(f"file: {size:.0f} MB, {lines:,} journal lines, generated in {generated:.0f} s")
         print(f"import ({'SQLite' if url.startswith('sqlite') else 'PostgreSQL'}): {rows:,} postings in "
-              f"{seconds:.1f} s (checking pass {checked:.1f} s) = {size / seconds:.1f} MB/s, "
+              f"{seconds:.1f} s (parsing pass {checked:.1f} s) = {size / seconds:.1f} MB/s, "
               f"{rows / seconds:,.0f} lines/s; peak RSS {peak:.0f} MB")
 
 

@@ -1,22 +1,25 @@
 """The ``saf-t`` connector: a folder of SAF-T Financial files read as an ERP with one company per
 organisation number.
 
-A company's import reads its files twice. The first pass reads every file
-whole before a single row is handed to the warehouse: a malformed, truncated or
-otherwise bad file then fails the company before its dimensions are replaced,
-so its previous rows stay as they were. The second pass streams the postings.
-Where files overlap, the newest (``AuditFileDateCreated``, then the file name)
-wins each month it covers; an older file contributes only the months no newer
-file covers.
+A company's files are parsed once, whole, before a single row is handed to
+the warehouse: a malformed, truncated or otherwise bad file then fails the
+company before its dimensions are replaced, so its previous rows stay as they
+were. The postings of that pass wait in an anonymous temporary file (a
+``Spool``) and stream from there into the load. Where files overlap, the
+newest export wins each month it covers; an older one contributes only the
+months no newer one covers.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+
+import msgspec
 
 from osr_pipelines.connectors.base import Batch, CompanyInfo, ConnectorError, Row, SourceCount, Window
 from osr_pipelines.connectors.saft.mapping import (
@@ -149,15 +152,12 @@ class SaftConnector:
         inside: Callable[[Row], bool] = lambda row: start <= row[2] < end  # noqa: E731
         batch: Batch = [row for row in prepared.opening if inside(row)]
         sent = 0
-        for part in prepared.parts:
-            mapper = LineMapper(part.header, self.department_type, self.project_type)
-            for row in self._guarded(erp_id, walk(part.header, FileContent(), mapper, part.keeps)):
-                if inside(row):
-                    batch.append(row)
-                    if len(batch) >= self.batch_size:
-                        sent += len(batch)
-                        yield batch
-                        batch = []
+        for spooled in prepared.spool.batches():
+            batch.extend(row for row in spooled if inside(row))
+            if len(batch) >= self.batch_size:
+                sent += len(batch)
+                yield batch
+                batch = []
         sent += len(batch)
         yield batch
         self._count = SourceCount(sent, "journal lines", True,
@@ -173,6 +173,8 @@ class SaftConnector:
         return list(prepared.warnings) if prepared else []
 
     def close(self) -> None:
+        for prepared in self._prepared.values():
+            prepared.spool.close()
         self._prepared.clear()
 
     # -- reading ------------------------------------------------------------------------
@@ -207,23 +209,70 @@ class SaftConnector:
                                  connection=self.connection, company=erp_id)
         parts = plan(headers)
         contents: dict[Path, FileContent] = {}
-        for part in parts:
-            content = FileContent()
-            mapper = LineMapper(part.header, self.department_type, self.project_type)
-            for _ in self._guarded(erp_id, walk(part.header, content, mapper, lambda _period: False)):
-                pass
-            contents[part.header.path] = content
-        prepared = Prepared(parts, contents, self.department_type, self.project_type)
+        spool = Spool()
+        try:
+            for part in parts:
+                content = FileContent()
+                mapper = LineMapper(part.header, self.department_type, self.project_type)
+                spool.write(self._guarded(erp_id, walk(part.header, content, mapper, part.keeps)), self.batch_size)
+                contents[part.header.path] = content
+        except OSError as exc:
+            spool.close()
+            raise ConnectorError(f"the postings read from the files could not be kept in the temporary folder "
+                                 f"{tempfile.gettempdir()} ({exc.strerror}); free space there or point TMPDIR "
+                                 "elsewhere", connection=self.connection, company=erp_id) from None
+        except BaseException:
+            spool.close()
+            raise
+        prepared = Prepared(parts, contents, spool, self.department_type, self.project_type)
         self._prepared[erp_id] = prepared
         return prepared
+
+
+class Spool:
+    """The postings of the checking pass, kept in an anonymous temporary file for the load to read back.
+
+    Parsing XML costs far more than reading these back, so the files are
+    parsed once; the rows wait on disk, never in memory, in msgpack frames of
+    one batch each.
+    """
+
+    def __init__(self) -> None:
+        # open for as long as the company's import: closed by close(), and gone with the process in any case
+        self._file = tempfile.TemporaryFile(prefix="osr-saft-")  # noqa: SIM115
+        self._encode = msgspec.msgpack.Encoder().encode
+        self._decode = msgspec.msgpack.Decoder(list[tuple]).decode
+
+    def write(self, rows: Iterator[Row], batch_size: int) -> None:
+        batch: list[Row] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= batch_size:
+                self._frame(batch)
+                batch = []
+        if batch:
+            self._frame(batch)
+
+    def _frame(self, batch: list[Row]) -> None:
+        data = self._encode(batch)
+        self._file.write(len(data).to_bytes(8, "little") + data)
+
+    def batches(self) -> Iterator[list[tuple]]:
+        self._file.seek(0)
+        while size := self._file.read(8):
+            yield self._decode(self._file.read(int.from_bytes(size, "little")))
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class Prepared:
     """A company's files after the first pass: dimensions, opening-balance rows and reconciliation warnings."""
 
-    def __init__(self, parts: list[Part], contents: dict[Path, FileContent], department_type: str,
+    def __init__(self, parts: list[Part], contents: dict[Path, FileContent], spool: Spool, department_type: str,
                  project_type: str) -> None:
         self.parts = parts
+        self.spool = spool
         newest_first = [contents[p.header.path] for p in parts]
         first = first_export(parts)
         self.opening = opening_rows(first[0].header, _joined([contents[p.header.path] for p in first])) \
