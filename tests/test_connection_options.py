@@ -29,7 +29,7 @@ SAMPLES = {"end": "2024-06-30", "state": "books.json", "fail_after_rows": "1000"
            "tenant_id": "5f0c0a2e-0000-4000-8000-000000000001", "accepted_key_sha256": "0" * 64,
            "export": "insight.csv", "company_name": "Acme Retail AS", "ca_file": "gateway-ca.pem",
            "document_center_path": "D:\\Visma\\DocumentCenter", "path": "saf-t-files", "tenant": "10355-vismaosr",
-           "customer": "4200001"}
+           "customer": "4200001", "currency": "NOK"}
 
 
 def _credentials(ctype: ConnectorType) -> dict[str, str]:
