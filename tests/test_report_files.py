@@ -259,9 +259,12 @@ def test_a_clients_consolidated_report_shows_eliminations_in_browser_and_workboo
     assert len([a for tag, a, _ in dom.elements if tag == "g" and a.get("id", "").startswith(
         "consolidated-result-result-")]) == 4
     workbook = load_workbook(book)
-    rows = {r[1].value: [c.value for c in r[2:]] for r in workbook["Konsolidert resultatregnskap"]
-            .iter_rows(min_row=4)}
-    assert rows["Salgs- og driftsinntekt"] == [950, 2850, -950, 2850]
+    sheet = workbook["Konsolidert resultatregnskap"]
+    rows = {r[0].value: (r[0].row, [c.value for c in r[2:6]]) for r in sheet.iter_rows(min_row=4)}
+    assert rows[3050][1] == [950, 0, -950, 0]  # the intercompany sale, eliminated; account numbers as numbers
+    assert sheet.row_dimensions[rows[3050][0]].outline_level == 1  # account detail, outlined under its line
+    line = rows["3"][0]
+    assert rows["3"][1] == [f"=SUM({c}{line + 1}:{c}{line + 2})" for c in "CDEF"]  # 950 + 0, 2850 + 0, ...
     figures = {r[0].value: [c.value for c in r[1:]] for r in workbook["Per selskap hittil i år"].iter_rows(min_row=4)}
     assert figures["Konsern"][2] == Decimal("2600.00") or figures["Konsern"][2] == 2600
     assert len(workbook["Per selskap hittil i år"]._charts) == 1  # a native chart of the figures
@@ -321,3 +324,31 @@ def test_a_clients_name_with_letters_beyond_ascii_names_its_files_through_osr_re
     page, _ = written(osr("report", "income-statement", "--client", client).output)
     assert re.fullmatch(r"Bjorn_Ase_Gruppe-[0-9a-f]{8}-consolidated-income-statement-2024-01\.html", page.name)
     assert "<h1>Konsolidert resultatregnskap 2024-01: Bjørn &amp; Åse Gruppe</h1>" in page.read_text(encoding="utf-8")
+
+
+def test_a_table_from_elsewhere_gets_its_detail_folded_and_its_totals_as_formulas_where_they_add_up(
+        tmp_path: Path) -> None:
+    from osr_pipelines.reports import files
+    from osr_pipelines.reports.tables import Row, Table
+
+    d = Decimal
+    table = Table("Konsolidert", ("Line", "Name", "acme.1", "Consolidated"), [
+        Row(("B", "Omløpsmidler", d("30.00"), d("30.00")), strong=True),
+        Row(("1500", "Kundefordringer", d("10.00"), d("10.00"))),
+        Row(("1920", "Bank", d("20.00"), d("20.00"))),
+        Row(("E", "Kortsiktig gjeld", d("-30.00"), d("-31.00")), strong=True),  # not its accounts' sum
+        Row(("2400", "Leverandørgjeld", d("-30.00"), d("-30.00"))),
+        Row(("", "Sum", d("0.00"), d("-1.00")), strong=True)])
+    doc = files.Document("Konsolidert balanse: Acme", "acme", "NOK", [("Konsolidert", table)], [],
+                         names={"acme.1": "Acme AS"})
+    page, book = files.write(doc, tmp_path)
+    dom = browser_dom(page)
+    assert len([a for tag, a, _ in dom.elements if tag == "details"]) == 2
+    assert [" ".join(t).strip() for _, a, t in dom.elements if a.get("role") == "columnheader"] == [
+        "Linje", "Navn", "Acme AS", "Konsern"]
+    sheet = load_workbook(book)["Konsolidert"]
+    values = {r[1].value: [c.value for c in r[2:]] for r in sheet.iter_rows(min_row=4)}
+    assert values["Omløpsmidler"] == ["=SUM(C5:C6)", "=SUM(D5:D6)"]
+    assert values["Kortsiktig gjeld"] == [-30, -31]  # a figure its rows do not add up to stays a figure
+    assert values["Sum"] == ["=C4+C7", "=D4+D7"]
+    assert [sheet.row_dimensions[r].outline_level for r in (5, 6, 8)] == [1, 1, 1]

@@ -152,6 +152,9 @@ def _company_reports(context: AssetExecutionContext, config: ReportConfig,
     engine = context.resources.warehouse.warehouse.engine
     outside = checks.outside_data(name, period, warehouse_period_range(engine, company), "nb") \
         if source == "warehouse" and config.period else None
+    notes = [] if config.period else [n for n in [checks.partly_booked(
+        period, today_in_oslo(), checks.last_voucher_date(engine, company, period) if source == "warehouse" else None,
+        "nb")] if n]
     vouchers = None
     for report in reports:
         if report.unbalanced and source == "warehouse" and vouchers is None:
@@ -184,7 +187,7 @@ def _company_reports(context: AssetExecutionContext, config: ReportConfig,
                                             passed=not report.balance_difference, severity=AssetCheckSeverity.ERROR,
                                             metadata={"difference": MetadataValue.json(
                                                 [str(d) for d in report.balance_difference])}))
-        page, book = files.write(files.company_document(report, name, found), report_folder())
+        page, book = files.write(files.company_document(report, name, found, notes), report_folder())
         yield MaterializeResult(
             asset_key=key,
             metadata={

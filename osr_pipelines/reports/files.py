@@ -35,7 +35,7 @@ from osr_pipelines.reports.consolidation import (
 )
 from osr_pipelines.reports.language import MONTHS, text, words
 from osr_pipelines.reports.periods import label
-from osr_pipelines.reports.tables import ACCOUNT, HEADING, Cell, Row, Table, amount
+from osr_pipelines.reports.tables import ACCOUNT, HEADING, Cell, Row, Table, amount, structured
 from osr_pipelines.reports.trial_balance import ZERO
 
 if TYPE_CHECKING:
@@ -209,6 +209,7 @@ def _html_cells(row: Row, numeric: list[bool], doc: Document) -> str:
 
 
 def _html_table(table: Table, doc: Document) -> str:
+    table = structured(table)
     numeric = _numeric_columns(table)
     # fixed widths: each row is a grid of its own, and only fixed tracks line the rows up
     widths = " ".join("11em" if n else ("minmax(12em, 1fr)" if i == 1 else "8em") for i, n in enumerate(numeric))
@@ -298,6 +299,7 @@ def _account_number(value: Cell) -> Cell | int:
 def _sheet(sheet: Worksheet, doc: Document, table: Table, bold: object, title_font: object) -> None:
     from openpyxl.utils import get_column_letter
 
+    table = structured(table)
     _append(sheet, [doc.title])
     sheet["A1"].font = title_font
     _append(sheet, [table.title])
@@ -389,7 +391,7 @@ def _machine(value: Cell) -> str:
 
 def csv_text(doc: Document) -> str:
     """The report's table as CSV: a ``row`` column (heading, line, account, total) and then its own columns."""
-    table = doc.sheets[0][1]
+    table = structured(doc.sheets[0][1])
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["row", *table.columns])
@@ -409,7 +411,7 @@ def json_text(doc: Document) -> str:
         "notes": doc.notes,
         "tables": [{"title": t.title, "columns": list(t.columns),
                     "rows": [{"row": r.kind or ("total" if r.strong else ""), "cells": [cell(c) for c in r.cells]}
-                             for r in t.rows]} for _, t in doc.sheets[:doc.report_sheets]],
+                             for r in structured(t).rows]} for _, t in doc.sheets[:doc.report_sheets]],
     }, ensure_ascii=False, indent=1)
 
 

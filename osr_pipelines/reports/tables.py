@@ -173,6 +173,53 @@ def balance_columns(period: int, lang: str = "nb") -> tuple[str, str]:
             text("closing at", lang, period=f"31.12.{period // 100 - 1}"))
 
 
+def structured(table: Table) -> Table:
+    """A table built elsewhere (a consolidation's) with what its rows are worked out, where they do not say.
+
+    A strong row followed by plain rows is a line with its account detail; a
+    strong row followed by none is a total. A line, or the table's last total,
+    adds up the rows above it by formula in Excel only where their figures
+    really add up to its own, so no formula ever changes a figure.
+    """
+    rows = table.rows
+    if not rows or all(r.kind for r in rows):
+        return table
+    kinds: list[str] = []
+    for i, row in enumerate(rows):
+        if row.kind:
+            kinds.append(row.kind)
+        elif row.strong:
+            following = rows[i + 1] if i + 1 < len(rows) else None
+            kinds.append(LINE if following is not None and not following.strong and not following.kind else TOTAL)
+        else:
+            kinds.append(ACCOUNT if kinds and kinds[-1] in (LINE, ACCOUNT) else "")
+    out = []
+    for i, (row, kind) in enumerate(zip(rows, kinds, strict=True)):
+        parts = row.parts
+        if not parts and kind == LINE:
+            details = []
+            for j in range(i + 1, len(rows)):
+                if kinds[j] != ACCOUNT:
+                    break
+                details.append(j)
+            parts = _if_they_add_up(rows, row, details)
+        elif not parts and kind == TOTAL and i == len(rows) - 1:
+            parts = _if_they_add_up(rows, row, [j for j in range(i) if kinds[j] not in (ACCOUNT, HEADING)])
+        out.append(Row(row.cells, row.strong, kind, parts))
+    return Table(table.title, table.columns, out)
+
+
+def _if_they_add_up(rows: list[Row], total: Row, parts: list[int]) -> tuple[tuple[int, int], ...]:
+    numbers = [c for c, value in enumerate(total.cells) if isinstance(value, Decimal)]
+    if not parts or not numbers:
+        return ()
+    for c in numbers:
+        cells = [rows[j].cells[c] if c < len(rows[j].cells) else None for j in parts]
+        if not all(isinstance(v, Decimal) for v in cells) or sum(cells, ZERO) != total.cells[c]:  # type: ignore[arg-type]
+            return ()
+    return tuple((j, 1) for j in parts)
+
+
 def markdown(table: Table, lang: str = "nb", names: dict[str, str] | None = None) -> str:
     """The table in Markdown, as the Dagster UI shows it in a materialization's metadata; ``names`` shows
     companies by name rather than key."""
