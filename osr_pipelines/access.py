@@ -105,9 +105,9 @@ def check_edit(registry: Registry, name: str | None, connection: Connection, act
         raise AccessDenied(
             f"connection '{connection.name}' is private: only its owner '{connection.owner}' and the customer "
             f"administrators of '{customer}' may {action} it ({_names(allowed)}); you act as '{user.name}'")
-    raise AccessDenied(
-        f"connection '{connection.name}' sits on {connection.level} '{connection.parent}', which '{user.name}' "
-        f"does not administer: only {_names(allowed)} may {action} it")
+    place = _chain(registry, _place_of(connection))[0]  # an empty parent is the first customer
+    raise AccessDenied(f"connection '{connection.name}' sits on {place.level} '{place.name}', which '{user.name}' "
+                       f"does not administer: only {_names(allowed)} may {action} it")
 
 
 def check_create(registry: Registry, name: str | None, connection: Connection) -> None:
