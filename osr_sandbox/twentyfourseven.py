@@ -119,11 +119,16 @@ class _State:
         self.quarantine_until: float = 0.0
         self.sessions: dict[str, tuple[float, str]] = {}  # session -> (expiry, identity erp id)
         self.calls: dict[str, int] = {}
+        self.changed: dict[tuple[str, str], str] = {}  # (company, day) -> when its lines changed, if not the books'
         #: An operation that always faults (tests of fault handling).
         self.fault_operation = options.get("fault_operation")
         #: Seconds GetTransactions thinks per 1,000 matching lines before it answers: large answers are slow.
         self.seconds_per_1000_lines = float(options.get("seconds_per_1000_lines", 0))
         self.logins = 0
+
+    def touch(self, erp_id: str, day: str, when: datetime) -> None:
+        """Record the lines of ``erp_id`` dated ``day`` as changed at ``when`` (UTC): a voucher entered late."""
+        self.changed[(erp_id, day)] = when.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
 
     def expire_sessions(self) -> None:
         """End every session, as when they time out."""
@@ -319,7 +324,10 @@ def _transactions(state: _State, company: str, call: etree._Element, namespace: 
 
         def rows() -> Iterator[tuple]:
             for batch in books.postings_in(company, Window(books.start, books.end + timedelta(days=1))):
-                yield from (row for row in batch if low <= row[16] <= high)
+                for row in batch:
+                    changed = state.changed.get((company, row[2]), row[16])
+                    if low <= changed <= high:
+                        yield (*row[:16], changed)
 
     def body() -> Iterator[bytes]:
         if state.seconds_per_1000_lines:
