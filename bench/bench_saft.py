@@ -6,8 +6,10 @@ every fourth voucher) and written to a temporary folder. The import then runs
 in a child process of its own, so its peak memory (ru_maxrss) is the import's
 alone: the ``saf-t`` connector parses the file once (the checking pass, which
 keeps the postings in a temporary file) and the warehouse loads dimensions and
-postings from it as a full import does. Printed: file size, generation time, import seconds, MB/s, lines/s and
-peak RSS; run it at two sizes to see the memory stay flat.
+postings from it as a full import does. Printed: file size, generation time,
+import seconds, MB/s, lines/s, the import's CPU seconds (the figure to compare
+on a busy machine) and peak RSS; run it at two sizes to see the memory stay
+flat.
 
     .venv/bin/python bench/bench_saft.py --mb 500
     .venv/bin/python bench/bench_saft.py --mb 50 --warehouse postgresql://postgres@127.0.0.1:5432/test
@@ -92,8 +94,9 @@ def import_child(folder: str, warehouse_url: str) -> None:
                                                                                     date(2100, 1, 1))),
                               window=None, run_id="bench", allow_shrink=True)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{result.rows_written} {checked:.3f} {seconds:.3f} {peak:.1f}")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"{result.rows_written} {checked:.3f} {seconds:.3f} {usage.ru_maxrss / 1024:.1f} "
+          f"{usage.ru_utime + usage.ru_stime:.3f}")
 
 
 def main() -> None:
@@ -112,11 +115,12 @@ def main() -> None:
         url = args.warehouse or f"sqlite:///{Path(tmp) / 'warehouse.db'}"
         out = subprocess.run([sys.executable, __file__, "--child", str(folder), url], check=True,
                              capture_output=True, text=True).stdout.split()
-        rows, checked, seconds, peak = int(out[0]), float(out[1]), float(out[2]), float(out[3])
+        rows, checked, seconds, peak, cpu = int(out[0]), float(out[1]), float(out[2]), float(out[3]), float(out[4])
         print(f"file: {size:.0f} MB, {lines:,} journal lines, generated in {generated:.0f} s")
         print(f"import ({'SQLite' if url.startswith('sqlite') else 'PostgreSQL'}): {rows:,} postings in "
               f"{seconds:.1f} s (parsing pass {checked:.1f} s) = {size / seconds:.1f} MB/s, "
-              f"{rows / seconds:,.0f} lines/s; peak RSS {peak:.0f} MB")
+              f"{rows / seconds:,.0f} lines/s; CPU {cpu:.1f} s = {size / cpu:.1f} MB per CPU second; "
+              f"peak RSS {peak:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from osr_pipelines.warehouse.schema import dimension_tables
 from osr_sandbox.erps import SANDBOXES
 from osr_sandbox.server import running
 from tests.conftest import write_registry
+from tests.connectors.test_saft_file import ORG as SAFT_ORG
+from tests.connectors.test_saft_file import saft_file
 from tests.helpers import osr
 
 SPECS = Path(__file__).resolve().parents[1] / ".." / "shared" / "specs" / "saf-t"
@@ -140,6 +142,25 @@ def test_export_refuses_a_company_without_organisation_number(home: Path) -> Non
     assert "Traceback" not in refused.output
     missing = osr("export", "saf-t", "--company", "demo.9999", "--year", "2025", ok=False).output
     assert "company 'demo.9999' has no rows in the warehouse" in missing
+
+    # an account no grouping rule covers is named, until the mapping file maps it
+    folder = home / "saf-t"
+    folder.mkdir()
+    written = saft_file(folder / "a.xml", lines=[("1", 202503, "0100", "-50.00"), ("1", 202503, "3000", "50.00")])
+    own = "<GroupingCategory>RF-1167</GroupingCategory>\n<GroupingCode>0100</GroupingCode>"
+    assert own in written.read_text()  # the file's own code goes; the account keeps a 1.10 standard account only
+    written.write_text(written.read_text().replace(own, "<StandardAccountID>01</StandardAccountID>"))
+    conn = {"name": "files", "type": "saf-t", "level": "customer", "parent": "Acme", "options": {"path": str(folder)}}
+    write_registry(home / "registry.yaml", [conn], [("files", SAFT_ORG)])
+    osr("import", "full", "--company", f"files.{SAFT_ORG}")
+    out = home / "out.xml"
+    refused = osr("export", "saf-t", "--company", f"files.{SAFT_ORG}", "--year", "2025", "--out", str(out),
+                  ok=False).output
+    assert "SAF-T 1.30 needs a grouping code for every account" in refused and "  account 0100" in refused
+    assert not out.exists()
+    (home / "saft-mapping.yaml").write_text(f'companies:\n  files.{SAFT_ORG}:\n    RF-1167: {{"0100": "1000"}}\n')
+    osr("export", "saf-t", "--company", f"files.{SAFT_ORG}", "--year", "2025", "--out", str(out))
+    assert problems(out, "1.30") == [] and "<GroupingCode>1000</GroupingCode>" in out.read_text()
 
 
 @SQLITE

@@ -23,6 +23,7 @@ from pathlib import Path
 from sqlalchemy import Engine, case, func, select
 
 from osr_pipelines.reports.ledger import from_warehouse
+from osr_pipelines.reports.saft import mapping, mapping_path
 from osr_pipelines.reports.trial_balance import trial_balance
 from osr_pipelines.saft_export.validate import problems
 from osr_pipelines.saft_export.writer import (
@@ -40,9 +41,9 @@ from osr_pipelines.warehouse.schema import companies, dimension_tables, gl_posti
 CENT = Decimal("0.01")
 #: The analysis types departments and projects are written as: the common ones (``A`` Avdeling, ``P`` Prosjekt).
 DEPARTMENT, PROJECT = ("A", "Avdeling"), ("P", "Prosjekt")
-#: Where an account names no grouping code of its own, it is grouped by its number as an RF-1167 code
-#: (NS 4102 charts use those numbers); a guess that ``osr report``'s SAF-T mapping can correct.
-DEFAULT_GROUPING = "RF-1167"
+#: Accounts that bring no grouping code of their own (from a SAF-T 1.30 file) get their RF-1167 code (Næringsoppgave
+#: 2) from the reports' SAF-T mapping: the code lists, the NS 4102 ranges, and the user's mapping file.
+GROUPING = "RF-1167"
 
 
 class ExportRefused(Exception):
@@ -77,12 +78,13 @@ def default_name(organization_number: str, created: datetime) -> str:
     return f"SAF-T Financial_{organization_number}_{created:%Y%m%d%H%M%S}.xml"
 
 
-def _grouping(account: str, group: str | None) -> tuple[str, str]:
+def _own_grouping(group: str | None) -> tuple[str, str] | None:
+    """The grouping code an account imported from a SAF-T 1.30 file brought along (``account_group``)."""
     for token in (group or "").split():
         category, _, code = token.partition(":")
         if category.startswith("RF-") and code:
             return category, code
-    return DEFAULT_GROUPING, account[:4]
+    return None
 
 
 def _company(engine: Engine, key: str) -> tuple[str, str]:
@@ -171,13 +173,24 @@ def export_company(engine: Engine, key: str, year: int, out: Path | None = None,
     closing = {r.account: r.closing for r in tb.of(year * 100 + 12)}
     known = {row.number or row.id: row for row in _dimension(engine, key, "accounts")}
     numbers = sorted(set(known) | set(opening) | set(closing))
-    accounts = []
+    try:
+        grouped = mapping(key, GROUPING)
+    except ValueError as exc:  # a mapping file that cannot be used says what is wrong with it
+        raise ExportRefused(f"company '{key}': {exc}") from None
+    accounts, unmapped = [], []
     for account in numbers:
         row = known.get(account)
-        category, code = _grouping(account, row.account_group if row else None)
+        category, code = _own_grouping(row.account_group if row else None) or (GROUPING, grouped.code(account))
+        if code is None:
+            unmapped.append(account)
+            continue
         accounts.append(AccountEntry(account, (row.name if row else None) or tb.name(account) or account,
                                      category, code, opening.get(account, Decimal(0)),
                                      closing.get(account, Decimal(0))))
+    if unmapped:
+        raise ExportRefused(f"company '{key}': SAF-T 1.30 needs a grouping code for every account, and these have "
+                            f"none: map them under {GROUPING} in the SAF-T mapping file ({mapping_path()}); "
+                            "nothing was written", [f"account {a}" for a in unmapped[:50]])
     customers = [Party(r.id, r.name or r.id, r.organization_number) for r in _dimension(engine, key, "customers")]
     suppliers = [Party(r.id, r.name or r.id, r.organization_number) for r in _dimension(engine, key, "suppliers")]
     analysis = [AnalysisEntry(kind, described, r.id, r.name or r.id)
