@@ -230,15 +230,17 @@ def test_concurrency_slots_are_shared_and_released(tmp_path: Path) -> None:
     with other.held("3001"):  # released on leaving the block
         pass
 
-    released = threading.Event()
+    holding, released = threading.Event(), threading.Event()
 
     def hold() -> None:
         with one.held("3001"), one.held("3001"):
+            holding.set()
             released.wait(5)
 
     holder = threading.Thread(target=hold)
     holder.start()
     try:
+        assert holding.wait(5)
         freed: list[float] = []
         waiter = ConcurrencySlots("bnxt", 2, directory=tmp_path, sleep=lambda s: (freed.append(s), released.set()))
         with waiter.held("3001"):
