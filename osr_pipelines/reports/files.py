@@ -201,7 +201,7 @@ def _html_cells(row: Row, numeric: list[bool], doc: Document) -> str:
     out = []
     for value, is_number in zip(row.cells, numeric, strict=False):
         if isinstance(value, Decimal):
-            out.append(f'<span class="amount" role="cell" data-value="{value}">{amount(value, doc.lang)}</span>')
+            out.append(f'<span class="amount" role="cell" data-value="{value + ZERO}">{amount(value, doc.lang)}</span>')
         else:
             out.append(f'<span class="{"amount" if is_number else "text"}" role="cell">'
                        f"{escape(doc.names.get(value, value))}</span>")
@@ -404,7 +404,7 @@ def json_text(doc: Document) -> str:
     """The report's tables, warnings and notes as JSON; amounts are numbers, keys are keys, names beside them."""
 
     def cell(value: Cell) -> object:
-        return float(value) if isinstance(value, Decimal) else value
+        return float(value + ZERO) if isinstance(value, Decimal) else value  # never a negative zero
 
     return json.dumps({
         **doc.meta, "title": doc.title, "lang": doc.lang, "names": doc.names, "warnings": doc.warnings,
