@@ -16,6 +16,7 @@ import subprocess
 import time
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -119,14 +120,20 @@ def test_a_wrong_pairing_key_is_refused_in_the_same_time_as_a_very_wrong_one(run
 
         for _ in range(50):
             attempt(close)
-        times: dict[str, list[float]] = {"close": [], "far": []}
-        order = ["close", "far"] * 1000
-        random.Random(1).shuffle(order)
-        for which in order:
-            times[which].append(attempt(close if which == "close" else far))
-    med_close, med_far = statistics.median(times["close"]), statistics.median(times["far"])
-    # A difference the network could reveal would be tens of microseconds; hashing a key costs about one.
-    assert abs(med_close - med_far) < max(50.0, 0.1 * min(med_close, med_far)), (med_close, med_far)
+        # 1,000 pairs, each a wrong key of the right shape and a malformed one back to back in random order:
+        # the difference within a pair cancels the load of a shared machine, which drifts slower than a pair
+        rng = random.Random(1)
+        differences, totals = [], []
+        for _ in range(1000):
+            if rng.random() < 0.5:
+                near, away = attempt(close), attempt(far)
+            else:
+                away, near = attempt(far), attempt(close)
+            differences.append(near - away)
+            totals.append(near + away)
+    typical = statistics.median(differences)
+    # Hashing and comparing a key costs about a microsecond; a leak worth measuring would be tens.
+    assert abs(typical) < max(50.0, 0.05 * statistics.median(totals) / 2), (typical, statistics.median(totals))
 
 
 def test_another_agent_announcing_the_key_id_with_another_digest_takes_nothing_over(running: World) -> None:
@@ -170,8 +177,9 @@ def test_a_direct_connection_through_the_cli_lists_reports_and_fetches_documents
            "OSR_WAREHOUSE_URL": f"sqlite:///{tmp_path / 'wh.db'}", "DAGSTER_HOME": str(tmp_path / "dagster"),
            "VB_PAIRING_KEY": running.key}
 
-    def osr(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([str(BIN / "osr"), *args], env=env, capture_output=True, text=True, timeout=120)
+    def osr(*args: str, ok: bool = True, answer: str = "") -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([str(BIN / "osr"), *args], env=env, capture_output=True, text=True, timeout=120,
+                              input=answer)
         assert (done.returncode == 0) == ok, done.stdout + done.stderr
         assert "Traceback" not in done.stderr and running.key not in done.stdout + done.stderr
         return done
@@ -184,13 +192,28 @@ def test_a_direct_connection_through_the_cli_lists_reports_and_fetches_documents
     osr("company", "add", "vb", "1001")
     osr("report", "trial-balance", "--company", "vb.1001", "--period", "2025-12", "--format", "json",
         "--out", str(tmp_path / "reports"))
-    (report,) = (tmp_path / "reports").glob("*.json")
-    assert "1920" in report.read_text()
+    (live,) = (tmp_path / "reports").glob("*.json")
+    assert "1920" in live.read_text()
+    # the same books imported through Dagster (in process, no daemon) by an import-mode connection
+    osr("connection", "add", "vbi", "--type", "visma-business", "--mode", "import",
+        "--credential", "pairing_key=VB_PAIRING_KEY", "--option", f"gateway_url={running.gateway_https}",
+        "--option", f"ca_file={running.pki['ca']}", "--history-start", "2024-01-01")
+    osr("company", "add", "vbi", "1001", answer="y\n")  # the same company as vb.1001, on purpose
+    osr("import", "full", "--company", "vbi.1001")
+    osr("report", "trial-balance", "--company", "vbi.1001", "--period", "2025-12", "--format", "json",
+        "--out", str(tmp_path / "imported"))
+    (imported,) = (tmp_path / "imported").glob("*.json")
+    assert _lines(imported) == _lines(live) and "1920" in json.dumps(_lines(live))
     osr("document", "get", "vb", "2025/voucher-4711.pdf", "-o", str(tmp_path / "voucher.pdf"))
     assert (tmp_path / "voucher.pdf").read_bytes() == (running.docs / "2025/voucher-4711.pdf").read_bytes()
     refused = osr("document", "get", "vb", "2025/link-out.txt", "-o", str(tmp_path / "out.txt"), ok=False)
     assert "connection 'vb': the agent answered: '2025/link-out.txt' leads outside" in refused.stderr
     assert not (tmp_path / "out.txt").exists() and not list(tmp_path.glob(".osr-document-*"))
+
+
+def _lines(report: Path) -> dict:
+    """A JSON report without what names its company."""
+    return {k: v for k, v in json.loads(report.read_text()).items() if k not in ("company", "names")}
 
 
 def test_the_agent_killed_mid_stream_is_a_clear_error_and_then_offline(running: World) -> None:
