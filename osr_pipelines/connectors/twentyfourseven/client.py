@@ -209,7 +209,7 @@ class TwentyFourSevenConnector:
         if found:
             raise SourceUnavailable(
                 f"24SevenOffice blocked this login for exceeding its 7,200 requests per hour ({fault.operation}); "
-                f"the quarantine ends at {found['until'].strip()} (24SevenOffice's time, UTC): import again after "
+                f"the quarantine ends at {found['until'].strip()} (as 24SevenOffice states it): import again after "
                 "that, and lower option 'rate_limit' if other tools use the same user",
                 connection=self.connection, company=fault.company)
 
