@@ -13,7 +13,7 @@ from dagster._core.test_utils import instance_for_test
 from graphql import GraphQLNonNull, build_schema, get_named_type, parse, validate
 from sqlalchemy import select
 
-from osr_pipelines.connectors.base import CredentialsRejected, Window
+from osr_pipelines.connectors.base import ConnectorError, CredentialsRejected, Window
 from osr_pipelines.connectors.contractingworks import queries
 from osr_pipelines.connectors.contractingworks.client import ContractingWorksConnector
 from osr_pipelines.connectors.synthetic_books import SyntheticBooks
@@ -28,6 +28,9 @@ from tests.helpers import osr
 
 PUBLISHED = Path(__file__).resolve().parents[3] / "shared" / "specs" / "contracting-works" / "schema.graphql"
 CREDENTIALS = {"subject_id": SUBJECT, "api_key": API_KEY}
+#: a company's id is its tenant and its companyInfoId
+ERP_ID = f"{TENANT}-1"
+KEY = f"cw.{ERP_ID}"
 BOOKS = SyntheticBooks(company_ids=("1",), postings=10, years=1, end=date(2026, 11, 30))
 
 
@@ -98,7 +101,7 @@ def _expected(data: Tenant, window: Window | None = None) -> list[tuple]:
 
 def _read(connector: ContractingWorksConnector, window: Window | None = None, since=None) -> list[tuple]:
     return sorted((r[0], r[3], r[5], r[6], Decimal(str(r[10])).quantize(Decimal("0.01")))
-                  for b in connector.stream_project_transactions("1", window, since) for r in b)
+                  for b in connector.stream_project_transactions(ERP_ID, window, since) for r in b)
 
 
 def test_pages_with_take_and_skip_and_counts_with_totalcount(sandbox) -> None:
@@ -138,14 +141,21 @@ def test_the_token_is_renewed_before_it_ends() -> None:
         assert app.state.issued == [TENANT] * 3
 
 
+def test_a_company_of_another_tenant_is_refused(sandbox) -> None:
+    base, _ = sandbox
+    with pytest.raises(ConnectorError) as caught:
+        list(_connector(base).stream_budgets("10356-noname-1"))
+    assert "company '10356-noname-1' is not one of tenant '10355-vismaosr'" in str(caught.value)
+
+
 def test_an_empty_company_name_says_where_to_fill_it_in(sandbox) -> None:
     base, _ = sandbox
     with pytest.raises(Exception) as caught:
         _connector(base, NAMELESS).list_companies()
     assert str(caught.value) == (
-        "connection 'cw', ERP company '1', field 'companyName': tenant '10356-noname': the company name is empty, "
-        "so no company can be chosen: fill in the company name under company details in Contracting Works (the "
-        "company's own settings, as an administrator), then list the companies again")
+        "connection 'cw', ERP company '10356-noname-1', field 'companyName': tenant '10356-noname': the company "
+        "name is empty, so no company can be chosen: fill in the company name under company details in Contracting "
+        "Works (the company's own settings, as an administrator), then list the companies again")
 
 
 def test_rejected_credentials_name_their_variables(sandbox) -> None:
@@ -165,7 +175,7 @@ def test_faults_lose_and_double_nothing() -> None:
     with running(app) as base:
         connector = _connector(base, page_size=7)
         assert _read(connector) == _expected(data)
-        assert sum(len(b) for b in connector.stream_budgets("1")) == len(data.sets["budgetLinePeriods"])
+        assert sum(len(b) for b in connector.stream_budgets(ERP_ID)) == len(data.sets["budgetLinePeriods"])
     assert sum(app.counts.values()) > 0
 
 
@@ -179,22 +189,22 @@ def test_an_import_loads_project_transactions_budgets_and_dimensions(home: Path,
         conn = {"name": "cw", "type": "contracting-works", "parent": "Acme",
                 "options": {"auth_url": base, "graphql_url": base, "tenant": TENANT},
                 "credentials": {"subject_id": "CW_SUBJECT", "api_key": "CW_KEY"}}
-        write_registry(home / "registry.yaml", [conn], [("cw", "1")])
-        assert "1            Vismaosr Bygg AS" in osr("company", "available", "cw").output
+        write_registry(home / "registry.yaml", [conn], [("cw", ERP_ID)])
+        assert f"{ERP_ID} Vismaosr Bygg AS" in osr("company", "available", "cw").output
         with instance_for_test() as instance:
-            [full] = run_imports(instance, "full", ["cw.1"])
+            [full] = run_imports(instance, "full", [KEY])
             assert full.status == "SUCCESS", full.error
             changed = data.sets["supplierInvoiceLines"][0]
             changed["lineAmount"], changed["sys_UpdatedDateUTC"] = 99.95, "2999-01-01T00:00:00Z"
-            [nightly] = run_imports(instance, "nightly", ["cw.1"])
+            [nightly] = run_imports(instance, "nightly", [KEY])
             assert nightly.status == "SUCCESS", nightly.error
     wh = Warehouse(warehouse_url)
     t = project_transactions.c
     with wh.engine.connect() as c:
         rows = sorted((r.transaction_id, r.transaction_date.isoformat(), r.project, r.account, r.amount)
-                      for r in c.execute(select(project_transactions).where(t.company == "cw.1")))
-        budget_rows = c.execute(select(budgets).where(budgets.c.company == "cw.1")).all()
-        postings = c.execute(select(gl_postings).where(gl_postings.c.company == "cw.1")).all()
+                      for r in c.execute(select(project_transactions).where(t.company == KEY)))
+        budget_rows = c.execute(select(budgets).where(budgets.c.company == KEY)).all()
+        postings = c.execute(select(gl_postings).where(gl_postings.c.company == KEY)).all()
         modes = [r.mode for r in c.execute(select(import_log).where(import_log.c.dataset == "project_transactions")
                                            .order_by(import_log.c.id))]
     assert rows == _expected(data)

@@ -194,19 +194,26 @@ class ContractingWorksConnector:
                             parameter="skip", count=count)
 
     def _check_company(self, erp_id: str) -> None:
-        if erp_id not in {c.erp_id for c in self.list_companies()}:
-            raise ConnectorError(f"tenant '{self.tenant}' has no company '{erp_id}'", connection=self.connection,
-                                 company=erp_id, field="erp_id")
+        """A company of this tenant: its id is ``<tenant>-<companyInfoId>`` (see :meth:`list_companies`)."""
+        if not erp_id.startswith(f"{self.tenant}-"):
+            raise ConnectorError(f"company '{erp_id}' is not one of tenant '{self.tenant}' (its companies are "
+                                 f"'{self.tenant}-<n>'; list them with osr company available)",
+                                 connection=self.connection, company=erp_id, field="erp_id")
 
     # -- the connector protocol -------------------------------------------------------------------
 
     def list_companies(self) -> list[CompanyInfo]:
-        """The tenant's ``companyInfos``; one whose name is empty cannot be chosen, and says where to fill it in."""
+        """The tenant's ``companyInfos``; one whose name is empty cannot be chosen, and says where to fill it in.
+
+        A company's id is ``<tenant>-<companyInfoId>``: every tenant numbers its own from 1, and the tenant in
+        it keeps two tenants' companies apart (and out of the duplicate-company warning).
+        """
         found = []
         for items in self._pages("companyInfos", queries.COMPANIES, None):
             for item in items:
                 try:
-                    erp_id, name = str(item["companyInfoId"]), (item.get("companyName") or "").strip()
+                    erp_id = f"{self.tenant}-{item['companyInfoId']}"
+                    name = (item.get("companyName") or "").strip()
                 except (KeyError, TypeError):
                     raise MalformedResponse("companyInfos answered an item without companyInfoId",
                                             connection=self.connection, field="companyInfoId") from None
@@ -222,6 +229,7 @@ class ContractingWorksConnector:
         customers and suppliers, each by its id."""
         if dimension not in DIMENSION_COLUMNS:
             raise ValueError(f"unknown dimension '{dimension}'")
+        self._check_company(erp_id)
         root, query = queries.DIMENSIONS[dimension]
         mapper = _DIMENSION_MAPPERS[dimension]
         for items in self._pages(root, query, erp_id):
@@ -246,6 +254,7 @@ class ContractingWorksConnector:
                                     changed_since: datetime | None = None) -> Iterator[Batch]:
         """Invoice lines (revenue, negative) and supplier invoice lines (cost, positive): all of them, those
         whose document is dated in ``window``, or those created or changed from ``changed_since`` on."""
+        self._check_company(erp_id)
         tally = Tally("totalCount", exact=True)
         self._project_count = SourceCount(None, "totalCount", False, "the last read did not complete")
         for root, query, date_path, mapper in (
@@ -263,6 +272,7 @@ class ContractingWorksConnector:
 
     def stream_budgets(self, erp_id: str) -> Iterator[Batch]:
         """Every budget line period: scenario, project account, project, the project's department, month."""
+        self._check_company(erp_id)
         for items in self._pages("budgetLinePeriods", queries.BUDGET_LINE_PERIODS, erp_id):
             yield map_page(items, lambda page: [_budget(item) for item in page], connection=self.connection,
                            company=erp_id)
