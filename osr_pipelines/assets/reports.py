@@ -31,6 +31,7 @@ from dagster import (
 
 from osr_pipelines import settings
 from osr_pipelines.connectors.base import ConnectorError
+from osr_pipelines.instance import hold_storage_connections
 from osr_pipelines.partitions import client_partitions, company_partitions
 from osr_pipelines.registry import RegistryError
 from osr_pipelines.reports import files, saft
@@ -115,6 +116,7 @@ def company_reports(context: AssetExecutionContext, config: ReportConfig) -> Ite
     if context.has_partition_key:
         yield from _company_reports(context, config, context.partition_key)
         return
+    hold_storage_connections(context.instance)  # a dozen events per company: a connection each otherwise
     failed = []
     for company in context.partition_keys:
         try:
