@@ -64,12 +64,13 @@ def bar_chart(chart_id: str, title: str, categories: list[str], series: list[Ser
         axes.set_axisbelow(True)
         axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _whole(v, lang)))
         axes.set_ylabel(currency)
-        axes.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        # a figure text, not the axes' title: placing that measures every tick label again
+        figure.text(0.09, 0.95, title, fontsize=10, fontweight="bold")
         axes.margins(y=0.18)
         for side in ("top", "right"):
             axes.spines[side].set_visible(False)
         if len(series) > 1:
-            axes.legend(frameon=False, ncols=len(series), loc="upper right")
+            figure.legend(frameon=False, ncols=len(series), loc="upper right", bbox_to_anchor=(0.99, 0.99))
         figure.subplots_adjust(left=0.09, right=0.99, top=0.88, bottom=0.09)
         out = io.StringIO()
         figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
