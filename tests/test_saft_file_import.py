@@ -161,6 +161,10 @@ def test_export_refuses_a_company_without_organisation_number(home: Path) -> Non
     (home / "saft-mapping.yaml").write_text(f'companies:\n  files.{SAFT_ORG}:\n    RF-1167: {{"0100": "1000"}}\n')
     osr("export", "saf-t", "--company", f"files.{SAFT_ORG}", "--year", "2025", "--out", str(out))
     assert problems(out, "1.30") == [] and "<GroupingCode>1000</GroupingCode>" in out.read_text()
+    nowhere = osr("export", "saf-t", "--company", f"files.{SAFT_ORG}", "--year", "2025", "--out",
+                  str(home / "missing" / "out.xml"), ok=False).output
+    assert "cannot be written (No such file or directory); nothing was written" in nowhere
+    assert "Traceback" not in nowhere
 
 
 @SQLITE

@@ -216,6 +216,9 @@ def export_company(engine: Engine, key: str, year: int, out: Path | None = None,
             raise ExportRefused(f"company '{key}': the SAF-T file for {year} would not be valid SAF-T Financial "
                                 f"1.30 ({len(found)} problems); nothing was written", found[:50])
         os.replace(partial, target)
+    except OSError as exc:
+        raise ExportRefused(f"company '{key}': {target} cannot be written ({exc.strerror}); nothing was written"
+                            ) from None
     finally:
         partial.unlink(missing_ok=True)
     return Exported(target, len(accounts), totals.transactions, written[0])
