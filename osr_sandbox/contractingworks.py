@@ -8,7 +8,8 @@ the query with graphql-core against the published SDL's subset
 (:mod:`osr_sandbox.contractingworks_schema`), and executes it, so an answer
 holds exactly the fields selected. Root sets take ``filter`` (the string
 expressions the connector sends: ``path op 'value'`` joined by ``&``),
-``orderBy``, ``skip`` and ``take``, and answer ``totalCount`` and ``items``.
+``orderBy``, ``skip`` and ``take``, and answer ``totalCount`` and ``items``;
+``path = null`` and ``path != null`` test for a missing value.
 GraphQL errors are HTTP 200 with ``errors``.
 
 Tenant ``10355-vismaosr`` holds generated projects, invoices, supplier
@@ -41,7 +42,7 @@ SCHEMA = build_schema(SDL)
 TENANT, NAMELESS = "10355-vismaosr", "10356-noname"
 SUBJECT, API_KEY = "integration-user", "cw-sandbox-key"
 LIFETIME = 24 * 3600.0
-_TERM = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(>=|<=|!=|=|>|<)\s*'((?:[^']|'')*)'\s*")
+_TERM = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(>=|<=|!=|=|>|<)\s*(?:'((?:[^']|'')*)'|(null))\s*")
 
 
 @dataclass
@@ -72,13 +73,20 @@ def row_filter(expression: str | None) -> Callable[[Mapping[str, Any]], bool]:
         found = _TERM.fullmatch(part)
         if found is None:
             raise GraphQLError(f"filter expression not understood: {part.strip()!r}")
-        terms.append((found.group(1), found.group(2), found.group(3).replace("''", "'")))
+        value = None if found.group(4) else found.group(3).replace("''", "'")
+        if value is None and found.group(2) not in ("=", "!="):
+            raise GraphQLError(f"null compares with = or != only: {part.strip()!r}")
+        terms.append((found.group(1), found.group(2), value))
     compare = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
                "<": lambda a, b: a < b, "=": lambda a, b: a == b, "!=": lambda a, b: a != b}
 
     def keep(row: Mapping[str, Any]) -> bool:
         for path, op, text in terms:
             value = _value(_path(row, path))
+            if text is None:  # null is a legal value to compare with, as in C#
+                if (value is None) != (op == "="):
+                    return False
+                continue
             operand: Any = type(value)(text) if isinstance(value, int | float) else text
             if value is None or not compare[op](value, operand):
                 return False

@@ -30,6 +30,10 @@ def import_project_economics(context: AssetExecutionContext, warehouse: Warehous
                                          source.stream_project_transactions(erp_id, None, changed),
                                          run_id=run_id, changed_only=changed is not None)
     committed.append(f"{result.rows_written:,} project transactions")
+    reported = source.project_count()
+    if reported.rows is not None and reported.rows != result.rows_written:
+        context.log.warning(f"{key}: {result.rows_written} project transactions loaded, but the source counted "
+                            f"{reported.rows} ({reported.field}); the next full import reads them all again")
     budgets = warehouse.load_company_rows(key, "budgets", source.stream_budgets(erp_id), run_id=run_id)
     committed.append(f"{budgets.rows_written:,} budget rows")
     scope = f"created or changed since {changed:%Y-%m-%d %H:%M} UTC" if changed is not None else "all"

@@ -234,6 +234,10 @@ class ProjectEconomics(Protocol):
         """Rows shaped as ``BUDGET_COLUMNS``: every budget line period of the company."""
         ...
 
+    def project_count(self) -> SourceCount:
+        """The count the source reported during the last completed :meth:`stream_project_transactions`."""
+        ...
+
 
 #: One aggregate of a direct connection: ``(account, period, debit, credit)``; ``period`` is ``YYYYMM``,
 #: or ``YYYY00`` for everything of year ``YYYY`` before the first period asked for.

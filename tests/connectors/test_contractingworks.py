@@ -69,6 +69,9 @@ def test_a_set_type_is_totalcount_and_items(published) -> None:
 @pytest.fixture
 def sandbox() -> Iterator[tuple[str, Tenant]]:
     data = generated(BOOKS, lines=23)
+    draft = data.sets["invoiceLines"][0]  # a line of an invoice not yet invoiced: no date, not revenue yet
+    data.sets["invoiceLines"].append({**draft, "invoiceLineId": 999, "invoice": {**draft["invoice"],
+                                                                                 "invoiceDate": None}})
     nameless = Tenant({**data.sets, "companyInfos": [{"companyInfoId": 1, "companyName": "  "}]})
     app = contractingworks_app({TENANT: data, NAMELESS: nameless}, token_lifetime=3600)
     with running(app) as base:
@@ -88,6 +91,8 @@ def _expected(data: Tenant, window: Window | None = None) -> list[tuple]:
     rows = []
     for line in data.sets["invoiceLines"]:
         inv = line["invoice"]
+        if inv["invoiceDate"] is None:
+            continue
         rows.append((f"invoice-line:{line['invoiceLineId']}", inv["invoiceDate"], str(inv["projectId"]),
                      str(line["income_ProjectAccount"]["accountNumber"]),
                      -Decimal(str(line["calc_InvoiceAmount"])).quantize(Decimal("0.01"))))
@@ -108,7 +113,7 @@ def test_pages_with_take_and_skip_and_counts_with_totalcount(sandbox) -> None:
     base, data = sandbox
     connector = _connector(base, page_size=5)
     assert _read(connector) == _expected(data)
-    assert connector.project_count().rows == 46
+    assert connector.project_count().rows == 46  # the undated line is asked away: the count is what is read
     window = Window(date(2026, 1, 1), date(2026, 4, 1))
     assert _read(connector, window) == _expected(data, window)
     assert connector.project_count().rows == len(_expected(data, window))

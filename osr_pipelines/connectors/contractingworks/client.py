@@ -261,8 +261,10 @@ class ContractingWorksConnector:
                 ("invoiceLines", queries.INVOICE_LINES, "invoice.invoiceDate", _invoice_line),
                 ("supplierInvoiceLines", queries.SUPPLIER_INVOICE_LINES, "supplierInvoice.invoiceDate",
                  _supplier_invoice_line)):
-            filter_ = (changed_filter(changed_since) if changed_since is not None
-                       else window_filter(date_path, window) if window is not None else None)
+            # a document without a date is not invoiced yet: asked away, so totalCount counts what is loaded
+            dated = f"{date_path} != null"
+            filter_ = (f"{changed_filter(changed_since)} & {dated}" if changed_since is not None
+                       else window_filter(date_path, window) if window is not None else dated)
             for items in self._pages(root, query, erp_id, filter_, tally):
                 rows = map_page(items, lambda page, m=mapper: [r for r in map(m, page) if r is not None],
                                 connection=self.connection, company=erp_id)
