@@ -21,8 +21,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from osr_agent import execute
-from osr_agent.config import SQL_SERVER_DRIVER, AgentConfig, ConfigError, DataSource
+from osr_agent import SQL_SERVER_DRIVER, execute
+from osr_agent.config import AgentConfig, ConfigError, DataSource
 
 HOST = "127.0.0.1"
 PORT = 5002

@@ -1,4 +1,9 @@
-"""``osr-agent``: the agent's service and its few setup commands for servers without a browser."""
+"""``osr-agent``: the agent's service and its few setup commands for servers without a browser.
+
+It is also ``osr agent`` where the whole platform is installed; there the
+agent's own dependencies are an extra, so they are imported when a command
+runs and a missing one is named in one line.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,24 @@ import os
 import signal
 import sys
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import click
 
-from osr_agent.config import SQL_SERVER_DRIVER, AgentConfig, ConfigError, DataSource
+from osr_agent import SQL_SERVER_DRIVER
+
+if TYPE_CHECKING:
+    from osr_agent.config import AgentConfig
+
+
+def _config() -> ModuleType:
+    try:
+        from osr_agent import config
+    except ModuleNotFoundError as exc:
+        raise click.ClickException(f"the agent needs {exc.name}, which is not installed: pip install ./agent "
+                                   "(or 'osr-pipelines[agent]' beside the platform)") from None
+    return config
 
 
 def default_folder() -> Path:
@@ -26,9 +45,10 @@ CONFIG = click.option("--config", "folder", type=click.Path(file_okay=False, pat
 
 
 def _load(folder: Path) -> AgentConfig:
+    config = _config()
     try:
-        return AgentConfig.load(folder)
-    except ConfigError as exc:
+        return config.AgentConfig.load(folder)
+    except config.ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -99,15 +119,15 @@ def gateway(folder: Path, url: str, ca_file: str) -> None:
 def add(folder: Path, name: str, server: str, system_database: str, windows_auth: bool, login: str,
         password_env: str, file_paths: tuple[str, ...], driver: str) -> None:
     """Add a data source and print its pairing key, once."""
-    config = _load(folder)
+    config, module = _load(folder), _config()
     password = os.environ.get(password_env, "") if password_env else ""
     if not windows_auth and not password and password_env:
         raise click.ClickException(f"environment variable {password_env} is empty or not set")
     try:
-        key = config.add(DataSource(name=name, server=server, system_database=system_database,
-                                    auth="windows" if windows_auth else "sql", login=login,
-                                    file_paths=file_paths, driver=driver), password)
-    except ConfigError as exc:
+        key = config.add(module.DataSource(name=name, server=server, system_database=system_database,
+                                           auth="windows" if windows_auth else "sql", login=login,
+                                           file_paths=file_paths, driver=driver), password)
+    except module.ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(key)
 
@@ -124,7 +144,7 @@ def password(folder: Path, name: str, password_env: str) -> None:
         raise click.ClickException(f"environment variable {password_env} is empty or not set")
     try:
         config.update(name, config.source(name), value)
-    except ConfigError as exc:
+    except _config().ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"data source '{name}': password saved for this machine")
 

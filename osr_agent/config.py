@@ -22,11 +22,10 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from osr_agent import protocol
+from osr_agent import SQL_SERVER_DRIVER, protocol
 from osr_agent.machinekey import machine_identity
 
 FILE = "agent.json"
-SQL_SERVER_DRIVER = "ODBC Driver 18 for SQL Server"
 DEFAULT_GATEWAY = "wss://gateway.example.com/agent"
 
 

@@ -16,9 +16,13 @@ def gateway(host: str, port: int, certfile: str, keyfile: str) -> None:
     """Run the data gateway that on-premise agents connect to and visma-business connections query through."""
     import logging
 
-    import uvicorn
+    try:
+        import uvicorn
 
-    from osr_pipelines.gateway.app import gateway_app
+        from osr_pipelines.gateway.app import gateway_app
+    except ModuleNotFoundError as exc:
+        raise click.ClickException(f"the gateway needs {exc.name}, which is not installed: "
+                                   "pip install 'osr-pipelines[gateway]'") from None
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     uvicorn.run(gateway_app(), host=host, port=port, ssl_certfile=certfile, ssl_keyfile=keyfile,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -157,3 +160,30 @@ def test_the_admin_page_adds_shows_the_key_once_tests_regenerates_and_removes(
     assert httpx.get(f"{base}/", headers={"Host": "attacker.example"}).status_code == 403
     assert httpx.post(f"{base}/sources", data=form, headers={"Origin": "https://attacker.example"}).status_code == 403
     assert config.sources == []
+
+
+@pytest.mark.parametrize(("blocked", "args", "says"), [
+    ("cryptography", ["agent", "list", "--config", "."],
+     "the agent needs cryptography, which is not installed: pip install ./agent (or 'osr-pipelines[agent]' beside "
+     "the platform)"),
+    ("uvicorn", ["gateway", "--cert", "x.pem", "--key", "x.key"],
+     "the gateway needs uvicorn, which is not installed: pip install 'osr-pipelines[gateway]'"),
+])
+def test_osr_agent_and_gateway_name_their_missing_extra_in_one_line(tmp_path: Path, blocked: str, args: list[str],
+                                                                     says: str) -> None:
+    (tmp_path / "x.pem").write_text("")
+    (tmp_path / "x.key").write_text("")
+    script = f"""
+import sys
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == {blocked!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+sys.meta_path.insert(0, Blocker())
+from osr_pipelines.cli.main import main
+sys.argv = ["osr", *{args!r}]
+main()
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert done.returncode == 1 and done.stderr.strip() == f"Error: {says}", done.stderr
