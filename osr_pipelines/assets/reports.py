@@ -45,6 +45,7 @@ from osr_pipelines.reports.consolidation import (
     mismatch_table,
 )
 from osr_pipelines.reports.groups import client_setup
+from osr_pipelines.reports.language import text
 from osr_pipelines.reports.ledger import warehouse_period_range
 from osr_pipelines.reports.periods import label, parse_period
 from osr_pipelines.reports.rates import MissingRate
@@ -85,8 +86,13 @@ class ReportConfig(Config):
     (of any of a client's companies; the current month for a direct connection)."""
 
     period: str = ""
-    #: report lines: ``ns4102`` classes, or a SAF-T level: ``standard_account``, ``RF-1167``, ``RF-1175``
+    #: report lines: ``ns4102`` (the statutory layout), or a SAF-T level: ``standard_account``, ``RF-1167``,
+    #: ``RF-1175``
     group_by: str = NS4102
+    #: the reports' language: ``nb`` (Norwegian) or ``en``
+    lang: str = "nb"
+    #: ``statement`` (income, equity and liabilities positive) or ``ledger`` (debit positive)
+    signs: str = "statement"
 
 
 _COMPANY_REPORTS = {
@@ -145,18 +151,19 @@ def _company_reports(context: AssetExecutionContext, config: ReportConfig,
                                                 context.resources.warehouse.warehouse.engine,
                                                 company, period, today_in_oslo())
         selected = {key.to_user_string() for key in context.selected_asset_keys}
-        reports = [build_report(kind, ledger, period, config.group_by) for kind in _COMPANY_REPORTS
+        reports = [build_report(kind, ledger, period, config.group_by, lang=config.lang, signs=config.signs)
+                   for kind in _COMPANY_REPORTS
                    if kind.replace("-", "_") in selected]
     except (ReportError, RegistryError, ConnectorError, ValueError) as exc:
         raise Failure(str(exc)) from None
     context.log.info(f"{', '.join(r.kind for r in reports)} of {company} for {label(period)} from the {source}")
     name = next((c.name for c in registry.companies if c.key == company and c.name), company)
     engine = context.resources.warehouse.warehouse.engine
-    outside = checks.outside_data(name, period, warehouse_period_range(engine, company), "nb") \
+    outside = checks.outside_data(name, period, warehouse_period_range(engine, company), config.lang) \
         if source == "warehouse" and config.period else None
     notes = [] if config.period else [n for n in [checks.partly_booked(
         period, today_in_oslo(), checks.last_voucher_date(engine, company, period) if source == "warehouse" else None,
-        "nb")] if n]
+        config.lang)] if n]
     vouchers = None
     for report in reports:
         if report.unbalanced and source == "warehouse" and vouchers is None:
@@ -193,8 +200,8 @@ def _company_reports(context: AssetExecutionContext, config: ReportConfig,
         yield MaterializeResult(
             asset_key=key,
             metadata={
-                "report": MetadataValue.md("\n\n".join(markdown(t) for t in report.tables)),
-                "warnings": MetadataValue.md("\n".join(f"- {w}" for w in found) or "ingen"),
+                "report": MetadataValue.md("\n\n".join(markdown(t, config.lang) for t in report.tables)),
+                "warnings": MetadataValue.md("\n".join(f"- {w}" for w in found) or text("none", config.lang)),
                 "html": MetadataValue.path(str(page)),
                 "excel": MetadataValue.path(str(book)),
                 "period": label(period),
@@ -247,18 +254,20 @@ def client_reports(context: AssetExecutionContext, config: ReportConfig) -> Iter
         raise Failure(str(exc)) from None
     off = result.unbalanced()
     names = {c.key: c.name or c.key for c in registry.companies}
-    found = checks.for_consolidation(result, names, "nb")
+    found = checks.for_consolidation(result, names, config.lang)
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     for name, (render, _) in _CLIENT_REPORTS.items():
         if name not in selected:
             continue
         kind = "income-statement" if name == "consolidated_income_statement" else "balance-sheet"
-        page, book = files.write(files.client_document(result, kind, lines, names=names, warnings=found),
+        page, book = files.write(files.client_document(result, kind, lines, lang=config.lang, names=names,
+                                                       warnings=found),
                                  report_folder())
         yield MaterializeResult(
             asset_key=name,
-            metadata={"report": MetadataValue.md(markdown(render(result, lines), names=names)), "period": label(period),
-                      "warnings": MetadataValue.md("\n".join(f"- {w}" for w in found) or "ingen"),
+            metadata={"report": MetadataValue.md(markdown(render(result, lines), config.lang, names)),
+                      "period": label(period),
+                      "warnings": MetadataValue.md("\n".join(f"- {w}" for w in found) or text("none", config.lang)),
                       "html": MetadataValue.path(str(page)), "excel": MetadataValue.path(str(book)),
                       "currency": result.currency, "companies": len(result.companies)},
             check_results=[
@@ -266,7 +275,7 @@ def client_reports(context: AssetExecutionContext, config: ReportConfig) -> Iter
                                  severity=AssetCheckSeverity.ERROR, metadata={"sum": amount(off)}),
                 AssetCheckResult(asset_key=name, check_name="intercompany_matches", passed=not result.mismatches,
                                  severity=AssetCheckSeverity.ERROR,
-                                 metadata={"mismatches": MetadataValue.md(markdown(mismatch_table(result),
+                                 metadata={"mismatches": MetadataValue.md(markdown(mismatch_table(result), config.lang,
                                                                                    names=names))}),
             ],
         )

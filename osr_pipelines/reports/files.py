@@ -157,7 +157,10 @@ def client_document(group: Consolidation, kind: str, groupings: Groupings | None
     table = render(group, groupings)
     table = Table(f"{what} {label(group.period)} ({group.currency})", table.columns, table.rows)
     mismatches = mismatch_table(group)
-    mismatches = Table(text("intercompany", lang), mismatches.columns, mismatches.rows)
+    mismatches = Table(text("intercompany", lang), mismatches.columns,  # the kind (balance, result) in words
+                       [Row(tuple(words(c, lang) if i == 2 and isinstance(c, str) else c
+                                  for i, c in enumerate(r.cells)), r.strong, r.kind, r.parts)
+                        for r in mismatches.rows])
     ytd = [group.parts[c].ytd for c in group.companies] + [group.column(lambda t: t.ytd, group.eliminated)]
     revenue = [-sum((v for a, v in part.items() if a.startswith("3")), ZERO) for part in ytd]
     cost = [-sum((v for a, v in part.items() if not a.startswith("3")), ZERO) for part in ytd]
