@@ -81,8 +81,8 @@ def test_the_same_accounts_as_a_list_are_eliminated(group_home: Path) -> None:
     result = consolidate_with(group_home, ["1560", "2460", "3050", "4050"])
     assert result.exit_code == 0, result.output
     book = next((group_home / "out").glob("*.xlsx"))
-    rows = {r[1].value: [c.value for c in r[2:]] for r in load_workbook(book).worksheets[0].iter_rows(min_row=3)}
-    assert rows["Omløpsmidler"] == [700, 2700, -900, 2500]  # the receivable 1560 eliminated
+    rows = {r[0].value: [c.value for c in r[2:6]] for r in load_workbook(book).worksheets[0].iter_rows(min_row=4)}
+    assert rows[1560] == [900, 0, -900, 0]  # the receivable eliminated (Omløpsmidler 700, 2700, -900, 2500)
 
 
 def test_an_elimination_account_no_company_has_is_refused_by_osr_report(group_home: Path) -> None:
