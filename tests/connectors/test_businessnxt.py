@@ -17,7 +17,8 @@ from osr_pipelines.connectors.businessnxt.client import BusinessNxtConnector
 from osr_pipelines.connectors.businessnxt.slots import ConcurrencySlots
 from osr_pipelines.connectors.catalog import connector_type
 from osr_pipelines.connectors.synthetic_books import SyntheticBooks
-from osr_sandbox.businessnxt import PATH, BusinessNxtSandbox, businessnxt_app
+from osr_pipelines.connectors.visma_business.model import GL_TRANSACTION, OrgUnitRoles, posting_mapper
+from osr_sandbox.businessnxt import PATH, BusinessNxtSandbox, businessnxt_app, transaction
 from osr_sandbox.server import running
 
 END = date(2025, 6, 30)
@@ -248,3 +249,15 @@ def test_concurrency_slots_are_shared_and_released(tmp_path: Path) -> None:
     finally:
         released.set()
         holder.join()
+
+
+def test_one_mapping_for_both_namings(books: SyntheticBooks) -> None:
+    """A row keyed by SQL column names (Visma Business on premise) maps as the same row keyed by API names."""
+    roles = OrgUnitRoles(department=1, project=2)
+    api, sql = posting_mapper("api", roles, "NOK"), posting_mapper("sql", roles, "NOK")
+    renamed = {c.api: c.sql for c in GL_TRANSACTION.columns.values()}
+    for row in books.day_postings("3001", date(2025, 3, 3)):
+        by_api = transaction(row)
+        mapped = api(by_api)
+        assert mapped[:16] == row[:16] and mapped[16] == row[16]
+        assert sql({renamed[k]: v for k, v in by_api.items()}) == mapped
