@@ -261,3 +261,12 @@ def test_one_mapping_for_both_namings(books: SyntheticBooks) -> None:
         mapped = api(by_api)
         assert mapped[:16] == row[:16] and mapped[16] == row[16]
         assert sql({renamed[k]: v for k, v in by_api.items()}) == mapped
+
+
+def test_the_direct_type_is_served_by_the_same_sandbox() -> None:
+    """``osr sandbox serve business-nxt`` (or ``--from-connection`` of a direct connection) serves Business NXT,
+    while the shared import tests run only the import type."""
+    from osr_sandbox.erps import SANDBOXES, sandbox_erp
+
+    assert sandbox_erp("business-nxt") is sandbox_erp("business-nxt-group") is SANDBOXES["business-nxt-group"]
+    assert "business-nxt" not in SANDBOXES
