@@ -185,7 +185,9 @@ BAD = {
     "truncated": (_truncated, "truncated?"),
     "wrong version": (_wrong_version, "AuditFileVersion '2.00' is not a SAF-T Financial version"),
     "empty": (lambda p: p.write_bytes(b""), "is empty"),
-    "binary": (lambda p: p.write_bytes(bytes(range(256)) * 64), "is not well-formed XML"),
+    "binary": (lambda p: p.write_bytes(bytes(range(256)) * 64), "is not well-formed XML at line 1: "),
+    "text": (lambda p: p.write_text("garbage"),
+             "Start tag expected, '<' not found, line 1, column 1 (not an XML file)"),
     "billion laughs": (lambda p: p.write_bytes(BILLION_LAUGHS), "declares a DOCTYPE"),
     "external entity": (lambda p: p.write_bytes(EXTERNAL), "declares a DOCTYPE"),
     "bad amount": (lambda p: p.write_bytes(p.read_bytes().replace(b"<Amount>50.00<", b"<Amount>fifty<", 1)),
@@ -213,6 +215,18 @@ def test_a_bad_file_fails_only_its_company_in_one_line(tmp_path: Path, kind: str
     assert "root:" not in message
     # the other company's file is read as ever
     assert len(postings(connector(tmp_path), "998877665")) == 4
+
+
+def test_available_lists_a_file_it_cannot_read_under_the_number_its_name_carries(tmp_path: Path) -> None:
+    saft_file(tmp_path / "good.xml", org="998877665")
+    (tmp_path / "SAF-T Financial_912345678_20250101.xml").write_text("garbage")
+    (tmp_path / "notes.xml").write_text("garbage")  # no organisation number in its name: no company's
+    listed = {info.erp_id: info for info in connector(tmp_path).list_companies()}
+    assert sorted(listed) == [ORG, "998877665"]
+    assert listed[ORG].name == ORG
+    assert listed[ORG].note == ("SAF-T Financial_912345678_20250101.xml cannot be read: is not well-formed XML at "
+                                "line 1: Start tag expected, '<' not found, line 1, column 1 (not an XML file)")
+    assert listed["998877665"].note == "good.xml 2025-01-01..2025-12-31"
 
 
 def test_a_missing_folder_names_the_option(tmp_path: Path) -> None:

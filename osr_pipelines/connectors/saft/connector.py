@@ -137,10 +137,18 @@ class SaftConnector:
     # -- the protocol ------------------------------------------------------------------
 
     def list_companies(self) -> list[CompanyInfo]:
+        """Each organisation number of the folder with its files and their periods; a file whose header cannot
+        be read is listed under the number its name carries, saying what is wrong (its company's import fails)."""
         found = self._read_folder()
-        return [CompanyInfo(number, headers[-1].name, number,
-                            note="; ".join(f"{h.path.name} {h.covers()}" for h in headers))
-                for number, headers in sorted(found.by_company.items())]
+        notes: dict[str, list[str]] = {n: [f"{h.path.name} {h.covers()}" for h in headers]
+                                       for n, headers in found.by_company.items()}
+        names = {n: headers[-1].name for n, headers in found.by_company.items()}
+        for error in found.unreadable:
+            number = org_number_in_name(error.path)
+            if number:
+                notes.setdefault(number, []).append(f"{error.path.name} cannot be read: {error.reason}")
+        return [CompanyInfo(number, names.get(number, number), number, note="; ".join(notes[number]))
+                for number in sorted(notes)]
 
     def stream_dimension(self, erp_id: str, dimension: str) -> Iterator[Batch]:
         prepared = self._prepare(erp_id)

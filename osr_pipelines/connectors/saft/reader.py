@@ -93,10 +93,10 @@ def _last_line(path: Path) -> int:
 def _syntax(path: Path, exc: etree.XMLSyntaxError) -> SaftFileError:
     message = str(exc.msg if hasattr(exc, "msg") and exc.msg else exc).strip()
     hint = ""
-    if "Premature end" in message or (exc.lineno and exc.lineno >= _last_line(path)):
-        hint = " (the file ends before its XML does: truncated?)"
-    elif "Start tag expected" in message or "Document is empty" in message:
+    if "Start tag expected" in message or "Document is empty" in message:
         hint = " (not an XML file)"
+    elif "Premature end" in message or (exc.lineno and exc.lineno >= _last_line(path)):
+        hint = " (the file ends before its XML does: truncated?)"
     line = f" at line {exc.lineno}" if getattr(exc, "lineno", None) else ""
     return SaftFileError(path, f"is not well-formed XML{line}: {message}{hint}")
 
