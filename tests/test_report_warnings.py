@@ -124,3 +124,35 @@ def test_csv_and_json_hold_the_same_lines_and_columns(books_home: Path, tmp_path
     assert [[r["row"], *map(str, r["cells"])] for r in table["rows"]] == [
         [c if not re.fullmatch(r"-?\d+\.\d\d", c) else str(float(c)) for c in row] for row in rows[1:]]
     assert data["warnings"] == []
+
+
+@sqlite_only
+def test_the_report_assets_fail_the_same_checks(tmp_path: Path, warehouse_url: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagster import instance_for_test
+
+    from .test_report_assets import metadata, run
+
+    monkeypatch.setenv("OSR_HOME", str(tmp_path / "home"))
+    insert_books(warehouse_url).dispose()
+    wh = Warehouse(warehouse_url)
+    with wh.engine.begin() as conn:  # a balanced voucher on an account no statutory line covers
+        conn.execute(insert(gl_postings), [
+            {"company": COMPANY, "posting_id": f"V10-{n}", "voucher_number": "V10", "voucher_date": date(2024, 1, 9),
+             "period": 202401, "account": account, "amount": Decimal(value), "currency": "SEK",
+             "amount_currency": Decimal(value)} for n, (account, value) in enumerate([("9990", "25"),
+                                                                                      ("1920", "-25")])])
+    wh.dispose()
+    registry = write_registry(tmp_path / "registry.yaml", [synthetic_connection("books")], [("books", "sek")])
+    with instance_for_test() as instance:
+        result = run(instance, registry, warehouse_url, COMPANY, "2024-01")
+        found = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+        assert found[("income_statement", "accounts_on_lines")] is False  # red in the UI
+        assert found[("balance_sheet", "sides_agree")] is True  # a result account: inside Årets resultat
+        assert found[("trial_balance", "sums_to_zero")] is True
+        assert "1 konto(er) i Company sek har ingen linje i oppstillingen etter regnskapsloven §§ 6-1 og 6-2: 9990" \
+            in metadata(result, "income_statement")["warnings"]
+        outside = run(instance, registry, warehouse_url, COMPANY, "1999-05")
+        found = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in outside.get_asset_check_evaluations()}
+        assert not any(found[(asset, "period_in_data")] for asset in ("trial_balance", "income_statement",
+                                                                      "balance_sheet"))
