@@ -135,6 +135,9 @@ def company_reports(context: AssetExecutionContext, config: ReportConfig) -> Ite
         except Failure as exc:
             context.log.error(exc.description or str(exc))
             failed.append(company)
+        except Exception as exc:  # a defect met in one company's data must not cost the batch the others' reports
+            context.log.exception(f"company '{company}': unexpected {type(exc).__name__}: {exc}")
+            failed.append(company)
     if failed:
         raise Failure(f"reports of {len(failed)} of {len(context.partition_keys)} companies failed (see the log): "
                       f"{', '.join(failed[:20])}{' ...' if len(failed) > 20 else ''}")
