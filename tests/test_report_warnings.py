@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from openpyxl import load_workbook
 from sqlalchemy import insert
 
 from osr_pipelines.warehouse.loader import Warehouse
@@ -57,6 +58,9 @@ def test_an_unbalanced_voucher_is_named_and_the_report_exits_non_zero(books_home
     text = page.read_text(encoding="utf-8")
     assert text.index('<div class="warnings" role="alert">') < text.index('class="report-table"')  # at the top
     assert "bilag V9 (2024-01-15, sum 10,00)" in text
+    book = load_workbook(page.with_suffix(".xlsx"))
+    assert book.sheetnames[0] == "Advarsler" and book.active.title == "Advarsler"  # the workbook opens on them
+    assert "bilag V9 (2024-01-15, sum 10,00)" in book["Advarsler"]["A2"].value
     allowed = osr("report", "trial-balance", "--company", COMPANY, "--period", "2024-01", "--allow-warnings",
                   "--lang", "en")
     assert "warnings (allowed):" in allowed.output
