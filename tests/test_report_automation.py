@@ -73,6 +73,15 @@ def test_a_batch_import_is_followed_by_one_report_run_over_its_companies(setup, 
                   if e.dagster_event and e.dagster_event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION}
         assert {(key, "sums_to_zero") for key in KEYS} <= checks
 
+        # a company of the range that cannot be reported fails the run, naming it, and costs the others nothing
+        instance.add_dynamic_partitions(company_partitions.name, ["demo.1004"])
+        again = setup.resolve_job_def("company_reports_job").execute_in_process(
+            instance=instance, raise_on_error=False, tags={RANGE_START_TAG: "demo.1001", RANGE_END_TAG: "demo.1004"})
+        assert not again.success
+        failure = next(e for e in instance.all_logs(again.run_id, of_type=DagsterEventType.STEP_FAILURE))
+        assert "reports of 1 of 4 companies failed (see the log): demo.1004" in str(failure.dagster_event)
+        assert sum(1 for _ in instance.all_logs(again.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)) == 9
+
 
 def test_a_single_company_run_and_a_failed_run_are_followed_too(setup, tmp_path: Path) -> None:
     registry = tmp_path / "registry.yaml"
