@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dagster import DagsterInstance
+from dagster import DagsterEventType, DagsterInstance
 from sqlalchemy import select
 
 from osr_pipelines.connectors.synthetic_books import SyntheticBooks
@@ -49,11 +49,14 @@ def tb_rows(wh: Warehouse, key: str, year: int) -> dict[tuple[str, int], tuple[D
     return {(r.account, r.period): (r.opening, r.debit, r.credit) for r in tb.rows}
 
 
-def warnings_of(home: Path) -> list[str]:
+def last_run_events(home: Path) -> list:
     instance = DagsterInstance.from_config(str(home / "dagster"))
     [record] = instance.get_run_records(limit=1)
-    return [e.user_message for e in instance.all_logs(record.dagster_run.run_id)
-            if e.level >= 30 and e.dagster_event is None]
+    return list(instance.all_logs(record.dagster_run.run_id))
+
+
+def warnings_of(home: Path) -> list[str]:
+    return [e.user_message for e in last_run_events(home) if e.level >= 30 and e.dagster_event is None]
 
 
 def test_example_file_through_the_cli_and_a_bad_file_after_it(home: Path, warehouse_url: str) -> None:
@@ -85,6 +88,10 @@ def test_example_file_through_the_cli_and_a_bad_file_after_it(home: Path, wareho
     flagged = [w for w in warnings_of(home) if "but the file states closing" in w]
     assert len(flagged) == 4 and any("account 4000: opening 0.00 + lines 10000.00 = 10000.00, but the file "
                                       "states closing 0.00" in w for w in flagged)
+    [count] = [e.dagster_event.event_specific_data for e in last_run_events(home)
+               if e.dagster_event and e.dagster_event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
+               and e.dagster_event.event_specific_data.check_name == "row_count_matches_source"]
+    assert count.passed and count.metadata["erp_reported_rows"].value == 8  # 5 lines, 3 opening balances
     before = wh.count_postings(key)
 
     # a newer file of the company, cut off halfway: the company fails in one line, its rows stay

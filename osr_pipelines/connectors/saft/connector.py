@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -159,18 +160,17 @@ class SaftConnector:
         start, end = window.start.isoformat(), window.end.isoformat()
         inside: Callable[[Row], bool] = lambda row: start <= row[2] < end  # noqa: E731
         batch: Batch = [row for row in prepared.opening if inside(row)]
-        sent = 0
         for spooled in prepared.spool.batches():
             batch.extend(row for row in spooled if inside(row))
             if len(batch) >= self.batch_size:
-                sent += len(batch)
                 yield batch
                 batch = []
-        sent += len(batch)
         yield batch
-        self._count = SourceCount(sent, "journal lines", True,
-                                  "the journal lines of the company's files (where files overlap, the newest "
-                                  "file's) plus one opening-balance row per account, counted while reading")
+        parsed = sum(n for day, n in prepared.spool.days.items() if start <= day < end)
+        self._count = SourceCount(parsed + sum(1 for row in prepared.opening if inside(row)), "journal lines", True,
+                                  "the journal lines the parsing pass kept (where files overlap, the newest "
+                                  "file's), counted by day as they were parsed, plus one opening-balance row "
+                                  "per account")
 
     def source_count(self) -> SourceCount:
         return self._count
@@ -250,10 +250,14 @@ class Spool:
         self._file = tempfile.TemporaryFile(prefix="osr-saft-")  # noqa: SIM115
         self._encode = msgspec.msgpack.Encoder().encode
         self._decode = msgspec.msgpack.Decoder(list[tuple]).decode
+        #: rows written per voucher date, the count a load is checked against
+        self.days: Counter[str] = Counter()
 
     def write(self, rows: Iterator[Row], batch_size: int) -> None:
         batch: list[Row] = []
+        days = self.days
         for row in rows:
+            days[row[2]] += 1
             batch.append(row)
             if len(batch) >= batch_size:
                 self._frame(batch)
