@@ -34,6 +34,7 @@ class Error(msgspec.Struct, gc=False):
     message: str = ""
     code: str | None = None
     extensions: dict[str, Any] | None = None
+    path: list[str | int] | None = None
 
 
 class Response(msgspec.Struct, Generic[T], gc=False):
@@ -45,22 +46,25 @@ class Response(msgspec.Struct, Generic[T], gc=False):
 
 @dataclass(frozen=True)
 class GraphQLError:
-    """An error as the API reported it, its code taken from ``extensions.code`` or ``code``."""
+    """An error as the API reported it, its code taken from ``extensions.code`` or ``code``, and the
+    response ``path`` it concerns (``("useCompany", "generalLedgerTransaction")``), where it names one."""
 
     message: str
     code: str | None
+    path: tuple[str | int, ...] = ()
 
     @classmethod
     def of(cls, raw: Any) -> GraphQLError:
         if isinstance(raw, Error):
-            message, code, extensions = raw.message, raw.code, raw.extensions
+            message, code, extensions, path = raw.message, raw.code, raw.extensions, raw.path
         elif isinstance(raw, Mapping):
             message, code, extensions = str(raw.get("message", "")), raw.get("code"), raw.get("extensions")
+            path = raw.get("path")
         else:
             return cls(str(raw), None)
         if isinstance(extensions, Mapping) and extensions.get("code"):
             code = str(extensions["code"])
-        return cls(message, code)
+        return cls(message, code, tuple(p for p in path if isinstance(p, str | int)) if isinstance(path, list) else ())
 
     @property
     def unknown_field(self) -> str | None:

@@ -151,7 +151,16 @@ def test_graphql_errors_name_connection_company_and_field(books: SyntheticBooks)
 
         with pytest.raises(ConnectorError, match="Company 9999 is not available") as missing:
             rows(c.stream_dimension("9999", "accounts"))
-        assert str(missing.value).startswith("connection 'bnxt', ERP company '9999'")
+        assert str(missing.value).startswith("connection 'bnxt', ERP company '9999', field 'useCompany'")
+
+        # an error at a path names the path and its field
+        sandbox.pending.append(("Invalid date value.", ["useCompany", "generalLedgerTransaction", "items", 3,
+                                                        "voucherDate"]))
+        with pytest.raises(ConnectorError) as at:
+            rows(c.stream_postings("3001", everything(books)))
+        assert at.value.field == "voucherDate" and at.value.company == "3001"
+        assert str(at.value).endswith("Invalid date value. (at useCompany.generalLedgerTransaction.items[3]"
+                                      ".voucherDate)")
 
         with pytest.raises(ConnectorError, match="not 'x1'"):
             rows(c.stream_postings("x1", everything(books)))

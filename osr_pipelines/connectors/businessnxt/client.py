@@ -160,8 +160,11 @@ class BusinessNxtConnector:
         if unknown is not None:
             return ConnectorError(f"Business NXT's schema rejected the query of {what}: {err.reason}",
                                   connection=self.connection, company=company, field=unknown)
-        return ConnectorError(f"Business NXT answered {what} with errors: {err.reason}",
-                              connection=self.connection, company=company)
+        where = next((e.path for e in err.errors if e.path), ())
+        at = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in where).lstrip(".")
+        return ConnectorError(f"Business NXT answered {what} with errors: {err.reason}"
+                              + (f" (at {at})" if at else ""), connection=self.connection, company=company,
+                              field=next((p for p in reversed(where) if isinstance(p, str)), None))
 
     def _execute(self, what: str, query: str, variables: Mapping[str, Any], company: str | None) -> Any:
         try:
