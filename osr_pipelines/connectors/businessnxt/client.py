@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -263,7 +263,8 @@ class BusinessNxtConnector:
         variables: dict[str, Any] = {"cid": cid, "from": _day(window.start),
                                      "to": _day(window.end - timedelta(days=1))}
         if since is not None:
-            variables["since"] = since.replace(tzinfo=None).isoformat(timespec="seconds")
+            utc = since.astimezone(UTC) if since.tzinfo else since
+            variables["since"] = utc.replace(tzinfo=None).isoformat(timespec="seconds")
         what = f"generalLedgerTransaction {window}"
         mapper = posting_mapper("api", self.roles, self.domestic)
         query = queries.postings(since=since is not None)
