@@ -42,12 +42,12 @@ if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 75em; }
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 h1 { margin-bottom: 0.2em; } .sub { color: #555; margin-top: 0; }
 .warnings { border: 3px solid #b00020; background: #fdecea; color: #5f0010; padding: 0.6em 1.2em; margin: 1em 0; }
 .warnings h2 { margin: 0.2em 0; font-size: 1.15em; } .warnings li { margin: 0.3em 0; }
 .note { border-left: 4px solid #d9a400; background: #fff8e1; padding: 0.4em 0.8em; }
-.grid { margin: 0.5em 0 2em; font-variant-numeric: tabular-nums; }
+.grid { margin: 0.5em 0 2em; font-variant-numeric: tabular-nums; overflow-x: auto; }
 .row { display: grid; grid-template-columns: var(--cols); border-bottom: 1px solid #e4e4e4; }
 .row > span { padding: 3px 8px; }
 .row.head { font-weight: 600; border-bottom: 2px solid #999; }
@@ -191,7 +191,9 @@ def client_document(group: Consolidation, kind: str, groupings: Groupings | None
 
 
 def _shown(value: str, doc: Document) -> str:
-    """A text cell or heading as a person reads it: a company's name for its key, known headings translated."""
+    """A heading as a person reads it: a company's name for its key, known headings translated."""
+    if ytd := re.fullmatch(r"YTD (\d{4}-\d{2})", value):
+        return text("ytd", doc.lang, period=ytd.group(1))
     return doc.names.get(value) or words(value, doc.lang)
 
 
@@ -214,8 +216,14 @@ def _html_cells(row: Row, numeric: list[bool], doc: Document) -> str:
 def _html_table(table: Table, doc: Document) -> str:
     table = structured(table)
     numeric = _numeric_columns(table)
-    # fixed widths: each row is a grid of its own, and only fixed tracks line the rows up
-    widths = " ".join("11em" if n else ("minmax(12em, 1fr)" if i == 1 else "8em") for i, n in enumerate(numeric))
+    # fixed widths, each as wide as the column's longest amount or code: every row is a grid of its own, and only
+    # fixed tracks line the rows up
+    longest = [max([len(amount(r.cells[i], doc.lang)) if isinstance(r.cells[i], Decimal) else len(str(r.cells[i]))
+                    for r in table.rows if i < len(r.cells)] + [min(len(_shown(table.columns[i], doc)), 14)])
+               for i in range(len(table.columns))]
+    widths = " ".join(f"{max(longest[i], 8) + 3}ch" if n else ("minmax(12em, 1fr)" if i == 1 else
+                                                                f"{min(max(longest[i], 4), 14) + 4}ch")
+                      for i, n in enumerate(numeric))
     head = "".join(f'<span class="{"amount" if n else "text"}" role="columnheader">{escape(_shown(c, doc))}</span>'
                    for c, n in zip(table.columns, numeric, strict=True))
     body: list[str] = []
