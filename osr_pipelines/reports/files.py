@@ -221,9 +221,10 @@ def _html_table(table: Table, doc: Document) -> str:
     longest = [max([len(amount(r.cells[i], doc.lang)) if isinstance(r.cells[i], Decimal) else len(str(r.cells[i]))
                     for r in table.rows if i < len(r.cells)] + [min(len(_shown(table.columns[i], doc)), 14)])
                for i in range(len(table.columns))]
-    widths = " ".join(f"{max(longest[i], 8) + 3}ch" if n else ("minmax(12em, 1fr)" if i == 1 else
-                                                                f"{min(max(longest[i], 4), 14) + 4}ch")
-                      for i, n in enumerate(numeric))
+    # in em, not ch: a bold row's digits are wider, and its tracks would not line up with the plain rows'
+    chars = [max(n, 8) + 3 if numeric[i] else min(max(n, 4), 14) + 4 for i, n in enumerate(longest)]
+    widths = " ".join("minmax(12em, 1fr)" if i == 1 and not numeric[i] else f"{n * 0.62:.1f}em"
+                      for i, n in enumerate(chars))
     head = "".join(f'<span class="{"amount" if n else "text"}" role="columnheader">{escape(_shown(c, doc))}</span>'
                    for c, n in zip(table.columns, numeric, strict=True))
     body: list[str] = []
