@@ -12,6 +12,7 @@ category.
 from __future__ import annotations
 
 import io
+import logging
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -39,6 +40,9 @@ def _whole(value: float, lang: str) -> str:
 def bar_chart(chart_id: str, title: str, categories: list[str], series: list[Series], currency: str,
               lang: str = "nb", width: float = 9.0) -> str:
     """Grouped bars, one group per category, one bar per series, each labelled with its value; an inline ``<svg>``."""
+    # matplotlib's notices about its own caches (a font cache being built, a temporary config folder) say
+    # nothing about a report, and a warning in a run's log should
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
     import matplotlib
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure
