@@ -88,8 +88,10 @@ def _error(exc: GraphQLError) -> dict:
     return {k: v for k, v in formatted.items() if k in ("message", "locations", "path")}
 
 
+#: The gateway's 429 carries no documented Retry-After or rate headers, so the sandbox's carries none:
+#: clients back off on their own.
 FAULT_STYLE = FaultStyle(error_body=lambda status, message: errors_body([{"message": message}]),
-                         rate_limit_headers=lambda reset: [(b"retry-after", str(reset).encode())])
+                         rate_limit_headers=lambda reset: [])
 
 
 # -- rows ----------------------------------------------------------------------------------------
@@ -629,8 +631,7 @@ def businessnxt_app(books: SyntheticBooks, *, client_id: str = DEFAULT_CLIENT_ID
         if subject is None:
             return Response(UNAUTHORIZED, 401, media_type="text/html")
         if not sandbox.rate.take(subject).allowed:
-            return Response(orjson.dumps({"message": "API rate limit exceeded"}), 429, {"retry-after": "1"},
-                            media_type="application/json")
+            return Response(orjson.dumps({"message": "API rate limit exceeded"}), 429, media_type="application/json")
         try:
             body = orjson.loads(await request.body())
         except orjson.JSONDecodeError:
