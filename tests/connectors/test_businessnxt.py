@@ -70,7 +70,9 @@ def rows(batches) -> list[tuple]:
 def test_postings_match_the_books_with_the_count_and_window_edges(books: SyntheticBooks) -> None:
     with served(books) as (base, sandbox):
         c = connector(base, page_size="100")
-        assert [x.erp_id for x in c.list_companies()] == ["3001", "3002"]
+        assert [(x.erp_id, x.note) for x in c.list_companies()] == [("3001", "Visma.net customer 4200001"),
+                                                                     ("3002", "Visma.net customer 4200001")]
+        assert connector(base, customer="4200002").list_companies() == []
         window = Window(date(2025, 2, 1), date(2025, 3, 1))
         got = rows(c.stream_postings("3001", window))
         expected = rows(books.postings_in("3001", window))

@@ -210,7 +210,8 @@ class BusinessNxtConnector:
     # -- the connector protocol -------------------------------------------------------------------
 
     def list_companies(self) -> list[CompanyInfo]:
-        """The companies ``availableCompanies`` lists (those of option ``customer`` when it is set)."""
+        """The companies ``availableCompanies`` lists (those of option ``customer`` when it is set), each
+        noting its Visma.net customer id, which ``osr company available`` shows."""
         found = []
         for items in self._pages("availableCompanies", queries.COMPANIES, {}, None, ("availableCompanies",)):
             for item in items:
@@ -220,7 +221,8 @@ class BusinessNxtConnector:
                     raise MalformedResponse("availableCompanies answered an item without vismaNetCompanyId",
                                             connection=self.connection, field="vismaNetCompanyId") from None
                 if self.customer is None or str(customer) == self.customer:
-                    found.append(CompanyInfo(str(number), item.get("name") or str(number)))
+                    found.append(CompanyInfo(str(number), item.get("name") or str(number),
+                                             note=f"Visma.net customer {customer}" if customer else ""))
         return sorted(found, key=lambda c: int(c.erp_id))
 
     def stream_dimension(self, erp_id: str, dimension: str) -> Iterator[Batch]:
