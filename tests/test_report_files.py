@@ -131,6 +131,7 @@ def test_trial_balance_workbook_holds_numbers_and_formulas(books_home: Path, tmp
     assert rows[-1] == [None, "Sum", "=SUM(C4:C8)", "=SUM(D4:D8)", "=SUM(E4:E8)", "=SUM(F4:F8)", "=SUM(G4:G8)"]
     assert sheet.cell(4, 3).number_format == "#,##0.00"
     assert (sheet.freeze_panes, sheet.auto_filter.ref) == ("C4", "A3:G9")
+    assert sheet.row_dimensions[4].outline_level == 0  # a trial balance's accounts are under no line
     assert all(sheet.column_dimensions[c].width >= len("-1 100,00") + 2 for c in "CG")  # the largest amounts fit
 
 

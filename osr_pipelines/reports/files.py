@@ -35,7 +35,7 @@ from osr_pipelines.reports.consolidation import (
 )
 from osr_pipelines.reports.language import MONTHS, text, words
 from osr_pipelines.reports.periods import label
-from osr_pipelines.reports.tables import ACCOUNT, HEADING, Cell, Row, Table, amount, structured
+from osr_pipelines.reports.tables import ACCOUNT, HEADING, LINE, Cell, Row, Table, amount, structured
 from osr_pipelines.reports.trial_balance import ZERO
 
 if TYPE_CHECKING:
@@ -55,8 +55,8 @@ h1 { margin-bottom: 0.2em; } .sub { color: #555; margin-top: 0; }
 .row.heading { font-weight: 700; margin-top: 0.6em; border-bottom: none; }
 .row.line { font-weight: 600; }
 .row.total { font-weight: 700; border-top: 1px solid #666; background: #f4f6f8; }
-.row.account > span { color: #444; font-size: 0.92em; }
-.row.account > span:first-child { padding-left: 1.6em; }
+details > .row.account > span { color: #444; font-size: 0.92em; }
+details > .row.account > span:first-child { padding-left: 1.6em; }
 details > summary { list-style: none; cursor: pointer; }
 details > summary::-webkit-details-marker { display: none; }
 details > summary > span:first-child::before { content: "▸ "; color: #777; }
@@ -321,6 +321,7 @@ def _sheet(sheet: Worksheet, doc: Document, table: Table, bold: object, title_fo
     first_data = HEADER_ROW + 1
     numeric = _numeric_columns(table)
     widths = [len(_shown(c, doc)) for c in table.columns]
+    under_line = False
     for row in table.rows:
         values: list[Cell | int | None] = []
         for index, value in enumerate(row.cells):
@@ -343,8 +344,9 @@ def _sheet(sheet: Worksheet, doc: Document, table: Table, bold: object, title_fo
                 cell.value = _formula(get_column_letter(index + 1), row.parts, first_data)
             if row.strong:
                 cell.font = bold
-        if row.kind == ACCOUNT:
+        if row.kind == ACCOUNT and under_line:  # a trial balance's accounts are under no line
             sheet.row_dimensions[at].outline_level = 1
+        under_line = row.kind in (LINE, ACCOUNT) and (under_line or row.kind == LINE)
     if not table.rows:
         _append(sheet, [text("none", doc.lang)])
     for index, width in enumerate(widths):
