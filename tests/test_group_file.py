@@ -336,3 +336,21 @@ def test_random_rates_files_load_or_are_refused(tmp_path: Path, lines: list[list
     event("valid")
     assert isinstance(rates, Rates)
     assert all(a > 0 and c > 0 for a, c in rates.monthly.values())
+
+
+def test_the_readme_example_is_a_valid_group_file(tmp_path: Path) -> None:
+    """The README's consolidation.yaml, verbatim, with its equity section."""
+    import re
+
+    from .conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    after = readme[readme.index("consolidated client in `$OSR_HOME/consolidation.yaml`:"):]
+    path = group_file(tmp_path, re.search(r"```yaml\n(.*?)```", after, re.S).group(1))
+    registry = Registry(companies=[Company("acme", "no", "Acme AS", "Acme Group"),
+                                   Company("acme", "se", "Acme AB", "Acme Group"),
+                                   Company("acme", "elim", "Eliminations", "Acme Group")])
+    setup = client_setup(registry, "Acme Group", path).setup
+    assert setup.equity["acme.se"].acquired == 201906 and setup.equity["acme.se"].rate == Decimal("1.05")
+    assert setup.equity["acme.se"].transactions == {202303: Decimal("0.98")}
+    assert setup.eliminations.company == "acme.elim"
