@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -157,6 +158,12 @@ def after_nightly(companies: int, postings: int, pg_url: str) -> None:
     print(f"reports after a nightly: {companies} companies ({done} report materializations) in {wall:.0f} s = "
           f"{wall / companies:.2f} s/company, {len(runs)} runs ({len(failed)} failed), peak {peak:.0f} MB "
           f"(goal: 300 s for 1,000 companies)")
+    instance.dispose()
+    admin = make_url(pg_url).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(admin, autocommit=True) as conn:  # the bench's two databases
+        for name in (os.environ["DAGSTER_PG_DB"], make_url(bench.warehouse_url).database):
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    shutil.rmtree(bench.home, ignore_errors=True)
 
 
 def _success_event(run):
