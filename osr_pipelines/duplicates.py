@@ -7,8 +7,9 @@ number, or when both have the same ERP company id under the same ERP: the same
 connection type at the same address (option ``base_url``, the type's default
 when unset). Only companies of *different* connections are compared: within
 one connection an ERP id is a company once. The rule knows nothing of any one
-ERP, so it holds for every connection type, and ``osr company add`` and
-``osr status`` both use it.
+ERP, so it holds for every connection type: ``osr company add``, ``osr status``
+and the registry's warning when it loads all use it. A detached company (its
+import connection deleted) is imported by nobody and is never a duplicate.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from osr_pipelines.registry import Company, Registry
+if TYPE_CHECKING:  # the registry warns of duplicates when it loads, so it imports this module
+    from osr_pipelines.registry import Company, Registry
 
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
 
@@ -58,10 +61,18 @@ def duplicates(reg: Registry, companies: Iterable[Company]) -> list[Duplicate]:
         number = organisation_number(company.organization_number)
         erp = _erp(reg, company)
         for other in reg.companies:
-            if other.connection == company.connection:
+            if other.connection == company.connection or other.detached:
                 continue
             if number and organisation_number(other.organization_number) == number:
                 found.append(Duplicate(company, other, f"the same organisation number {number}"))
             elif erp is not None and other.erp_id == company.erp_id and _erp(reg, other) == erp:
                 found.append(Duplicate(company, other, f"the same {erp[0]} company id {company.erp_id}"))
     return found
+
+
+def every_duplicate(reg: Registry) -> list[Duplicate]:
+    """Each pair of the registry's live companies that are the same company, once."""
+    pairs: dict[frozenset[str], Duplicate] = {}
+    for found in duplicates(reg, (c for c in reg.companies if not c.detached)):
+        pairs.setdefault(frozenset((found.company.key, found.other.key)), found)
+    return list(pairs.values())

@@ -35,6 +35,7 @@ from pydantic_core import PydanticCustomError
 from osr_pipelines.connectors.base import Connector
 from osr_pipelines.connectors.catalog import CONNECTOR_TYPES
 from osr_pipelines.connectors.options import check_options
+from osr_pipelines.duplicates import every_duplicate
 from osr_pipelines.yamlfile import quoted as _field
 from osr_pipelines.yamlfile import read_yaml, show
 
@@ -328,17 +329,6 @@ class Registry:
         """
         return _read(asdict(self), check_env=check_env)[1]
 
-    def duplicate_erp_companies(self) -> list[str]:
-        """The same ERP company reached through two connections of one type."""
-        types = {c.name: c.type for c in self.connections}
-        seen = Counter((types.get(co.connection), co.erp_id) for co in self.companies if not co.detached)
-        return [
-            f"ERP company {erp_id} ({ctype}) is added through {n} connections: "
-            + ", ".join(co.key for co in self.companies
-                        if co.erp_id == erp_id and types.get(co.connection) == ctype)
-            for (ctype, erp_id), n in seen.items() if n > 1
-        ]
-
 
 # -- first pass: the schema, field by field ---------------------------------------------
 
@@ -614,7 +604,7 @@ _warned: set[tuple[Path, str]] = set()
 
 
 def _warn_duplicates(path: Path, registry: Registry) -> None:
-    for message in registry.duplicate_erp_companies():
+    for message in (found.line() for found in every_duplicate(registry)):
         if (path.resolve(), message) not in _warned:
             _warned.add((path.resolve(), message))
             warnings.warn(message, DuplicateCompanyWarning, stacklevel=3)

@@ -68,8 +68,8 @@ def test_duplicate_names_and_dangling_company(tmp_path: Path) -> None:
 def test_same_erp_company_through_two_connections_warns(tmp_path: Path) -> None:
     path = write_registry(tmp_path / "r.yaml", [synthetic_connection("a"), synthetic_connection("b")],
                           [("a", "1001"), ("b", "1001")])
-    with pytest.warns(DuplicateCompanyWarning, match=r"ERP company 1001 \(synthetic\) is added through 2 "
-                                                     r"connections: a.1001, b.1001"):
+    with pytest.warns(DuplicateCompanyWarning, match=r"^a.1001 \(Company 1001\) is the same company as b.1001 "
+                                                     r"\(Company 1001\): the same synthetic company id 1001; "):
         reg = load_registry(path)
     assert len(reg.companies) == 2
 
@@ -350,12 +350,13 @@ def test_a_duplicate_company_is_warned_once_in_one_line(tmp_path: Path) -> None:
                           [("a", "1001"), ("b", "1001")])
     env = {**os.environ, "OSR_HOME": str(tmp_path), "OSR_REGISTRY": str(path), "DAGSTER_HOME": str(tmp_path / "dg"),
            "OSR_WAREHOUSE_URL": f"sqlite:///{tmp_path / 'warehouse.db'}"}
-    warning = "warning: ERP company 1001 (synthetic) is added through 2 connections: a.1001, b.1001"
+    warning = ("warning: a.1001 (Company 1001) is the same company as b.1001 (Company 1001): the same synthetic "
+               "company id 1001; reports would count it twice")
     result = subprocess.run([BIN / "osr", "import", "full", "--all"], env=env, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = (result.stdout + result.stderr).splitlines()
-    assert [line for line in lines if "ERP company 1001" in line] == [warning], lines
+    assert [line for line in lines if "is the same company as" in line] == [warning], lines
 
     # Dagster's code paths load the registry themselves, without the command's handling of warnings.
     script = ("from pathlib import Path\n"
