@@ -46,27 +46,38 @@ def organisation_number(value: str | None) -> str:
     return core if core.isdigit() else plain
 
 
-def _erp(reg: Registry, company: Company) -> tuple[str, str] | None:
-    """(type, address) of the company's connection; ``None`` for a deleted connection."""
-    conn = next((c for c in reg.connections if c.name == company.connection), None)
-    if conn is None:
-        return None
-    return conn.type, (conn.options.get("base_url") or "").rstrip("/")
+def _addresses(reg: Registry) -> dict[str, tuple[str, str]]:
+    """(type, address) of each connection by name."""
+    return {c.name: (c.type, (c.options.get("base_url") or "").rstrip("/")) for c in reg.connections}
 
 
 def duplicates(reg: Registry, companies: Iterable[Company]) -> list[Duplicate]:
-    """Every company of ``reg`` that is the same as one of ``companies`` but belongs to another connection."""
+    """Every company of ``reg`` that is the same as one of ``companies`` but belongs to another connection.
+
+    The registry's companies are indexed once, by organisation number and by
+    ERP company: the registry checks itself on every load, and a pairwise
+    comparison would cost a million steps at a thousand companies.
+    """
+    erps = _addresses(reg)
+    by_number: dict[str, list[Company]] = {}
+    by_erp: dict[tuple[str, str, str], list[Company]] = {}
+    for other in reg.companies:
+        if other.detached:
+            continue
+        if number := organisation_number(other.organization_number):
+            by_number.setdefault(number, []).append(other)
+        if other.connection in erps:
+            by_erp.setdefault((*erps[other.connection], other.erp_id), []).append(other)
     found: list[Duplicate] = []
     for company in companies:
         number = organisation_number(company.organization_number)
-        erp = _erp(reg, company)
-        for other in reg.companies:
-            if other.connection == company.connection or other.detached:
-                continue
-            if number and organisation_number(other.organization_number) == number:
-                found.append(Duplicate(company, other, f"the same organisation number {number}"))
-            elif erp is not None and other.erp_id == company.erp_id and _erp(reg, other) == erp:
-                found.append(Duplicate(company, other, f"the same {erp[0]} company id {company.erp_id}"))
+        same_number = [o for o in by_number.get(number, []) if o.connection != company.connection] if number else []
+        found += [Duplicate(company, o, f"the same organisation number {number}") for o in same_number]
+        if company.connection in erps:
+            erp = erps[company.connection]
+            found += [Duplicate(company, o, f"the same {erp[0]} company id {company.erp_id}")
+                      for o in by_erp.get((*erp, company.erp_id), [])
+                      if o.connection != company.connection and o not in same_number]
     return found
 
 
