@@ -83,6 +83,24 @@ def test_live_trial_balance_equals_the_one_from_the_same_books_imported(running:
         vb.close()
 
 
+def test_an_org_unit_configured_as_project_lands_in_the_project_column(running: World) -> None:
+    """The org-unit role options Business NXT has, read by the same model function: R1 as project, no department."""
+    books = __import__("tests.agent.conftest", fromlist=["BOOKS"]).BOOKS
+    default, swapped = connector(running), connector(running, department_org_unit="none", project_org_unit="1")
+    try:
+        window = Window(date(2025, 1, 2), date(2025, 1, 4))
+        before = [r for batch in default.stream_postings("1001", window) for r in batch]
+        got = {r[0]: r for batch in swapped.stream_postings("1001", window) for r in batch}
+        assert len(got) == len(before) > 0 and any(r[9] for r in before)
+        assert all((got[r[0]][9], got[r[0]][10]) == (None, r[9]) for r in before)
+        assert list(swapped.stream_dimension("1001", "departments")) == []
+        assert [r for batch in swapped.stream_dimension("1001", "projects") for r in batch] == \
+            books.dimension("departments")
+    finally:
+        default.close()
+        swapped.close()
+
+
 def test_a_document_is_read_inside_the_document_center_path_and_nothing_outside_it(running: World) -> None:
     vb = connector(running, document_provider="document-center", document_center_path=str(running.docs))
     try:

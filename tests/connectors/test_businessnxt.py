@@ -104,6 +104,10 @@ def test_dimensions_and_org_unit_roles(books: SyntheticBooks) -> None:
             assert (got[row[0]][9], got[row[0]][10], got[row[0]][13]) == (None, row[9], row[10])
         with pytest.raises(ConnectorError, match="only one of department, project and free dimensions"):
             connector(base, department_org_unit="2", project_org_unit="2")
+    # one declaration of the role options, with today's defaults, for Business NXT and Visma Business on premise
+    names = ("department_org_unit", "project_org_unit", "free_org_units")
+    specs = [tuple(connector_type(t).options[n] for n in names) for t in ("business-nxt", "visma-business")]
+    assert specs[0] == specs[1] and [s.default for s in specs[0]] == ["1", "2", "none"]
 
 
 def test_changed_since_reads_changed_rows_only(books: SyntheticBooks, tmp_path: Path) -> None:

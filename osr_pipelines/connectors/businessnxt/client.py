@@ -60,14 +60,10 @@ from osr_pipelines.connectors.http import HttpClient, HttpStatusError, prefetch
 from osr_pipelines.connectors.oauth import ClientCredentials
 from osr_pipelines.connectors.paging import LastCount, Page, Tally, Where, cursor_pages
 from osr_pipelines.connectors.ratelimit import SharedRateLimiter, state_path
-from osr_pipelines.connectors.visma_business.model import OrgUnitRoles, dimension_mapper, posting_mapper
+from osr_pipelines.connectors.visma_business.model import dimension_mapper, posting_mapper
+from osr_pipelines.connectors.visma_business.org_units import org_unit_roles
 
 ERP = "Business NXT"
-
-
-def _org_unit(options: Mapping[str, str], name: str) -> int | None:
-    value = options.get(name, "none")
-    return None if value == "none" else int(value)
 
 
 def _day(d: date) -> int:
@@ -104,13 +100,7 @@ class BusinessNxtConnector:
         self.connection = connection
         self._label = CredentialLabels(credential_env)
         self._label.require(connection, credentials, CREDENTIALS)
-        try:
-            self.roles = OrgUnitRoles(
-                _org_unit(options, "department_org_unit"), _org_unit(options, "project_org_unit"),
-                tuple(int(n) for n in options.get("free_org_units", "none").split(",") if n != "none"))
-        except ValueError as exc:
-            raise ConnectorError(f"options department_org_unit, project_org_unit and free_org_units: {exc}",
-                                 connection=connection, field="free_org_units") from None
+        self.roles = org_unit_roles(connection, options)
         self.page_size = int(options.get("page_size", 1000))
         self.customer = options.get("customer")
         self.domestic = options.get("currency", "NOK")
@@ -234,7 +224,7 @@ class BusinessNxtConnector:
         elif dimension in ("customers", "suppliers"):
             query, root = queries.ASSOCIATES, "associate"
         else:
-            unit = self.roles.department if dimension == "departments" else self.roles.project
+            unit = self.roles.holding(dimension)
             if unit is None:  # no org unit holds this dimension for this connection
                 return
             query, root = queries.ORG_UNIT_TABLES[unit], f"orgUnit{unit}"

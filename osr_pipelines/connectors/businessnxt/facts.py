@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from osr_pipelines.connectors.kind import declare
 from osr_pipelines.connectors.options import TIMEOUT, pattern, text, url, whole
+from osr_pipelines.connectors.visma_business import org_units
 
 #: The service-context endpoint (client credentials); ``/api/graphql`` is the user context.
 DEFAULT_BASE_URL = "https://business.visma.net/api/graphql-service"
@@ -21,8 +22,6 @@ CREDENTIALS = ("client_id", "client_secret")
 REQUESTS_PER_MINUTE = 600
 CONCURRENT_PER_COMPANY = 60
 
-_ORG_UNIT = r"([1-9]|1[0-2])"
-
 OPTIONS = (
     url("base_url", DEFAULT_BASE_URL),
     url("token_url", DEFAULT_TOKEN_URL),
@@ -32,13 +31,7 @@ OPTIONS = (
     # only the companies of this Visma.net customer, of all the service user reaches
     pattern("customer", r"[0-9]{1,12}", "a Visma.net customer id (digits)"),
     whole("page_size", 1000, 1, 10_000),
-    pattern("department_org_unit", f"{_ORG_UNIT}|none", "an org unit from 1 to 12, or 'none'", "1",
-            invalid=("0", "13", "x", "1,2")),
-    pattern("project_org_unit", f"{_ORG_UNIT}|none", "an org unit from 1 to 12, or 'none'", "2",
-            invalid=("0", "13", "x", "1,2")),
-    pattern("free_org_units", f"none|{_ORG_UNIT}(,{_ORG_UNIT}){{0,2}}",
-            "up to three org units from 1 to 12, comma-separated, or 'none'", "none",
-            invalid=("0", "13", "1,2,3,4", "x", "")),
+    *org_units.OPTIONS,
     pattern("currency", r"[A-Z]{3}", "a currency code (three capital letters)", "NOK"),
     # groups a direct report's aggregate query may answer: more fail the report rather than cut it short
     whole("group_limit", 100_000, 1, 10_000_000),

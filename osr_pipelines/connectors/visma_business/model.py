@@ -149,8 +149,9 @@ class OrgUnitRoles:
     """Which org units (1..12, or none) hold departments, projects and free dimensions 1..3.
 
     Visma Business leaves their meaning to each company, so it is a
-    connection option; the default is the common use of R1 for departments
-    and R2 for projects.
+    connection option (:mod:`.org_units`, for every type that reads this
+    model); the default is the common use of R1 for departments and R2 for
+    projects.
     """
 
     department: int | None = 1
@@ -165,6 +166,10 @@ class OrgUnitRoles:
             raise ValueError("org units are numbered 1..12")
         if len(set(used)) != len(used):
             raise ValueError("an org unit can hold only one of department, project and free dimensions")
+
+    def holding(self, dimension: str) -> int | None:
+        """The org unit whose table holds ``departments`` or ``projects`` (``None``: no table does)."""
+        return self.department if dimension == "departments" else self.project
 
     def slots(self) -> tuple[int | None, ...]:
         """Org unit of department, project and free dimensions 1..3, in canonical column order."""

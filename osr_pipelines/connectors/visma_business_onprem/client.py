@@ -6,7 +6,9 @@ the agent that announced that key. The answer is a stream of frames (see
 :mod:`osr_agent.protocol`): chunks of rows, then an end frame; an error frame
 or a stream that stops before its end frame is an error naming the
 connection, never a short result. Rows are mapped with the platform's one
-model of Visma Business (:mod:`osr_pipelines.connectors.visma_business.model`).
+model of Visma Business (:mod:`osr_pipelines.connectors.visma_business.model`),
+org units to department, project and free dimensions as the connection's
+options say (:mod:`osr_pipelines.connectors.visma_business.org_units`).
 
 Direct mode asks the agent for ``balances``, an aggregate over ``AcTr`` the
 database computes, so a live report moves one row per account and month.
@@ -36,7 +38,8 @@ from osr_pipelines.connectors.base import (
     Window,
 )
 from osr_pipelines.connectors.paging import LastCount
-from osr_pipelines.connectors.visma_business.model import OrgUnitRoles, dimension_mapper, posting_mapper
+from osr_pipelines.connectors.visma_business.model import dimension_mapper, posting_mapper
+from osr_pipelines.connectors.visma_business.org_units import org_unit_roles
 
 _HEAD = protocol.BODY_HEAD
 
@@ -57,7 +60,7 @@ class VismaBusinessConnector:
         self._key_label = labels("pairing_key")
         self._key = credentials["pairing_key"]
         self.currency_code = options.get("currency", "NOK")
-        self.roles = OrgUnitRoles()
+        self.roles = org_unit_roles(connection, options)
         verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=options.get("ca_file") or None)
         self._http = httpx.Client(base_url=options["gateway_url"], verify=verify,
                                   timeout=httpx.Timeout(float(options.get("timeout", 120)), connect=15))
@@ -154,7 +157,7 @@ class VismaBusinessConnector:
         if dimension == "accounts":
             name, columns = "accounts", ACCOUNT_COLUMNS
         elif dimension in ("departments", "projects"):
-            unit = self.roles.department if dimension == "departments" else self.roles.project
+            unit = self.roles.holding(dimension)
             if unit is None:
                 return
             name, columns = f"org_unit_{unit}", ("RNo", "Nm")

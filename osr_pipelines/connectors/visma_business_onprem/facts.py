@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from osr_pipelines.connectors.kind import declare
 from osr_pipelines.connectors.options import TIMEOUT, pattern, text, url
+from osr_pipelines.connectors.visma_business import org_units
 
 DEFAULT_GATEWAY_URL = "https://127.0.0.1:8443"
 CREDENTIALS = ("pairing_key",)
@@ -18,6 +19,8 @@ OPTIONS = (
     pattern("document_provider", r"none|document-center", "'none' or 'document-center'", "none"),
     # where Document Center keeps the voucher documents; must lie inside a file access path of the agent
     text("document_center_path", what="a folder path on the agent's server"),
+    # which org units hold departments, projects and free dimensions, as for Business NXT
+    *org_units.OPTIONS,
     pattern("currency", r"[A-Z]{3}", "a currency code (three capital letters)", "NOK"),
     TIMEOUT,
 )
