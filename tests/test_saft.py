@@ -51,6 +51,20 @@ def test_standard_accounts_by_number_then_two_digit_group(codes: Path) -> None:
     assert mapping.unmapped({"1920", "3001", "ABC"}) == ["ABC"]
 
 
+def test_a_saft_files_own_codes_come_before_the_rules_and_after_the_mapping_file(codes: Path) -> None:
+    stated = {"4000": "standard:43 RF-1167:4005", "4300": "standard:5000", "6800": "standard:6800 RF-1167:7700",
+              "1920": "kontantgruppe"}  # the last an ERP's own group, which states no code
+    standard = saft.mapping(COMPANY, saft.STANDARD_ACCOUNT, stated=stated)
+    assert (standard.code("4000"), standard.code("4300"), standard.code("1920")) == ("43", "5000", "1920")
+    rf1167 = saft.mapping(COMPANY, "RF-1167", stated=stated)
+    assert rf1167.code("4000") == "4005"  # the mapping file's override (equal to the file's code here)
+    by_rules = saft.mapping(COMPANY, "RF-1167")
+    assert by_rules.code("4300") == "4005" != by_rules.code("5000") == rf1167.code("4300")  # the file's standard
+    assert rf1167.code("6800") == "7700"  # the file's grouping code, though its standard account is itself a code
+    codes.write_text(yaml.safe_dump({"companies": {COMPANY: {"RF-1167": {"6800": "6995"}}}}))
+    assert saft.mapping(COMPANY, "RF-1167", stated=stated).code("6800") == "6995"  # the mapping file's last word
+
+
 def test_missing_code_lists_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OSR_SAFT_CODES", str(tmp_path))
     with pytest.raises(ValueError, match="point OSR_SAFT_CODES at a folder holding the Skatteetaten/saf-t CSV code "

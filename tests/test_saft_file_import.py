@@ -21,7 +21,9 @@ from dagster import DagsterEventType, DagsterInstance
 from sqlalchemy import select
 
 from osr_pipelines.connectors.synthetic_books import SyntheticBooks
+from osr_pipelines.reports.build import build_report
 from osr_pipelines.reports.ledger import from_warehouse
+from osr_pipelines.reports.saft import STANDARD_ACCOUNT
 from osr_pipelines.reports.trial_balance import trial_balance
 from osr_pipelines.saft_export.validate import problems
 from osr_pipelines.warehouse.loader import Warehouse
@@ -84,6 +86,11 @@ def test_example_file_through_the_cli_and_a_bad_file_after_it(home: Path, wareho
         accounts = dimension_tables["accounts"]
         assert conn.execute(select(accounts.c.account_group).where(
             accounts.c.company == key, accounts.c.number == "4000")).scalar_one() == "standard:43"
+    # reports place the account by the file's standard account 43, not by the rule (4000 is a standard account)
+    report = build_report("income-statement", from_warehouse(wh.engine, key, 201401, 201512), 201512,
+                          STANDARD_ACCOUNT)
+    lines = {row.cells[0]: row.cells[3] for row in report.tables[0].rows if row.strong}  # the year to date
+    assert lines["43"] == Decimal("-10000.00") and "4000" not in lines and not report.unmapped
     # the example's stated closing balances are placeholders: each account is flagged with both figures
     flagged = [w for w in warnings_of(home) if "but the file states closing" in w]
     assert len(flagged) == 4 and any("account 4000: opening 0.00 + lines 10000.00 = 10000.00, but the file "

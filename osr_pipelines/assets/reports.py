@@ -250,7 +250,7 @@ def client_reports(context: AssetExecutionContext, config: ReportConfig) -> Iter
         period = (parse_period(config.period, what=f"client '{client}': run config 'period'") if config.period
                   else latest_period(engine, group.setup.companies, client))
         result = consolidate(engine, group.setup, group.rates(), period)
-        lines = None if config.group_by == NS4102 else saft.groupings(config.group_by)
+        lines = None if config.group_by == NS4102 else saft.groupings(config.group_by, stated=result.groups)
     except (MissingRate, ConnectorError) as exc:
         raise Failure(f"client '{client}': {exc}") from None
     except (RegistryError, ValueError) as exc:

@@ -140,8 +140,8 @@ def report(kind: str, company: str | None, client: str | None, period: int | Non
                 span = (min(r[0] for r in covered), max(r[1] for r in covered)) if covered else None
                 if outside := checks.outside_data(client, month, span, lang):
                     found.insert(0, outside)
-            doc = files.client_document(result, kind, None if group_by == NS4102 else saft.groupings(group_by),
-                                        lang=lang, names=names, warnings=found)
+            lines = None if group_by == NS4102 else saft.groupings(group_by, stated=result.groups)
+            doc = files.client_document(result, kind, lines, lang=lang, names=names, warnings=found)
             what = f"consolidated {kind} of client '{client}' for {label(month)} in {group.setup.currency}"
     except (MissingRate, ConnectorError) as exc:
         raise click.ClickException(f"client '{client}': {exc}" if client else f"company '{company}': {exc}") from None

@@ -131,7 +131,7 @@ def build_report(kind: str, ledger: Ledger, period: int, group_by: str = NS4102,
         difference = [a + b for a, b in zip(totals["sum eiendeler"], totals["sum egenkapital og gjeld"],
                                             strict=True)]
     else:
-        mapping = saft.mapping(ledger.company, group_by)
+        mapping = saft.mapping(ledger.company, group_by, stated=ledger.groups)
         if kind == "income-statement":
             table = income_statement_table(income_statement(tb, period, mapping.grouping()), lang)
         else:

@@ -240,6 +240,8 @@ class Consolidation:
     mismatches: list[Mismatch]
     #: account names, as the companies' charts give them (the first company naming an account wins)
     names: dict[str, str] = field(default_factory=dict)
+    #: per company, its accounts' ``account_group`` (a SAF-T file's own codes), for :func:`saft.groupings`
+    groups: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def column(self, pick: Callable[[Translated], dict[str, Decimal]], source: dict[str, Translated]
                ) -> dict[str, Decimal]:
@@ -309,7 +311,8 @@ def consolidate(engine: Engine, setup: ClientSetup, rates: Rates, period: int) -
         for number, account in sorted(books.accounts.items()):
             if account.name:
                 names.setdefault(number, account.name)
-    return Consolidation(setup.client, setup.currency, period, members, parts, eliminated, mismatches, names)
+    return Consolidation(setup.client, setup.currency, period, members, parts, eliminated, mismatches, names,
+                         {c: books_of[c].groups for c in members})
 
 
 def _check_accounts(setup: ClientSetup, books: dict[str, Ledger]) -> None:

@@ -9,7 +9,7 @@ is computed from these totals, so the two kinds of connection report alike.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import Engine, case, func, select
@@ -34,7 +34,8 @@ def cents(value: object) -> Decimal:
 class Ledger:
     """Debit and credit per account and period, for ``from_period`` to ``to_period``.
 
-    Rows before ``from_period`` are summed per year (period ``YYYY00``).
+    Rows before ``from_period`` are summed per year (period ``YYYY00``). ``groups`` keeps each account's
+    ``account_group`` where the source gave one (a SAF-T file's own standard account and grouping code).
     """
 
     company: str
@@ -43,14 +44,17 @@ class Ledger:
     to_period: int
     accounts: dict[str, Account]
     rows: tuple[BalanceRow, ...]
+    groups: dict[str, str] = field(default_factory=dict)
 
 
 def _ledger(company: str, currency: str, from_period: int, to_period: int,
-            known: dict[str, tuple[str | None, str | None]], rows: Iterable[BalanceRow]) -> Ledger:
+            known: dict[str, tuple[str | None, str | None, str | None]], rows: Iterable[BalanceRow]) -> Ledger:
     if from_period > to_period:
         raise ValueError(f"company '{company}': the first period {from_period} is after the last {to_period}")
     clean = tuple((str(a), int(p), cents(d), cents(c)) for a, p, d, c in rows)
-    return Ledger(company, currency, from_period, to_period, chart(known, {r[0] for r in clean}), clean)
+    typed = {number: (name, kind) for number, (name, kind, _) in known.items()}
+    groups = {number: group for number, (_, _, group) in known.items() if group}
+    return Ledger(company, currency, from_period, to_period, chart(typed, {r[0] for r in clean}), clean, groups)
 
 
 def warehouse_balances(engine: Engine, company: str, from_period: int, to_period: int) -> list[BalanceRow]:
@@ -84,11 +88,13 @@ def warehouse_currency(engine: Engine, company: str) -> str:
     return found[0] if found else DEFAULT_CURRENCY
 
 
-def warehouse_accounts(engine: Engine, company: str) -> dict[str, tuple[str | None, str | None]]:
+def warehouse_accounts(engine: Engine, company: str) -> dict[str, tuple[str | None, str | None, str | None]]:
+    """Name, type and group of each account, in one query."""
     a = dimension_tables["accounts"].c
     with engine.connect() as conn:
-        return {number: (name, kind) for number, name, kind in conn.execute(
-            select(a.number, a.name, a.account_type).where(a.company == company, a.number.is_not(None)))}
+        return {number: (name, kind, group) for number, name, kind, group in conn.execute(
+            select(a.number, a.name, a.account_type, a.account_group)
+            .where(a.company == company, a.number.is_not(None)))}
 
 
 def warehouse_period_range(engine: Engine, company: str) -> tuple[int, int] | None:
@@ -106,6 +112,7 @@ def from_warehouse(engine: Engine, company: str, from_period: int, to_period: in
 
 def from_direct(connector: DirectConnector, company: str, erp_id: str, from_period: int, to_period: int) -> Ledger:
     """The ledger asked of the ERP live; it lives only as long as the report being rendered."""
-    known = {row[1]: (row[2], row[3]) for batch in connector.stream_dimension(erp_id, "accounts") for row in batch}
+    known = {row[1]: (row[2], row[3], row[4])
+             for batch in connector.stream_dimension(erp_id, "accounts") for row in batch}
     return _ledger(company, connector.currency(erp_id), from_period, to_period, known,
                    connector.balances(erp_id, from_period, to_period))

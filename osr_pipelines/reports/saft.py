@@ -7,8 +7,17 @@ An account maps to a standard account by its number where that number is one
 two-digit group (3001 to 3000, 19201 to 1920), else to the group itself. A
 grouping code is the account's own number where that is a code, else its
 standard account's where that is one, else the code whose NS 4102 range holds
-the standard account (:mod:`saft_ranges`: 4300 to 4005, 2710 to 2740). The
-mapping file (``saft-mapping.yaml`` in the OSR home) has the last word::
+the standard account (:mod:`saft_ranges`: 4300 to 4005, 2710 to 2740).
+
+A company imported from a SAF-T file states its own mapping, kept in the
+account's ``account_group`` (``standard:<id>``, ``<category>:<code>``): that
+comes before every rule above. The file's grouping code decides its own level;
+its standard account decides the standard-account level and, through the code
+lists and ranges, the grouping codes. The mapping file (``saft-mapping.yaml``
+in the OSR home) still has the last word, over the file's codes too: an
+override is a deliberate correction of one account, and a file states a code
+for nearly every account, so an override the file could beat would be one
+that can never correct a file's wrong code::
 
     companies:
       acme.1001:
@@ -30,7 +39,7 @@ import csv
 import os
 from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -203,6 +212,18 @@ def company_overrides(company: str, path: Path | None = None) -> dict[str, dict[
     return out
 
 
+def file_codes(group: str | None) -> dict[str, str]:
+    """The codes an account's ``account_group`` states, per level: ``standard:1920 RF-1167:1920`` gives
+    ``{standard_account: 1920, RF-1167: 1920}``; any other group (an ERP's own) states none."""
+    out = {}
+    for token in (group or "").split():
+        category, _, code = token.partition(":")
+        level = STANDARD_ACCOUNT if category == "standard" else category
+        if level in LEVELS and code:
+            out[level] = code
+    return out
+
+
 @dataclass(frozen=True)
 class Mapping:
     """One company's accounts at one level: standard accounts, or RF-1167 / RF-1175 grouping codes."""
@@ -210,10 +231,20 @@ class Mapping:
     level: str
     lists: CodeLists
     overrides: dict[str, str]
+    #: account -> ``account_group`` as imported (a SAF-T file's ``standard:<id> <category>:<code>``)
+    stated: dict[str, str] = field(default_factory=dict)
 
     def code(self, account: str) -> str | None:
         if account in self.overrides:
             return self.overrides[account]
+        own = file_codes(self.stated.get(account))
+        if self.level in own:
+            return own[self.level]
+        standard = own.get(STANDARD_ACCOUNT)
+        if standard is not None:
+            found = standard if self.level == STANDARD_ACCOUNT else self.lists.grouping_code(self.level, standard)
+            if found is not None:
+                return found
         if self.level != STANDARD_ACCOUNT:
             return self.lists.grouping_code(self.level, account)
         found = self.lists.standard_of(account)
@@ -239,13 +270,18 @@ class Mapping:
         return sorted(a for a in accounts if self.code(a) is None)
 
 
-def mapping(company: str, level: str, lists: CodeLists | None = None) -> Mapping:
+def mapping(company: str, level: str, lists: CodeLists | None = None, stated: dict[str, str] | None = None
+            ) -> Mapping:
+    """``company``'s mapping at ``level``; ``stated`` is its accounts' ``account_group`` (:attr:`Ledger.groups
+    <osr_pipelines.reports.ledger.Ledger.groups>`), where a SAF-T file's own codes are kept."""
     if level not in LEVELS:
         raise ValueError(f"company '{company}': group by '{level}': not a SAF-T level (one of {', '.join(LEVELS)})")
-    return Mapping(level, lists or CodeLists.load(), company_overrides(company).get(level, {}))
+    return Mapping(level, lists or CodeLists.load(), company_overrides(company).get(level, {}), stated or {})
 
 
-def groupings(level: str, lists: CodeLists | None = None) -> Callable[[str], Grouping]:
-    """Each company's grouping at ``level``, for consolidated reports: companies keep their own overrides."""
+def groupings(level: str, lists: CodeLists | None = None, stated: dict[str, dict[str, str]] | None = None
+              ) -> Callable[[str], Grouping]:
+    """Each company's grouping at ``level``, for consolidated reports: companies keep their own overrides and
+    their files' codes (``stated``, per company, as :attr:`Consolidation.groups` holds them)."""
     lists = lists or CodeLists.load()
-    return lambda company: mapping(company, level, lists).grouping()
+    return lambda company: mapping(company, level, lists, (stated or {}).get(company)).grouping()
