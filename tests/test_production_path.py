@@ -3,8 +3,10 @@
 Only the environment points the shipped files at the test database. The sensor
 imports the registered companies; a connection whose secret is missing fails
 only its own company; a connection added with ``osr`` while the daemon runs is
-imported without a reload; a backfill's runs carry the connection tag the
-queue limits on; a batched nightly fails only the partition of its failing company.
+imported without a reload; a SAF-T file dropped into a ``saf-t`` connection's
+folder is imported by the folder's sensor without a command; a backfill's runs
+carry the connection tag the queue limits on; a batched nightly fails only the
+partition of its failing company.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,8 @@ from osr_pipelines.partitions import company_partitions
 from osr_pipelines.runner import run_failure_reason
 from osr_pipelines.warehouse.loader import Warehouse
 from tests.conftest import synthetic_connection, write_registry
+from tests.connectors.test_saft_file import ORG as SAFT_ORG
+from tests.connectors.test_saft_file import saft_file
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -72,13 +77,25 @@ def test_shipped_instance_daemon_sensor_live_connections_and_backfill(production
     good = synthetic_connection("good", companies="1001", postings="400", years="1")
     bad = {**synthetic_connection("bad", companies="1001", postings="400", years="1"),
            "credentials": {"api_key": "MISSING_SECRET"}}
-    write_registry(tmp_path / "registry.yaml", [good, bad], [("good", "1001"), ("bad", "1001")])
+    folder = tmp_path / "saf-t"
+    folder.mkdir()
+    saft_file(folder / "a.xml", end=date(2025, 6, 30), lines=[("1", 202503, "1920", "-50.00"),
+                                                              ("1", 202503, "3000", "50.00")])
+    files = {"name": "files", "type": "saf-t", "level": "customer", "parent": "Acme", "options": {"path": str(folder)}}
+    saft_key = f"files.{SAFT_ORG}"
+    write_registry(tmp_path / "registry.yaml", [good, bad, files],
+                   [("good", "1001"), ("bad", "1001"), ("files", SAFT_ORG)])
     instance = DagsterInstance.from_config(env["DAGSTER_HOME"])
 
     with daemon(env, tmp_path / "daemon.log"):
-        # The sensor's first tick adds both partitions and launches both full imports.
-        wait_until(lambda: finished(instance, "good.1001") and finished(instance, "bad.1001"), 240,
+        # The sensor's first tick adds the partitions and launches the full imports.
+        wait_until(lambda: all(finished(instance, k) for k in ("good.1001", "bad.1001", saft_key)), 240,
                    "the sensor's full imports")
+        wh = Warehouse(env["OSR_WAREHOUSE_URL"])
+        assert wh.count_postings(saft_key) == 2 + 2  # two opening balances, March
+        # A SAF-T file dropped into the folder: the folder's sensor imports it while the steps below run.
+        saft_file(folder / "c.xml", created=date(2026, 1, 20), start=date(2025, 7, 1), end=date(2025, 12, 31),
+                  lines=[("9", 202511, "1920", "-70.00"), ("9", 202511, "3000", "70.00")])
         [ok] = finished(instance, "good.1001")
         [failed] = finished(instance, "bad.1001")
         assert ok.status == DagsterRunStatus.SUCCESS, run_failure_reason(instance, ok.run_id)
@@ -86,7 +103,6 @@ def test_shipped_instance_daemon_sensor_live_connections_and_backfill(production
         assert failed.status == DagsterRunStatus.FAILURE
         reason = run_failure_reason(instance, failed.run_id)
         assert "connection 'bad'" in reason and "MISSING_SECRET" in reason, reason
-        wh = Warehouse(env["OSR_WAREHOUSE_URL"])
         assert wh.count_postings("good.1001") > 100
         assert wh.count_postings("bad.1001") == 0
 
@@ -151,3 +167,15 @@ def test_shipped_instance_daemon_sensor_live_connections_and_backfill(production
         lines = {line.split()[0]: line for line in status_out.splitlines() if line.startswith("  many.")}
         assert "last run SUCCESS" in lines["many.3003"] and "last run FAILURE" in lines["many.3004"], status_out
         assert "many (synthetic, import): failing (1 of 8 companies)" in status_out, status_out
+
+        # The dropped SAF-T file, imported by the sensor (every 60 s) without an `osr import`: a run like any.
+        wait_until(lambda: len(finished(instance, saft_key)) == 2, 120, "the sensor's import of the dropped file",
+                   instance)
+        [dropped] = [r for r in finished(instance, saft_key) if r.tags.get("dagster/sensor_name") == "saft_files"]
+        [first] = [r for r in finished(instance, saft_key) if r.run_id != dropped.run_id]
+        assert dropped.status == DagsterRunStatus.SUCCESS, run_failure_reason(instance, dropped.run_id)
+        assert dropped.tags["osr/connection"] == "files" and dropped.tags["osr/company"] == f"Company {SAFT_ORG}"
+        assert dropped.tags["dagster/partition"] == saft_key
+        assert {k: v for k, v in dropped.tags.items() if k.startswith("osr/")} == {
+            k: v for k, v in first.tags.items() if k.startswith("osr/")}
+        assert wh.count_postings(saft_key) == 2 + 2 + 2  # two opening balances, March and November
