@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance
-from sqlalchemy import select
+from lxml import etree
+from sqlalchemy import select, update
 
 from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.reports.build import build_report
@@ -59,6 +60,13 @@ def last_run_events(home: Path) -> list:
 
 def warnings_of(home: Path) -> list[str]:
     return [e.user_message for e in last_run_events(home) if e.level >= 30 and e.dagster_event is None]
+
+
+def exported_grouping(path: Path, account: str) -> tuple[str, str]:
+    """(GroupingCategory, GroupingCode) of ``account`` in an exported SAF-T 1.30 file."""
+    ns = {"n": "urn:StandardAuditFile-Taxation-Financial:NO"}
+    [element] = etree.parse(path).xpath(f"//n:Account[n:AccountID='{account}']", namespaces=ns)
+    return element.findtext("n:GroupingCategory", namespaces=ns), element.findtext("n:GroupingCode", namespaces=ns)
 
 
 def test_example_file_through_the_cli_and_a_bad_file_after_it(home: Path, warehouse_url: str) -> None:
@@ -118,6 +126,17 @@ def test_example_file_through_the_cli_and_a_bad_file_after_it(home: Path, wareho
     written = osr("export", "saf-t", "--company", key, "--year", "2015", "--out", str(out)).output
     assert "2 transactions, 5 lines" in written
     assert osr("saf-t", "validate", str(out)).output.strip() == "export.xml: valid SAF-T Financial 1.30"
+    # account 4000 is grouped through the file's own standard account; the mapping file's override comes first
+    assert exported_grouping(out, "4000") == ("RF-1167", "4005")
+    with wh.engine.begin() as conn:  # as a SAF-T 1.30 file states it
+        conn.execute(update(accounts).where(accounts.c.company == key, accounts.c.number == "4000")
+                     .values(account_group="RF-1167:7700"))
+    osr("export", "saf-t", "--company", key, "--year", "2015", "--out", str(out))
+    assert exported_grouping(out, "4000") == ("RF-1167", "7700")
+    (home / "saft-mapping.yaml").write_text(f'companies:\n  {key}:\n    RF-1167: {{"4000": "4300"}}\n')
+    osr("export", "saf-t", "--company", key, "--year", "2015", "--out", str(out))
+    assert exported_grouping(out, "4000") == ("RF-1167", "4300")
+    (home / "saft-mapping.yaml").unlink()
     broken.unlink()
     bad = osr("saf-t", "validate", str(EXAMPLE.parent / EXAMPLE.name)).output
     assert "valid SAF-T Financial 1.10" in bad

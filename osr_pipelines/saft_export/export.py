@@ -174,13 +174,15 @@ def export_company(engine: Engine, key: str, year: int, out: Path | None = None,
     known = {row.number or row.id: row for row in _dimension(engine, key, "accounts")}
     numbers = sorted(set(known) | set(opening) | set(closing))
     try:
-        grouped = mapping(key, GROUPING)
+        grouped = mapping(key, GROUPING, stated=ledger.groups)
     except ValueError as exc:  # a mapping file that cannot be used says what is wrong with it
         raise ExportRefused(f"company '{key}': {exc}") from None
     accounts, unmapped = [], []
     for account in numbers:
         row = known.get(account)
-        category, code = _own_grouping(row.account_group if row else None) or (GROUPING, grouped.code(account))
+        # as the reports rank them: the mapping file's override, the file's own code (whatever its category), rules
+        own = None if account in grouped.overrides else _own_grouping(row.account_group if row else None)
+        category, code = own or (GROUPING, grouped.code(account))
         if code is None:
             unmapped.append(account)
             continue
