@@ -21,7 +21,7 @@ demo: $(BIN)/osr  ## embedded home, synthetic connection, three full imports thr
 test:  ## the whole suite (PostgreSQL at OSR_TEST_PG_URL, default 127.0.0.1:5432)
 	scripts/prepare-test-machine
 	$(MAKE) --no-print-directory $(BIN)/osr
-	$(BIN)/ruff check osr_pipelines osr_sandbox tests bench
+	$(BIN)/ruff check osr_pipelines osr_sandbox osr_agent tests bench
 	$(BIN)/pytest
 
 # the sandbox serves on the port the demo connection names (`osr demo` records the one it served on)
