@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import socket
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+from serving import free_port, wait_until_serving
 
 COMPANY = "1001"
 END = "2025-12-31"
@@ -39,23 +39,6 @@ def serve(port: int, postings: int) -> None:
     from osr_sandbox.erps import serve_sandbox
 
     serve_sandbox("business-nxt-group", port, options=_books_options(postings))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(port: int, server: multiprocessing.Process) -> None:
-    while True:
-        if not server.is_alive():
-            raise SystemExit("sandbox server died")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
 
 
 def main() -> None:
@@ -76,11 +59,11 @@ def main() -> None:
     from osr_sandbox.erps import sandbox_erp
 
     context = multiprocessing.get_context("spawn")
-    port = _free_port()
+    port = free_port()
     server = context.Process(target=serve, args=(port, args.postings), daemon=True)
     server.start()
     try:
-        _wait_for(port, server)
+        wait_until_serving(port, server)
         books_options = _books_options(args.postings)
         options, credentials = sandbox_erp("business-nxt-group").login(
             f"http://127.0.0.1:{port}", books_from_options(books_options), books_options)

@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import resource
-import socket
 import time
 
 import httpx
+from serving import free_port, wait_until_serving
 
 from osr_pipelines.connectors.contractingworks import queries
 from osr_pipelines.connectors.contractingworks.client import ContractingWorksConnector, _invoice_line
@@ -35,12 +35,6 @@ def _serve(port: int, lines: int) -> None:
                 log_level="warning")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=20_000, help="invoice lines (and as many supplier lines)")
@@ -48,16 +42,11 @@ def main() -> None:
     args = parser.parse_args()
     from osr_sandbox.contractingworks import API_KEY, SUBJECT, TENANT
 
-    port = _free_port()
+    port = free_port()
     server = multiprocessing.get_context("spawn").Process(target=_serve, args=(port, args.lines), daemon=True)
     server.start()
     base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            httpx.post(f"{base}/Token/GenerateAccessTokenAsJson", json={})
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
+    wait_until_serving(port, server)
     connector = ContractingWorksConnector(
         "bench", {"auth_url": base, "graphql_url": base, "tenant": TENANT, "page_size": str(args.page_size)},
         {"subject_id": SUBJECT, "api_key": API_KEY})

@@ -22,12 +22,12 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import resource
-import socket
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
 
 import httpx
+from serving import free_port, wait_until_serving
 
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.connectors.catalog import connector_type
@@ -114,23 +114,6 @@ def serve(erp: str, port: int, postings: int, faults: str | None) -> None:
     serve_sandbox(erp, port, faults=faults, options=_books_options(postings))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(port: int, server: multiprocessing.Process) -> None:
-    while True:
-        if not server.is_alive():
-            raise SystemExit("sandbox server died")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-
-
 def _line(name: str, result: dict) -> str:
     rate = result["rows"] / result["seconds"]
     return (f"{name:<22} {result['rows']:>10,} rows {result['seconds']:>7.2f} s {rate:>10,.0f} postings/s "
@@ -139,11 +122,11 @@ def _line(name: str, result: dict) -> str:
 
 def measure(erp: str, postings: int, page_size: int | None, faults: str | None, extra: dict[str, str],
             context: multiprocessing.context.BaseContext, readers: int = 1) -> dict:
-    port = _free_port()
+    port = free_port()
     server = context.Process(target=serve, args=(erp, port, postings, faults), daemon=True)
     server.start()
     try:
-        _wait_for(port, server)
+        wait_until_serving(port, server)
         base_url = f"http://127.0.0.1:{port}"
         started = time.perf_counter()
         with ProcessPoolExecutor(readers, mp_context=context) as pool:

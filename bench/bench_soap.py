@@ -26,11 +26,12 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import resource
-import socket
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+
+from serving import free_port, wait_until_serving
 
 SPEC = Path(__file__).resolve().parents[1] / ".." / "shared" / "specs" / "24sevenoffice" / "transactionService.wsdl"
 ACCOUNTING_NS = "http://24sevenoffice.com/webservices/economy/accounting/"
@@ -197,22 +198,6 @@ def identity_strategies(companies: int) -> None:
               f"({calls}) in {per_identity:.2f} s; sandbox logins {app.state.logins}", flush=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(port: int) -> None:
-    for _ in range(400):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("the answer server did not start")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=200_000, help="Transaction elements in the answer")
@@ -229,11 +214,11 @@ def main() -> None:
         path = Path(tmp) / "answer.xml"
         lines = write_answer(path, args.lines)
         print(f"GetTransactions answer: {lines:,} lines, {path.stat().st_size / 1e6:,.0f} MB", flush=True)
-        port = _free_port()
+        port = free_port()
         server = context.Process(target=serve, args=(str(path), port), daemon=True)
         server.start()
         try:
-            _wait_for(port)
+            wait_until_serving(port, server)
             for name in args.client or ("lxml", "zeep"):
                 reader = read_with_lxml if name == "lxml" else read_with_zeep
                 with context.Pool(1) as pool:
