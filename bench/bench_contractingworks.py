@@ -52,7 +52,7 @@ def main() -> None:
         {"subject_id": SUBJECT, "api_key": API_KEY})
     started = time.perf_counter()
     rows = pages = 0
-    for batch in connector.stream_project_transactions("1", None):
+    for batch in connector.stream_project_transactions(f"{TENANT}-1", None):
         rows += len(batch)
         pages += 1
     seconds = time.perf_counter() - started
