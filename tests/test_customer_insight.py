@@ -100,3 +100,19 @@ def test_a_malformed_export_fails_naming_file_line_and_field(home: Path) -> None
     assert outcome.status == "FAILURE"
     assert (f"connection 'ci', ERP company '1', field 'voucher_date': export file {home / 'insight.csv'}, line 4: "
             "'03.02.2024' is not a date (YYYY-MM-DD)") in outcome.error
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (EXPORT.encode() + b"\xff\xfe\x00\x01 binary\n", ": is not UTF-8 CSV text; export it again as CSV (UTF-8)"),
+    (EXPORT.encode() + b'12,2024-03-01,3000,"' + b"x" * 200_000 + b'"\n',
+     ", line 6: is not a readable CSV export (field larger than field limit (131072))"),
+])
+def test_an_export_that_is_not_csv_text_fails_in_one_line(home: Path, content: bytes, says: str) -> None:
+    _add(home, "ada")
+    osr("--as", "ada", "company", "add", "ci", "1")
+    (home / "insight.csv").write_bytes(content)
+    with instance_for_test() as instance:
+        [outcome] = run_imports(instance, "full", ["ci.1"])
+    assert outcome.status == "FAILURE"
+    assert f"connection 'ci', ERP company '1': export file {home / 'insight.csv'}{says}" in outcome.error
+    assert "Traceback" not in outcome.error

@@ -58,11 +58,17 @@ class CustomerInsightConnector:
                                     connection=self.connection) from None
         with handle:
             reader = csv.DictReader(handle)
-            missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-            if missing:
-                raise self._error(f"column(s) {', '.join(missing)} missing from the header (needs "
-                                  f"{', '.join(REQUIRED)}; may have {', '.join(OPTIONAL)})", 1)
-            yield from enumerate(reader, start=2)
+            try:
+                missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+                if missing:
+                    raise self._error(f"column(s) {', '.join(missing)} missing from the header (needs "
+                                      f"{', '.join(REQUIRED)}; may have {', '.join(OPTIONAL)})", 1)
+                yield from enumerate(reader, start=2)
+            except UnicodeDecodeError:  # a spreadsheet's own format, or another encoding; decoded ahead of lines
+                raise self._error("is not UTF-8 CSV text; export it again as CSV (UTF-8)") from None
+            except csv.Error as exc:  # a field past csv's size limit, a NUL byte; line_num counts whole records
+                raise self._error(f"is not a readable CSV export ({exc}); export it again as CSV",
+                                  reader.line_num + 1) from None
 
     def list_companies(self) -> list[CompanyInfo]:
         if not self.path.is_file():
