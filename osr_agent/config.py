@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -26,6 +27,8 @@ from osr_agent import SQL_SERVER_DRIVER, protocol
 from osr_agent.machinekey import machine_identity
 
 FILE = "agent.json"
+#: Far above what any number of data sources takes: a larger file is not one the agent wrote.
+MAX_BYTES = 1 << 20
 DEFAULT_GATEWAY = "wss://gateway.example.com/agent"
 
 
@@ -70,6 +73,16 @@ class DataSource:
 
 
 @dataclass
+class _Stored:
+    """``agent.json`` as written by :meth:`AgentConfig.save`."""
+
+    salt: str
+    sources: list[DataSource]
+    gateway_url: str = DEFAULT_GATEWAY
+    ca_file: str = ""
+
+
+@dataclass
 class AgentConfig:
     """The whole folder: where the gateway is, its CA, and the data sources."""
 
@@ -82,16 +95,39 @@ class AgentConfig:
 
     @classmethod
     def load(cls, folder: Path) -> AgentConfig:
+        """The folder's configuration, read as a typed file: a problem names the file and its place in it."""
         path = folder / FILE
         if not path.exists():
             return cls(folder)
+        redo = "restore it from a backup, or remove it and add the data sources again"
         try:
-            raw = json.loads(path.read_text("utf-8"))
-            sources = [DataSource(**{**s, "file_paths": tuple(s.get("file_paths", ()))}) for s in raw.pop("sources")]
-            return cls(folder, sources=sources, **raw)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ConfigError(f"the agent configuration {path} cannot be read ({exc}); "
-                              "restore it from a backup or remove it and add the data sources again") from None
+            with path.open("rb") as handle:
+                data = handle.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError(f"the agent configuration {path} cannot be read ({exc.strerror})") from None
+        if len(data) > MAX_BYTES:
+            raise ConfigError(f"the agent configuration {path} is larger than {MAX_BYTES // 1024} KiB, so it is not "
+                              f"one the agent wrote; {redo}")
+        if not data.strip():
+            raise ConfigError(f"the agent configuration {path} is empty; {redo}")
+        try:
+            stored = msgspec.json.decode(data, type=_Stored)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"the agent configuration {path}: {exc}; {redo}") from None
+        except msgspec.DecodeError as exc:
+            raise ConfigError(f"the agent configuration {path} is not JSON ({exc}; truncated?); {redo}") from None
+        problems = []
+        for n, source in enumerate(stored.sources):
+            try:
+                source.check()
+            except ConfigError as exc:
+                problems.append(f"sources[{n}]: {exc}")
+        names = [source.name for source in stored.sources]
+        problems += [f"data source name '{name}' is used {names.count(name)} times" for name in sorted(set(names))
+                     if names.count(name) > 1]
+        if problems:
+            raise ConfigError(f"the agent configuration {path}: " + "; ".join(problems))
+        return cls(folder, stored.gateway_url, stored.ca_file, stored.salt, stored.sources)
 
     def save(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,7 +21,7 @@ from click.testing import CliRunner
 from osr_agent import execute, protocol
 from osr_agent.admin import admin_app
 from osr_agent.cli import agent
-from osr_agent.config import AgentConfig, DataSource
+from osr_agent.config import AgentConfig, ConfigError, DataSource
 from osr_agent.queries import ACCOUNT_COLUMNS, ACTOR_COLUMNS, COMPANY_COLUMNS, POSTING_COLUMNS, QUERIES
 from osr_pipelines.connectors.visma_business.model import ACCOUNT, ASSOCIATE, COMPANY, GL_TRANSACTION
 from tests.agent.conftest import _free_port
@@ -108,6 +109,35 @@ def test_a_folder_copied_to_another_machine_asks_for_its_sql_passwords_again(
     moved = AgentConfig.load(tmp_path / "moved")
     assert moved.password(moved.source("visma")) == "pw-second"
     assert answer(moved, {"op": "query", "name": "companies", "params": {}, "key": key})[1]["rows"] == 2
+
+
+def test_a_damaged_configuration_is_named_with_its_place_and_loaded_as_written(machine: Path, tmp_path: Path,
+                                                                                 vb_databases: Path) -> None:
+    folder = tmp_path / "cfg"
+    config = AgentConfig(folder)
+    config.add(_source(vb_databases), "pw")
+    assert AgentConfig.load(folder).sources == config.sources
+    path = folder / "agent.json"
+    written = json.loads(path.read_text())
+    cases = {
+        b"": "is empty",
+        path.read_bytes()[:40]: "is not JSON (Input data was truncated; truncated?)",
+        b"\x00\xff binary": "is not JSON (JSON is malformed",
+        b"[]": ": Expected `object`, got `array`",
+        json.dumps({**written, "sources": [{**written["sources"][0], "server": 5}]}).encode():
+            ": Expected `str`, got `int` - at `$.sources[0].server`",
+        json.dumps({**written, "sources": [{**written["sources"][0], "auth": "kerberos", "file_paths": ["rel"]},
+                                           written["sources"][0]]}).encode():
+            ": sources[0]: data source 'visma': field 'auth' must be 'sql' or 'windows'; data source name 'visma' "
+            "is used 2 times",
+        b" " * (1 << 20) + b"{}": "is larger than 1024 KiB",
+    }
+    for content, says in cases.items():
+        path.write_bytes(content)
+        with pytest.raises(ConfigError) as refused:
+            AgentConfig.load(folder)
+        assert str(refused.value).startswith(f"the agent configuration {path}"), refused.value
+        assert says in str(refused.value), (says, refused.value)
 
 
 @pytest.fixture
