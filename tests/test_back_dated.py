@@ -1,14 +1,17 @@
-"""The nightly catches vouchers entered since the last run but dated before its window (PowerOffice Go).
+"""The nightly catches vouchers entered or changed since the last run but dated before its window.
 
-PowerOffice lists postings by when they were entered (``createdDateTimeOffsetGreaterThan``).
-A voucher of a closed month entered today would otherwise wait for the weekly
-year-to-date import; the nightly adds it by id.
+PowerOffice Go lists postings by when they were entered (``createdDateTimeOffsetGreaterThan``),
+24SevenOffice by when they were changed (``DateChangedUTC``). A voucher of a
+closed month entered today would otherwise wait for the weekly year-to-date
+import; the nightly adds it by id.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import AssetKey, DagsterEventType
@@ -22,12 +25,20 @@ from osr_sandbox.server import running
 from tests.conftest import write_registry
 from tests.helpers import source_rows, warehouse_rows
 
+#: How each sandbox learns that a day's lines were entered or changed at ``when``.
+ENTERED_LATE: dict[str, Callable[[Any, date, datetime], None]] = {
+    "poweroffice-go": lambda app, day, when: app.state.sandbox.register_late(day, when),
+    "24sevenoffice": lambda app, day, when: app.state.touch("2001", day.isoformat(), when),
+}
+
 
 @pytest.mark.parametrize("warehouse_url", ["postgresql"], indirect=True)
-def test_nightly_adds_vouchers_entered_back_dated_since_the_last_run(home: Path, warehouse_url: str, pg_instance,
+@pytest.mark.parametrize("erp", sorted(ENTERED_LATE))
+def test_nightly_adds_vouchers_entered_back_dated_since_the_last_run(erp: str, home: Path, warehouse_url: str,
+                                                                    pg_instance,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     books = SyntheticBooks(company_ids=("2001",), postings=1500, years=2, mutations_path=home / "books.json")
-    sandbox = SANDBOXES["poweroffice-go"]
+    sandbox = SANDBOXES[erp]
     app = sandbox.app(books, None, {})
     back_dated = next(d for d in (books.end - timedelta(days=n) for n in range(60, 90))
                       if source_rows(books, "2001", Window(d, d + timedelta(days=1))))
@@ -36,7 +47,7 @@ def test_nightly_adds_vouchers_entered_back_dated_since_the_last_run(home: Path,
         options, credentials = sandbox.login(base, books, {})
         for field, value in credentials.items():
             monkeypatch.setenv(f"SRC_{field.upper()}", value)
-        conn = {"name": "src", "type": "poweroffice-go", "level": "customer", "parent": "Acme", "options": options,
+        conn = {"name": "src", "type": erp, "level": "customer", "parent": "Acme", "options": options,
                 "credentials": {field: f"SRC_{field.upper()}" for field in credentials}}
         write_registry(home / "registry.yaml", [conn], [("src", "2001")])
         assert [o.status for o in run_imports(pg_instance, "full", ["src.2001"])] == ["SUCCESS"]
@@ -45,8 +56,10 @@ def test_nightly_adds_vouchers_entered_back_dated_since_the_last_run(home: Path,
 
         # A voucher of two months ago is corrected and entered now, outside the nightly's 5 days.
         books.edit_day("2001", back_dated)
-        app.state.sandbox.register_late(back_dated, datetime.now(UTC) + timedelta(minutes=1))
+        ENTERED_LATE[erp](app, back_dated, datetime.now(UTC) + timedelta(minutes=1))
         [nightly] = run_imports(pg_instance, "nightly", ["src.2001"])
+    if erp == "24sevenoffice":  # the full import's, the nightly window's and the DateChangedUTC search
+        assert app.state.calls["GetTransactions"] >= 3
     assert nightly.status == "SUCCESS", nightly.error
     after = warehouse_rows(wh, "src.2001", day)
     assert after == source_rows(books, "2001", day) and after != before
