@@ -353,3 +353,15 @@ def test_a_table_from_elsewhere_gets_its_detail_folded_and_its_totals_as_formula
     assert values["Kortsiktig gjeld"] == [-30, -31]  # a figure its rows do not add up to stays a figure
     assert values["Sum"] == ["=C4+C7", "=D4+D7"]
     assert [sheet.row_dimensions[r].outline_level for r in (5, 6, 8)] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("name", ["Pris $5 og $6 AS", r"Bad $\frac AS$ & <Co>"])
+def test_a_company_name_with_dollar_signs_is_drawn_as_text_in_the_chart(name: str) -> None:
+    """Dollar signs are TeX to matplotlib: a name between two of them would be typeset, or fail to parse."""
+    from html import escape
+
+    from osr_pipelines.reports.chart import Series, bar_chart
+
+    svg = bar_chart("names", "Resultat", [name, "Sub AS"], [Series("result", "Resultat", [Decimal(5), Decimal(-2)])],
+                    "NOK")
+    assert f">{escape(name, quote=False)}<" in svg

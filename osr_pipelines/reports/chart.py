@@ -48,8 +48,9 @@ def bar_chart(chart_id: str, title: str, categories: list[str], series: list[Ser
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
+    # text.parse_math off: company names are ERP text, and "$..$" in one would be typeset as TeX, or fail
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": chart_id, "font.size": 8.5,
-                                "font.family": "sans-serif"}):
+                                "font.family": "sans-serif", "text.parse_math": False}):
         figure = Figure(figsize=(width, 3.6))
         FigureCanvasSVG(figure)
         axes = figure.add_subplot()
