@@ -59,3 +59,21 @@ def test_connection_show_json_names_credential_variables_never_their_values(regi
 
 def test_company_list_json(registry_home: Path) -> None:
     assert json.loads(osr("company", "list", "--json").output) == COMPANIES
+
+
+def test_json_output_stays_json_when_something_else_warns_while_the_registry_loads(
+        registry_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection garbage-collected during the load warned in front of the JSON (CI saw it once)."""
+    from osr_pipelines.cli import common
+
+    def load_and_collect(*args: object, **kwargs: object) -> object:
+        import warnings
+        warnings.warn("<psycopg.Connection> was deleted while still open", ResourceWarning, stacklevel=1)
+        return real(*args, **kwargs)
+
+    real = common.load_registry
+    monkeypatch.setattr(common, "load_registry", load_and_collect)
+    with pytest.warns(ResourceWarning, match="deleted while still open"):
+        out = osr("connection", "show", "books", "--json").output
+    assert "deleted while still open" not in out
+    assert json.loads(out)["name"] == "books"

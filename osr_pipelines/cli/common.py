@@ -15,7 +15,15 @@ import click
 
 from osr_pipelines import access, settings
 from osr_pipelines.connectors.base import Connector, ConnectorError
-from osr_pipelines.registry import Company, Connection, Registry, RegistryError, load_registry, save_registry
+from osr_pipelines.registry import (
+    Company,
+    Connection,
+    DuplicateCompanyWarning,
+    Registry,
+    RegistryError,
+    load_registry,
+    save_registry,
+)
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -71,13 +79,22 @@ def sandbox_extra(command: str) -> Iterator[None]:
 
 
 def read_registry(*, check_env: bool = False) -> Registry:
+    """The registry, its duplicate-company warnings printed as one line each on stderr.
+
+    Only the registry's own warnings are printed here. Anything else that warns
+    while it loads (a garbage-collected connection's ResourceWarning, say) goes
+    back to Python's filters: printing it here put it in front of ``--json`` output.
+    """
     path = settings.registry_path()
     try:
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+            warnings.simplefilter("always", DuplicateCompanyWarning)
             registry = load_registry(path, check_env=check_env)
         for w in caught:
-            click.secho(f"warning: {w.message}", fg="yellow", err=True)
+            if issubclass(w.category, DuplicateCompanyWarning):
+                click.secho(f"warning: {w.message}", fg="yellow", err=True)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
         return registry
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
