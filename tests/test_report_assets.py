@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import openpyxl
 import pytest
 from dagster import DagsterInstance, instance_for_test, materialize
 from sqlalchemy import func, insert, select
@@ -17,7 +18,7 @@ from osr_pipelines.partitions import company_partitions
 from osr_pipelines.reports.tables import amount
 from osr_pipelines.resources import RegistryResource, WarehouseResource
 from osr_pipelines.warehouse.loader import Warehouse
-from osr_pipelines.warehouse.schema import gl_postings
+from osr_pipelines.warehouse.schema import budgets, gl_postings
 
 from .conftest import synthetic_connection, write_registry
 from .report_books import COMPANY, insert_books
@@ -145,3 +146,54 @@ def test_a_direct_company_reports_live_and_stores_no_postings(instance, tmp_path
     with wh.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(gl_postings)).scalar_one() == 0
     wh.dispose()
+
+
+def test_the_income_statement_asset_shows_the_budget_column_where_the_company_has_budgets(
+        instance, tmp_path: Path, warehouse_url: str) -> None:
+    insert_books(warehouse_url, "books.nok").dispose()  # the same books, without budgets
+    wh = insert_books(warehouse_url)
+    # in the ledger's sign; the first scenario by name is shown, another month and scenario are left out
+    wh.load_company_rows(COMPANY, "budgets", [[
+        ("b1", "A-plan", "3000", "101", None, 202401, -600.0), ("b2", "A-plan", "3000", "102", None, 202401, -200.0),
+        ("b3", "A-plan", "6300", None, None, 202401, 250.0), ("b4", "A-plan", "7000", None, None, 202401, 100.0),
+        ("b5", "A-plan", "3000", None, None, 202402, -9.0), ("b6", "B-revidert", "3000", None, None, 202401, -77.0)]],
+        run_id="r")
+    with wh.engine.connect() as conn:
+        sums = dict(conn.execute(select(budgets.c.account, func.sum(budgets.c.amount)).where(
+            budgets.c.company == COMPANY, budgets.c.scenario == "A-plan", budgets.c.period == 202401)
+            .group_by(budgets.c.account)).all())
+    wh.dispose()
+    registry = write_registry(tmp_path / "registry.yaml", [synthetic_connection("books")],
+                              [("books", "sek"), ("books", "nok")])
+    heading = "Budsjett A-plan 2024-01"
+    # statement signs: income and costs positive on their lines, the result income less costs
+    sales, rent, other, result = -sums["3000"], sums["6300"], sums["7000"], -sum(sums.values())
+    assert (sales, rent, other, result) == (800, 250, 100, 450)  # by hand, from the rows above
+
+    with_budget = run(instance, registry, warehouse_url, COMPANY, "2024-01")
+    assert with_budget.success
+    shown = metadata(with_budget, "income_statement")
+    income = shown["report"]
+    assert f"| {heading} |" in income.splitlines()[2]  # the column after the four of actuals
+    assert f"| 3000 | Salgsinntekt | 500,00 | 500,00 | 0,00 | 0,00 | {amount(sales)} |" in income
+    assert f"| 6300 | Leie lokale | 200,00 | 200,00 | 0,00 | 0,00 | {amount(rent)} |" in income
+    assert f"| 7000 | 7000 | 0,00 | 0,00 | 0,00 | 0,00 | {amount(other)} |" in income  # budgeted only: beside zeros
+    assert income.splitlines()[-1] == f"|  | **Årsresultat** | **300,00** | **300,00** | **0,00** | **0,00** | " \
+                                      f"**{amount(result)}** |"
+    assert heading not in metadata(with_budget, "balance_sheet")["report"]  # the income statement's alone
+    assert heading in Path(shown["html"]).read_text()
+    sheet = openpyxl.load_workbook(shown["excel"]).worksheets[0]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    header = next(r for r in rows if heading in r)
+    column = header.index(heading)
+    assert column == len(header) - 1
+    by_account = {r[0]: r for r in rows if r[0] in (3000, 6300, 7000)}
+    assert [Decimal(str(by_account[a][column])) for a in (3000, 6300, 7000)] == [sales, rent, other]
+
+    without = run(instance, registry, warehouse_url, "books.nok", "2024-01")
+    assert without.success
+    plain = metadata(without, "income_statement")
+    assert plain["report"].splitlines()[-1] == "|  | **Årsresultat** | **300,00** | **300,00** | **0,00** | **0,00** |"
+    assert "Budsjett" not in plain["report"] and "Budsjett" not in Path(plain["html"]).read_text()
+    assert not any("Budsjett" in str(c) for r in openpyxl.load_workbook(plain["excel"]).worksheets[0].iter_rows(
+        values_only=True) for c in r)

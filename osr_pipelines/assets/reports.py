@@ -34,7 +34,7 @@ from osr_pipelines.connectors.base import ConnectorError
 from osr_pipelines.instance import hold_storage_connections
 from osr_pipelines.partitions import client_partitions, company_partitions
 from osr_pipelines.registry import RegistryError
-from osr_pipelines.reports import files, saft
+from osr_pipelines.reports import budgets, files, saft
 from osr_pipelines.reports import warnings as checks
 from osr_pipelines.reports.build import NS4102, build_report
 from osr_pipelines.reports.consolidation import (
@@ -98,8 +98,9 @@ class ReportConfig(Config):
 _COMPANY_REPORTS = {
     "trial-balance": "Per account and month: opening, debit, credit, movement and closing balance, in the company's "
                      "currency.",
-    "income-statement": "The month, the year to date, and both a year earlier, in the statutory layout "
-                        "(regnskapsloven § 6-1) by NS 4102 account, or by SAF-T code.",
+    "income-statement": "The month, the year to date, and both a year earlier (and the month's budget where the "
+                        "company has budgets), in the statutory layout (regnskapsloven § 6-1) by NS 4102 account, "
+                        "or by SAF-T code.",
     "balance-sheet": "The month's closing balance against last year's 31 December, in the statutory layout "
                      "(regnskapsloven § 6-2) by NS 4102 account, or by SAF-T code.",
 }
@@ -150,18 +151,17 @@ def _company_reports(context: AssetExecutionContext, config: ReportConfig,
         period = parse_period(config.period, what=f"company '{company}': run config 'period'") \
             if config.period else None
         registry = context.resources.registry.load()
-        ledger, period, source = company_ledger(registry,
-                                                context.resources.warehouse.warehouse.engine,
-                                                company, period, today_in_oslo())
+        engine = context.resources.warehouse.warehouse.engine
+        ledger, period, source = company_ledger(registry, engine, company, period, today_in_oslo())
         selected = {key.to_user_string() for key in context.selected_asset_keys}
-        reports = [build_report(kind, ledger, period, config.group_by, lang=config.lang, signs=config.signs)
+        reports = [build_report(kind, ledger, period, config.group_by, lang=config.lang, signs=config.signs,
+                                budget=budgets.report_budget(engine, company, kind, period, source))
                    for kind in _COMPANY_REPORTS
                    if kind.replace("-", "_") in selected]
     except (ReportError, RegistryError, ConnectorError, ValueError) as exc:
         raise Failure(str(exc)) from None
     context.log.info(f"{', '.join(r.kind for r in reports)} of {company} for {label(period)} from the {source}")
     name = next((c.name for c in registry.companies if c.key == company and c.name), company)
-    engine = context.resources.warehouse.warehouse.engine
     outside = checks.outside_data(name, period, warehouse_period_range(engine, company), config.lang) \
         if source == "warehouse" and config.period else None
     notes = [] if config.period else [n for n in [checks.partly_booked(

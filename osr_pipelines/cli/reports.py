@@ -14,7 +14,7 @@ from osr_pipelines.connectors.base import ConnectorError
 from osr_pipelines.registry import Registry
 from osr_pipelines.reports import budgets, files, projects, saft
 from osr_pipelines.reports import warnings as checks
-from osr_pipelines.reports.build import GROUP_BY, KINDS, NS4102, SIGNS, Budget, build_report
+from osr_pipelines.reports.build import GROUP_BY, KINDS, NS4102, SIGNS, build_report
 from osr_pipelines.reports.consolidation import consolidate, latest_period
 from osr_pipelines.reports.groups import client_setup
 from osr_pipelines.reports.ledger import warehouse_period_range
@@ -56,9 +56,8 @@ def _company(registry: Registry, wh: Warehouse, kind: str, company: str, period:
     engine = wh.engine
     ledger, month, source = company_ledger(registry, engine, company, period, today_in_oslo())
     name = company_names(registry).get(company, company)
-    chosen = budgets.scenario(engine, company) if source == "warehouse" and kind == "income-statement" else None
-    budget = Budget(chosen, budgets.month_budget(engine, company, month, chosen)) if chosen else None
-    report = build_report(kind, ledger, month, group_by, lang=lang, signs=signs, budget=budget)
+    report = build_report(kind, ledger, month, group_by, lang=lang, signs=signs,
+                          budget=budgets.report_budget(engine, company, kind, month, source))
     found = []
     notes = []
     if source == "warehouse":

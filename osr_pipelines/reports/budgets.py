@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, func, select
 
+from osr_pipelines.reports.build import Budget
 from osr_pipelines.warehouse.schema import budgets
 
 
@@ -27,3 +28,13 @@ def month_budget(engine: Engine, company: str, period: int, chosen: str) -> dict
         return {account: Decimal(total) for account, total in conn.execute(
             select(b.account, func.sum(b.amount))
             .where(b.company == company, b.scenario == chosen, b.period == period).group_by(b.account))}
+
+
+def report_budget(engine: Engine, company: str, kind: str, period: int, source: str) -> Budget | None:
+    """The budget a company's ``kind`` report of ``period`` shows, ``None`` where it shows none.
+
+    One rule for ``osr report`` and the report assets, so that both show the same column: only the
+    income statement has one, and only a company read from the warehouse, where the budgets are.
+    """
+    chosen = scenario(engine, company) if source == "warehouse" and kind == "income-statement" else None
+    return Budget(chosen, month_budget(engine, company, period, chosen)) if chosen else None
