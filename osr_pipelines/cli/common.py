@@ -152,10 +152,17 @@ def may_create(registry: Registry, connection: Connection) -> None:
 
 
 def warehouse() -> Warehouse:
-    """The warehouse at ``OSR_WAREHOUSE_URL``; SQLAlchemy is imported here, by the commands that use it."""
+    """The warehouse at ``OSR_WAREHOUSE_URL``, disposed when the command ends.
+
+    SQLAlchemy is imported here, by the commands that use it. Its pooled
+    connections are closed with the command's context, so a command run in a
+    longer-lived process (a test, a script) does not leave them to the collector.
+    """
     from osr_pipelines.warehouse.loader import Warehouse
 
-    return Warehouse(settings.warehouse_url())
+    wh = Warehouse(settings.warehouse_url())
+    click.get_current_context().call_on_close(wh.dispose)
+    return wh
 
 
 def get_connection(registry: Registry, name: str) -> Connection:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from osr_pipelines import settings
@@ -44,6 +44,16 @@ class WarehouseResource(ConfigurableResource):
     @cached_property
     def warehouse(self) -> Warehouse:
         return Warehouse(self.url or settings.warehouse_url())
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        """Close the pooled connections when the run or step ends, not when the collector finds the engine.
+
+        Steps run in long-lived processes: ``osr import`` without the daemon runs
+        every company's import in its own process, a Celery worker one step after
+        another; a nightly over a thousand companies would leave a thousand pools open.
+        """
+        if "warehouse" in self.__dict__:
+            self.warehouse.dispose()
 
 
 class ErpConnections(ConfigurableResource):
