@@ -22,6 +22,13 @@ The books' posting ids are split into journal (``voucherJournalNo``, the id
 without its last five digits) and entry (``entryNo``, those digits); the
 department is org unit 1 and the project org unit 2, so the connector's
 default options map the rows back to the books'.
+
+``changedTimestamp`` is when a row was last created or changed, in the
+server's local time and written ``yyyy-MM-dd HH:mm:ss[.nnnnnnn]``: the books'
+moment (a day's lines are entered on that day), or the moment a test entered
+the day's vouchers late (``sandbox.late.touch``). A row untouched since before
+the timestamps were introduced (9 October 2024) has none (null), as the docs
+say of rows that existed then.
 """
 
 from __future__ import annotations
@@ -33,8 +40,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
 
 import orjson
 from graphql import (
@@ -54,7 +63,15 @@ from starlette.routing import Route
 
 from osr_pipelines.connectors.synthetic_books import ACCOUNTS, DEPARTMENTS, PROJECTS, SyntheticBooks
 from osr_sandbox.businessnxt_schema import SDL
-from osr_sandbox.server import BearerTokens, FaultInjector, FaultStyle, FixedWindows, LiveMutations, SandboxErp
+from osr_sandbox.server import (
+    BearerTokens,
+    FaultInjector,
+    FaultStyle,
+    FixedWindows,
+    LateEntries,
+    LiveMutations,
+    SandboxErp,
+)
 
 PATH = "/api/graphql-service"
 SCOPES = frozenset({"business-graphql-service-api:access-group-based",
@@ -65,6 +82,14 @@ CUSTOMER_ID = 4_200_001
 UNAUTHORIZED = (b"<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body>\r\n<center><h1>401 "
                 b"Authorization Required</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
 _CURRENCY = {"NOK": 578, "EUR": 978}
+#: [BNXT-RN] 2024-10-09: createdTimestamp and changedTimestamp on all tables, "not available for already existing
+#: rows, only for new or modified rows after the release date" [BNXT-DATE].
+TIMESTAMPS_SINCE = datetime(2024, 10, 9)
+#: [BNXT-DATE]: timestamps are "the local time of the server" without a zone; which zone is not documented
+#: (GUESS: Norway's, where Business NXT is run).
+SERVER_ZONE = ZoneInfo("Europe/Oslo")
+#: [BNXT-DATE]: a timestamp is written ``yyyy-MM-dd HH:mm:ss[.nnnnnnn]``.
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,7})?")
 _SCHEMA: GraphQLSchema = build_schema(SDL)
 
 
@@ -105,8 +130,24 @@ def _int(value: str | None) -> int:
 _UNUSED_ORG_UNITS = {**{f"orgUnit{n}": 0 for n in range(3, 7)}, **{f"orgUnit{n}": "" for n in range(7, 13)}}
 
 
-def transaction(row: tuple) -> dict[str, Any]:
-    """One books posting as an ``AcTr`` row under its API names."""
+def changed_timestamp(moment: datetime) -> str | None:
+    """The ``changedTimestamp`` of a row last created or changed at ``moment`` (aware, or naive in the server's
+    own time): the server's local time as Business NXT writes it, or ``None`` before the timestamps existed."""
+    local = moment.astimezone(SERVER_ZONE).replace(tzinfo=None) if moment.tzinfo else moment
+    if local < TIMESTAMPS_SINCE:
+        return None
+    # datetime2 keeps seven fractional digits; Python's datetime six
+    return f"{local:%Y-%m-%d %H:%M:%S}" + (f".{local.microsecond:06d}0" if local.microsecond else "")
+
+
+@lru_cache(maxsize=4096)
+def _books_timestamp(changed: str) -> str | None:
+    """``changed_timestamp`` of the books' own moment (``YYYY-MM-DDTHH:MM:SS``, read as the server's time)."""
+    return changed_timestamp(datetime.fromisoformat(changed))
+
+
+def transaction(row: tuple, changed: str | None) -> dict[str, Any]:
+    """One books posting as an ``AcTr`` row under its API names, ``changed`` its ``changedTimestamp``."""
     posting = int(row[0])
     day = int(row[2].replace("-", ""))
     out = _UNUSED_ORG_UNITS.copy()
@@ -114,7 +155,7 @@ def transaction(row: tuple) -> dict[str, Any]:
                voucherNo=int(row[1]), voucherDate=day, year=day // 10_000, period=day // 100 % 100,
                postedAmountDomestic=row[5], currencyNo=_CURRENCY.get(row[6], 0), currencyAmount=row[7],
                text=row[8], orgUnit1=_int(row[9]), orgUnit2=_int(row[10]), customerNo=_int(row[11]),
-               supplierNo=_int(row[12]), changedTimestamp=row[16])
+               supplierNo=_int(row[12]), changedTimestamp=changed)
     return out
 
 
@@ -139,9 +180,13 @@ def tables(books: SyntheticBooks) -> dict[str, list[dict]]:
 _DATE_OPS = {"_eq", "_gt", "_gte", "_lt", "_lte"}
 
 
-def _moment(value: Any) -> Any:
-    """DateTime operands and values compare as datetimes (``2024-10-01 12:45:33.798`` or ISO)."""
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
+def _moment(value: Any) -> datetime:
+    """A DateTime operand or value as a datetime. Only the documented form is read: whether Business NXT also
+    reads ISO 8601's ``2024-10-01T12:45:33`` is not documented, so a client must not rely on it."""
+    if not isinstance(value, str) or not _TIMESTAMP.fullmatch(value):
+        raise Failure(f"{orjson.dumps(value).decode()} is not a DateTime value: write it "
+                      "yyyy-MM-dd HH:mm:ss[.nnnnnnn], in the server's local time.")
+    return datetime.fromisoformat(value)
 
 
 def _compare(field: str, op: str, operand: Any) -> Callable[[dict], bool]:
@@ -159,7 +204,7 @@ def _compare(field: str, op: str, operand: Any) -> Callable[[dict], bool]:
 
     def check(row: dict) -> bool:
         value = row.get(field)
-        if value is None or (value == "" and timestamp):  # SQL NULL: no comparison holds
+        if value is None:  # SQL NULL (a row without a timestamp, say): no comparison holds
             return False
         return test(_moment(value) if timestamp else value)
 
@@ -274,6 +319,8 @@ class BusinessNxtSandbox:
         self.tokens = BearerTokens(clock, prefix="bnxt-")
         self.rate = FixedWindows(rate_limit, 60.0, clock)
         self.live = LiveMutations(books)
+        #: vouchers entered late: their rows' changedTimestamp is when, not their day's
+        self.late = LateEntries()
         self.tables = tables(books)
         self.companies = {int(c.erp_id): c for c in books.companies()}
         self.requests = 0
@@ -396,7 +443,12 @@ class BusinessNxtSandbox:
             day += timedelta(days=1)
 
     def _day_rows(self, company: int, day: date) -> list[dict]:
-        return [transaction(r) for r in self.books.day_postings(str(company), day)]
+        rows = self.books.day_postings(str(company), day)
+        late = self.late.at(str(company), day.isoformat())
+        if late is not None:
+            stamp = changed_timestamp(late)
+            return [transaction(r, stamp) for r in rows]
+        return [transaction(r, _books_timestamp(r[16])) for r in rows]
 
     def sums(self, company: int, day: date) -> DaySums:
         found = self._sums.get((company, day))

@@ -111,7 +111,8 @@ input FilterExpression_{t} {{
   _not_in: [{t}!]{chr(10) + "  _like: String" if t == "String" else ""}
 }}""" for t in ("Int", "Float", "String", "DateTime"))
     return f"""
-# [BNXT-DATE]: createdTimestamp/changedTimestamp are T-SQL datetime2, "represented as DateTime values"
+# [BNXT-DATE]: createdTimestamp/changedTimestamp are T-SQL datetime2, "represented as DateTime values", written
+# yyyy-MM-dd HH:mm:ss[.nnnnnnn] in the server's local time; null on rows not created or changed since October 2024
 scalar DateTime
 
 schema {{ query: Query }}

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 import uvicorn
@@ -259,6 +260,26 @@ class LiveMutations:
             self.books.mutations = Mutations.load(self.books.mutations_path)
             self._stamp = stamp
         return stamp
+
+
+class LateEntries:
+    """Days whose lines were entered or changed later than the books say: vouchers entered back-dated.
+
+    The books stamp a day's lines on that day. A sandbox whose ERP stamps rows
+    with when they were entered or changed asks :meth:`at` first, so that a
+    test can enter today a voucher dated two months back (:meth:`touch`).
+    """
+
+    def __init__(self) -> None:
+        self._when: dict[tuple[str, str], datetime] = {}
+
+    def touch(self, erp_id: str, day: date, when: datetime) -> None:
+        """Record the lines of ``erp_id`` dated ``day`` as entered or changed at ``when`` (naive means UTC)."""
+        self._when[(erp_id, day.isoformat())] = when if when.tzinfo else when.replace(tzinfo=UTC)
+
+    def at(self, erp_id: str, day: str) -> datetime | None:
+        """When the lines of ``erp_id`` dated ``day`` (ISO) were entered late, if they were."""
+        return self._when.get((erp_id, day))
 
 
 def _bound_socket(host: str, port: int) -> socket.socket:

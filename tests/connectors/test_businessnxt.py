@@ -5,14 +5,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
+import orjson
 import pytest
 
 from osr_pipelines.connectors.base import ConnectorError, CredentialsRejected, Window
+from osr_pipelines.connectors.businessnxt import queries
 from osr_pipelines.connectors.businessnxt.client import BusinessNxtConnector
 from osr_pipelines.connectors.businessnxt.slots import ConcurrencySlots
 from osr_pipelines.connectors.catalog import connector_type
@@ -110,18 +113,34 @@ def test_dimensions_and_org_unit_roles(books: SyntheticBooks) -> None:
     assert specs[0] == specs[1] and [s.default for s in specs[0]] == ["1", "2", "none"]
 
 
-def test_changed_since_reads_changed_rows_only(books: SyntheticBooks, tmp_path: Path) -> None:
+def test_changed_since_reads_rows_changed_or_entered_late_by_their_timestamp(tmp_path: Path) -> None:
+    """``changedTimestamp`` is the server's local time, ``yyyy-MM-dd HH:mm:ss[.nnnnnnn]``, null on rows untouched
+    since before October 2024; a voucher of March 2024 entered in June 2025 carries June's."""
     edited = SyntheticBooks(company_ids=("3001",), postings=1500, years=2, end=END,
                             mutations_path=tmp_path / "books.json")
-    edited.edit_day("3001", date(2025, 6, 20))  # its rows' changedTimestamp moves to 13:00
-    with served(edited) as (base, _):
+    edited.edit_day("3001", date(2025, 6, 20))  # changed at 13:00 that day
+    with served(edited) as (base, sandbox):
+        late = date(2024, 3, 5)
+        sandbox.late.touch("3001", late, datetime(2025, 6, 20, 11, 0, 0, 250_000, tzinfo=UTC))  # 13:00 in Oslo
         c = connector(base)
-        since = datetime(2025, 6, 20, 12, 30)
+        since = datetime(2025, 6, 20, 12, 30)  # UTC, sent as it is: 14:30 in Oslo would be exact
         got = rows(c.stream_postings_created_since("3001", everything(edited), since))
-        expected = [r for r in rows(edited.postings_in("3001", everything(edited)))
-                    if datetime.fromisoformat(r[16]) >= since]
+        days = [late, *_days(date(2025, 6, 20), END)]
+        expected = [r for d in days for r in edited.day_postings("3001", d)]
         assert sorted(r[0] for r in got) == sorted(r[0] for r in expected)
-        assert {r[2] for r in got} == {"2025-06-20", *(d.isoformat() for d in _days(date(2025, 6, 21), END))}
+        assert {r[16] for r in got if r[2] == late.isoformat()} == {"2025-06-20 13:00:00.2500000"}
+        assert {r[16] for r in got if r[2] == "2025-06-20"} == {"2025-06-20 13:00:00"}
+        aware = since.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Oslo"))
+        assert sorted(r[0] for r in rows(c.stream_postings_created_since("3001", everything(edited), aware))) \
+            == sorted(r[0] for r in got)
+        # rows untouched since before 9 October 2024 have no timestamp, later ones their day's
+        stamps = {r[2]: r[16] for r in rows(c.stream_postings("3001", Window(date(2024, 10, 8), date(2024, 10, 10))))}
+        assert stamps == {"2024-10-08": None, "2024-10-09": "2024-10-09 12:00:00"}
+        # the documented form only: ISO 8601's T is not shown by Business NXT's docs
+        answer = orjson.loads(sandbox.answer({"query": queries.postings(since=True), "variables": {
+            "cid": 3001, "first": 10, "from": 20240101, "to": 20250630, "since": "2025-06-20T12:30:00"}}))
+        assert answer["errors"][0]["message"].startswith('"2025-06-20T12:30:00" is not a DateTime value: write '
+                                                         "it yyyy-MM-dd HH:mm:ss[.nnnnnnn]")
 
 
 def _days(first: date, last: date) -> list[date]:
@@ -272,9 +291,9 @@ def test_one_mapping_for_both_namings(books: SyntheticBooks) -> None:
     api, sql = posting_mapper("api", roles, "NOK"), posting_mapper("sql", roles, "NOK")
     renamed = {c.api: c.sql for c in GL_TRANSACTION.columns.values()}
     for row in books.day_postings("3001", date(2025, 3, 3)):
-        by_api = transaction(row)
+        by_api = transaction(row, "2025-03-03 12:00:00")
         mapped = api(by_api)
-        assert mapped[:16] == row[:16] and mapped[16] == row[16]
+        assert mapped[:16] == row[:16] and mapped[16] == "2025-03-03 12:00:00"
         assert sql({renamed[k]: v for k, v in by_api.items()}) == mapped
 
 

@@ -243,10 +243,11 @@ class BusinessNxtConnector:
     def stream_postings_created_since(self, erp_id: str, window: Window, since: datetime) -> Iterator[Batch]:
         """Postings dated inside ``window`` whose ``changedTimestamp`` is from ``since`` on.
 
-        Business NXT's timestamps are the server's local time without a zone;
-        ``since`` (UTC) is sent as it is, which for a server at or east of UTC
-        (Norway's) asks for a little more than needed, never less. Rows last
-        changed before October 2024 carry no timestamp and are not found here.
+        Business NXT's timestamps are the server's local time without a zone,
+        written ``yyyy-MM-dd HH:mm:ss[.nnnnnnn]``; ``since`` (UTC) is sent in
+        that form as it is, which for a server at or east of UTC (Norway's)
+        asks for a little more than needed, never less. Rows last changed
+        before October 2024 carry no timestamp (null) and are not found here.
         """
         return self._postings(erp_id, window, None, since)
 
@@ -256,7 +257,7 @@ class BusinessNxtConnector:
                                      "to": _day(window.end - timedelta(days=1))}
         if since is not None:
             utc = since.astimezone(UTC) if since.tzinfo else since
-            variables["since"] = utc.replace(tzinfo=None).isoformat(timespec="seconds")
+            variables["since"] = f"{utc:%Y-%m-%d %H:%M:%S}"  # the documented form: a space, no zone
         what = f"generalLedgerTransaction {window}"
         mapper = posting_mapper("api", self.roles, self.domestic)
         query = queries.postings(since=since is not None)
