@@ -25,8 +25,19 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
                              serialization.NoEncryption())
 
 
+def _subject_name(address: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(address))
+    except ValueError:
+        return x509.DNSName(address)
+
+
 def make_pki(folder: Path, addresses: tuple[str, ...], ca_name: str = "osr test CA") -> dict[str, Path]:
-    """``ca.pem``, ``gateway.pem`` and ``gateway.key`` in ``folder``; the certificate names ``addresses``."""
+    """``ca.pem``, ``gateway.pem`` and ``gateway.key`` in ``folder``; the certificate names ``addresses``.
+
+    An address that is not an IP address is a host name (a test that serves an ERP's sandbox under the
+    ERP's own host name, resolved to loopback in a network namespace).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -40,7 +51,7 @@ def make_pki(folder: Path, addresses: tuple[str, ...], ca_name: str = "osr test 
           .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
           .sign(ca_key, hashes.SHA256()))
     key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses] + [x509.DNSName("localhost")]
+    names = [_subject_name(a) for a in addresses] + [x509.DNSName("localhost")]
     cert = (x509.CertificateBuilder().subject_name(_name("gateway")).issuer_name(ca.subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
