@@ -14,11 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from osr_pipelines import settings
-from osr_pipelines.warehouse.loader import Warehouse
+from osr_pipelines.warehouse.loader import ENTERED, Warehouse
 from osr_pipelines.warehouse.schema import import_log
-
-#: ``import_log.mode`` of the nightly's back-dated additions: they follow the run's own load, in the same run.
-ENTERED = "entered"
 
 
 @dataclass(frozen=True)

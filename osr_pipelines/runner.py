@@ -73,6 +73,9 @@ class RunOutcome:
     error: str | None = None
     #: the data was committed, yet something about the run needs attention (Dagster could not record it, say)
     warning: str | None = None
+    #: the import step itself failed this company (``error`` is its word): Dagster's record is whole, so a load
+    #: that committed before the failure does not make the import a success
+    failed_by_step: bool = False
 
 
 @dataclass
@@ -307,6 +310,8 @@ def reconcile(outcome: RunOutcome, load: PostingsLoad | None) -> RunOutcome:
     Dagster's record may say less than happened: a run whose events could not
     be written (a full disk) stays STARTED, or fails after the rows were
     committed. The warehouse's word wins; Dagster's is kept as the warning.
+    Unless the step itself failed the company after a load committed (the
+    nightly's back-dated read, say): its record is whole, and it says what stays.
     """
     full = full_disk_of("Dagster's storage")
     if load is None:
@@ -320,7 +325,7 @@ def reconcile(outcome: RunOutcome, load: PostingsLoad | None) -> RunOutcome:
         # a run left STARTED (its end could not be recorded) did not succeed
         return replace(outcome, status=outcome.status if outcome.status in ended else DagsterRunStatus.FAILURE.value,
                        error=error)
-    if outcome.status == DagsterRunStatus.SUCCESS.value:
+    if outcome.status == DagsterRunStatus.SUCCESS.value or outcome.failed_by_step:
         return outcome
     why = (f"Dagster's record of the run could not be written: {full}" if full is not None
            else f"Dagster's record of the run says {outcome.status}: {outcome.error or 'no reason given'}")
@@ -511,7 +516,7 @@ class RunReport:
             # the batch failed for other companies; this one was imported
             return RunOutcome(key, run.run_id, DagsterRunStatus.SUCCESS.value, rows, seconds)
         return RunOutcome(key, run.run_id, run.status.value, rows, seconds,
-                          error or run_failure_reason(instance, run.run_id))
+                          error or run_failure_reason(instance, run.run_id), failed_by_step=error is not None)
 
 
 class RunFollower:

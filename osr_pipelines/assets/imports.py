@@ -54,7 +54,7 @@ from osr_pipelines.resources import ErpConnections
 from osr_pipelines.tags import OUTCOME_TAG, connection_of, partition_tags, range_tags
 from osr_pipelines.warehouse.errors import warehouse_failure
 from osr_pipelines.warehouse.integrity import dangling_references
-from osr_pipelines.warehouse.loader import CompanyRow, LoadError, LoadResult, Warehouse
+from osr_pipelines.warehouse.loader import ENTERED, FULL, CompanyRow, LoadError, LoadResult, Warehouse
 
 from .projects import import_project_economics
 from .windows import ImportConfig, resolve_window, today_in_oslo
@@ -108,8 +108,12 @@ def _company(reg: Registry, key: str) -> tuple[Company, Connection]:
 
 
 @contextmanager
-def open_source(reg: Registry, key: str, erp: ErpConnections) -> Iterator[Source]:
-    """The company, its connection and an open connector; every failure becomes one ``CompanyFailed``."""
+def open_source(reg: Registry, key: str, erp: ErpConnections, committed: list[str]) -> Iterator[Source]:
+    """The company, its connection and an open connector; every failure becomes one ``CompanyFailed``.
+
+    ``committed`` lists the company's loads of this run that committed before
+    the failure, so the message says what stays rather than promising nothing changed.
+    """
     company, connection = _company(reg, key)
     try:
         connector = erp.open(connection)
@@ -119,10 +123,9 @@ def open_source(reg: Registry, key: str, erp: ErpConnections) -> Iterator[Source
         yield Source(company, connection, connector)
     except SourceUnavailable as exc:
         erp.remember_unreachable(exc)  # the run's other companies on this ERP fail at once
-        raise CompanyFailed(f"{exc} (company '{key}'; previous data left unchanged)") from None
-    except (ConnectorError, LoadError) as exc:
-        # The loader rolled back: the company's previous rows are untouched.
-        raise CompanyFailed(f"{exc} (company '{key}'; previous data left unchanged)") from None
+        raise CompanyFailed(f"{exc} (company '{key}'; {_what_stays(committed)})") from None
+    except (ConnectorError, LoadError) as exc:  # the load under way rolled back
+        raise CompanyFailed(f"{exc} (company '{key}'; {_what_stays(committed)})") from None
     finally:
         connector.close()
 
@@ -247,7 +250,7 @@ def _report_batch(context: AssetExecutionContext, outcomes: dict[str, CompanyOut
 def _what_stays(committed: list[str]) -> str:
     """What a failure leaves of the company's import: each load commits alone, and the one under way rolled back."""
     if not committed:
-        return "its loads were rolled back"
+        return "previous data left unchanged"
     return f"the load under way was rolled back; {', '.join(committed)} had been imported and stay"
 
 
@@ -255,7 +258,7 @@ def _import(context: AssetExecutionContext, reg: Registry, warehouse: Warehouse,
             config: ImportConfig, committed: list[str]) -> Iterator[AssetCheckResult]:
     """One company: its selected dimensions, then its postings and their checks; returns the postings written."""
     selected = context.selected_asset_keys
-    with open_source(reg, key, context.resources.erp) as src:
+    with open_source(reg, key, context.resources.erp, committed) as src:
         # Dagster 1.13 lists partitions by key only: the company's name and organisation number are shown here
         meta = {"connection": src.connection.name, "company_name": src.company.name,
                 "organization_number": src.company.organization_number or "",
@@ -291,8 +294,11 @@ def _import_postings(context: AssetExecutionContext, warehouse: Warehouse, src: 
                          f"({'full history' if full else 'window replace'})")
     progress = _Progress(context, key)
 
-    # read before this run's load is logged: the catch-up below asks for what was entered since
-    last_load = warehouse.last_load_started(key, "gl_postings") if config.mode == "nightly" else None
+    # read before this run's load is logged: the catch-up below asks for what was entered since the last
+    # load that covered every date (a full one) or the last catch-up that completed; not since the last window
+    # load, which leaves out the days before it: after a failed catch-up, the next one asks again from there
+    last_load = (warehouse.last_load_started(key, "gl_postings", modes=(FULL, ENTERED))
+                 if config.mode == "nightly" else None)
     started = time.perf_counter()
     result = warehouse.load_postings(
         key,
@@ -403,9 +409,15 @@ def _entered_back_dated(context: AssetExecutionContext, warehouse: Warehouse, sr
         return None
     since = (last_load - ENTERED_MARGIN).astimezone(UTC).replace(tzinfo=None)
     before = Window(date.fromisoformat(src.connection.history_start), window.start)
-    result = warehouse.upsert_postings(
-        src.company.key, src.connector.stream_postings_created_since(src.company.erp_id, before, since),
-        run_id=context.run.run_id)
+    try:
+        result = warehouse.upsert_postings(
+            src.company.key, src.connector.stream_postings_created_since(src.company.erp_id, before, since),
+            run_id=context.run.run_id)
+    except (ConnectorError, LoadError) as exc:
+        raise CompanyFailed(
+            f"{exc} (company '{src.company.key}'; the postings entered back-dated since {since:%Y-%m-%d %H:%M} UTC "
+            f"were not added, while the window {window} had been replaced and stays: the next nightly asks for "
+            f"what was entered since then again)") from None
     if result.rows_written:
         context.log.info(f"{src.company.key}: {result.rows_written} postings entered since {since:%Y-%m-%d %H:%M} UTC "
                          f"are dated before the window; added by id")

@@ -14,7 +14,7 @@ the history is.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,6 +45,10 @@ COMPANY_TABLES = {"project_transactions": (project_transactions, PROJECT_TRANSAC
                   "budgets": (budgets, BUDGET_COLUMNS, "line_id")}
 
 ProgressCallback = Callable[[int], None]
+
+#: ``import_log.mode`` of a load: the company's whole history, a date window replaced, or rows added by id that were
+#: entered back-dated since an earlier load (a nightly's catch-up, after its window's load in the same run).
+FULL, WINDOW, ENTERED = "full", "window", "entered"
 
 
 class LoadError(Exception):
@@ -159,14 +163,17 @@ class Warehouse:
                 deleted += conn.execute(delete(gl_postings).where(same)).rowcount
             written = self._stream(conn, "gl_postings", POSTING_COLUMNS, company, run_id, [rows], None)
             result = LoadResult(written, deleted, time.perf_counter() - started)
-            self._log(conn, company, "gl_postings", run_id, None, result, mode="entered")
+            self._log(conn, company, "gl_postings", run_id, None, result, mode=ENTERED)
         return result
 
-    def last_load_started(self, company: str, dataset: str) -> datetime | None:
-        """When the latest load of ``dataset`` began (its end less its duration), by the database's clock."""
+    def last_load_started(self, company: str, dataset: str, modes: Collection[str] = ()) -> datetime | None:
+        """When the latest load of ``dataset`` (of one of ``modes``, if given) began (its end less its duration),
+        by the database's clock."""
         log = import_log.c
-        query = (select(log.finished_at, log.seconds).where((log.company == company) & (log.dataset == dataset))
-                 .order_by(log.id.desc()).limit(1))
+        where = (log.company == company) & (log.dataset == dataset)
+        if modes:
+            where &= log.mode.in_(modes)
+        query = select(log.finished_at, log.seconds).where(where).order_by(log.id.desc()).limit(1)
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         if row is None or row.finished_at is None:
@@ -207,7 +214,7 @@ class Warehouse:
                                                                 table.c[key].in_(ids))).rowcount
                     written += self._stream(conn, name, columns, company, run_id, [batch], None)
             result = LoadResult(written, deleted, time.perf_counter() - started)
-            self._log(conn, company, name, run_id, None, result, mode="changed" if changed_only else "full")
+            self._log(conn, company, name, run_id, None, result, mode="changed" if changed_only else FULL)
         return result
 
     def _load_transaction(self, company: str) -> AbstractContextManager[Connection]:
@@ -259,7 +266,7 @@ class Warehouse:
     def _log(self, conn: Connection, company: str, dataset: str, run_id: str, window: Window | None,
              result: LoadResult, mode: str | None = None) -> None:
         conn.execute(insert(import_log).values(
-            company=company, dataset=dataset, run_id=run_id, mode=mode or ("full" if window is None else "window"),
+            company=company, dataset=dataset, run_id=run_id, mode=mode or (FULL if window is None else WINDOW),
             window_start=window.start if window else None, window_end=window.end if window else None,
             rows_deleted=result.rows_deleted, rows_written=result.rows_written, seconds=round(result.seconds, 3)))
 
