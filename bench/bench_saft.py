@@ -1,4 +1,4 @@
-"""MB/s and peak memory of a SAF-T import: a generated file of ``--mb`` megabytes, read and loaded whole.
+"""MB/s and peak memory of a SAF-T import (or ``--validate``): a generated file of ``--mb`` megabytes.
 
 The file is generated streaming with the project's own SAF-T 1.30 writer (one
 company, 2-line vouchers with department and project analysis, a customer on
@@ -11,13 +11,19 @@ import seconds, MB/s, lines/s, the import's CPU seconds (the figure to compare
 on a busy machine) and peak RSS; run it at two sizes to see the memory stay
 flat.
 
+With ``--validate`` the child is ``osr saf-t validate FILE`` itself, run as a
+user runs it; printed are its seconds, CPU seconds and peak RSS (the child's
+own, from ``wait4``), so the figures are the command's and nothing else's.
+
     .venv/bin/python bench/bench_saft.py --mb 500
+    .venv/bin/python bench/bench_saft.py --mb 500 --validate
     .venv/bin/python bench/bench_saft.py --mb 50 --warehouse postgresql://postgres@127.0.0.1:5432/test
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
@@ -99,10 +105,29 @@ def import_child(folder: str, warehouse_url: str) -> None:
           f"{usage.ru_utime + usage.ru_stime:.3f}")
 
 
+def validate_child(path: Path) -> None:
+    """``osr saf-t validate`` on the file, as a process of its own; prints its wall and CPU seconds and peak RSS."""
+    osr = Path(sys.executable).parent / "osr"
+    started = time.perf_counter()
+    child = subprocess.Popen([str(osr), "saf-t", "validate", str(path)], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+    output = child.stdout.read().decode() if child.stdout else ""
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"osr saf-t validate failed:\n{output}")
+    print(f"validate: {output.strip()}")
+    print(f"validate: {seconds:.1f} s = {path.stat().st_size / 1_000_000 / seconds:.1f} MB/s; "
+          f"CPU {usage.ru_utime + usage.ru_stime:.1f} s; peak RSS {usage.ru_maxrss / 1024:.0f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=500, help="size of the generated file in MB (default 500)")
     parser.add_argument("--warehouse", default=None, help="warehouse URL (default: a temporary SQLite file)")
+    parser.add_argument("--validate", action="store_true",
+                        help="measure `osr saf-t validate FILE` on the file instead of an import")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "saf-t"
@@ -112,6 +137,10 @@ def main() -> None:
         lines = generate(path, args.mb)
         generated = time.perf_counter() - started
         size = path.stat().st_size / 1_000_000
+        if args.validate:
+            print(f"file: {size:.0f} MB, {lines:,} journal lines, generated in {generated:.0f} s")
+            validate_child(path)
+            return
         url = args.warehouse or f"sqlite:///{Path(tmp) / 'warehouse.db'}"
         out = subprocess.run([sys.executable, __file__, "--child", str(folder), url], check=True,
                              capture_output=True, text=True).stdout.split()

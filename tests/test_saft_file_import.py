@@ -26,7 +26,7 @@ from osr_pipelines.reports.build import build_report
 from osr_pipelines.reports.ledger import from_warehouse
 from osr_pipelines.reports.saft import STANDARD_ACCOUNT
 from osr_pipelines.reports.trial_balance import trial_balance
-from osr_pipelines.saft_export.validate import problems
+from osr_pipelines.saft_export.validate import SCHEMA_FILES, SCHEMAS, problems
 from osr_pipelines.warehouse.loader import Warehouse
 from osr_pipelines.warehouse.schema import dimension_tables
 from osr_sandbox.erps import SANDBOXES
@@ -162,6 +162,72 @@ def test_validate_lists_each_problem_with_its_line(home: Path, tmp_path: Path) -
     laughs.write_bytes(b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY a "aaaa">]><a>&a;</a>')
     out = osr("saf-t", "validate", str(laughs), ok=False).output
     assert "declares a DOCTYPE" in out and "Traceback" not in out
+
+
+def two_journals(path: Path, vouchers: int) -> str:
+    """A valid SAF-T 1.30 file of two journals (``GL`` and ``AP``) of ``vouchers`` transactions each; its text."""
+    lines = [(str(v), 202501 + v % 12, account, amount) for v in range(1, vouchers + 1)
+             for account, amount in (("1920", "-10.00"), ("3000", "10.00"))]
+    text = saft_file(path, lines=lines).read_text(encoding="utf-8")
+    start, end = text.index("<Journal>"), text.index("</Journal>") + len("</Journal>")
+    second = (text[start:end].replace("<JournalID>GL<", "<JournalID>AP<")
+              .replace("<TransactionID>", "<TransactionID>AP-"))
+    return text[:end] + "\n" + second + text[end:]
+
+
+def whole_tree_problems(path: Path) -> list[tuple[int, str]]:
+    """(line, message) of every problem libxml2 finds validating the file as one tree, the XSD unchanged."""
+    xsd = etree.XMLSchema(etree.parse(SCHEMAS / SCHEMA_FILES["1.30"]))
+    xsd.validate(etree.parse(path))
+    return [(e.line, e.message.split("': ", 1)[1]) for e in xsd.error_log]
+
+
+@SQLITE
+def test_validate_finds_a_problem_deep_in_the_journal_by_line_and_place(home: Path, tmp_path: Path) -> None:
+    """Transactions are checked one by one as the file streams past: a problem in the third transaction of
+    the first journal and one in the fifth of the second come back with their lines and places, exactly as
+    validating the whole file as one tree finds them."""
+    bad = tmp_path / "bad.xml"
+    text = two_journals(bad, 6)
+    third = text.index("<Period>", text.index("<TransactionID>3</TransactionID>"))
+    text = text[:third] + "<Period>ten" + text[text.index("<", third + 1):]
+    fifth = text.index("<RecordID>2</RecordID>", text.index("<TransactionID>AP-5</TransactionID>"))
+    text = text[:fifth] + "<Bogus/>" + text[fifth:]
+    bad.write_text(text, encoding="utf-8")
+    period = text[:text.index("<Period>ten")].count("\n") + 1
+    bogus = text[:text.index("<Bogus/>")].count("\n") + 1
+    result = osr("saf-t", "validate", str(bad), ok=False)
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"bad.xml: line {period}: /AuditFile/GeneralLedgerEntries/Journal[1]/Transaction[3]/Period: 'ten' is not "
+        "a valid value of the atomic type 'xs:nonNegativeInteger'.",
+        f"bad.xml: line {bogus}: /AuditFile/GeneralLedgerEntries/Journal[2]/Transaction[5]/Line[2]/Bogus: This "
+        "element is not expected. Expected is ( RecordID ).",
+        "Error: bad.xml: 2 problems"]
+    assert [(int(p.split(":")[0].removeprefix("line ")), p.split(": ", 2)[2]) for p in problems(bad)] == [
+        (line, message.replace("{urn:StandardAuditFile-Taxation-Financial:NO}", ""))
+        for line, message in whole_tree_problems(bad)]
+
+
+@SQLITE
+def test_validate_passes_a_valid_file_of_many_transactions(home: Path, tmp_path: Path) -> None:
+    """Dropping each transaction once checked leaves the journals' own order intact: two journals of forty
+    transactions are valid, and a journal field after its transactions is still out of place."""
+    good = tmp_path / "good.xml"
+    text = two_journals(good, 40)
+    good.write_text(text, encoding="utf-8")
+    assert whole_tree_problems(good) == []
+    assert osr("saf-t", "validate", str(good)).output == "good.xml: valid SAF-T Financial 1.30\n"
+    late = text.replace("</Transaction></Journal>", "</Transaction><Type>GL</Type></Journal>", 1)
+    good.write_text(late, encoding="utf-8")
+    line = late[:late.index("<Type>GL</Type></Journal>")].count("\n") + 1
+    assert problems(good) == [f"line {line}: /AuditFile/GeneralLedgerEntries/Journal[1]/Type[2]: This element is "
+                              "not expected. Expected is ( Transaction )."]
+    # the XSD's keys name no namespace, so select nothing: as on the whole tree, neither a repeated transaction id
+    # nor an unknown account is a problem (the split loses no check)
+    unkeyed = text.replace("<TransactionID>AP-", "<TransactionID>").replace("<AccountID>3000<", "<AccountID>9999<", 1)
+    good.write_text(unkeyed, encoding="utf-8")
+    assert whole_tree_problems(good) == [] and problems(good) == []
 
 
 @SQLITE

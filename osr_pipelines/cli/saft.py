@@ -20,7 +20,10 @@ def validate(file: Path) -> None:
     """Check FILE (.xml, or .zip holding one) against the XSD of its SAF-T version; each problem with its line.
 
     The version is the file's own ``Header/AuditFileVersion`` (1.10 or 1.30).
-    Exits with status 1 when there is any problem.
+    Each problem names its line and its place in the file
+    (``/AuditFile/GeneralLedgerEntries/Journal/Transaction[3]/Period``). The
+    file is read streaming, so a file of gigabytes is checked in the memory of
+    a small one. Exits with status 1 when there is any problem.
     """
     from osr_pipelines.connectors.saft.reader import SaftFileError, read_header
     from osr_pipelines.saft_export.validate import problems
