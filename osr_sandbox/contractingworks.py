@@ -208,6 +208,7 @@ def contractingworks_app(tenants: Mapping[str, Tenant], faults: str | None = Non
                             Route("/client/{tenant}/graphql", graphql, methods=["POST"])])
     app.state.tokens = tokens
     app.state.issued = issued
+    app.state.tenants = tenants  # the source data itself: tests compare imports with it and change it between them
     style = FaultStyle(error_body=lambda status, message: orjson.dumps({"title": message, "status": status}),
                        rate_limit_headers=lambda seconds: [(b"retry-after", str(seconds).encode())])
     return FaultInjector(app, faults, style) if faults else app
@@ -221,7 +222,8 @@ def _app(books: SyntheticBooks, faults: str | None, options: Mapping[str, str]) 
 
 
 def _login(base: str, books: SyntheticBooks, options: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    return ({"auth_url": base, "graphql_url": base, "tenant": options.get("tenant", TENANT)},
+    # pages of 25: every set but the dimensions spans several, so paging is proven over HTTP (and under faults)
+    return ({"auth_url": base, "graphql_url": base, "tenant": options.get("tenant", TENANT), "page_size": "25"},
             {"subject_id": SUBJECT, "api_key": API_KEY})
 
 

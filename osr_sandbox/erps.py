@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from osr_pipelines.connectors.synthetic import books_from_options
 from osr_pipelines.connectors.synthetic_books import SyntheticBooks
-from osr_sandbox import businessnxt, poweroffice, tripletex, twentyfourseven, vismanet, xledger
+from osr_sandbox import businessnxt, contractingworks, poweroffice, tripletex, twentyfourseven, vismanet, xledger
 from osr_sandbox.server import ASGIApp, SandboxErp, serve
 
 SANDBOXES: dict[str, SandboxErp] = {
@@ -16,6 +16,13 @@ SANDBOXES: dict[str, SandboxErp] = {
     "visma-net": vismanet.SANDBOX,
     "business-nxt-group": businessnxt.SANDBOX,
     "24sevenoffice": twentyfourseven.SANDBOX,
+}
+
+#: Sandboxes of ERPs that keep no general ledger: they serve project economics of their own, not the books'
+#: postings under the books' company ids, so what reads a ledger from :data:`SANDBOXES` leaves them out; the
+#: shared import tests import from both.
+PROJECT_SANDBOXES: dict[str, SandboxErp] = {
+    "contracting-works": contractingworks.SANDBOX,
 }
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -16,7 +18,7 @@ from osr_pipelines.definitions import build_definitions
 from osr_pipelines.resources import RegistryResource, WarehouseResource
 from osr_pipelines.runner import import_job
 from osr_pipelines.warehouse.loader import Warehouse
-from osr_pipelines.warehouse.schema import gl_postings
+from osr_pipelines.warehouse.schema import gl_postings, metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,6 +46,26 @@ def all_rows_with_run(wh: Warehouse, company: str) -> set[tuple]:
     """Every column, including the run id: proves whether a load touched a row."""
     with wh.engine.connect() as conn:
         return {tuple(map(str, r)) for r in conn.execute(select(gl_postings).where(gl_postings.c.company == company))}
+
+
+def cell(value: object) -> object:
+    """A value as both warehouses and the sources compare: amounts to the cent, dates and UTC times as ISO text
+    (SQLite keeps a timestamp as the text it was given, PostgreSQL as a time without its zone)."""
+    if isinstance(value, Decimal | float):
+        return f"{float(value):.2f}"
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def company_rows(wh: Warehouse, table: str, company: str) -> set[tuple]:
+    """Every row a company has in ``table``, each column but the company and the run id, through :func:`cell`."""
+    t = metadata.tables[table]
+    columns = [c for c in t.c if c.name not in ("company", "import_run_id")]
+    with wh.engine.connect() as conn:
+        return {tuple(map(cell, row)) for row in conn.execute(select(*columns).where(t.c.company == company))}
 
 
 def run_request(instance: DagsterInstance, job_name: str, request: RunRequest) -> tuple[bool, str]:

@@ -177,8 +177,10 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         max_connections: int = 4,
+        url_option: str = "base_url",
     ) -> None:
         self.connection = connection
+        self.url_option = url_option  # the connection option holding ``base_url``, named when nothing answers there
         self.retry = retry or RetryPolicy()
         self.rate_headers = rate_headers or RateLimitHeaders()
         self.limiter = limiter
@@ -272,7 +274,7 @@ class HttpClient:
                 if failures >= self.retry.connect_attempts:
                     raise SourceUnavailable(
                         f"{what}: could not connect to {self._client.base_url} ({failures} attempts); check that "
-                        "the ERP (or sandbox) is up and reachable, and the connection's base_url option",
+                        f"the ERP (or sandbox) is up and reachable, and the connection's {self.url_option} option",
                         connection=self.connection, company=company)
                 self.sleep(self.backoff(failures))
                 continue

@@ -136,9 +136,9 @@ class ContractingWorksConnector:
         self.page_size = int(options.get("page_size", 500))
         timeout = float(options.get("timeout", 120))
         self._auth_http = HttpClient(options.get("auth_url", DEFAULT_AUTH_URL), connection=connection, sleep=sleep,
-                                     timeout=timeout)
+                                     timeout=timeout, url_option="auth_url")
         self._http = HttpClient(options.get("graphql_url", DEFAULT_GRAPHQL_URL), connection=connection, sleep=sleep,
-                                timeout=timeout)
+                                timeout=timeout, url_option="graphql_url")
         # clientId is an int32 in Devinco Connect's GenerateToken: the tenant id's leading number
         body = {"subjectId": credentials["subject_id"], "apiKey": credentials["api_key"],
                 "clientId": int(tenant.split("-", 1)[0]), "tenantId": tenant}
