@@ -129,19 +129,20 @@ class SoapClient:
 
     def call(self, url: str, action: str, body: bytes, *, operation: str, records: Iterable[str],
              handler: Handler, company: str | None, cookies: Mapping[str, str] | None = None,
-             retry_timeouts: bool = True) -> None:
+             retry_timeouts: bool = True, url_option: str | None = None) -> None:
         """POST ``body`` with ``SOAPAction: action`` and hand each element named in ``records`` to ``handler``.
 
         ``records`` are Clark names (``{namespace}Transaction``); nested records
         arrive inside their parent. Raises :class:`SoapFault` for a fault,
         :class:`SoapTimeout` at once on a read timeout unless ``retry_timeouts``,
-        and :class:`SourceUnavailable` once retrying has not helped.
+        and :class:`SourceUnavailable` once retrying has not helped; ``url_option`` is the connection
+        option that holds ``url``'s address, named when nothing answers there.
         """
         tags = (*records, FAULT)
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"', "Accept": "text/xml"}
         if cookies:
             headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in cookies.items())
-        failures = malformed = waits = 0
+        failures = malformed = waits = connects = 0
         while True:
             handler.reset()
             if self.limiter is not None:
@@ -163,9 +164,18 @@ class SoapClient:
                     raise SoapTimeout(f"{operation} gave no complete answer within the timeout",
                                       connection=self.connection, company=company) from None
                 failure = type(exc).__name__
+            except httpx.ConnectError:
+                # Nothing listens there (or no such host): one retry covers a restart, minutes would not help.
+                connects += 1
+                if connects >= self.retry.connect_attempts:
+                    raise SourceUnavailable(
+                        f"{operation}: could not connect to {_origin(url)} ({connects} attempts); check that the "
+                        "service (or sandbox) is up and reachable, and the connection's "
+                        f"{f'{url_option} option' if url_option else 'URL options'}",
+                        connection=self.connection, company=company) from None
+                self.sleep(self.backoff(connects))
+                continue
             except (httpx.TransportError, httpx.DecodingError) as exc:
-                if isinstance(exc, httpx.ConnectError):
-                    failures = max(failures, self.retry.attempts - self.retry.connect_attempts)
                 failure = type(exc).__name__
             except etree.XMLSyntaxError:
                 malformed += 1
@@ -239,3 +249,9 @@ def _is_xml(response: httpx.Response) -> bool:
 def _identity(response: httpx.Response) -> bool:
     """Raw bytes are the body itself when no content encoding applies (saves a copy per chunk)."""
     return response.headers.get("content-encoding", "identity") in ("", "identity")
+
+
+def _origin(url: str) -> str:
+    """Scheme, host and port of ``url``: where nothing answered, without the service's path."""
+    parts = httpx.URL(url)
+    return f"{parts.scheme}://{parts.host}{f':{parts.port}' if parts.port else ''}"

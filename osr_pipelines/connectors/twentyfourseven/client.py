@@ -77,9 +77,9 @@ from osr_pipelines.connectors.soap import (
 )
 from osr_pipelines.connectors.twentyfourseven.facts import (
     CREDENTIALS,
-    DEFAULT_BASE_URL,
-    DEFAULT_WEBSERVICES_URL,
+    DEFAULT_URLS,
     RATE_LIMIT,
+    URL_OPTIONS,
 )
 from osr_pipelines.connectors.twentyfourseven.mapping import (
     AUTH_NS,
@@ -144,8 +144,8 @@ class TwentyFourSevenConnector:
                                                         "username": "24SevenOffice user name (e-mail)"})
         self._label.require(connection, credentials, CREDENTIALS)
         self._credentials = {field: credentials[field] for field in CREDENTIALS}
-        self._urls = {"api": options.get("base_url", DEFAULT_BASE_URL).rstrip("/"),
-                      "webservices": options.get("webservices_url", DEFAULT_WEBSERVICES_URL).rstrip("/")}
+        self._urls = {domain: options.get(option, DEFAULT_URLS[domain]).rstrip("/")
+                      for domain, option in URL_OPTIONS.items()}
         self.window_days = int(options.get("window_days", 31))
         self.max_window_rows = int(options.get("max_window_rows", 100_000))
         self.currency_option = options.get("currency") or None
@@ -175,7 +175,8 @@ class TwentyFourSevenConnector:
         self._soap.call(self._urls[svc.domain] + svc.path, svc.action(operation), body,
                         operation=f"{operation} ({svc.path.rsplit('/', 1)[-1]})",
                         records=tuple(f"{{{svc.namespace}}}{r}" for r in records), handler=handler,
-                        company=company, cookies=cookies, retry_timeouts=retry_timeouts)
+                        company=company, cookies=cookies, retry_timeouts=retry_timeouts,
+                        url_option=URL_OPTIONS[svc.domain])
 
     def _call(self, service: str, operation: str, inner: str, records: tuple[str, ...], handler: object,
               company: str | None, *, retry_timeouts: bool = True) -> None:

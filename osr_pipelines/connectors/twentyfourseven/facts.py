@@ -11,6 +11,9 @@ from osr_pipelines.connectors.options import TIMEOUT, pattern, seconds, text, ur
 #: The services live on two domains; the session cookie goes to both.
 DEFAULT_BASE_URL = "https://api.24sevenoffice.com"
 DEFAULT_WEBSERVICES_URL = "https://webservices.24sevenoffice.com"
+#: Each domain's option and its default: a service's ``domain`` picks them.
+URL_OPTIONS = {"api": "base_url", "webservices": "webservices_url"}
+DEFAULT_URLS = {"api": DEFAULT_BASE_URL, "webservices": DEFAULT_WEBSERVICES_URL}
 #: ``application_id`` identifies the integration (one for every customer), ``username`` (an e-mail
 #: address) and ``password`` the customer's community user.
 CREDENTIALS = ("application_id", "username", "password")
