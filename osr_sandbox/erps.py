@@ -32,10 +32,11 @@ SAME_SANDBOX = {"business-nxt": "business-nxt-group"}
 
 
 def sandbox_erp(erp: str) -> SandboxErp:
+    every = {**SANDBOXES, **PROJECT_SANDBOXES}
     try:
-        return SANDBOXES[SAME_SANDBOX.get(erp, erp)]
+        return every[SAME_SANDBOX.get(erp, erp)]
     except KeyError:
-        raise ValueError(f"no sandbox for '{erp}' (known: {', '.join(sorted(SANDBOXES))})") from None
+        raise ValueError(f"no sandbox for '{erp}' (known: {', '.join(sorted(every))})") from None
 
 
 def sandbox_app(erp: str, books: SyntheticBooks, faults: str | None = None,

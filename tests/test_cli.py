@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.registry import load_registry
-from osr_pipelines.warehouse.loader import Warehouse
 from osr_pipelines.warehouse.schema import companies
 from tests.helpers import osr
 
@@ -41,7 +40,7 @@ def instance(home: Path) -> DagsterInstance:
     return DagsterInstance.from_config(str(home / "dagster"))
 
 
-def test_connection_lifecycle_and_import(with_connection: Path, warehouse_url: str) -> None:
+def test_connection_lifecycle_and_import(with_connection: Path, warehouse_url: str, open_warehouse) -> None:
     home = with_connection
     listed = osr("connection", "list").output
     assert "acme" in listed and "synthetic" in listed and "import" in listed
@@ -59,7 +58,7 @@ def test_connection_lifecycle_and_import(with_connection: Path, warehouse_url: s
 
     out = osr("import", "full", "--all").output
     assert out.count("SUCCESS") == 2
-    wh = Warehouse(warehouse_url)
+    wh = open_warehouse(warehouse_url)
     rows = wh.count_postings("acme.1001")
     assert rows > 1000
     with wh.engine.connect() as conn:
@@ -84,11 +83,12 @@ def test_connection_lifecycle_and_import(with_connection: Path, warehouse_url: s
     assert load_registry(home / "registry.yaml").connection("books").private is True
 
 
-def test_deleting_import_connection_keeps_companies_and_data(with_connection: Path, warehouse_url: str) -> None:
+def test_deleting_import_connection_keeps_companies_and_data(with_connection: Path, warehouse_url: str,
+                                                            open_warehouse) -> None:
     home = with_connection
     osr("company", "add", "acme", "--all")
     osr("import", "full", "--all")
-    wh = Warehouse(warehouse_url)
+    wh = open_warehouse(warehouse_url)
     rows = wh.count_postings("acme.1001")
 
     refused = osr("connection", "delete", "acme", ok=False, input="n\n")
@@ -109,14 +109,15 @@ def test_deleting_import_connection_keeps_companies_and_data(with_connection: Pa
     assert [c.key for c in load_registry(home / "registry.yaml").companies] == ["acme.1002"]
 
 
-def test_deleting_direct_connection_removes_companies_partitions_and_data(home: Path, warehouse_url: str) -> None:
+def test_deleting_direct_connection_removes_companies_partitions_and_data(home: Path, warehouse_url: str,
+                                                                          open_warehouse) -> None:
     osr("init")
     osr("connection", "add", "live", "--type", "synthetic", "--mode", "direct", "--option", "companies=5")
     osr("company", "add", "live", "5")
     refused = osr("import", "full", "--company", "live.5", ok=False)
     assert "is not imported: its connection is direct" in refused.output
     # Whatever a direct company has stored (rendered output, a cache) goes with it.
-    wh = Warehouse(warehouse_url)
+    wh = open_warehouse(warehouse_url)
     wh.load_postings("live.5", [[("p1", "v1", "2026-01-02", 202601, "1920", 10.0, "NOK", 10.0, "x",
                                   None, None, None, None, None, None, None, None)]], window=None, run_id="r")
     instance(home).add_dynamic_partitions(company_partitions.name, ["live.5"])
@@ -155,12 +156,12 @@ def test_missing_credential_variable_is_named(with_connection: Path, monkeypatch
     assert "connection 'acme': environment variable(s) not set: api_key (OSR_TEST_KEY)" in out
 
 
-def test_demo_imports_three_companies_over_http(home: Path, warehouse_url: str) -> None:
+def test_demo_imports_three_companies_over_http(home: Path, warehouse_url: str, open_warehouse) -> None:
     out = osr("demo", "--postings", "2000", "--port", "0").output
     assert out.count("SUCCESS") == 3 and "all imports succeeded" in out
     reg = load_registry(home / "registry.yaml")
     assert reg.connection("demo").type == "tripletex"
-    wh = Warehouse(warehouse_url)
+    wh = open_warehouse(warehouse_url)
     for co in reg.companies:
         assert wh.count_postings(co.key) > 1500
         assert wh.unbalanced_vouchers(co.key) == []
@@ -213,7 +214,8 @@ def test_demo_twice_on_one_home_imports_from_the_port_it_serves_on(home: Path, w
     assert f"serves the sandbox on port {second}, as the demo connection says" in out
 
 
-def test_demo_never_imports_from_whatever_holds_its_port(home: Path, warehouse_url: str, demo_tokens: None) -> None:
+def test_demo_never_imports_from_whatever_holds_its_port(home: Path, warehouse_url: str, demo_tokens: None,
+                                                         open_warehouse) -> None:
     taken = free_port()
     with serving([sys.executable, "-m", "http.server", str(taken), "--bind", "127.0.0.1"], taken):
         out = osr("demo", "--postings", "300", "--port", str(taken)).output
@@ -221,7 +223,7 @@ def test_demo_never_imports_from_whatever_holds_its_port(home: Path, warehouse_u
     assert port != taken
     assert f"port {taken} is taken by another process: the demo's sandbox serves on port {port}" in out
     assert out.count("SUCCESS") == 3 and "all imports succeeded" in out
-    wh = Warehouse(warehouse_url)
+    wh = open_warehouse(warehouse_url)
     assert all(wh.count_postings(f"demo.{n}") > 200 for n in (1001, 1002, 1003))
 
     # the closing message names the port `make dev`'s sandbox command serves on: the demo connection's
@@ -233,3 +235,11 @@ def test_demo_never_imports_from_whatever_holds_its_port(home: Path, warehouse_u
     with serving([osr_bin, "sandbox", "serve", "tripletex", "--from-connection", "demo", "--postings", "300",
                   "--option", f"state={home / 'demo-books.json'}", "--option", "years=3"], port):
         assert "credentials accepted, 3 companies reachable" in osr("connection", "test", "demo").output
+
+
+def test_sandbox_serve_names_every_sandbox_when_the_erp_has_none() -> None:
+    """Ledger-less ERPs' sandboxes (Contracting Works) are served too, and listed with the others."""
+    refused = osr("sandbox", "serve", "navision", ok=False)
+    assert refused.exit_code == 2, refused.output
+    known = refused.output.split("known: ", 1)[1]
+    assert all(erp in known for erp in ("tripletex", "24sevenoffice", "business-nxt-group", "contracting-works"))
