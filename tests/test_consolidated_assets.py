@@ -34,10 +34,11 @@ def group_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def run(home: Path, url: str, period: str | None = None):
+def run(home: Path, url: str, period: str | None = None, **more: str):
     with instance_for_test() as instance:
         instance.add_dynamic_partitions(client_partitions.name, ["Group"])
-        config = {"ops": {"client_reports": {"config": {"period": period}}}} if period else None
+        given = {**({"period": period} if period else {}), **more}
+        config = {"ops": {"client_reports": {"config": given}}} if given else None
         return materialize([client_reports], instance=instance, partition_key="Group", run_config=config,
                            resources={"registry": RegistryResource(path=str(home / "registry.yaml")),
                                       "warehouse": WarehouseResource(url=url)}, raise_on_error=False)
@@ -60,16 +61,45 @@ def test_consolidated_assets_eliminate_and_translate(group_home: Path, warehouse
     assert result.success
     income = report(result, "consolidated_income_statement")
     assert "| Linje | Navn | parent | sub | Elimineringer | Konsern |" in income  # names, not keys
-    assert "|  | **Resultat** | **700,00** | **1\u00a0900,00** | **0,00** | **2\u00a0600,00** |" in income
+    # the statutory layout in the statements' signs: revenue and liabilities positive
+    assert "| **3000–3599** | **Salgsinntekt** | **950,00** | **2\u00a0850,00** | **-950,00** | **2\u00a0850,00** |" \
+        in income
+    assert "|  | **Årsresultat** | **700,00** | **1\u00a0900,00** | **0,00** | **2\u00a0600,00** |" in income
     sheet = report(result, "consolidated_balance_sheet")
-    assert "| **C8** | **Omregningsdifferanse** | **0,00** | **100,00** | **0,00** | **100,00** |" in sheet
+    assert "|  | **Omregningsdifferanse** | **0,00** | **-100,00** | **0,00** | **-100,00** |" in sheet
     assert "| 1560 |  | 900,00 | 0,00 | -900,00 | 0,00 |" in sheet  # the accounts under their line
+    assert "| 2460 |  | 0,00 | 900,00 | -900,00 | 0,00 |" in sheet
+    assert "|  | **Sum eiendeler** | **700,00** | **2\u00a0700,00** | **-900,00** | **2\u00a0500,00** |" in sheet
+    assert "|  | **Sum egenkapital og gjeld** | **700,00** | **2\u00a0700,00** | **-900,00** | **2\u00a0500,00** |" \
+        in sheet
     assert all(checks(result).values()) and len(checks(result)) == 4
     (materialization,) = [m for m in result.asset_materializations_for_node("client_reports")
                           if m.asset_key.to_user_string() == "consolidated_balance_sheet"]
     page = materialization.metadata["html"].value
     assert page == str(group_home / "reports" / "Group-consolidated-balance-sheet-2024-01.html")
     assert '<svg id="consolidated-result"' in Path(page).read_text()
+    assert 'data-value="2500.00"' in Path(page).read_text() and 'data-value="-2500.00"' not in Path(page).read_text()
+
+
+@sqlite_only
+def test_run_config_signs_ledger_shows_debits_positive(group_home: Path, warehouse_url: str) -> None:
+    insert_group(warehouse_url).dispose()
+    result = run(group_home, warehouse_url, "2024-01", signs="ledger")
+    assert result.success
+    income = report(result, "consolidated_income_statement")
+    assert "| 3000 |  | 0,00 | -2\u00a0850,00 | 0,00 | -2\u00a0850,00 |" in income
+    assert "|  | **Årsresultat** | **-700,00** | **-1\u00a0900,00** | **0,00** | **-2\u00a0600,00** |" in income
+    sheet = report(result, "consolidated_balance_sheet")
+    assert "| 2460 |  | 0,00 | -900,00 | 900,00 | 0,00 |" in sheet
+    assert "|  | **Sum egenkapital og gjeld** | **-700,00** | **-2\u00a0700,00** | **900,00** | **-2\u00a0500,00** |" \
+        in sheet
+    html = Path(next(m for m in result.asset_materializations_for_node("client_reports")
+                     if m.asset_key.to_user_string() == "consolidated_balance_sheet").metadata["html"].value)
+    assert 'data-value="-2500.00"' in html.read_text()  # the file in the same signs: equity and liabilities
+    failed = run(group_home, warehouse_url, "2024-01", signs="credit")
+    assert not failed.success
+    failure = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "unknown signs 'credit' (known: statement, ledger)" in str(failure.event_specific_data)
 
 
 @sqlite_only

@@ -16,6 +16,7 @@ from osr_pipelines.reports.consolidation import (
     consolidated_income_statement,
 )
 from osr_pipelines.reports.rates import MissingRate, rates_from_csv
+from osr_pipelines.reports.tables import ACCOUNT, HEADING
 
 from .group_books import ELIM, PARENT, RATES_CSV, SUB, insert_group
 
@@ -36,8 +37,9 @@ def setup(eliminations: Eliminations, *companies: str) -> ClientSetup:
 
 
 def cells(table) -> dict[str, list[Decimal]]:
-    """Lines by name; account rows (under their line) by account number."""
-    return {row.cells[1] if row.strong else row.cells[0]: list(row.cells[2:]) for row in table.rows}
+    """Lines and totals by name; account rows (under their line) by account number; headings left out."""
+    return {row.cells[0] if row.kind == ACCOUNT else row.cells[1]: list(row.cells[2:]) for row in table.rows
+            if row.kind != HEADING}
 
 
 @pytest.mark.parametrize("eliminations", [BY_COUNTERPARTY, BY_ACCOUNTS], ids=["counterparty", "accounts"])
@@ -46,37 +48,68 @@ def test_consolidated_reports_match_the_hand_calculation(warehouse_url: str, rat
     group = consolidate(wh.engine, setup(eliminations), rates, 202401)
     wh.dispose()
     assert group.parts[SUB].difference == D("100.00")
-    # g.parent, g.sub, Eliminations, Consolidated (year to date); the group's month, last year's month and YTD
+    # g.parent, g.sub, Eliminations, Consolidated (year to date); the group's month, last year's month and YTD.
+    # The statutory layout in the statements' signs: income and costs positive, Årsresultat profit positive.
     income = cells(consolidated_income_statement(group))
     none = [D("0.00")] * 2
+    sale = [D("950.00"), D("2850.00"), D("-950.00"), D("2850.00"), D("2850.00"), *none]
+    result = [D("700.00"), D("1900.00"), D("0.00"), D("2600.00"), D("2600.00"), *none]
     assert income == {
-        "Salgs- og driftsinntekt": [D("950.00"), D("2850.00"), D("-950.00"), D("2850.00"), D("2850.00"), *none],
+        "Salgsinntekt": sale,
         "3000": [D("0.00"), D("2850.00"), D("0.00"), D("2850.00"), D("2850.00"), *none],
         "3050": [D("950.00"), D("0.00"), D("-950.00"), D("0.00"), D("0.00"), *none],
-        "Varekostnad": [D("0.00"), D("-950.00"), D("950.00"), D("0.00"), D("0.00"), *none],
-        "4050": [D("0.00"), D("-950.00"), D("950.00"), D("0.00"), D("0.00"), *none],
-        "Avskrivning og annen driftskostnad": [D("-200.00"), D("0.00"), D("0.00"), D("-200.00"), D("-200.00"),
-                                               *none],
-        "6300": [D("-200.00"), D("0.00"), D("0.00"), D("-200.00"), D("-200.00"), *none],
-        "Finansposter og skatt": [D("-50.00"), D("0.00"), D("0.00"), D("-50.00"), D("-50.00"), *none],
-        "8160": [D("-50.00"), D("0.00"), D("0.00"), D("-50.00"), D("-50.00"), *none],
-        "Resultat": [D("700.00"), D("1900.00"), D("0.00"), D("2600.00"), D("2600.00"), *none],
+        "Sum driftsinntekter": sale,
+        "Varekostnad": [D("0.00"), D("950.00"), D("-950.00"), D("0.00"), D("0.00"), *none],
+        "4050": [D("0.00"), D("950.00"), D("-950.00"), D("0.00"), D("0.00"), *none],
+        "Annen driftskostnad": [D("200.00"), D("0.00"), D("0.00"), D("200.00"), D("200.00"), *none],
+        "6300": [D("200.00"), D("0.00"), D("0.00"), D("200.00"), D("200.00"), *none],
+        "Sum driftskostnader": [D("200.00"), D("950.00"), D("-950.00"), D("200.00"), D("200.00"), *none],
+        "Driftsresultat": [D("750.00"), D("1900.00"), D("0.00"), D("2650.00"), D("2650.00"), *none],
+        "Finanskostnad": [D("50.00"), D("0.00"), D("0.00"), D("50.00"), D("50.00"), *none],
+        "8160": [D("50.00"), D("0.00"), D("0.00"), D("50.00"), D("50.00"), *none],
+        "Sum finanskostnader": [D("50.00"), D("0.00"), D("0.00"), D("50.00"), D("50.00"), *none],
+        "Resultat før skattekostnad": result,
+        "Årsresultat": result,
     }
     sheet = cells(consolidated_balance_sheet(group))
+    zero = [D("0.00")] * 4
+    assets = [D("700.00"), D("2700.00"), D("-900.00"), D("2500.00")]
     assert sheet == {
-        "Omløpsmidler": [D("700.00"), D("2700.00"), D("-900.00"), D("2500.00")],
+        "Sum anleggsmidler": zero,
+        "Fordringer": [D("900.00"), D("2700.00"), D("-900.00"), D("2700.00")],
         "1500": [D("0.00"), D("2700.00"), D("0.00"), D("2700.00")],
         "1560": [D("900.00"), D("0.00"), D("-900.00"), D("0.00")],
+        "Bankinnskudd, kontanter o.l.": [D("-200.00"), D("0.00"), D("0.00"), D("-200.00")],
         "1920": [D("-200.00"), D("0.00"), D("0.00"), D("-200.00")],
-        "Kortsiktig gjeld": [D("0.00"), D("-900.00"), D("900.00"), D("0.00")],
-        "2460": [D("0.00"), D("-900.00"), D("900.00"), D("0.00")],
-        "Omregningsdifferanse": [D("0.00"), D("100.00"), D("0.00"), D("100.00")],
-        "Årets resultat": [D("-700.00"), D("-1900.00"), D("0.00"), D("-2600.00")],
-        "Sum": [D("0.00")] * 4,
+        "Sum omløpsmidler": assets,
+        "Sum eiendeler": assets,
+        "Omregningsdifferanse": [D("0.00"), D("-100.00"), D("0.00"), D("-100.00")],  # a debit: equity lower
+        "Årets resultat": [D("700.00"), D("1900.00"), D("0.00"), D("2600.00")],
+        "Sum egenkapital": [D("700.00"), D("1800.00"), D("0.00"), D("2500.00")],
+        "Sum langsiktig gjeld": zero,
+        "Leverandørgjeld": [D("0.00"), D("900.00"), D("-900.00"), D("0.00")],
+        "2460": [D("0.00"), D("900.00"), D("-900.00"), D("0.00")],
+        "Sum kortsiktig gjeld": [D("0.00"), D("900.00"), D("-900.00"), D("0.00")],
+        "Sum egenkapital og gjeld": assets,
     }
-    assert not [v for row in consolidated_balance_sheet(group).rows for v in row.cells
-                if isinstance(v, Decimal) and str(v).startswith("-0")]
+    # the year's result is the same figure in both statements, per company, eliminations and group
+    assert income["Årsresultat"][:4] == sheet["Årets resultat"]
+    assert not [v for table in (consolidated_balance_sheet(group), consolidated_income_statement(group))
+                for row in table.rows for v in row.cells if isinstance(v, Decimal) and v.is_zero() and v.is_signed()]
     assert group.unbalanced() == 0 and group.mismatches == []
+
+    # --signs ledger: debit positive, so the payable and the sale are negative and the two sides cancel out
+    income = cells(consolidated_income_statement(group, signs="ledger"))
+    sheet = cells(consolidated_balance_sheet(group, signs="ledger"))
+    assert income["Salgsinntekt"] == [-v for v in sale]
+    assert income["Årsresultat"] == [-v for v in result]
+    assert income["Varekostnad"][:4] == [D("0.00"), D("950.00"), D("-950.00"), D("0.00")]  # a debit either way
+    assert sheet["Leverandørgjeld"] == [D("0.00"), D("-900.00"), D("900.00"), D("0.00")]
+    assert sheet["Sum eiendeler"] == assets
+    assert sheet["Sum egenkapital og gjeld"] == [-v for v in assets]
+    assert sheet["Årets resultat"] == income["Årsresultat"][:4]
+    with pytest.raises(ValueError, match=r"unknown signs 'credit' \(known: statement, ledger\)"):
+        consolidated_balance_sheet(group, signs="credit")
 
 
 def test_unmatched_intercompany_balances_are_listed(warehouse_url: str, rates) -> None:
@@ -94,8 +127,8 @@ def test_an_elimination_company_is_added_in_the_elimination_column(warehouse_url
     wh.dispose()
     assert group.companies == [PARENT, SUB]
     income = cells(consolidated_income_statement(group))
-    assert income["Salgs- og driftsinntekt"][:4] == [D("950.00"), D("2850.00"), D("-950.00"), D("2850.00")]
-    assert income["Varekostnad"][:4] == [D("0.00"), D("-950.00"), D("950.00"), D("0.00")]
+    assert income["Salgsinntekt"][:4] == [D("950.00"), D("2850.00"), D("-950.00"), D("2850.00")]
+    assert income["Varekostnad"][:4] == [D("0.00"), D("950.00"), D("-950.00"), D("0.00")]
     # the elimination company removed the sale, not the receivable and payable: they stay, and do not cancel
     assert group.unbalanced() == 0
 

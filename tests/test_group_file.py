@@ -7,6 +7,8 @@ Random files either load or raise the loader's own error, never anything else.
 
 from __future__ import annotations
 
+import csv
+import json
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -83,6 +85,33 @@ def test_the_same_accounts_as_a_list_are_eliminated(group_home: Path) -> None:
     book = next((group_home / "out").glob("*.xlsx"))
     rows = {r[0].value: [c.value for c in r[2:6]] for r in load_workbook(book).worksheets[0].iter_rows(min_row=4)}
     assert rows[1560] == [900, 0, -900, 0]  # the receivable eliminated (Omløpsmidler 700, 2700, -900, 2500)
+
+
+def test_osr_report_for_a_client_has_the_statements_signs_in_every_format(group_home: Path) -> None:
+    """Revenue and liabilities positive by default, negative with --signs ledger, alike in CSV, JSON and Excel
+    (totals as formulas); the sides agree, and Årsresultat is the balance sheet's Årets resultat."""
+    (group_home / "consolidation.yaml").write_text(yaml.safe_dump({"clients": {CLIENT: {
+        "currency": "NOK", "rates": "rates.csv", "eliminate": {"accounts": ["1560", "2460", "3050", "4050"]}}}}))
+    for signs, sign in (("statement", 1), ("ledger", -1)):
+        out = group_home / signs
+        for kind in ("income-statement", "balance-sheet"):
+            osr("report", kind, "--client", CLIENT, "--period", "2024-01", "--signs", signs, "--out", str(out),
+                "--format", "csv", "--format", "json", "--format", "xlsx")
+        # CSV: row kind, line, name, then parent, sub, eliminations, group
+        sheet = {r[2]: [Decimal(v) for v in r[3:]] for r in csv.reader(
+            next(out.glob("*balance-sheet-2024-01.csv")).read_text().splitlines()[1:]) if r[0] != "heading"}
+        assert sheet["Leverandørgjeld"] == [0, sign * 900, sign * -900, 0], signs  # the sub's payable, eliminated
+        assert sheet["Sum eiendeler"] == [700, 2700, -900, 2500], signs
+        assert sheet["Sum egenkapital og gjeld"] == [sign * v for v in sheet["Sum eiendeler"]], signs
+        table = json.loads(next(out.glob("*income-statement-2024-01.json")).read_text())["tables"][0]
+        income = {r["cells"][1]: r["cells"][2:] for r in table["rows"] if r["row"] != "heading"}
+        assert income["Salgsinntekt"][:4] == [sign * 950, sign * 2850, sign * -950, sign * 2850], signs
+        assert income["Årsresultat"][:4] == [float(v) for v in sheet["Årets resultat"]] == \
+            [sign * 700, sign * 1900, 0, sign * 2600], signs
+        book = load_workbook(next(out.glob("*balance-sheet-2024-01.xlsx"))).worksheets[0]
+        totals = {r[1].value: [c.value for c in r[2:6]] for r in book.iter_rows(min_row=4)}
+        assert all(str(v).startswith("=") for name in ("Sum eiendeler", "Sum egenkapital og gjeld")
+                   for v in totals[name]), totals
 
 
 def test_an_elimination_account_no_company_has_is_refused_by_osr_report(group_home: Path) -> None:

@@ -58,17 +58,20 @@ def test_share_capital_at_the_acquisition_rate_and_the_difference_as_residual(wa
 def test_osr_report_gives_the_paper_figures(home: Path, warehouse_url: str) -> None:
     insert_hand_group(warehouse_url).dispose()
     write_home(home)
-    osr("report", "balance-sheet", "--client", CLIENT, "--period", "2025-02", "--out", str(home / "out"))
-    book = load_workbook(next((home / "out").glob("*.xlsx")))
-    values = {}
-    for sheet in book.worksheets:
-        for row in sheet.iter_rows(values_only=True):
-            numbers = [v for v in row if isinstance(v, int | float) and not isinstance(v, bool)]
-            for cell in row:
-                if isinstance(cell, str) and numbers:
-                    values.setdefault(cell, numbers[-1])
-    assert values["Aksjekapital"] == -10000  # the consolidated column: the parent has no share capital
-    assert values["Omregningsdifferanse"] == 4750
+    for signs, sign in (("statement", -1), ("ledger", 1)):
+        out = home / signs
+        osr("report", "balance-sheet", "--client", CLIENT, "--period", "2025-02", "--out", str(out), "--signs", signs)
+        book = load_workbook(next(out.glob("*.xlsx")))
+        values = {}
+        for sheet in book.worksheets:
+            for row in sheet.iter_rows(values_only=True):
+                numbers = [v for v in row if isinstance(v, int | float) and not isinstance(v, bool)]
+                for cell in row:
+                    if isinstance(cell, str) and numbers:
+                        values.setdefault(cell, numbers[-1])
+        # the consolidated column (the parent has no share capital): equity positive unless --signs ledger
+        assert values["Aksjekapital"] == sign * -10000, signs
+        assert values["Omregningsdifferanse"] == sign * 4750, signs  # a debit: it lowers equity
 
 
 def test_earlier_years_results_are_retained_at_their_own_average_rates(warehouse_url: str, tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ def test_consolidation_with_norges_bank_rates_matches_the_hand_calculation(api: 
     wh.dispose()
     total = consolidated_income_statement(group).rows[-1].cells
     # per company, eliminations and the group year to date; the group's month, last year's month and YTD
-    assert total[1:] == ("Resultat", D("700.00"), D("1900.00"), D("0.00"), D("2600.00"), D("2600.00"), D("0.00"),
+    assert total[1:] == ("Årsresultat", D("700.00"), D("1900.00"), D("0.00"), D("2600.00"), D("2600.00"), D("0.00"),
                          D("0.00"))
     assert group.parts[SUB].difference == D("100.00")
 

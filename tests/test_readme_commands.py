@@ -247,6 +247,11 @@ def _statement(account: str, ledger: float) -> float:
     return round(-ledger if account.startswith(("3", "80")) else ledger, 2)
 
 
+def _balance_statement(account: str, ledger: float) -> float:
+    """The balance sheet's sign: assets (class 1) as the ledger has them, equity and liabilities turned."""
+    return round(ledger if account.startswith("1") else -ledger, 2)
+
+
 def test_reports_show_the_warehouses_sums(chain: Chain) -> None:
     out = chain.outputs["## Reports"]
     reports = chain.home / ".osr" / "reports"
@@ -278,14 +283,16 @@ def test_reports_show_the_warehouses_sums(chain: Chain) -> None:
     balances = {e: _ledger(wh, f"acme-tt.{e}", 202412) for e in ("1003", "1004")}
     listed = {str(r[0]): r[2:6] for r in rows if isinstance(r[0], int)}
     assert set(listed) == {a for b in balances.values() for a in b if a < "3000"}
-    # Compared by size: the consolidated report shows ledger signs (debit positive) whatever --signs says.
+    # The statements' signs, as for a company (--signs statement is the default): assets positive, equity and
+    # liabilities positive, so the year's result is positive for a profit.
     for account, (first, second, eliminated, group) in listed.items():
-        assert (abs(first), abs(second), eliminated) == (
-            abs(round(balances["1003"].get(account, 0.0), 2)), abs(round(balances["1004"].get(account, 0.0), 2)), 0)
+        assert (first, second, eliminated) == (
+            _balance_statement(account, balances["1003"].get(account, 0.0)),
+            _balance_statement(account, balances["1004"].get(account, 0.0)), 0), account
         assert group == pytest.approx(first + second, abs=0.005), account
     (year_result,) = [r for r in rows if r[1] == "Årets resultat"]
     for value, erp_id in zip(year_result[2:4], ("1003", "1004"), strict=True):
-        assert abs(value) == abs(round(sum(v for a, v in balances[erp_id].items() if a >= "3000"), 2))
+        assert value == round(-sum(v for a, v in balances[erp_id].items() if a >= "3000"), 2)
 
 
 def _logical_lines(block: str) -> list[str]:

@@ -264,8 +264,8 @@ def test_a_clients_consolidated_report_shows_eliminations_in_browser_and_workboo
     rows = {r[0].value: (r[0].row, [c.value for c in r[2:6]]) for r in sheet.iter_rows(min_row=4)}
     assert rows[3050][1] == [950, 0, -950, 0]  # the intercompany sale, eliminated; account numbers as numbers
     assert sheet.row_dimensions[rows[3050][0]].outline_level == 1  # account detail, outlined under its line
-    line = rows["3"][0]
-    assert rows["3"][1] == [f"=SUM({c}{line + 1}:{c}{line + 2})" for c in "CDEF"]  # 950 + 0, 2850 + 0, ...
+    line = rows["3000–3599"][0]  # Salgsinntekt, the statutory line
+    assert rows["3000–3599"][1] == [f"=SUM({c}{line + 1}:{c}{line + 2})" for c in "CDEF"]  # 950 + 0, 2850 + 0, ...
     figures = {r[0].value: [c.value for c in r[1:]] for r in workbook["Per selskap hittil i år"].iter_rows(min_row=4)}
     assert figures["Konsern"][2] == Decimal("2600.00") or figures["Konsern"][2] == 2600
     assert len(workbook["Per selskap hittil i år"]._charts) == 1  # a native chart of the figures

@@ -36,7 +36,7 @@ from osr_pipelines.partitions import client_partitions, company_partitions
 from osr_pipelines.registry import RegistryError
 from osr_pipelines.reports import budgets, files, saft
 from osr_pipelines.reports import warnings as checks
-from osr_pipelines.reports.build import NS4102, build_report
+from osr_pipelines.reports.build import NS4102, build_report, ledger_signs
 from osr_pipelines.reports.consolidation import (
     consolidate,
     consolidated_balance_sheet,
@@ -245,6 +245,7 @@ def client_reports(context: AssetExecutionContext, config: ReportConfig) -> Iter
     client = context.partition_key
     engine = context.resources.warehouse.warehouse.engine
     try:
+        ledger_signs(config.signs)  # an unknown choice fails the run before anything is read
         registry = context.resources.registry.load()
         group = client_setup(registry, client)
         period = (parse_period(config.period, what=f"client '{client}': run config 'period'") if config.period
@@ -264,11 +265,12 @@ def client_reports(context: AssetExecutionContext, config: ReportConfig) -> Iter
             continue
         kind = "income-statement" if name == "consolidated_income_statement" else "balance-sheet"
         page, book = files.write(files.client_document(result, kind, lines, lang=config.lang, names=names,
-                                                       warnings=found),
+                                                       warnings=found, signs=config.signs),
                                  report_folder())
+        table = render(result, lines, lang=config.lang, signs=config.signs)
         yield MaterializeResult(
             asset_key=name,
-            metadata={"report": MetadataValue.md(markdown(render(result, lines), config.lang, names)),
+            metadata={"report": MetadataValue.md(markdown(table, config.lang, names)),
                       "period": label(period),
                       "warnings": MetadataValue.md("\n".join(f"- {w}" for w in found) or text("none", config.lang)),
                       "html": MetadataValue.path(str(page)), "excel": MetadataValue.path(str(book)),

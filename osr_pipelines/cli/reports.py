@@ -140,7 +140,7 @@ def report(kind: str, company: str | None, client: str | None, period: int | Non
                 if outside := checks.outside_data(client, month, span, lang):
                     found.insert(0, outside)
             lines = None if group_by == NS4102 else saft.groupings(group_by, stated=result.groups)
-            doc = files.client_document(result, kind, lines, lang=lang, names=names, warnings=found)
+            doc = files.client_document(result, kind, lines, lang=lang, names=names, warnings=found, signs=signs)
             what = f"consolidated {kind} of client '{client}' for {label(month)} in {group.setup.currency}"
     except (MissingRate, ConnectorError) as exc:
         raise click.ClickException(f"client '{client}': {exc}" if client else f"company '{company}': {exc}") from None

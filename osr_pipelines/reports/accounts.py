@@ -72,12 +72,15 @@ Grouping = Callable[[str], Line]
 @dataclass(frozen=True)
 class StatutoryLine:
     """A line of the statement: the accounts from ``first`` to ``last`` (four digits, inclusive), or,
-    with ``result``, every result account (the balance sheet's Årets resultat, inside equity)."""
+    with ``result``, every result account (the balance sheet's Årets resultat, inside equity). A ``given``
+    line holds a figure no account carries (a consolidation's translation difference), shown only where
+    one is given."""
 
     key: str
     first: str = ""
     last: str = ""
     result: bool = False
+    given: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ BALANCE_LAYOUT: Layout = (
     Total("sum eiendeler", 1, ("anleggsmidler", "omlopsmidler")),
     Heading("egenkapital og gjeld"),
     Section("egenkapital", -1, (_L("innskutt egenkapital", "2000", "2039"), _L("opptjent egenkapital", "2040", "2099"),
-                                _L("arets resultat", result=True))),
+                                _L("omregningsdifferanse", given=True), _L("arets resultat", result=True))),
     Section("langsiktig gjeld", -1, (_L("avsetninger", "2100", "2199"), _L("annen langsiktig gjeld", "2200", "2299")),
             always=True),
     Section("kortsiktig gjeld", -1, (_L("kredittinstitusjoner", "2300", "2399"), _L("leverandorgjeld", "2400", "2499"),
@@ -153,6 +156,8 @@ def statutory_line(number: str, is_balance: bool, layout: Layout) -> tuple[Secti
         if not isinstance(item, Section):
             continue
         for line in item.lines:
+            if line.given:
+                continue
             if line.result:
                 if not is_balance:
                     return item, line

@@ -43,6 +43,14 @@ GROUP_BY = (NS4102, *saft.LEVELS)
 SIGNS = ("statement", "ledger")
 
 
+def ledger_signs(signs: str) -> bool:
+    """Whether ``signs`` keeps the ledger's signs (debit positive) rather than turning them into the statements'
+    own, for the company and the consolidated statements alike; an unknown choice is refused."""
+    if signs not in SIGNS:
+        raise ValueError(f"unknown signs '{signs}' (known: {', '.join(SIGNS)})")
+    return signs == "ledger"
+
+
 def ledger_range(period: int) -> tuple[int, int]:
     """What every report of ``period`` needs: from January last year (for comparisons) to ``period``."""
     return january(shift(period, -12)), period
@@ -98,8 +106,7 @@ def build_report(kind: str, ledger: Ledger, period: int, group_by: str = NS4102,
     """
     if kind not in KINDS:
         raise ValueError(f"unknown report '{kind}' (known: {', '.join(KINDS)})")
-    if signs not in SIGNS:
-        raise ValueError(f"unknown signs '{signs}' (known: {', '.join(SIGNS)})")
+    as_ledger = ledger_signs(signs)
     tb = trial_balance(ledger)
     title = f"{text(kind, lang)} {label(period)} ({tb.currency})"
     names = {a: tb.name(a) for a in tb.accounts}
@@ -119,13 +126,12 @@ def build_report(kind: str, ledger: Ledger, period: int, group_by: str = NS4102,
             for account in budget.accounts:  # budgeted on an account without postings: a result account
                 names.setdefault(account, account)
                 balance.setdefault(account, False)
-        statement = statutory_table(title, columns, INCOME_LAYOUT, values, names, balance, lang,
-                                    signs == "ledger")
+        statement = statutory_table(title, columns, INCOME_LAYOUT, values, names, balance, lang, as_ledger)
         table, unmapped = statement.table, statement.unplaced
     elif group_by == NS4102:
         values, result = balance_columns(tb, period)
         statement = statutory_table(title, balance_headings(period, lang), BALANCE_LAYOUT, values, names, balance,
-                                    lang, signs == "ledger", result)
+                                    lang, as_ledger, result)
         table, unmapped = statement.table, statement.unplaced
         totals = statement.ledger_totals
         difference = [a + b for a, b in zip(totals["sum eiendeler"], totals["sum egenkapital og gjeld"],

@@ -29,18 +29,21 @@ from decimal import Decimal
 from sqlalchemy import Engine, case, func, or_, select
 
 from osr_pipelines.reports import ledger
-from osr_pipelines.reports.accounts import Grouping, Line, ns4102_balance_section, ns4102_class
-from osr_pipelines.reports.build import ledger_range
+from osr_pipelines.reports.accounts import BALANCE_LAYOUT, INCOME_LAYOUT, Grouping, Line
+from osr_pipelines.reports.build import ledger_range, ledger_signs
+from osr_pipelines.reports.language import text
 from osr_pipelines.reports.ledger import CENT, Ledger
 from osr_pipelines.reports.periods import january, label, months_between, shift
 from osr_pipelines.reports.rates import Rates
 from osr_pipelines.reports.statements import YEAR_RESULT
-from osr_pipelines.reports.tables import Row, Table
+from osr_pipelines.reports.tables import Row, Table, statutory_table
 from osr_pipelines.reports.trial_balance import ZERO, TrialBalance, trial_balance
 from osr_pipelines.warehouse.schema import gl_postings
 from osr_pipelines.yamlfile import quoted
 
 TRANSLATION = Line("C8", "Omregningsdifferanse")
+#: the statutory balance sheet's line for the translation difference, inside Egenkapital
+TRANSLATION_KEY = "omregningsdifferanse"
 #: posting columns that may hold the counterparty company of an intercompany posting
 COUNTERPARTY_COLUMNS = ("customer", "supplier", "department", "project",
                         "free_dimension_1", "free_dimension_2", "free_dimension_3")
@@ -347,11 +350,18 @@ def _add(one: Translated, two: Translated) -> Translated:
 
 
 # -- the consolidated reports, as tables ---------------------------------------------------------
+#
+# By NS 4102 (no groupings) they are the company statements' statutory layout, built by the same
+# :func:`statutory_table` in the same ``signs``, with the consolidation's columns; by another grouping
+# (SAF-T codes) each line is a code, the income statement profit positive and the balance sheet in the
+# ledger's sign, as the company reports by such a grouping are.
 
-#: each company's grouping of its accounts (its own SAF-T overrides, say); NS 4102 by default
+#: each company's grouping of its accounts (its own SAF-T overrides, say)
 Groupings = Callable[[str], Grouping]
 #: per line, per account, the amount of each column (ledger sign)
 Cells = dict[Line, dict[str, list[Decimal]]]
+#: (column, company, amounts per account in the ledger's sign): what one company adds to one column
+Figures = list[tuple[int, str, dict[str, Decimal]]]
 
 
 def _zero_signed(value: Decimal) -> Decimal:
@@ -359,10 +369,25 @@ def _zero_signed(value: Decimal) -> Decimal:
     return value + ZERO
 
 
-def _place(cells: Cells, column: int, width: int, values: dict[str, Decimal], grouping: Grouping) -> None:
-    for account, value in values.items():
-        row = cells.setdefault(grouping(account), {}).setdefault(account, [ZERO] * width)
-        row[column] += value
+def _by_account(figures: Figures, width: int) -> dict[str, list[Decimal]]:
+    """Per account its amount in each column; accounts without any left out, as the statements leave them."""
+    out: dict[str, list[Decimal]] = {}
+    for column, _, values in figures:
+        for account, value in values.items():
+            out.setdefault(account, [ZERO] * width)[column] += value
+    return {account: values for account, values in out.items() if any(values)}
+
+
+def _by_line(figures: Figures, width: int, groupings: Groupings) -> Cells:
+    """Per line, per account, its amount in each column; by each company's own grouping, since a SAF-T file's
+    codes (or its overrides) may put the same account number on another line."""
+    cells: Cells = {}
+    for column, company, values in figures:
+        grouping = groupings(company)
+        for account, value in values.items():
+            row = cells.setdefault(grouping(account), {}).setdefault(account, [ZERO] * width)
+            row[column] += value
+    return cells
 
 
 def _rows(cells: Cells, sign: int, names: dict[str, str], extra: list[Line], fixed: dict[Line, list[Decimal]]
@@ -387,51 +412,67 @@ def _total(rows: list[Row], title: str, width: int) -> Row:
     return Row(("", title, *(_zero_signed(v) for v in sums)), strong=True)
 
 
-def _grouping(groupings: Groupings | None, company: str, default: Grouping) -> Grouping:
-    return groupings(company) if groupings else default
+def _sources(c: Consolidation) -> list[dict[str, Translated]]:
+    """The columns' parts: each company's own, then the eliminations (every company's, and an elimination
+    company's)."""
+    return [*({co: c.parts[co]} for co in c.companies), c.eliminated]
 
 
-def consolidated_income_statement(c: Consolidation, groupings: Groupings | None = None) -> Table:
+def consolidated_income_statement(c: Consolidation, groupings: Groupings | None = None, *, lang: str = "nb",
+                                  signs: str = "statement") -> Table:
     """Per company the year to date, the eliminations and the group; then the group's month, the same month
-    last year and last year to date. Profit positive; each line's accounts under it."""
+    last year and last year to date. Each line's accounts under it; by NS 4102 the statutory layout down to
+    Årsresultat, in ``signs``."""
+    as_ledger = ledger_signs(signs)
     last_year = shift(c.period, -12)
     last_ytd = months_between(january(last_year), last_year)
-    sources = [*({co: c.parts[co]} for co in c.companies), c.eliminated]
-    width = len(sources) + 4
-    cells: Cells = {}
+    sources = _sources(c)
+    group = len(sources)  # the group's year to date; its month, last year's month and last year to date follow
+    width = group + 4
+    figures: Figures = []
     for column, source in enumerate(sources):
         for company, part in source.items():
-            grouping = _grouping(groupings, company, ns4102_class)
-            _place(cells, column, width, part.ytd, grouping)
-            _place(cells, width - 4, width, part.ytd, grouping)
-            for offset, months in ((1, [c.period]), (2, [last_year]), (3, last_ytd)):
-                _place(cells, width - 4 + offset, width, part.results(months), grouping)
-    rows = _rows(cells, -1, c.names, [], {})
-    rows.append(_total(rows, "Resultat", width))
+            figures += [(column, company, part.ytd), (group, company, part.ytd)]
+            figures += [(group + offset, company, part.results(months))
+                        for offset, months in ((1, [c.period]), (2, [last_year]), (3, last_ytd))]
     headers = (*c.companies, "Eliminations", "Consolidated", label(c.period), label(last_year),
                f"YTD {label(last_year)}")
-    return Table(f"Consolidated income statement {c.client}, year to date {label(c.period)} ({c.currency})",
-                 ("Line", "Name", *headers), rows)
+    title = f"{text('consolidated income-statement', lang)} {c.client} {label(c.period)} ({c.currency})"
+    if groupings is None:
+        values = _by_account(figures, width)
+        return statutory_table(title, headers, INCOME_LAYOUT, values, c.names, dict.fromkeys(values, False), lang,
+                               as_ledger).table
+    rows = _rows(_by_line(figures, width, groupings), -1, c.names, [], {})
+    rows.append(_total(rows, "Resultat", width))
+    return Table(title, ("Line", "Name", *headers), rows)
 
 
-def consolidated_balance_sheet(c: Consolidation, groupings: Groupings | None = None) -> Table:
-    """Closing balances per company, the eliminations, and the group; assets positive, every column sums to
-    zero; each line's accounts under it, the year's result and the translation difference last."""
-    sources = [*({co: c.parts[co]} for co in c.companies), c.eliminated]
+def consolidated_balance_sheet(c: Consolidation, groupings: Groupings | None = None, *, lang: str = "nb",
+                               signs: str = "statement") -> Table:
+    """Closing balances per company, the eliminations, and the group, each line's accounts under it. By NS 4102
+    the statutory layout in ``signs``, the year's result and the translation difference inside Egenkapital,
+    so Sum eiendeler equals Sum egenkapital og gjeld wherever the eliminations cancel out; by another
+    grouping in the ledger's sign (every column sums to zero), those two lines last."""
+    as_ledger = ledger_signs(signs)
+    sources = _sources(c)
     width = len(sources) + 1
-    cells: Cells = {}
-    fixed = {YEAR_RESULT: [ZERO] * width, TRANSLATION: [ZERO] * width}
-    for column, source in enumerate(sources):
-        for company, part in source.items():
-            grouping = _grouping(groupings, company, ns4102_balance_section)
-            for target in (column, width - 1):
-                _place(cells, target, width, part.closing, grouping)
-                fixed[YEAR_RESULT][target] += sum(part.ytd.values(), ZERO)
-                fixed[TRANSLATION][target] += part.difference
-    rows = _rows(cells, 1, c.names, [TRANSLATION, YEAR_RESULT], fixed)
+    parts = [(target, company, part) for column, source in enumerate(sources) for company, part in source.items()
+             for target in (column, width - 1)]
+    result, translation = [ZERO] * width, [ZERO] * width
+    for column, _, part in parts:
+        result[column] += sum(part.ytd.values(), ZERO)
+        translation[column] += part.difference
+    figures: Figures = [(column, company, part.closing) for column, company, part in parts]
+    headers = (*c.companies, "Eliminations", "Consolidated")
+    title = f"{text('consolidated balance-sheet', lang)} {c.client} {label(c.period)} ({c.currency})"
+    if groupings is None:
+        values = _by_account(figures, width)
+        return statutory_table(title, headers, BALANCE_LAYOUT, values, c.names, dict.fromkeys(values, True), lang,
+                               as_ledger, result, {TRANSLATION_KEY: translation} if any(translation) else {}).table
+    rows = _rows(_by_line(figures, width, groupings), 1, c.names, [TRANSLATION, YEAR_RESULT],
+                 {YEAR_RESULT: result, TRANSLATION: translation})
     rows.append(_total(rows, "Sum", width))
-    return Table(f"Consolidated balance sheet {c.client} {label(c.period)} ({c.currency})",
-                 ("Line", "Name", *c.companies, "Eliminations", "Consolidated"), rows)
+    return Table(title, ("Line", "Name", *headers), rows)
 
 
 def mismatch_table(c: Consolidation) -> Table:

@@ -148,13 +148,13 @@ def company_document(report: Report, name: str = "", warnings: Sequence[str] = (
 
 def client_document(group: Consolidation, kind: str, groupings: Groupings | None = None, *, lang: str = "nb",
                     names: dict[str, str] | None = None, warnings: Sequence[str] = (),
-                    notes: Sequence[str] = ()) -> Document:
-    """The consolidated income statement or balance sheet, with the intercompany mismatches and two charts:
-    revenue and cost per company, and the result per company beside the eliminations and the group."""
+                    notes: Sequence[str] = (), signs: str = "statement") -> Document:
+    """The consolidated income statement or balance sheet (in ``signs``), with the intercompany mismatches and two
+    charts: revenue and cost per company, and the result per company beside the eliminations and the group."""
     names = names or {}
     render = consolidated_income_statement if kind == "income-statement" else consolidated_balance_sheet
     what = text(f"consolidated {kind}", lang)
-    table = render(group, groupings)
+    table = render(group, groupings, lang=lang, signs=signs)
     table = Table(f"{what} {label(group.period)} ({group.currency})", table.columns, table.rows)
     mismatches = mismatch_table(group)
     mismatches = Table(text("intercompany", lang), mismatches.columns,  # the kind (balance, result) in words

@@ -104,6 +104,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "egenkapital": ("Egenkapital", "Equity"),
     "innskutt egenkapital": ("Innskutt egenkapital", "Paid-in equity"),
     "opptjent egenkapital": ("Opptjent egenkapital", "Retained earnings"),
+    "omregningsdifferanse": ("Omregningsdifferanse", "Translation difference"),
     "arets resultat": ("Årets resultat", "Result for the year"),
     "sum egenkapital": ("Sum egenkapital", "Total equity"),
     "langsiktig gjeld": ("Langsiktig gjeld", "Long-term liabilities"),

@@ -59,14 +59,17 @@ def trial_balance_table(tb: TrialBalance, period: int, lang: str = "nb") -> Tabl
 
 def statutory_table(title: str, columns: Sequence[str], layout: Layout, values: dict[str, list[Decimal]],
                     names: dict[str, str], balance: dict[str, bool], lang: str = "nb", ledger_signs: bool = False,
-                    year_result: list[Decimal] | None = None) -> Statement:
+                    year_result: list[Decimal] | None = None, given: dict[str, list[Decimal]] | None = None
+                    ) -> Statement:
     """The statement of ``layout``: per line its accounts (detail rows), per section its sum, and the totals.
 
     ``values`` are the ledger's amounts (debit positive) per account and column; the statement turns them
     to its own signs unless ``ledger_signs``. ``year_result`` is what the balance sheet's Årets resultat
-    line holds (the result accounts, ledger sign). Accounts no line covers are listed in a section of
-    their own, counted in no total.
+    line holds (the result accounts, ledger sign); ``given`` the figures of the layout's given lines by
+    their key (ledger sign), which are left out where not given. Accounts no line covers are listed in a
+    section of their own, counted in no total.
     """
+    given = given or {}
     width = len(columns)
     placed: dict[str, dict[str, list[str]]] = {}
     unplaced = []
@@ -111,16 +114,18 @@ def statutory_table(title: str, columns: Sequence[str], layout: Layout, values: 
             continue  # a section without accounts is left out, as the statements leave out empty lines
         lines = []
         rows.append(Row(("", text(item.key, lang), *([""] * width)), strong=True, kind=HEADING))
+        fixed = []  # the figures of lines no account is on
         for line in item.lines:
             accounts = placed.get(item.key, {}).get(line.key, [])
-            if line.result:
-                lines.append(add_line(line.key, "", [], sign, year_result or [ZERO] * width))
+            if line.result or (line.given and line.key in given):
+                fixed.append((year_result or [ZERO] * width) if line.result else given[line.key])
+                lines.append(add_line(line.key, "", [], sign, fixed[-1]))
             elif accounts:
                 lines.append(add_line(line.key, f"{line.first}–{line.last}", accounts, sign))
         section_rows[item.key], signs[item.key] = len(rows), sign
         accounts = [a for line_accounts in placed.get(item.key, {}).values() for a in line_accounts]
-        extra = year_result if year_result and any(line.result for line in item.lines) else [ZERO] * width
-        ledger[item.key] = [sum((values[a][c] for a in accounts), extra[c]) for c in range(width)]
+        ledger[item.key] = [sum((values[a][c] for a in accounts), sum((f[c] for f in fixed), ZERO))
+                            for c in range(width)]
         rows.append(_sum_row(text(f"sum {item.key}", lang), rows, [(i, 1) for i in lines], 2, width))
     if unplaced:
         rows.append(Row(("", text("uten linje", lang), *([""] * width)), strong=True, kind=HEADING))
