@@ -5,8 +5,8 @@ one costs minutes. Every command runs in a network namespace joined to the host 
 hosts file names the host's end of the link ``db``; there a small forwarder passes port 5432 on to the
 suite's PostgreSQL server, which listens on loopback only. A temporary directory holding ``osr`` is
 bind-mounted on ``/srv`` in a private mount namespace, so the machine's ``/srv`` is never written.
-The environment block is sourced as written (its ``DAGSTER_PG_PASSWORD=...`` too), ``deploy/dagster.yaml``
-is copied into ``DAGSTER_HOME`` as its comment says, then ``osr init``, ``osr warehouse upgrade``
+The environment block runs as written (its ``DAGSTER_PG_PASSWORD=...`` too, and its copy of
+``deploy/dagster.yaml`` into ``DAGSTER_HOME``), then ``osr init``, ``osr warehouse upgrade``
 (which "What lands in the warehouse" suggests right after installing) and the webserver and the daemon,
 each started on its own from the checkout root, as a service would be. The roles ``osr`` and ``dagster``
 and the databases ``reporting`` and ``dagster`` are created for the test and dropped after it.
@@ -195,7 +195,7 @@ def _steps() -> tuple[str, str, list[str]]:
     block = readme_block(SECTION)
     # The block is indented under item 3: the helper must find that one, not a later section's.
     assert "   ```bash\n" + block + "```" in section, block
-    assert "# copy deploy/dagster.yaml from this repository here" in block
+    assert 'cp deploy/dagster.yaml "$DAGSTER_HOME"/' in block
     init = re.search(r"^4\. `([^`]+)`", section, re.M)[1]
     services = re.findall(r"`(dagster-(?:webserver|daemon)[^`]*)`", re.search(r"^5\. .*$", section, re.M)[0])
     return block, init, services
@@ -281,11 +281,10 @@ def deployment(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         _wait(lambda: "forwarding" in d.log("forwarder"), 20, "the forwarder", d.logs)
 
-        copy = 'mkdir -p "$DAGSTER_HOME" && cp deploy/dagster.yaml "$DAGSTER_HOME"/\n'
         upgrade = readme_block("## What lands in the warehouse")
         # DAGSTER_PG_PASSWORD=... is sent as the password, as written: the server trusts connections from
         # loopback (the forwarder's) and ignores it.
-        d.setup = subprocess.run(d.shell(block + copy + init + "\n" + upgrade), env=env, capture_output=True,
+        d.setup = subprocess.run(d.shell(block + init + "\n" + upgrade), env=env, capture_output=True,
                                  text=True, timeout=120)
         if d.setup.returncode == 0:
             for command in services:
