@@ -6,7 +6,7 @@ import os
 import shutil
 import signal
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from dagster import DagsterInstance, instance_for_test
 from sqlalchemy.engine import make_url
 
 from osr_pipelines.instance import RUN_QUEUE
+from osr_pipelines.warehouse.loader import Warehouse
 
 PG_URL = os.environ.get("OSR_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -71,6 +72,24 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'warehouse.db'}"
     return request.getfixturevalue("pg_database")("wh")
+
+
+@pytest.fixture
+def open_warehouse() -> Iterator[Callable[[str], Warehouse]]:
+    """Opens warehouses that are disposed when the test ends, pass or fail.
+
+    An engine left to the garbage collector has psycopg warn about each pooled
+    connection still open, in whichever later test the collector happens to run.
+    """
+    opened: list[Warehouse] = []
+
+    def open_(url: str) -> Warehouse:
+        opened.append(Warehouse(url))
+        return opened[-1]
+
+    yield open_
+    for wh in opened:
+        wh.dispose()
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from dagster import (
 
 from osr_pipelines.partitions import company_partitions
 from osr_pipelines.run_queue import PARKED_TAG
-from osr_pipelines.warehouse.loader import Warehouse
 from tests.conftest import synthetic_connection, write_registry
 from tests.test_production_path import DONE, wait_until
 
@@ -32,7 +31,7 @@ BIN = Path(sys.executable).parent
 
 
 def test_a_backfill_of_many_companies_runs_in_batches_per_connection(production_env: dict[str, str],
-                                                                       tmp_path: Path) -> None:
+                                                                       tmp_path: Path, open_warehouse) -> None:
     env = production_env
     alpha = [str(i) for i in range(1001, 1013)]  # 12 companies: one batch (at least 10 a batch)
     beta = [str(i) for i in range(2001, 2004)]   # 3 companies, 2003 gone from the ERP
@@ -73,7 +72,7 @@ def test_a_backfill_of_many_companies_runs_in_batches_per_connection(production_
         checked = {e.dagster_event.event_specific_data.partition for r in runs
                    for e in instance.all_logs(r.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)}
         assert checked == set(keys) - {"beta.2003"}
-        wh = Warehouse(env["OSR_WAREHOUSE_URL"])
+        wh = open_warehouse(env["OSR_WAREHOUSE_URL"])
         assert all(wh.count_postings(k) > 0 for k in keys if k != "beta.2003")
         ok = [r for r in runs if r.tags["osr/connection"] == "alpha"]
         assert all(r.status == DagsterRunStatus.SUCCESS for r in ok)

@@ -39,7 +39,8 @@ def statuses(instance: DagsterInstance, asset: str) -> dict[str, AssetPartitionS
     return instance.get_status_by_partition(AssetKey(asset), KEYS, company_partitions)
 
 
-def test_one_failing_company_in_a_batch_fails_alone(home: Path, warehouse_url: str, pg_instance) -> None:
+def test_one_failing_company_in_a_batch_fails_alone(home: Path, warehouse_url: str, pg_instance,
+                                                    open_warehouse) -> None:
     registry = books_registry(home, in_source="1,2,4,5,6,7,8")  # books.3 is not in the source
     requests = nightly_batches(pg_instance, registry)
     # 8 companies of one connection: one run (a batch is split for parallel readers from 10 companies on)
@@ -54,7 +55,7 @@ def test_one_failing_company_in_a_batch_fails_alone(home: Path, warehouse_url: s
     assert reason is not None and "no such company in the source" in reason and "books.3" in reason, reason
     assert company_failure(pg_instance, failed_run, "books.4") is None
 
-    wh = Warehouse(warehouse_url)
+    wh = open_warehouse(warehouse_url)
     assert wh.count_postings("books.3") == 0
     for key in set(KEYS) - {"books.3"}:
         assert wh.count_postings(key) > 0, key
@@ -83,12 +84,13 @@ def test_one_failing_company_in_a_batch_fails_alone(home: Path, warehouse_url: s
     assert set(statuses(pg_instance, "gl_postings").values()) == {AssetPartitionStatus.MATERIALIZED}
 
 
-def test_a_company_being_imported_elsewhere_is_left_alone(home: Path, pg_database, monkeypatch, pg_instance) -> None:
+def test_a_company_being_imported_elsewhere_is_left_alone(home: Path, pg_database, monkeypatch, pg_instance,
+                                                         open_warehouse) -> None:
     url = pg_database("lease")
     monkeypatch.setenv("OSR_WAREHOUSE_URL", url)
     registry = books_registry(home, in_source="1,2,3,4,5,6,7,8")
     [first] = nightly_batches(pg_instance, registry)
-    wh = Warehouse(url)
+    wh = open_warehouse(url)
     with wh.company_lease("books.2") as free:  # another import of books.2 holds its lease
         assert free
         ok, run_id = run_request(pg_instance, "nightly_import", first)
@@ -102,7 +104,8 @@ def test_a_company_being_imported_elsewhere_is_left_alone(home: Path, pg_databas
 
 @pytest.mark.parametrize("warehouse_url", ["postgresql"], indirect=True)
 def test_an_unexpected_error_in_one_company_spares_the_rest_of_its_batch(home: Path, warehouse_url: str, pg_instance,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                        monkeypatch: pytest.MonkeyPatch,
+                                                                        open_warehouse) -> None:
     registry = books_registry(home, in_source="1,2,3,4,5,6,7,8")
     load_dimension = Warehouse.load_dimension
 
@@ -117,7 +120,7 @@ def test_an_unexpected_error_in_one_company_spares_the_rest_of_its_batch(home: P
     assert not ok
     reason = company_failure(pg_instance, run_id, "books.5") or ""
     assert "unexpected ZeroDivisionError: division by zero" in reason, reason
-    wh = Warehouse(warehouse_url)
+    wh = open_warehouse(warehouse_url)
     assert wh.count_postings("books.5") == 0
     assert all(wh.count_postings(k) > 0 for k in KEYS if k != "books.5")
     assert statuses(pg_instance, "gl_postings")["books.5"] == AssetPartitionStatus.FAILED
