@@ -43,14 +43,21 @@ VOUCHERS = {
 }
 
 
-def insert_group(url: str, *, without: tuple[str, ...] = ()) -> Warehouse:
-    """The group's books; ``without`` leaves vouchers out (P3, say, to leave the receivable unrevalued)."""
+#: An internal voucher of the sub on class 9 accounts, which no line of the statutory statements covers.
+INTERNAL = ("X1", date(2024, 1, 20), [("9100", "70", None), ("9200", "-70", None)])
+
+
+def insert_group(url: str, *, without: tuple[str, ...] = (), internal: bool = False) -> Warehouse:
+    """The group's books; ``without`` leaves vouchers out (P3, say, to leave the receivable unrevalued),
+    ``internal`` adds :data:`INTERNAL` to the sub's."""
     wh = Warehouse(url)
+    books = {company: (currency, [*vouchers, *([INTERNAL] if internal and company == SUB else [])])
+             for company, (currency, vouchers) in VOUCHERS.items()}
     rows = [
         {"company": company, "posting_id": f"{voucher}-{n}", "voucher_number": voucher, "voucher_date": day,
          "period": day.year * 100 + day.month, "account": account, "amount": Decimal(amount), "currency": currency,
          "amount_currency": Decimal(amount), "free_dimension_1": counterpart}
-        for company, (currency, vouchers) in VOUCHERS.items()
+        for company, (currency, vouchers) in books.items()
         for voucher, day, lines in vouchers if voucher not in without
         for n, (account, amount, counterpart) in enumerate(lines)
     ]

@@ -72,7 +72,7 @@ def test_consolidated_assets_eliminate_and_translate(group_home: Path, warehouse
     assert "|  | **Sum eiendeler** | **700,00** | **2\u00a0700,00** | **-900,00** | **2\u00a0500,00** |" in sheet
     assert "|  | **Sum egenkapital og gjeld** | **700,00** | **2\u00a0700,00** | **-900,00** | **2\u00a0500,00** |" \
         in sheet
-    assert all(checks(result).values()) and len(checks(result)) == 4
+    assert all(checks(result).values()) and len(checks(result)) == 6
     (materialization,) = [m for m in result.asset_materializations_for_node("client_reports")
                           if m.asset_key.to_user_string() == "consolidated_balance_sheet"]
     page = materialization.metadata["html"].value
@@ -121,3 +121,21 @@ def test_a_missing_rate_fails_naming_client_currency_and_month(group_home: Path,
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "client 'Group': no closing rate for SEK in 2024-02" in str(failure.event_specific_data)
+
+
+@sqlite_only
+def test_an_account_no_statutory_line_covers_fails_accounts_on_lines_naming_it(group_home: Path,
+                                                                              warehouse_url: str) -> None:
+    """Class 9 (internal accounts) has no line in regnskapsloven's statements: its amounts stand apart, in no
+    total, so the consolidated income statement warns naming the company and the accounts."""
+    insert_group(warehouse_url, internal=True).dispose()
+    result = run(group_home, warehouse_url, "2024-01")
+    found = checks(result)
+    assert not found[("consolidated_income_statement", "accounts_on_lines")]
+    assert found[("consolidated_balance_sheet", "accounts_on_lines")]
+    evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "accounts_on_lines"
+                      and e.asset_key.to_user_string() == "consolidated_income_statement")
+    assert evaluation.metadata["accounts"].value == {"sub": ["9100", "9200"]}
+    (materialization,) = [m for m in result.asset_materializations_for_node("client_reports")
+                          if m.asset_key.to_user_string() == "consolidated_income_statement"]
+    assert "2 konto(er) i sub har ingen linje i oppstillingen" in materialization.metadata["warnings"].value

@@ -53,7 +53,11 @@ def problems(path: Path, client: str = CLIENT) -> list[str]:
 @pytest.fixture
 def group_home(home: Path, warehouse_url: str) -> Path:
     """Two companies of client 'Hand Group' in the warehouse and the registry, with their rates file."""
-    insert_group(warehouse_url).dispose()
+    return _group_home(home, warehouse_url)
+
+
+def _group_home(home: Path, warehouse_url: str, *, internal: bool = False) -> Path:
+    insert_group(warehouse_url, internal=internal).dispose()
     (home / "registry.yaml").write_text(yaml.safe_dump({
         "customers": [{"name": "Acme", "groups": [{"name": "Acme", "clients": [{"name": CLIENT}]}]}],
         "connections": [synthetic_connection("g")],
@@ -112,6 +116,18 @@ def test_osr_report_for_a_client_has_the_statements_signs_in_every_format(group_
         totals = {r[1].value: [c.value for c in r[2:6]] for r in book.iter_rows(min_row=4)}
         assert all(str(v).startswith("=") for name in ("Sum eiendeler", "Sum egenkapital og gjeld")
                    for v in totals[name]), totals
+
+
+def test_an_account_no_statutory_line_covers_makes_osr_report_for_a_client_exit_1_naming_it(
+        home: Path, warehouse_url: str) -> None:
+    group_home = _group_home(home, warehouse_url, internal=True)
+    sheet = consolidate_with(group_home, ["1560", "2460", "3050", "4050"])  # the balance sheet: no class 9 there
+    assert sheet.exit_code == 0, sheet.output
+    result = osr("report", "income-statement", "--client", CLIENT, "--period", "2024-01", "--out",
+                 str(group_home / "out"), ok=False)
+    assert result.exit_code == 1, result.output
+    assert "2 konto(er) i sub har ingen linje i oppstillingen etter regnskapsloven §§ 6-1 og 6-2: 9100, 9200" \
+        in result.output
 
 
 def test_an_elimination_account_no_company_has_is_refused_by_osr_report(group_home: Path) -> None:

@@ -43,6 +43,7 @@ from osr_pipelines.reports.consolidation import (
     consolidated_income_statement,
     latest_period,
     mismatch_table,
+    off_the_lines,
 )
 from osr_pipelines.reports.groups import client_setup
 from osr_pipelines.reports.language import text
@@ -236,7 +237,10 @@ _CLIENT_REPORTS = {
                        description="After eliminations the consolidated trial balance still sums to zero."),
         AssetCheckSpec("intercompany_matches", asset=name,
                        description="Intercompany amounts of every two companies cancel out; those that do not "
-                                   "are listed with their amounts."))],
+                                   "are listed with their amounts."),
+        AssetCheckSpec("accounts_on_lines", asset=name,
+                       description="Every company's account with an amount falls on a line of the statutory "
+                                   "layout; those that do not are named."))],
     can_subset=True,
     required_resource_keys={"registry", "warehouse"},
 )
@@ -264,20 +268,26 @@ def client_reports(context: AssetExecutionContext, config: ReportConfig) -> Iter
         if name not in selected:
             continue
         kind = "income-statement" if name == "consolidated_income_statement" else "balance-sheet"
+        unplaced = {} if lines is not None else off_the_lines(result, kind)
+        warned = found + checks.off_the_consolidated_lines(result, unplaced, names, config.lang)
         page, book = files.write(files.client_document(result, kind, lines, lang=config.lang, names=names,
-                                                       warnings=found, signs=config.signs),
+                                                       warnings=warned, signs=config.signs),
                                  report_folder())
         table = render(result, lines, lang=config.lang, signs=config.signs)
         yield MaterializeResult(
             asset_key=name,
             metadata={"report": MetadataValue.md(markdown(table, config.lang, names)),
                       "period": label(period),
-                      "warnings": MetadataValue.md("\n".join(f"- {w}" for w in found) or text("none", config.lang)),
+                      "warnings": MetadataValue.md("\n".join(f"- {w}" for w in warned) or text("none", config.lang)),
                       "html": MetadataValue.path(str(page)), "excel": MetadataValue.path(str(book)),
                       "currency": result.currency, "companies": len(result.companies)},
             check_results=[
                 AssetCheckResult(asset_key=name, check_name="consolidated_sums_to_zero", passed=not off,
                                  severity=AssetCheckSeverity.ERROR, metadata={"sum": amount(off)}),
+                AssetCheckResult(asset_key=name, check_name="accounts_on_lines", passed=not unplaced,
+                                 severity=AssetCheckSeverity.ERROR,
+                                 metadata={"accounts": MetadataValue.json(
+                                     {names.get(co, co): accounts for co, accounts in unplaced.items()})}),
                 AssetCheckResult(asset_key=name, check_name="intercompany_matches", passed=not result.mismatches,
                                  severity=AssetCheckSeverity.ERROR,
                                  metadata={"mismatches": MetadataValue.md(markdown(mismatch_table(result), config.lang,

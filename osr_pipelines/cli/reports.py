@@ -15,7 +15,7 @@ from osr_pipelines.registry import Registry
 from osr_pipelines.reports import budgets, files, projects, saft
 from osr_pipelines.reports import warnings as checks
 from osr_pipelines.reports.build import GROUP_BY, KINDS, NS4102, SIGNS, build_report
-from osr_pipelines.reports.consolidation import consolidate, latest_period
+from osr_pipelines.reports.consolidation import consolidate, latest_period, off_the_lines
 from osr_pipelines.reports.groups import client_setup
 from osr_pipelines.reports.ledger import warehouse_period_range
 from osr_pipelines.reports.numbers import LANGUAGES
@@ -140,6 +140,8 @@ def report(kind: str, company: str | None, client: str | None, period: int | Non
                 if outside := checks.outside_data(client, month, span, lang):
                     found.insert(0, outside)
             lines = None if group_by == NS4102 else saft.groupings(group_by, stated=result.groups)
+            if lines is None:
+                found += checks.off_the_consolidated_lines(result, off_the_lines(result, kind), names, lang)
             doc = files.client_document(result, kind, lines, lang=lang, names=names, warnings=found, signs=signs)
             what = f"consolidated {kind} of client '{client}' for {label(month)} in {group.setup.currency}"
     except (MissingRate, ConnectorError) as exc:

@@ -167,6 +167,15 @@ def statutory_line(number: str, is_balance: bool, layout: Layout) -> tuple[Secti
     return None
 
 
+def account_line(number: str, is_balance: bool, layout: Layout) -> tuple[Section, StatutoryLine] | None:
+    """The section and line ``layout`` shows the account under, or ``None`` where it is listed apart, in no total.
+
+    A result account in the balance sheet is listed under no line: its amount is in Årets resultat.
+    """
+    found = statutory_line(number, is_balance, layout)
+    return None if found is None or found[1].result else found
+
+
 def is_balance_account(number: str, account_type: str | None) -> bool:
     if account_type == "balance":
         return True

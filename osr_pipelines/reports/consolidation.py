@@ -29,7 +29,7 @@ from decimal import Decimal
 from sqlalchemy import Engine, case, func, or_, select
 
 from osr_pipelines.reports import ledger
-from osr_pipelines.reports.accounts import BALANCE_LAYOUT, INCOME_LAYOUT, Grouping, Line
+from osr_pipelines.reports.accounts import BALANCE_LAYOUT, INCOME_LAYOUT, Grouping, Line, account_line
 from osr_pipelines.reports.build import ledger_range, ledger_signs
 from osr_pipelines.reports.language import text
 from osr_pipelines.reports.ledger import CENT, Ledger
@@ -416,6 +416,20 @@ def _sources(c: Consolidation) -> list[dict[str, Translated]]:
     """The columns' parts: each company's own, then the eliminations (every company's, and an elimination
     company's)."""
     return [*({co: c.parts[co]} for co in c.companies), c.eliminated]
+
+
+def off_the_lines(c: Consolidation, kind: str) -> dict[str, list[str]]:
+    """Per company (or elimination company), the accounts the consolidated statement of ``kind`` lists apart,
+    in no total, because no line of the statutory layout covers them: what its warning names. A client's
+    report of any other kind is its balance sheet, as :func:`files.client_document` renders it."""
+    is_balance = kind != "income-statement"
+    layout = BALANCE_LAYOUT if is_balance else INCOME_LAYOUT
+    found: dict[str, set[str]] = defaultdict(set)
+    for source in _sources(c):
+        for company, part in source.items():
+            amounts = part.closing if is_balance else part.ytd
+            found[company].update(a for a, v in amounts.items() if v and account_line(a, is_balance, layout) is None)
+    return {company: sorted(accounts) for company, accounts in found.items() if accounts}
 
 
 def consolidated_income_statement(c: Consolidation, groupings: Groupings | None = None, *, lang: str = "nb",

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from osr_pipelines.reports.accounts import Heading, Layout, Total, statutory_line
+from osr_pipelines.reports.accounts import Heading, Layout, Total, account_line
 from osr_pipelines.reports.language import text, words
 from osr_pipelines.reports.numbers import amount as _amount
 from osr_pipelines.reports.periods import label, shift
@@ -74,8 +74,8 @@ def statutory_table(title: str, columns: Sequence[str], layout: Layout, values: 
     placed: dict[str, dict[str, list[str]]] = {}
     unplaced = []
     for account in sorted(values):
-        found = statutory_line(account, balance[account], layout)
-        if found is None or found[1].result:
+        found = account_line(account, balance[account], layout)
+        if found is None:
             unplaced.append(account)
         else:
             placed.setdefault(found[0].key, {}).setdefault(found[1].key, []).append(account)

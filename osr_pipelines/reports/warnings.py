@@ -152,10 +152,22 @@ def for_report(report: Report, who: str, vouchers: list[Voucher] | None) -> list
     if report.balance_difference:
         out.append(balance_sheet_off(who, report.balance_difference, report.tables[0].columns[2:], lang))
     if report.unmapped and report.kind != "trial-balance":
-        where = _t(lang, "oppstillingen etter regnskapsloven §§ 6-1 og 6-2", "the statutory layout") \
-            if report.group_by == "ns4102" else report.group_by
+        where = statutory_layout(lang) if report.group_by == "ns4102" else report.group_by
         out.append(unmapped_accounts(who, [(a, report.trial_balance.name(a)) for a in report.unmapped], where, lang))
     return out
+
+
+def statutory_layout(lang: str) -> str:
+    return _t(lang, "oppstillingen etter regnskapsloven §§ 6-1 og 6-2", "the statutory layout")
+
+
+def off_the_consolidated_lines(group: Consolidation, off: dict[str, list[str]], names: dict[str, str],
+                               lang: str) -> list[str]:
+    """A warning per company of ``off`` (:func:`consolidation.off_the_lines`): accounts a consolidated statement
+    lists apart."""
+    return [unmapped_accounts(names.get(company, company), [(a, group.names.get(a, "")) for a in accounts],
+                              statutory_layout(lang), lang)
+            for company, accounts in off.items()]
 
 
 def for_consolidation(group: Consolidation, names: dict[str, str], lang: str) -> list[str]:
