@@ -14,11 +14,20 @@ from __future__ import annotations
 import io
 import logging
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from osr_pipelines.reports.language import MONTHS, text
 from osr_pipelines.reports.numbers import THOUSANDS
+
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.axes import Axes
+    from matplotlib.container import Container
+    from matplotlib.figure import Figure
 
 PALETTE = ("#9aa5b5", "#1f5fa8", "#c0392b", "#2e8b57")
 
@@ -37,6 +46,44 @@ def _whole(value: float, lang: str) -> str:
     return shown if lang == "en" else shown.replace(",", THOUSANDS)
 
 
+#: blank figures kept for reuse, by (width, categories); the monthly chart's categories are always the same
+_BLANKS: OrderedDict[tuple[float, tuple[str, ...]], tuple[Figure, Axes]] = OrderedDict()
+KEPT_FIGURES = 8
+_DRAWING = threading.Lock()
+#: text.parse_math off: company names are ERP text, and "$..$" in one would be typeset as TeX, or fail
+_RC = {"svg.fonttype": "none", "font.size": 8.5, "font.family": "sans-serif", "text.parse_math": False}
+
+
+def _blank(width: float, categories: tuple[str, ...]) -> tuple[Figure, Axes]:
+    """A figure with its axes and everything of them that no series changes; what a chart adds to it is removed
+    again after drawing (see :func:`bar_chart`), so the figure is as if new for the next chart.
+
+    Making a figure, its axes and their tick labels costs about half of a chart (a report has one per company),
+    and none of it depends on the figures shown.
+    """
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
+
+    key = (width, categories)
+    if key in _BLANKS:
+        _BLANKS.move_to_end(key)
+        return _BLANKS[key]
+    figure = Figure(figsize=(width, 3.6))
+    FigureCanvasSVG(figure)
+    axes = figure.add_subplot()
+    axes.set_xticks(range(len(categories)), categories)
+    axes.yaxis.grid(True, color="#ddd", zorder=0)
+    axes.set_axisbelow(True)
+    axes.margins(y=0.18)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    figure.subplots_adjust(left=0.09, right=0.99, top=0.88, bottom=0.09)
+    _BLANKS[key] = figure, axes
+    if len(_BLANKS) > KEPT_FIGURES:
+        _BLANKS.popitem(last=False)
+    return figure, axes
+
+
 def bar_chart(chart_id: str, title: str, categories: list[str], series: list[Series], currency: str,
               lang: str = "nb", width: float = 9.0) -> str:
     """Grouped bars, one group per category, one bar per series, each labelled with its value; an inline ``<svg>``."""
@@ -44,16 +91,11 @@ def bar_chart(chart_id: str, title: str, categories: list[str], series: list[Ser
     # nothing about a report, and a warning in a run's log should
     logging.getLogger("matplotlib").setLevel(logging.ERROR)
     import matplotlib
-    from matplotlib.backends.backend_svg import FigureCanvasSVG
-    from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
-    # text.parse_math off: company names are ERP text, and "$..$" in one would be typeset as TeX, or fail
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": chart_id, "font.size": 8.5,
-                                "font.family": "sans-serif", "text.parse_math": False}):
-        figure = Figure(figsize=(width, 3.6))
-        FigureCanvasSVG(figure)
-        axes = figure.add_subplot()
+    with _DRAWING, matplotlib.rc_context({**_RC, "svg.hashsalt": chart_id}):
+        figure, axes = _blank(width, tuple(categories))
+        added: list[Artist | Container] = []
         slot = 0.8 / max(len(series), 1)
         for j, s in enumerate(series):
             xs = [i - 0.4 + slot * (j + 0.5) for i in range(len(categories))]
@@ -61,24 +103,25 @@ def bar_chart(chart_id: str, title: str, categories: list[str], series: list[Ser
             bars = axes.bar(xs, heights, slot * 0.92, label=s.name, color=PALETTE[j % len(PALETTE)], zorder=2)
             for i, bar in enumerate(bars):
                 bar.set_gid(f"{chart_id}-{s.key}-{i}")
-            axes.bar_label(bars, labels=[_whole(float(v), lang) if v else "" for v in s.values],
-                           fontsize=6.5, padding=2, rotation=90 if len(categories) * len(series) > 16 else 0)
-        axes.set_xticks(range(len(categories)), categories)
-        axes.axhline(0, color="#333", linewidth=0.8, zorder=3)
-        axes.yaxis.grid(True, color="#ddd", zorder=0)
-        axes.set_axisbelow(True)
+            added.append(bars)
+            added.extend(axes.bar_label(bars, labels=[_whole(float(v), lang) if v else "" for v in s.values],
+                                        fontsize=6.5, padding=2,
+                                        rotation=90 if len(categories) * len(series) > 16 else 0))
+        added.append(axes.axhline(0, color="#333", linewidth=0.8, zorder=3))
         axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _whole(v, lang)))
         axes.set_ylabel(currency)
         # a figure text, not the axes' title: placing that measures every tick label again
-        figure.text(0.09, 0.95, title, fontsize=10, fontweight="bold")
-        axes.margins(y=0.18)
-        for side in ("top", "right"):
-            axes.spines[side].set_visible(False)
+        added.append(figure.text(0.09, 0.95, title, fontsize=10, fontweight="bold"))
         if len(series) > 1:
-            figure.legend(frameon=False, ncols=len(series), loc="upper right", bbox_to_anchor=(0.99, 0.99))
-        figure.subplots_adjust(left=0.09, right=0.99, top=0.88, bottom=0.09)
+            added.append(figure.legend(frameon=False, ncols=len(series), loc="upper right",
+                                       bbox_to_anchor=(0.99, 0.99)))
         out = io.StringIO()
-        figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
+        try:
+            figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
+        finally:
+            for artist in added:
+                artist.remove()
+            axes.relim()  # the data limits as a new figure's: none
     svg = out.getvalue()
     svg = svg[svg.index("<svg"):]  # no XML declaration or doctype inside an HTML page
     return re.sub(r"<svg ", f'<svg id="{chart_id}" role="img" aria-label="{_attr(title)} ({_attr(currency)})" ',
