@@ -124,7 +124,10 @@ def main() -> None:
                         args.postings)
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            render_company(wh, keys[0], folder, Clock())  # imports, font cache, first connection
+            first = Clock()  # imports, font cache, first connection: what each report run's process pays once
+            render_company(wh, keys[0], folder, first)
+            print(f"first company (cold): {sum(first.spent.values()):.3f} s wall, {sum(first.cpu.values()):.3f} s "
+                  f"CPU; chart {first.spent['chart']:.3f} s, excel {first.spent['excel']:.3f} s")
             clock = Clock()
             load = os.getloadavg()
             started, cpu = time.perf_counter(), time.process_time()

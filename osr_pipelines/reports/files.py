@@ -18,6 +18,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Sequence
+from copy import copy
 from dataclasses import dataclass, field
 from decimal import Decimal
 from html import escape
@@ -39,6 +40,8 @@ from osr_pipelines.reports.tables import ACCOUNT, HEADING, LINE, Cell, Row, Tabl
 from osr_pipelines.reports.trial_balance import ZERO
 
 if TYPE_CHECKING:
+    from openpyxl.cell.cell import Cell as XlCell
+    from openpyxl.styles.cell_style import StyleArray
     from openpyxl.worksheet.worksheet import Worksheet
 
 STYLE = """
@@ -273,7 +276,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 HEADER_ROW = 3
 
 
-def _append(sheet: Worksheet, values: Sequence[Cell | int | None]) -> None:
+def _append(sheet: Worksheet, values: Sequence[Cell | int | None]) -> tuple[XlCell, ...]:
     """Add a row; text stays text, whatever it starts with.
 
     Account names, company names and keys come from the ERP or the registry:
@@ -282,14 +285,16 @@ def _append(sheet: Worksheet, values: Sequence[Cell | int | None]) -> None:
     send a neighbouring figure away when clicked. Every text cell is stored as a
     string, and one that starts like a formula also gets Excel's quote prefix,
     so that editing the cell keeps it text. Amounts stay numbers; formulas are
-    only the totals this module writes itself (see :func:`_formula`).
+    only the totals this module writes itself (see :func:`_formula`). Returns the row's cells.
     """
     sheet.append(list(values))
-    for cell in sheet[sheet.max_row]:
+    row = sheet[sheet.max_row]
+    for cell in row:
         if isinstance(cell.value, str):
             cell.data_type = "s"
             if cell.value.startswith(FORMULA_START):
                 cell.quotePrefix = True
+    return row
 
 
 def _formula(column: str, parts: tuple[tuple[int, int], ...], first_row: int) -> str:
@@ -322,6 +327,7 @@ def _sheet(sheet: Worksheet, doc: Document, table: Table, bold: object, title_fo
     numeric = _numeric_columns(table)
     widths = [len(_shown(c, doc)) for c in table.columns]
     under_line = False
+    styles: dict[tuple[int, ...], StyleArray | None] = {}
     for row in table.rows:
         values: list[Cell | int | None] = []
         for index, value in enumerate(row.cells):
@@ -335,15 +341,23 @@ def _sheet(sheet: Worksheet, doc: Document, table: Table, bold: object, title_fo
                 values.append(value)
             shown = amount(value, doc.lang) if isinstance(value, Decimal) else str(value)
             widths[index] = max(widths[index], len(shown))
-        _append(sheet, values)
-        at = sheet.max_row
-        for index, cell in enumerate(sheet[at]):
-            if isinstance(cell.value, Decimal | float) or (numeric[index] and row.parts):
-                cell.number_format = "#,##0.00"
+        cells = _append(sheet, values)
+        at = cells[0].row
+        for index, cell in enumerate(cells):
+            formatted = isinstance(cell.value, Decimal | float) or bool(numeric[index] and row.parts)
             if row.parts and index < len(row.cells) and isinstance(row.cells[index], Decimal):
                 cell.value = _formula(get_column_letter(index + 1), row.parts, first_data)
+            # openpyxl looks a cell's font up among the workbook's by hashing it, each time it is set: a cell
+            # styled as one before it takes that one's style (the same entries, the same styles.xml)
+            key = (formatted, row.strong, *(cell._style or ()))
+            if key in styles:
+                cell._style = copy(styles[key])
+                continue
+            if formatted:
+                cell.number_format = "#,##0.00"
             if row.strong:
                 cell.font = bold
+            styles[key] = copy(cell._style)
         if row.kind == ACCOUNT and under_line:  # a trial balance's accounts are under no line
             sheet.row_dimensions[at].outline_level = 1
         under_line = row.kind in (LINE, ACCOUNT) and (under_line or row.kind == LINE)
