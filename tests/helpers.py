@@ -81,10 +81,11 @@ def tick(instance: DagsterInstance, registry: Path, warehouse_url: str, cursor: 
     """One sensor tick, with its partition requests applied as the daemon applies them."""
     defs = build_definitions(registry, warehouse_url)
     sensor = defs.resolve_sensor_def("registry_sync")
-    context = build_sensor_context(instance=instance, instance_ref=instance.get_ref(), definitions=defs,
-                                   cursor=cursor, resources={"registry": RegistryResource(path=str(registry)),
-                                                             "warehouse": WarehouseResource(url=warehouse_url)})
-    result = sensor.evaluate_tick(context)
+    # a context manager, as the daemon opens one: the warehouse resource disposes its engine when the tick ends
+    with build_sensor_context(instance=instance, instance_ref=instance.get_ref(), definitions=defs,
+                              cursor=cursor, resources={"registry": RegistryResource(path=str(registry)),
+                                                        "warehouse": WarehouseResource(url=warehouse_url)}) as context:
+        result = sensor.evaluate_tick(context)
     for request in result.dynamic_partitions_requests or []:
         if type(request).__name__ == "AddDynamicPartitionsRequest":
             instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
