@@ -8,9 +8,11 @@ reports and their warnings, the chart, the rest of the documents, HTML,
 Excel and the Markdown metadata. The first company is rendered once before
 timing (imports, font cache). Prints seconds per company per phase, the load
 average beside them, and with ``--profile`` cProfile's top functions.
-Usage:
+``--through-dagster``: instead, one report run over the companies as the sensor
+requests it, executed in this process on the shipped ``deploy/dagster.yaml``:
+the run's cost per company beyond the rendering (events, checks). Usage:
 
-    python bench/bench_report_render.py [--companies 20] [--postings 365] [--profile 30]
+    python bench/bench_report_render.py [--companies 20] [--postings 365] [--profile 30] [--through-dagster]
 """
 
 from __future__ import annotations
@@ -24,22 +26,19 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import psycopg
+from bench_reports import END, load_year
 from sqlalchemy.engine import make_url
 
-from osr_pipelines.connectors.base import Window
-from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.reports import budgets, files, ledger
 from osr_pipelines.reports import warnings as checks
 from osr_pipelines.reports.build import KINDS, build_report, ledger_range
 from osr_pipelines.reports.tables import markdown
 from osr_pipelines.warehouse.loader import Warehouse
 
-END = date(2026, 11, 24)
 PHASES = ("queries", "build", "chart", "document", "html", "excel", "markdown")
 T = TypeVar("T")
 
@@ -93,18 +92,39 @@ def render_company(wh: Warehouse, company: str, folder: Path, clock: Clock) -> N
         clock("markdown", lambda r=report: "\n\n".join(markdown(t, "nb") for t in r.tables))
 
 
-def fill(url: str, companies: int, postings: int) -> tuple[Warehouse, list[str]]:
-    wh = Warehouse(url)
-    keys = []
-    for n in range(companies):
-        erp_id = str(1000 + n)
-        key = f"syn0.{erp_id}"
-        books = SyntheticBooks(company_ids=(erp_id,), postings=postings, years=1, end=END)
-        wh.load_postings(key, books.postings_in(erp_id, Window(books.start, END + timedelta(days=1))), window=None,
-                         run_id="bench")
-        wh.load_dimension(key, "accounts", [books.dimension("accounts")], run_id="bench")
-        keys.append(key)
-    return wh, keys
+def through_dagster(companies: int, postings: int, pg_url: str, top: int) -> None:
+    """One report run over ``companies`` as the sensor requests it (a partition range), executed in this process
+    on the shipped ``deploy/dagster.yaml`` (PostgreSQL event log): what a run costs per company beyond the
+    rendering, with cProfile's top functions by cumulative time where ``top`` asks."""
+    from bench_nightly import bench_home
+    from bench_reports import drop_bench, load_year
+
+    from osr_pipelines.definitions import build_definitions
+    from osr_pipelines.tags import RANGE_END_TAG, RANGE_START_TAG
+
+    bench = bench_home("render", companies, 1, pg_url)
+    try:
+        wh = Warehouse(bench.warehouse_url)
+        load_year(wh, bench.keys, postings)
+        wh.dispose()
+        job = build_definitions().resolve_job_def("company_reports_job")
+        profiler = cProfile.Profile() if top else None
+        load = os.getloadavg()
+        started, cpu = time.perf_counter(), time.process_time()
+        if profiler:
+            profiler.enable()
+        result = job.execute_in_process(instance=bench.instance, raise_on_error=False,
+                                        tags={RANGE_START_TAG: bench.keys[0], RANGE_END_TAG: bench.keys[-1]})
+        if profiler:
+            profiler.disable()
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        print(f"one report run of {companies} companies in this process: {wall / companies:.3f} s/company wall, "
+              f"{cpu / companies:.3f} s/company CPU, success {result.success} (load average "
+              f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} before)")
+        if profiler:
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(top)
+    finally:
+        drop_bench(bench, pg_url)
 
 
 def main() -> None:
@@ -114,14 +134,20 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, metavar="TOP",
                         help="also run cProfile over a second pass and print its top functions (by own time)")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--through-dagster", action="store_true",
+                        help="instead: one report run over the companies, executed in this process by Dagster")
     args = parser.parse_args()
+    if args.through_dagster:
+        through_dagster(args.companies, args.postings, args.pg_url, args.profile)
+        return
     name = f"osr_bench_render_{uuid.uuid4().hex[:8]}"
     admin = make_url(args.pg_url).set(drivername="postgresql").render_as_string(False)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        wh, keys = fill(make_url(args.pg_url).set(database=name).render_as_string(False), args.companies,
-                        args.postings)
+        wh = Warehouse(make_url(args.pg_url).set(database=name).render_as_string(False))
+        keys = [f"syn0.{1000 + n}" for n in range(args.companies)]
+        load_year(wh, keys, args.postings)
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             first = Clock()  # imports, font cache, first connection: what each report run's process pays once

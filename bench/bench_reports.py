@@ -117,12 +117,7 @@ def after_nightly(companies: int, postings: int, pg_url: str) -> None:
     bench = bench_home("reports", companies, 1, pg_url)
     wh = Warehouse(bench.warehouse_url)
     started = time.perf_counter()
-    for key in bench.keys:  # the postings a nightly leaves: each company's year, as imported before
-        erp_id = key.split(".", 1)[1]
-        books = SyntheticBooks(company_ids=(erp_id,), postings=postings, years=1, end=END)
-        wh.load_postings(key, books.postings_in(erp_id, Window(books.start, END + timedelta(days=1))), window=None,
-                         run_id="bench")
-        wh.load_dimension(key, "accounts", [books.dimension("accounts")], run_id="bench")
+    load_year(wh, bench.keys, postings)
     wh.dispose()
     print(f"warehouse: {companies} companies of {postings} postings loaded in {time.perf_counter() - started:.0f} s",
           flush=True)
@@ -158,9 +153,24 @@ def after_nightly(companies: int, postings: int, pg_url: str) -> None:
     print(f"reports after a nightly: {companies} companies ({done} report materializations) in {wall:.0f} s = "
           f"{wall / companies:.2f} s/company, {len(runs)} runs ({len(failed)} failed), peak {peak:.0f} MB "
           f"(goal: 300 s for 1,000 companies)")
-    instance.dispose()
+    drop_bench(bench, pg_url)
+
+
+def load_year(wh: Warehouse, keys: list[str], postings: int) -> None:
+    """The postings a nightly leaves: each company's year (``<connection>.<erp id>``), as imported before."""
+    for key in keys:
+        erp_id = key.split(".", 1)[1]
+        books = SyntheticBooks(company_ids=(erp_id,), postings=postings, years=1, end=END)
+        wh.load_postings(key, books.postings_in(erp_id, Window(books.start, END + timedelta(days=1))), window=None,
+                         run_id="bench")
+        wh.load_dimension(key, "accounts", [books.dimension("accounts")], run_id="bench")
+
+
+def drop_bench(bench, pg_url: str) -> None:
+    """Dispose of a ``bench_nightly.bench_home``: its instance, its two databases, its folder."""
+    bench.instance.dispose()
     admin = make_url(pg_url).set(drivername="postgresql").render_as_string(False)
-    with psycopg.connect(admin, autocommit=True) as conn:  # the bench's two databases
+    with psycopg.connect(admin, autocommit=True) as conn:
         for name in (os.environ["DAGSTER_PG_DB"], make_url(bench.warehouse_url).database):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     shutil.rmtree(bench.home, ignore_errors=True)
