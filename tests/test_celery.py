@@ -115,19 +115,26 @@ def osr_import(env: dict[str, str]) -> None:
 def contents(url: str, company: str) -> dict[str, list[tuple]]:
     """Every import table's rows of a company in key order, without the run id that loaded them."""
     wh = Warehouse(url)
-    with wh.engine.connect() as conn:
-        return {table.name: [tuple(row) for row in conn.execute(
-                    select(*(c for c in table.c if c.name != "import_run_id"))
-                    .where(table.c.company == company).order_by(*table.primary_key.columns))]
-                for table in IMPORT_TABLES}
+    try:
+        with wh.engine.connect() as conn:
+            return {table.name: [tuple(row) for row in conn.execute(
+                        select(*(c for c in table.c if c.name != "import_run_id"))
+                        .where(table.c.company == company).order_by(*table.primary_key.columns))]
+                    for table in IMPORT_TABLES}
+    finally:
+        wh.dispose()
 
 
 def count_and_sum(url: str, company: str) -> tuple[int, str]:
     """Postings and the sum of their absolute amounts (their plain sum is zero: vouchers balance)."""
     c = gl_postings.c
-    with Warehouse(url).engine.connect() as conn:
-        query = select(func.count(), func.sum(func.abs(c.amount))).where(c.company == company)
-        count, total = conn.execute(query).one()
+    wh = Warehouse(url)
+    try:
+        with wh.engine.connect() as conn:
+            query = select(func.count(), func.sum(func.abs(c.amount))).where(c.company == company)
+            count, total = conn.execute(query).one()
+    finally:
+        wh.dispose()
     return count, f"{total:.2f}"
 
 
@@ -142,7 +149,8 @@ def steps_by_worker(instance: DagsterInstance, run_id: str) -> dict[str, str]:
 
 
 def test_two_celery_workers_land_the_rows_of_the_default_executor(production_env: dict[str, str], pg_database,
-                                                                  tmp_path: Path, broker_and_backend: None) -> None:
+                                                                  tmp_path: Path, broker_and_backend: None,
+                                                                  open_warehouse) -> None:
     conn = synthetic_connection(companies=",".join(COMPANIES), postings=1500)
     write_registry(tmp_path / "registry.yaml", [conn], [("demo", erp) for erp in COMPANIES])
     default_env = {k: v for k, v in production_env.items() if not k.startswith("OSR_CELERY_") and k != "OSR_EXECUTOR"}
@@ -157,6 +165,7 @@ def test_two_celery_workers_land_the_rows_of_the_default_executor(production_env
     celery_runs = [r for r in instance.get_runs() if r.run_id not in in_process_runs]
 
     books = books_from_options(conn["options"])
+    celery_wh = open_warehouse(celery_env["OSR_WAREHOUSE_URL"])
     for erp_id in COMPANIES:
         key = f"demo.{erp_id}"
         expected = contents(default_env["OSR_WAREHOUSE_URL"], key)
@@ -164,7 +173,7 @@ def test_two_celery_workers_land_the_rows_of_the_default_executor(production_env
         assert contents(celery_env["OSR_WAREHOUSE_URL"], key) == expected
         assert count_and_sum(celery_env["OSR_WAREHOUSE_URL"], key) == count_and_sum(
             default_env["OSR_WAREHOUSE_URL"], key)
-        assert warehouse_rows(Warehouse(celery_env["OSR_WAREHOUSE_URL"]), key) == source_rows(books, erp_id, EVERYTHING)
+        assert warehouse_rows(celery_wh, key) == source_rows(books, erp_id, EVERYTHING)
 
     # The default runs executed here; every step of the Celery runs on a worker, and both workers took steps.
     assert len(in_process_runs) == len(celery_runs) == len(COMPANIES)
