@@ -91,41 +91,50 @@ def bar_chart(chart_id: str, title: str, categories: list[str], series: list[Ser
     # nothing about a report, and a warning in a run's log should
     logging.getLogger("matplotlib").setLevel(logging.ERROR)
     import matplotlib
-    from matplotlib.ticker import FuncFormatter
 
+    key = (width, tuple(categories))
     with _DRAWING, matplotlib.rc_context({**_RC, "svg.hashsalt": chart_id}):
-        figure, axes = _blank(width, tuple(categories))
-        added: list[Artist | Container] = []
-        slot = 0.8 / max(len(series), 1)
-        for j, s in enumerate(series):
-            xs = [i - 0.4 + slot * (j + 0.5) for i in range(len(categories))]
-            heights = [float(v) if v is not None else 0.0 for v in s.values]
-            bars = axes.bar(xs, heights, slot * 0.92, label=s.name, color=PALETTE[j % len(PALETTE)], zorder=2)
-            for i, bar in enumerate(bars):
-                bar.set_gid(f"{chart_id}-{s.key}-{i}")
-            added.append(bars)
-            added.extend(axes.bar_label(bars, labels=[_whole(float(v), lang) if v else "" for v in s.values],
-                                        fontsize=6.5, padding=2,
-                                        rotation=90 if len(categories) * len(series) > 16 else 0))
-        added.append(axes.axhline(0, color="#333", linewidth=0.8, zorder=3))
-        axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _whole(v, lang)))
-        axes.set_ylabel(currency)
-        # a figure text, not the axes' title: placing that measures every tick label again
-        added.append(figure.text(0.09, 0.95, title, fontsize=10, fontweight="bold"))
-        if len(series) > 1:
-            added.append(figure.legend(frameon=False, ncols=len(series), loc="upper right",
-                                       bbox_to_anchor=(0.99, 0.99)))
-        out = io.StringIO()
+        figure, axes = _blank(*key)
         try:
-            figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
-        finally:
-            for artist in added:
-                artist.remove()
-            axes.relim()  # the data limits as a new figure's: none
+            out, added = _draw(figure, axes, chart_id, title, categories, series, currency, lang)
+        except BaseException:
+            _BLANKS.pop(key, None)  # a figure left half drawn is no longer blank: the next chart makes a new one
+            raise
+        for artist in added:
+            artist.remove()
+        axes.relim()  # the data limits as a new figure's: none
     svg = out.getvalue()
     svg = svg[svg.index("<svg"):]  # no XML declaration or doctype inside an HTML page
     return re.sub(r"<svg ", f'<svg id="{chart_id}" role="img" aria-label="{_attr(title)} ({_attr(currency)})" ',
                   svg, count=1)
+
+
+def _draw(figure: Figure, axes: Axes, chart_id: str, title: str, categories: list[str], series: list[Series],
+          currency: str, lang: str) -> tuple[io.StringIO, list[Artist | Container]]:
+    """The chart drawn on a blank figure as SVG, and what it added to the figure."""
+    from matplotlib.ticker import FuncFormatter
+
+    added: list[Artist | Container] = []
+    slot = 0.8 / max(len(series), 1)
+    for j, s in enumerate(series):
+        xs = [i - 0.4 + slot * (j + 0.5) for i in range(len(categories))]
+        heights = [float(v) if v is not None else 0.0 for v in s.values]
+        bars = axes.bar(xs, heights, slot * 0.92, label=s.name, color=PALETTE[j % len(PALETTE)], zorder=2)
+        for i, bar in enumerate(bars):
+            bar.set_gid(f"{chart_id}-{s.key}-{i}")
+        added.append(bars)
+        added.extend(axes.bar_label(bars, labels=[_whole(float(v), lang) if v else "" for v in s.values],
+                                    fontsize=6.5, padding=2, rotation=90 if len(categories) * len(series) > 16 else 0))
+    added.append(axes.axhline(0, color="#333", linewidth=0.8, zorder=3))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _whole(v, lang)))
+    axes.set_ylabel(currency)
+    # a figure text, not the axes' title: placing that measures every tick label again
+    added.append(figure.text(0.09, 0.95, title, fontsize=10, fontweight="bold"))
+    if len(series) > 1:
+        added.append(figure.legend(frameon=False, ncols=len(series), loc="upper right", bbox_to_anchor=(0.99, 0.99)))
+    out = io.StringIO()
+    figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
+    return out, added
 
 
 def _attr(value: str) -> str:
