@@ -57,5 +57,6 @@ def test_a_killed_warehouse_connection_is_one_line_and_loses_nothing(tmp_path: P
     assert outcome.status == "FAILURE"
     # the dimensions had committed before the postings' load was cut
     assert outcome.error == ("company 'syn.1001': the warehouse connection was lost; the load under way was rolled "
-                             "back; accounts, departments, projects, customers, suppliers had been imported and stay")
+                             "back, its previous rows unchanged; accounts, departments, projects, customers, suppliers "
+                             "had been imported and stay")
     assert Warehouse(url).count_postings("syn.1001") == before

@@ -251,7 +251,8 @@ def _what_stays(committed: list[str]) -> str:
     """What a failure leaves of the company's import: each load commits alone, and the one under way rolled back."""
     if not committed:
         return "previous data left unchanged"
-    return f"the load under way was rolled back; {', '.join(committed)} had been imported and stay"
+    return (f"the load under way was rolled back, its previous rows unchanged; {', '.join(committed)} had been "
+            "imported and stay")
 
 
 def _import(context: AssetExecutionContext, reg: Registry, warehouse: Warehouse, key: str,
