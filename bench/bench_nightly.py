@@ -23,13 +23,14 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,9 +137,13 @@ def running_daemon() -> Iterator[None]:
     try:
         time.sleep(5)  # the daemon's first heartbeat
         yield
-    finally:
-        daemon.terminate()
-        daemon.wait(60)
+    finally:  # the whole session: the daemon's code server and run workers too, not the daemon alone
+        os.killpg(daemon.pid, signal.SIGTERM)
+        try:
+            daemon.wait(60)
+        finally:
+            with suppress(ProcessLookupError):
+                os.killpg(daemon.pid, signal.SIGKILL)
 
 
 def nightly_requests(instance: DagsterInstance, registry_path: Path) -> list[RunRequest]:
