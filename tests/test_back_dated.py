@@ -22,7 +22,6 @@ from osr_pipelines.assets.windows import today_in_oslo
 from osr_pipelines.connectors.base import Window
 from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_pipelines.runner import run_imports
-from osr_pipelines.warehouse.loader import Warehouse
 from osr_sandbox.erps import SANDBOXES
 from osr_sandbox.server import running
 from tests.conftest import write_registry
@@ -39,14 +38,14 @@ ENTERED_LATE: dict[str, Callable[[Any, date, datetime], None]] = {
 @pytest.mark.parametrize("warehouse_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize("erp", sorted(ENTERED_LATE))
 def test_nightly_adds_vouchers_entered_back_dated_since_the_last_run(erp: str, home: Path, warehouse_url: str,
-                                                                    pg_instance,
+                                                                    pg_instance, open_warehouse,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     books = SyntheticBooks(company_ids=("2001",), postings=1500, years=2, mutations_path=home / "books.json")
     sandbox = SANDBOXES[erp]
     app = sandbox.app(books, None, {})
     back_dated = next(d for d in (books.end - timedelta(days=n) for n in range(60, 90))
                       if source_rows(books, "2001", Window(d, d + timedelta(days=1))))
-    wh = Warehouse(warehouse_url)
+    wh = open_warehouse(warehouse_url)
     with running(app) as base:
         options, credentials = sandbox.login(base, books, {})
         for field, value in credentials.items():
@@ -92,7 +91,7 @@ def _refusing(app: Any, parameter: bytes, refuse: dict[str, bool]) -> Any:
 
 @pytest.mark.parametrize("warehouse_url", ["postgresql"], indirect=True)
 def test_a_failed_back_dated_read_fails_the_nightly_and_the_next_one_asks_again(home: Path, warehouse_url: str,
-                                                                              pg_instance,
+                                                                              pg_instance, open_warehouse,
                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The window's load commits before the back-dated read. When that read fails, the company fails saying
     what stays (the replaced window), and the next nightly asks from the last completed read, not from the
@@ -106,7 +105,7 @@ def test_a_failed_back_dated_read_fails_the_nightly_and_the_next_one_asks_again(
     today = today_in_oslo()
     recent = next(d for d in (today - timedelta(days=n) for n in range(1, 5))
                   if source_rows(books, "2001", Window(d, d + timedelta(days=1))))
-    wh = Warehouse(warehouse_url)
+    wh = open_warehouse(warehouse_url)
     with running(_refusing(app, b"createdDateTimeOffsetGreaterThan", refuse)) as base:
         options, credentials = sandbox.login(base, books, {})
         for field, value in credentials.items():
