@@ -23,15 +23,13 @@ import os
 import pstats
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import psycopg
 from bench_reports import END, load_year
-from sqlalchemy.engine import make_url
+from scratch import scratch_database
 
 from osr_pipelines.reports import budgets, files, ledger
 from osr_pipelines.reports import warnings as checks
@@ -140,12 +138,8 @@ def main() -> None:
     if args.through_dagster:
         through_dagster(args.companies, args.postings, args.pg_url, args.profile)
         return
-    name = f"osr_bench_render_{uuid.uuid4().hex[:8]}"
-    admin = make_url(args.pg_url).set(drivername="postgresql").render_as_string(False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        wh = Warehouse(make_url(args.pg_url).set(database=name).render_as_string(False))
+    with scratch_database(args.pg_url, "osr_bench_render") as url:
+        wh = Warehouse(url)
         keys = [f"syn0.{1000 + n}" for n in range(args.companies)]
         load_year(wh, keys, args.postings)
         with tempfile.TemporaryDirectory() as tmp:
@@ -179,9 +173,6 @@ def main() -> None:
                 stats.sort_stats("tottime").print_stats(args.profile)
                 stats.sort_stats("cumulative").print_stats(args.profile)
         wh.dispose()
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -26,11 +26,11 @@ import os
 import shutil
 import tempfile
 import time
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
+from scratch import scratch_database
 from sqlalchemy.engine import make_url
 
 from osr_pipelines.connectors.base import Window
@@ -78,26 +78,17 @@ def main() -> None:
     if args.after_nightly:
         after_nightly(args.after_nightly, args.nightly_postings, args.pg_url)
         return
-    name = f"osr_bench_reports_{uuid.uuid4().hex[:8]}"
-    admin = make_url(args.pg_url).set(drivername="postgresql").render_as_string(False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            targets = {"postgresql": make_url(args.pg_url).set(database=name).render_as_string(False),
-                       "sqlite": f"sqlite:///{Path(tmp) / 'warehouse.db'}"}
-            print(f"trial_balance for {args.postings:,} postings (5 years), best of {args.repeats}")
-            print(f"  {'database':10} {'load s':>8} {'query s':>8} {'report s':>9} {'totals':>7}")
-            for label, url in targets.items():
-                started = time.perf_counter()
-                wh = fill(url, args.postings)
-                loaded = time.perf_counter() - started
-                query, whole, rows = time_trial_balance(wh, args.repeats)
-                print(f"  {label:10} {loaded:8.1f} {query:8.2f} {whole:9.2f} {rows:7}")
-                wh.dispose()
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(args.pg_url, "osr_bench_reports") as pg, tempfile.TemporaryDirectory() as tmp:
+        targets = {"postgresql": pg, "sqlite": f"sqlite:///{Path(tmp) / 'warehouse.db'}"}
+        print(f"trial_balance for {args.postings:,} postings (5 years), best of {args.repeats}")
+        print(f"  {'database':10} {'load s':>8} {'query s':>8} {'report s':>9} {'totals':>7}")
+        for label, url in targets.items():
+            started = time.perf_counter()
+            wh = fill(url, args.postings)
+            loaded = time.perf_counter() - started
+            query, whole, rows = time_trial_balance(wh, args.repeats)
+            print(f"  {label:10} {loaded:8.1f} {query:8.2f} {whole:9.2f} {rows:7}")
+            wh.dispose()
 
 
 # -- reports after a nightly, through the real daemon -----------------------------------------------
