@@ -18,7 +18,6 @@ import os
 import re
 import runpy
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from osr_pipelines.warehouse.schema import gl_postings, import_log
 from osr_sandbox.server import FAULT_HEADER
 from osr_sandbox.tls import make_pki
 from tests.helpers import ROOT, readme_block, source_rows, warehouse_rows
+from tests.netns import Namespace, Unavailable, namespace
 
 BIN = Path(sys.executable).parent
 HOST = urlsplit(DEFAULT_BASE_URL).hostname
@@ -88,32 +88,15 @@ for _ in range(n):
 
 
 @pytest.fixture(scope="module")
-def netns() -> Iterator[str]:
+def netns() -> Iterator[Namespace]:
     """A network namespace with loopback only, where the production Tripletex host is 127.0.0.1."""
-    reason = ("needs root and `ip` for a network namespace" if os.geteuid() != 0 or shutil.which("ip") is None
-              else None)
-    ns = f"osrreadme{os.getpid()}"
-    etc = Path("/etc/netns") / ns
-    if reason is None:
-        made = subprocess.run(["ip", "netns", "add", ns], capture_output=True, text=True, timeout=10)
-        if made.returncode != 0:
-            reason = f"`ip netns add` failed: {made.stderr.strip()}"
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the README's commands must run in CI: {reason}")
-        pytest.skip(reason)
     try:
-        subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True, timeout=10)
-        etc.mkdir(parents=True, exist_ok=True)
-        (etc / "hosts").write_text(f"127.0.0.1 localhost\n127.0.0.1 {HOST}\n")
-        yield ns
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
-        shutil.rmtree(etc, ignore_errors=True)
-
-
-def _in_ns(ns: str, *command: str) -> list[str]:
-    return ["ip", "netns", "exec", ns, *command]
+        with namespace("osrreadme", hosts={HOST: "127.0.0.1"}) as ns:
+            yield ns
+    except Unavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the README's commands must run in CI: {exc}")
+        pytest.skip(str(exc))
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -142,7 +125,7 @@ class Chain:
 
 
 @pytest.fixture(scope="module")
-def chain(netns: str, tmp_path_factory: pytest.TempPathFactory) -> Chain:
+def chain(netns: Namespace, tmp_path_factory: pytest.TempPathFactory) -> Chain:
     """The four blocks in one bash shell on a fresh home, as a new user types them one after another."""
     root = tmp_path_factory.mktemp("readme")
     home = root / "user"
@@ -164,7 +147,7 @@ def chain(netns: str, tmp_path_factory: pytest.TempPathFactory) -> Chain:
     server_log = root / "tripletex.log"
     with server_log.open("wb") as log:
         server = subprocess.Popen(
-            _in_ns(netns, sys.executable, "-c", _SERVE_TLS, json.dumps(books_options), str(pki["cert"]),
+            netns.command(sys.executable, "-c", _SERVE_TLS, json.dumps(books_options), str(pki["cert"]),
                    str(pki["key"])), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
@@ -175,7 +158,7 @@ def chain(netns: str, tmp_path_factory: pytest.TempPathFactory) -> Chain:
                                                    for h in CHAIN)
         env = {"PATH": f"{BIN}:{os.environ['PATH']}", "HOME": str(home), "LANG": "C.UTF-8",
                "SSL_CERT_FILE": str(pki["ca"])}
-        done = subprocess.run(_in_ns(netns, "bash", "-c", script), cwd=home, env=env, capture_output=True,
+        done = subprocess.run(netns.command("bash", "-c", script), cwd=home, env=env, capture_output=True,
                               text=True, timeout=400)
     finally:
         _stop(server)
@@ -299,7 +282,7 @@ def _logical_lines(block: str) -> list[str]:
     return [line for line in block.replace("\\\n", " ").splitlines() if line.strip()]
 
 
-def test_the_sandbox_block_serves_as_written(netns: str, tmp_path: Path) -> None:
+def test_the_sandbox_block_serves_as_written(netns: Namespace, tmp_path: Path) -> None:
     """Each line's server, as written, in the background: it answers on its port, the faults as asked."""
     tripletex, poweroffice = _logical_lines(readme_block("## Sandbox"))
     env = {"PATH": f"{BIN}:{os.environ['PATH']}", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
@@ -307,14 +290,14 @@ def test_the_sandbox_block_serves_as_written(netns: str, tmp_path: Path) -> None
     servers = []
     for line, log in zip((tripletex, poweroffice), logs, strict=True):
         with log.open("wb") as out:
-            servers.append(subprocess.Popen(_in_ns(netns, "bash", "-c", line), cwd=tmp_path, env=env, stdout=out,
+            servers.append(subprocess.Popen(netns.command("bash", "-c", line), cwd=tmp_path, env=env, stdout=out,
                                             stderr=subprocess.STDOUT, start_new_session=True))
     try:
         answers = {}
         for line in (tripletex, poweroffice):
             argv = shlex.split(line, comments=True)
             port = argv[argv.index("--port") + 1]
-            probe = subprocess.run(_in_ns(netns, sys.executable, "-c", _PROBE, f"http://127.0.0.1:{port}/", "40"),
+            probe = subprocess.run(netns.command(sys.executable, "-c", _PROBE, f"http://127.0.0.1:{port}/", "40"),
                                    env=env, capture_output=True, text=True, timeout=120)
             assert probe.returncode == 0, probe.stderr
             answers[line] = [tuple(a.split()) for a in probe.stdout.splitlines()]

@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 from osr_pipelines.warehouse.schema import metadata
 from tests.conftest import PG_URL
 from tests.helpers import ROOT, readme_block
+from tests.netns import Namespace, Unavailable, namespace
 
 BIN = Path(sys.executable).parent
 SECTION = "## Production setup"
@@ -118,10 +119,6 @@ def _unavailable(reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"the README's production setup must run in CI: {reason}")
     pytest.skip(reason)
-
-
-def _run(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=20)
 
 
 def _group_alive(proc: subprocess.Popen) -> bool:
@@ -242,67 +239,56 @@ def deployment(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     root = tmp_path_factory.mktemp("production")
     srv = root / "srv"
     (srv / "osr").mkdir(parents=True)
-    pid = os.getpid()
-    n = pid % 200 + 20
-    ns, host_if, ns_if = f"osrprod{pid}", f"vp{pid}", f"vq{pid}"
-    host, inside = f"10.232.{n}.1", f"10.232.{n}.2"
-    etc = Path("/etc/netns") / ns
     env = {"PATH": f"{BIN}:{os.environ['PATH']}", "HOME": str(root), "LANG": "C.UTF-8"}
-    d = Deployment(root, srv, ns)
     # One run of this test at a time on a server: the names `reporting` and `dagster` are fixed.
     lock = _admin()
     lock.execute("select pg_advisory_lock(hashtext('osr README production setup'))")
     made: list[str] = []
     try:
-        added = _run("ip", "netns", "add", ns)
-        if added.returncode != 0:
-            _unavailable(f"`ip netns add` failed: {added.stderr.strip()}")
-        etc.mkdir(parents=True, exist_ok=True)
-        (etc / "hosts").write_text(f"127.0.0.1 localhost\n{host} db\n")
-        for step in (["ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if],
-                     ["ip", "link", "set", ns_if, "netns", ns], ["ip", "addr", "add", f"{host}/30", "dev", host_if],
-                     ["ip", "link", "set", host_if, "up"],
-                     ["ip", "netns", "exec", ns, "ip", "addr", "add", f"{inside}/30", "dev", ns_if],
-                     ["ip", "netns", "exec", ns, "ip", "link", "set", ns_if, "up"],
-                     ["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"]):
-            done = _run(*step)
-            if done.returncode != 0:
-                _unavailable(f"`{' '.join(step)}` failed: {done.stderr.strip()}")
-        _ensure_roles_and_databases(made)
-        try:
-            _admin("reporting", user="osr").close()
-        except psycopg.OperationalError as exc:
-            _unavailable(f"the test server does not let role osr log in without a password: {exc}")
-
-        target = make_url(PG_URL)
-        with (root / "forwarder.log").open("wb") as out:
-            d.procs["forwarder"] = subprocess.Popen(
-                [sys.executable, "-c", _FORWARD, host, target.host or "127.0.0.1", str(target.port or 5432)],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        _wait(lambda: "forwarding" in d.log("forwarder"), 20, "the forwarder", d.logs)
-
-        upgrade = readme_block("## What lands in the warehouse")
-        # DAGSTER_PG_PASSWORD=... is sent as the password, as written: the server trusts connections from
-        # loopback (the forwarder's) and ignores it.
-        d.setup = subprocess.run(d.shell(block + init + "\n" + upgrade), env=env, capture_output=True,
-                                 text=True, timeout=120)
-        if d.setup.returncode == 0:
-            for command in services:
-                name = command.split()[0]
-                with (root / f"{name}.log").open("wb") as out:
-                    d.procs[name] = subprocess.Popen(d.shell(block + command), env=env, stdout=out,
-                                                     stderr=subprocess.STDOUT, start_new_session=True)
-            probe = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", _PROBE, WEBSERVER, "90"],
-                                   env=env, capture_output=True, text=True, timeout=120)
-            d.probe = json.loads(probe.stdout or "{}") if probe.returncode == 0 else {"error": probe.stderr}
-        yield d
+        with namespace("osrprod", link=232, host_names=("db",)) as space:
+            d = Deployment(root, srv, space.name)
+            try:
+                _deploy(d, space, made, block + init + "\n" + readme_block("## What lands in the warehouse"),
+                        {command.split()[0]: block + command for command in services}, env)
+                yield d
+            finally:
+                d.stop()
+    except Unavailable as exc:
+        _unavailable(str(exc))
     finally:
-        d.stop()
         lock.close()
         _drop(made)
-        _run("ip", "link", "del", host_if)
-        _run("ip", "netns", "del", ns)
-        shutil.rmtree(etc, ignore_errors=True)
+
+
+def _deploy(d: Deployment, space: Namespace, made: list[str], setup: str, services: dict[str, str],
+            env: dict[str, str]) -> None:
+    """The README's steps in ``space``: roles and databases, the forwarder to ``db``, ``setup``, then each of
+    ``services`` in a shell of its own, as a service would run, and the webserver probed from inside."""
+    _ensure_roles_and_databases(made)
+    try:
+        _admin("reporting", user="osr").close()
+    except psycopg.OperationalError as exc:
+        _unavailable(f"the test server does not let role osr log in without a password: {exc}")
+
+    target = make_url(PG_URL)
+    with (d.root / "forwarder.log").open("wb") as out:
+        d.procs["forwarder"] = subprocess.Popen(
+            [sys.executable, "-c", _FORWARD, space.host, target.host or "127.0.0.1", str(target.port or 5432)],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    _wait(lambda: "forwarding" in d.log("forwarder"), 20, "the forwarder", d.logs)
+
+    # DAGSTER_PG_PASSWORD=... is sent as the password, as written: the server trusts connections from
+    # loopback (the forwarder's) and ignores it.
+    d.setup = subprocess.run(d.shell(setup), env=env, capture_output=True, text=True, timeout=120)
+    if d.setup.returncode != 0:
+        return
+    for name, script in services.items():
+        with (d.root / f"{name}.log").open("wb") as out:
+            d.procs[name] = subprocess.Popen(d.shell(script), env=env, stdout=out, stderr=subprocess.STDOUT,
+                                             start_new_session=True)
+    probe = subprocess.run(space.command(sys.executable, "-c", _PROBE, WEBSERVER, "90"), env=env,
+                           capture_output=True, text=True, timeout=120)
+    d.probe = json.loads(probe.stdout or "{}") if probe.returncode == 0 else {"error": probe.stderr}
 
 
 def _setup_ran(d: Deployment) -> None:

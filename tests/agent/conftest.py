@@ -9,12 +9,12 @@ show it needs no inbound port and reaches nothing else. Without ``ip netns``
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -25,6 +25,7 @@ from osr_agent.config import AgentConfig, DataSource
 from osr_pipelines.connectors.synthetic_books import SyntheticBooks
 from osr_sandbox.tls import make_pki
 from osr_sandbox.visma_business_sql import write_databases
+from tests.netns import Namespace, Unavailable, namespace
 
 BIN = Path(sys.executable).parent
 BOOKS = SyntheticBooks(seed=7, company_ids=("1001", "1002"), postings=30_000, years=2, end=date(2025, 12, 31))
@@ -34,31 +35,6 @@ def _free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
-
-
-def _netns() -> tuple[str, str, str] | None:
-    """A namespace and the host's and the namespace's addresses on their veth link, or ``None``."""
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        return None
-    n = os.getpid() % 200 + 20
-    ns, host_if, ns_if = f"osragent{os.getpid()}", f"vg{os.getpid()}", f"va{os.getpid()}"
-    host, inside = f"10.231.{n}.1", f"10.231.{n}.2"
-    steps = [["ip", "netns", "add", ns], ["ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if],
-             ["ip", "link", "set", ns_if, "netns", ns], ["ip", "addr", "add", f"{host}/30", "dev", host_if],
-             ["ip", "link", "set", host_if, "up"],
-             ["ip", "netns", "exec", ns, "ip", "addr", "add", f"{inside}/30", "dev", ns_if],
-             ["ip", "netns", "exec", ns, "ip", "link", "set", ns_if, "up"],
-             ["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"]]
-    for step in steps:
-        if subprocess.run(step, capture_output=True, timeout=10).returncode != 0:
-            _drop_netns(ns, host_if)
-            return None
-    return ns, host, inside
-
-
-def _drop_netns(ns: str, host_if: str) -> None:
-    subprocess.run(["ip", "link", "del", host_if], capture_output=True, timeout=10)
-    subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
 
 
 @dataclass
@@ -144,8 +120,16 @@ def world(tmp_path_factory: pytest.TempPathFactory, vb_databases: Path) -> Itera
     if not any("sqlite" in d.lower() for d in __import__("pyodbc").drivers()):
         pytest.skip("SQLite's ODBC driver is not installed (apt-get install unixodbc libsqliteodbc)")
     root = tmp_path_factory.mktemp("agentworld")
-    spaces = _netns()
-    host = spaces[1] if spaces else "127.0.0.1"
+    with ExitStack() as stack:
+        try:
+            space: Namespace | None = stack.enter_context(namespace("osragent", link=231))
+        except Unavailable:
+            space = None
+        yield from _world(root, vb_databases, space)
+
+
+def _world(root: Path, vb_databases: Path, space: Namespace | None) -> Iterator[World]:
+    host = space.host if space else "127.0.0.1"
     docs = root / "documents"
     (docs / "2025").mkdir(parents=True)
     (docs / "2025" / "voucher-4711.pdf").write_bytes(b"%PDF-1.4 voucher 4711\n" + bytes(range(256)) * 2000)
@@ -154,7 +138,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, vb_databases: Path) -> Itera
     machine = root / "machine-id"
     machine.write_text("machine-one\n")
     w = World(root, vb_databases, docs, make_pki(root / "pki", (host,)), host, _free_port(host),
-              spaces[0] if spaces else None, machine, root / "agent-config")
+              space.name if space else None, machine, root / "agent-config")
     os.environ["OSR_AGENT_MACHINE_ID_FILE"] = str(machine)
     config = AgentConfig(w.config, gateway_url=f"wss://{host}:{w.port}/agent", ca_file=str(w.pki["ca"]))
     w.key = config.add(DataSource(name="visma", server=str(vb_databases), login="osr_reader", driver="SQLite3",
@@ -165,5 +149,3 @@ def world(tmp_path_factory: pytest.TempPathFactory, vb_databases: Path) -> Itera
         for name in list(w.procs):
             w.stop(name, 9)
         os.environ.pop("OSR_AGENT_MACHINE_ID_FILE", None)
-        if spaces:
-            _drop_netns(spaces[0], f"vg{os.getpid()}")
