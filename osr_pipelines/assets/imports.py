@@ -121,10 +121,9 @@ def open_source(reg: Registry, key: str, erp: ErpConnections, committed: list[st
         raise CompanyFailed(f"{exc} (company '{key}')") from None
     try:
         yield Source(company, connection, connector)
-    except SourceUnavailable as exc:
-        erp.remember_unreachable(exc)  # the run's other companies on this ERP fail at once
-        raise CompanyFailed(f"{exc} (company '{key}'; {_what_stays(committed)})") from None
     except (ConnectorError, LoadError) as exc:  # the load under way rolled back
+        if isinstance(exc, SourceUnavailable):
+            erp.remember_unreachable(exc)  # the run's other companies on this ERP fail at once
         raise CompanyFailed(f"{exc} (company '{key}'; {_what_stays(committed)})") from None
     finally:
         connector.close()
@@ -298,8 +297,8 @@ def _import_postings(context: AssetExecutionContext, warehouse: Warehouse, src: 
     # read before this run's load is logged: the catch-up below asks for what was entered since the last
     # load that covered every date (a full one) or the last catch-up that completed; not since the last window
     # load, which leaves out the days before it: after a failed catch-up, the next one asks again from there
-    last_load = (warehouse.last_load_started(key, "gl_postings", modes=(FULL, ENTERED))
-                 if config.mode == "nightly" else None)
+    catches_up = src.connector if config.mode == "nightly" and isinstance(src.connector, EnteredSince) else None
+    last_load = warehouse.last_load_started(key, "gl_postings", modes=(FULL, ENTERED)) if catches_up else None
     started = time.perf_counter()
     result = warehouse.load_postings(
         key,
@@ -318,7 +317,8 @@ def _import_postings(context: AssetExecutionContext, warehouse: Warehouse, src: 
                        if isinstance(src.connector, WarnsOfSource) else [])
     for warning in source_warnings:
         context.log.warning(f"company '{key}': {warning}")
-    entered = _entered_back_dated(context, warehouse, src, window, last_load) if last_load and not full else None
+    entered = (_entered_back_dated(context, warehouse, src, catches_up, window, last_load)
+               if catches_up and last_load and not full else None)
     seconds = time.perf_counter() - started
     scope = None if full else window
     context.log_event(AssetMaterialization(POSTINGS, partition=key, metadata={
@@ -398,21 +398,19 @@ class _Progress:
 ENTERED_MARGIN = timedelta(hours=1)
 
 
-def _entered_back_dated(context: AssetExecutionContext, warehouse: Warehouse, src: Source, window: Window,
-                        last_load: datetime) -> LoadResult | None:
-    """Vouchers entered since the last load but dated before the window, where the ERP can list them.
+def _entered_back_dated(context: AssetExecutionContext, warehouse: Warehouse, src: Source, connector: EnteredSince,
+                        window: Window, last_load: datetime) -> LoadResult:
+    """Vouchers entered since the last load but dated before the window: ``connector`` (the source's) lists them.
 
     The nightly replaces the last N days; a voucher back-dated into an earlier
     month would otherwise wait for the weekly year-to-date import. They are
     added by id, so the margin's overlap with the last run changes nothing.
     """
-    if not isinstance(src.connector, EnteredSince):
-        return None
     since = (last_load - ENTERED_MARGIN).astimezone(UTC).replace(tzinfo=None)
     before = Window(date.fromisoformat(src.connection.history_start), window.start)
     try:
         result = warehouse.upsert_postings(
-            src.company.key, src.connector.stream_postings_created_since(src.company.erp_id, before, since),
+            src.company.key, connector.stream_postings_created_since(src.company.erp_id, before, since),
             run_id=context.run.run_id)
     except (ConnectorError, LoadError) as exc:
         raise CompanyFailed(

@@ -46,9 +46,10 @@ COMPANY_TABLES = {"project_transactions": (project_transactions, PROJECT_TRANSAC
 
 ProgressCallback = Callable[[int], None]
 
-#: ``import_log.mode`` of a load: the company's whole history, a date window replaced, or rows added by id that were
-#: entered back-dated since an earlier load (a nightly's catch-up, after its window's load in the same run).
-FULL, WINDOW, ENTERED = "full", "window", "entered"
+#: ``import_log.mode`` of a load: the company's whole history, a date window replaced, rows added by id that were
+#: entered back-dated since an earlier load (a nightly's catch-up, after its window's load in the same run), or a
+#: company table's rows changed since its last load, replaced by id.
+FULL, WINDOW, ENTERED, CHANGED = "full", "window", "entered", "changed"
 
 
 class LoadError(Exception):
@@ -214,7 +215,7 @@ class Warehouse:
                                                                 table.c[key].in_(ids))).rowcount
                     written += self._stream(conn, name, columns, company, run_id, [batch], None)
             result = LoadResult(written, deleted, time.perf_counter() - started)
-            self._log(conn, company, name, run_id, None, result, mode="changed" if changed_only else FULL)
+            self._log(conn, company, name, run_id, None, result, mode=CHANGED if changed_only else FULL)
         return result
 
     def _load_transaction(self, company: str) -> AbstractContextManager[Connection]:
