@@ -24,6 +24,8 @@ SANDBOXES: dict[str, SandboxErp] = {
 PROJECT_SANDBOXES: dict[str, SandboxErp] = {
     "contracting-works": contractingworks.SANDBOX,
 }
+#: Every sandbox by its connection type: what ``osr sandbox serve`` and the shared import tests serve.
+EVERY_SANDBOX: dict[str, SandboxErp] = {**SANDBOXES, **PROJECT_SANDBOXES}
 
 
 #: Direct-only types served by an import type's sandbox; kept out of :data:`SANDBOXES`, whose types the
@@ -32,11 +34,10 @@ SAME_SANDBOX = {"business-nxt": "business-nxt-group"}
 
 
 def sandbox_erp(erp: str) -> SandboxErp:
-    every = {**SANDBOXES, **PROJECT_SANDBOXES}
     try:
-        return every[SAME_SANDBOX.get(erp, erp)]
+        return EVERY_SANDBOX[SAME_SANDBOX.get(erp, erp)]
     except KeyError:
-        raise ValueError(f"no sandbox for '{erp}' (known: {', '.join(sorted(every))})") from None
+        raise ValueError(f"no sandbox for '{erp}' (known: {', '.join(sorted(EVERY_SANDBOX))})") from None
 
 
 def sandbox_app(erp: str, books: SyntheticBooks, faults: str | None = None,

@@ -32,14 +32,13 @@ from osr_pipelines.registry import load_registry
 from osr_pipelines.runner import run_imports
 from osr_pipelines.warehouse.loader import Warehouse
 from osr_sandbox.contractingworks import Tenant
-from osr_sandbox.erps import PROJECT_SANDBOXES, SANDBOXES
+from osr_sandbox.erps import EVERY_SANDBOX, PROJECT_SANDBOXES
 from osr_sandbox.server import running
 from tests.conftest import write_registry
 from tests.helpers import all_rows_with_run, company_rows, source_rows, warehouse_rows
 
 COMPANIES = ("2001", "2002")
 FAULTS = "429=0.05,500=0.05,slow=0.02,drop=0.03,malformed=0.03"
-IMPORTED = {**SANDBOXES, **PROJECT_SANDBOXES}
 #: Nothing listens on the discard port of loopback.
 DEAD = "http://127.0.0.1:9"
 
@@ -67,7 +66,7 @@ class Source:
         return [f"src.{c}" for c in self.erp_ids]
 
 
-@pytest.fixture(params=sorted(IMPORTED))
+@pytest.fixture(params=sorted(EVERY_SANDBOX))
 def erp(request: pytest.FixtureRequest) -> str:
     return request.param
 
@@ -89,7 +88,7 @@ def source(erp: str, books: SyntheticBooks, home: Path, monkeypatch: pytest.Monk
 
     @contextmanager
     def serve(faults: str | None = None) -> Iterator[Source]:
-        sandbox = IMPORTED[erp]
+        sandbox = EVERY_SANDBOX[erp]
         app = sandbox.app(books, faults, {})
         with running(app) as base:
             options, credentials = sandbox.login(base, books, {})
@@ -290,7 +289,7 @@ def test_rejected_credentials_fail_clearly_and_write_nothing(source, warehouse_u
 
 
 @pytest.mark.parametrize("warehouse_url", ["postgresql"], indirect=True)
-@pytest.mark.parametrize("erp", sorted(IMPORTED))
+@pytest.mark.parametrize("erp", sorted(EVERY_SANDBOX))
 def test_a_dead_endpoint_or_a_bad_secret_fails_only_its_own_connection(source, warehouse_url: str, pg_instance,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Three connections to one ERP, imported together: one whose addresses all lead nowhere, one whose secrets
